@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The hfx client: connect and handshake, configure streams, submit frames,
+ * receive packets. Single-threaded: one thread uses a client at a time.
+ * Used by hfx-encode, the vsockenc GStreamer element and the QEMU patch.
+ */
+#ifndef HFX_CLIENT_H
+#define HFX_CLIENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "hfx/protocol.h"
+#include "hfx/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct hfx_client;
+
+struct hfx_client_options {
+    const char *token;  /* borrowed for the call; NULL = none */
+    uint32_t caps;      /* capabilities asked for; 0 = all the client knows */
+    int timeout_ms;     /* connect + handshake; 0 = 5000 */
+    hfx_log_fn log;     /* may be NULL */
+    void *log_user;
+};
+
+/* Connect to address text (see hfx/transport.h), send HELLO, wait for
+ * WELCOME. On an ERROR reply returns its code (e.g. HFX_E_AUTH,
+ * HFX_E_BUSY) and, when error_text is not NULL, copies its text. *out is
+ * owned by the caller (hfx_client_free). */
+HFX_MUST_CHECK enum hfx_status hfx_client_connect(const char *address,
+                                                  const struct hfx_client_options *opts,
+                                                  struct hfx_client **out,
+                                                  char *error_text, size_t error_cap);
+
+/* The host's WELCOME (version, caps, limits). Owned by the client. */
+const struct hfx_welcome *hfx_client_welcome(const struct hfx_client *c);
+
+/* The descriptor to poll for readability (owned by the client). */
+int hfx_client_fd(const struct hfx_client *c);
+
+/* Send CONFIGURE for stream (1..max_streams). The reply arrives as an
+ * HFX_EVENT_CONFIGURED event (or HFX_EVENT_ERROR). */
+HFX_MUST_CHECK enum hfx_status hfx_client_configure(struct hfx_client *c, uint32_t stream,
+                                                    const struct hfx_configure *cfg);
+
+/* Send a memfd (or any mappable fd) of size bytes as SHM region. Borrowed:
+ * the caller keeps and closes its fd. Needs a unix transport and the host's
+ * HFX_CAP_SHM_FD (else HFX_E_UNSUPPORTED). *region gets the id to use in
+ * frames. */
+HFX_MUST_CHECK enum hfx_status hfx_client_attach_shm(struct hfx_client *c, int fd,
+                                                     uint64_t size, uint32_t *region);
+
+/* Submit a frame on stream. frame->source INLINE: the plane bytes are
+ * data[0..n) concatenated, plane offsets relative to that; SHM: n == 0 and
+ * planes point into frame->region. The data is borrowed for the call only.
+ * Blocks at most timeout_ms (< 0: no limit) for the transport to take the
+ * bytes (HFX_E_TIMEOUT). Does not wait for the window: see
+ * hfx_client_in_flight. */
+HFX_MUST_CHECK enum hfx_status hfx_client_submit(struct hfx_client *c, uint32_t stream,
+                                                 const struct hfx_frame *frame,
+                                                 const struct iovec *data, int n,
+                                                 bool force_keyframe, int timeout_ms);
+
+/* Frames submitted on stream and not yet answered by PACKET or
+ * FRAME_DROPPED. */
+unsigned hfx_client_in_flight(const struct hfx_client *c, uint32_t stream);
+
+HFX_MUST_CHECK enum hfx_status hfx_client_request_keyframe(struct hfx_client *c,
+                                                           uint32_t stream);
+HFX_MUST_CHECK enum hfx_status hfx_client_set_bitrate(struct hfx_client *c, uint32_t stream,
+                                                      uint32_t kbps);
+/* Ask the host to drain stream; an HFX_EVENT_FLUSHED follows the last
+ * packet. */
+HFX_MUST_CHECK enum hfx_status hfx_client_flush(struct hfx_client *c, uint32_t stream);
+HFX_MUST_CHECK enum hfx_status hfx_client_close_stream(struct hfx_client *c, uint32_t stream);
+HFX_MUST_CHECK enum hfx_status hfx_client_ping(struct hfx_client *c, uint64_t cookie);
+
+enum hfx_event_type {
+    HFX_EVENT_NONE = 0,
+    HFX_EVENT_CONFIGURED,
+    HFX_EVENT_PACKET,
+    HFX_EVENT_DROPPED,
+    HFX_EVENT_FLUSHED,
+    HFX_EVENT_PONG,
+    HFX_EVENT_ERROR,
+};
+
+struct hfx_event {
+    enum hfx_event_type type;
+    uint32_t stream;
+    bool keyframe; /* PACKET */
+    union {
+        struct hfx_configured configured;
+        struct hfx_packet packet;
+        struct hfx_frame_dropped dropped;
+        struct hfx_ping pong;
+        struct hfx_error error;
+    } u;
+};
+
+/* Wait at most timeout_ms (0 = just check, < 0 = no limit) for the next
+ * event. HFX_OK with *ev filled (borrowed pointers valid until the next
+ * call on this client), HFX_E_TIMEOUT when nothing came, HFX_E_CLOSED when
+ * the host went away, or a protocol error (the client is then unusable). A
+ * connection-level ERROR from the host is returned as an event first. */
+HFX_MUST_CHECK enum hfx_status hfx_client_next_event(struct hfx_client *c, int timeout_ms,
+                                                     struct hfx_event *ev);
+
+/* Send BYE (best effort), close and free. NULL-safe, sets *c to NULL. */
+void hfx_client_free(struct hfx_client **c);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* HFX_CLIENT_H */

@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libhfx-host encoder backends: libavcodec H.264 encoders opened with
+ * low-latency settings (no B-frames, zerolatency/realtime), output as
+ * Annex-B access units with SPS/PPS in front of every IDR.
+ *
+ * One encoder is used by one thread at a time.
+ */
+#ifndef HFX_ENCODER_H
+#define HFX_ENCODER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hfx/protocol.h"
+#include "hfx/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Backends in the order `auto` probes them. */
+#define HFX_ENCODER_AUTO_ORDER                                                 \
+    "h264_videotoolbox", "h264_nvenc", "h264_qsv", "h264_vaapi", "libx264",    \
+        "libopenh264"
+
+struct hfx_encoder;
+
+/* Open an encoder for cfg (validated with hfx_configure_validate first).
+ * name: a backend name from the list above, or NULL/""/"auto" to probe in
+ * order by actually opening each. HFX_E_NO_ENCODER when none opens (or the
+ * named one is not known / not built), HFX_E_UNSUPPORTED for a codec the
+ * backend lacks. *out is owned by the caller. */
+HFX_MUST_CHECK enum hfx_status hfx_encoder_open(const struct hfx_configure *cfg,
+                                                const char *name, hfx_log_fn log,
+                                                void *log_user, struct hfx_encoder **out);
+
+/* The backend actually opened, e.g. "libx264". Owned by the encoder. */
+const char *hfx_encoder_name(const struct hfx_encoder *e);
+
+/* Annex-B SPS/PPS (and nothing else) of the opened stream; owned by the
+ * encoder, valid until it is freed or reconfigured. */
+void hfx_encoder_extradata(const struct hfx_encoder *e, const uint8_t **data, size_t *len);
+
+/* One input picture: planes in cfg->fourcc layout, borrowed for the call. */
+struct hfx_picture {
+    const uint8_t *plane[HFX_MAX_PLANES];
+    uint32_t stride[HFX_MAX_PLANES];
+};
+
+/* Submit one picture. pts is any monotonic counter the caller maps back
+ * (returned on the packet). force_idr asks for an IDR; whether one came is
+ * told by the packet's keyframe field, which is found by scanning NAL unit
+ * types. The picture is copied or converted before return. */
+HFX_MUST_CHECK enum hfx_status hfx_encoder_send(struct hfx_encoder *e,
+                                                const struct hfx_picture *pic, int64_t pts,
+                                                bool force_idr);
+
+struct hfx_encoded {
+    const uint8_t *data; /* Annex-B AU; owned by the encoder until the next
+                            receive/send/free */
+    size_t len;
+    int64_t pts;
+    int64_t dts;
+    bool keyframe; /* contains an IDR slice (NAL type 5) */
+};
+
+/* Next finished access unit: HFX_OK, HFX_INCOMPLETE when the encoder needs
+ * more input, HFX_E_CLOSED after a flush has returned everything. */
+HFX_MUST_CHECK enum hfx_status hfx_encoder_receive(struct hfx_encoder *e,
+                                                   struct hfx_encoded *out);
+
+/* Signal end of input; then receive until HFX_E_CLOSED. After that the
+ * next send reopens the encoder (a new IDR). */
+HFX_MUST_CHECK enum hfx_status hfx_encoder_flush(struct hfx_encoder *e);
+
+/* Change the target bitrate at run time (kbit/s = 1000 bit/s). Backends
+ * that cannot change it in place are reopened (the next frame is an IDR). */
+HFX_MUST_CHECK enum hfx_status hfx_encoder_set_bitrate(struct hfx_encoder *e, uint32_t kbps);
+
+/* NULL-safe, sets *e to NULL. */
+void hfx_encoder_free(struct hfx_encoder **e);
+
+/* H.264 Annex-B helpers (lib/nal.c in libhfx). */
+
+/* Call fn for each NAL unit in an Annex-B buffer (start codes of 3 or 4
+ * bytes); nal points at the NAL header byte. Returns the count. */
+size_t hfx_h264_foreach_nal(const uint8_t *data, size_t len,
+                            void (*fn)(void *user, const uint8_t *nal, size_t nal_len),
+                            void *user);
+
+/* True if the access unit holds an IDR slice (nal_unit_type 5). */
+bool hfx_h264_is_idr(const uint8_t *data, size_t len);
+
+/* True if the buffer holds both an SPS (7) and a PPS (8). */
+bool hfx_h264_has_parameter_sets(const uint8_t *data, size_t len);
+
+/* profile_idc and level_idc of the first SPS; false if there is none or it
+ * is truncated. */
+bool hfx_h264_sps_profile_level(const uint8_t *data, size_t len, uint8_t *profile_idc,
+                                uint8_t *level_idc);
+
+/* Convert avcC (ISO/IEC 14496-15 decoder configuration record) to Annex-B
+ * SPS/PPS. Returns HFX_E_MALFORMED for a bad record, HFX_E_TOO_LARGE if the
+ * result exceeds cap. */
+HFX_MUST_CHECK enum hfx_status hfx_h264_avcc_to_annexb(const uint8_t *avcc, size_t len,
+                                                       uint8_t *out, size_t cap,
+                                                       size_t *written);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* HFX_ENCODER_H */

@@ -1,0 +1,40 @@
+#!/usr/bin/env python3
+"""Sum meson's JSON test logs into one 'N passed, N failed, N skipped' line.
+
+Each log is the testlog.json of one `meson test` run (one JSON object per
+line). Skipped tests are listed with the reason they printed, since a skip
+must say why. Exits non-zero if any test failed or a log is missing.
+"""
+import json
+import sys
+
+passed = failed = skipped = 0
+missing = False
+for path in sys.argv[1:]:
+    try:
+        lines = open(path, encoding="utf-8").read().splitlines()
+    except OSError as e:
+        print(f"missing test log {path}: {e}", file=sys.stderr)
+        missing = True
+        continue
+    for line in lines:
+        if not line.strip():
+            continue
+        r = json.loads(line)
+        result = r.get("result")
+        name = r.get("name")
+        if result in ("OK", "EXPECTEDFAIL"):
+            passed += 1
+        elif result == "SKIP":
+            skipped += 1
+            reason = (r.get("stdout") or "").strip().splitlines()
+            print(f"skipped: {name}: {reason[-1] if reason else 'no reason given'}")
+        else:
+            failed += 1
+            print(f"failed: {name} ({result})")
+
+line = f"{passed} passed, {failed} failed"
+if skipped:
+    line += f", {skipped} skipped"
+print(line)
+sys.exit(1 if failed or missing or passed == 0 else 0)

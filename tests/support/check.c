@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+#include "check.h"
+
+#include <dirent.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+void check_fail(const char *file, int line, const char *expr, const char *detail)
+{
+    fprintf(stderr, "%s:%d: check failed: %s%s%s\n", file, line, expr,
+            detail ? " -- " : "", detail ? detail : "");
+    fflush(stderr);
+    _exit(1);
+}
+
+int check_count_fds(void)
+{
+    DIR *dir = opendir("/proc/self/fd");
+    int n = 0;
+    if (!dir)
+        return -1;
+    while (readdir(dir))
+        n++;
+    closedir(dir);
+    return n - 3; /* ".", ".." and the directory's own descriptor */
+}
+
+static bool run_one(const struct check_case *c)
+{
+    pid_t pid;
+    int status = 0;
+
+    fflush(stdout);
+    fflush(stderr);
+    pid = fork();
+    if (pid < 0) {
+        perror("fork");
+        return false;
+    }
+    if (pid == 0) {
+        int before = check_count_fds();
+        c->fn();
+        int after = check_count_fds();
+        if (before != after) {
+            fprintf(stderr, "%s: leaked %d file descriptor(s)\n", c->name, after - before);
+            _exit(2);
+        }
+        _exit(0);
+    }
+    if (waitpid(pid, &status, 0) < 0) {
+        perror("waitpid");
+        return false;
+    }
+    if (WIFSIGNALED(status)) {
+        fprintf(stderr, "%s: killed by signal %d\n", c->name, WTERMSIG(status));
+        return false;
+    }
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+int check_run(const struct check_case *cases, size_t n)
+{
+    size_t failed = 0;
+    const char *only = getenv("CHECK_ONLY");
+
+    for (size_t i = 0; i < n; i++) {
+        if (only && strcmp(only, cases[i].name) != 0)
+            continue;
+        bool ok = run_one(&cases[i]);
+        printf("%s %s\n", ok ? "ok  " : "FAIL", cases[i].name);
+        if (!ok)
+            failed++;
+    }
+    printf("%zu of %zu failed\n", failed, n);
+    return failed ? 1 : 0;
+}

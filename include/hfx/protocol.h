@@ -39,6 +39,9 @@ extern "C" {
 #define HFX_MAX_DIMENSION 8192
 #define HFX_MAX_PLANES 3
 #define HFX_MAX_STREAMS 64
+#define HFX_MAX_SHM_SIZE (1ull << 34) /* 16 GiB per region */
+#define HFX_MAX_BITRATE_KBPS 1000000u
+#define HFX_MAX_STRIDE (1u << 20)
 
 /* Largest encoded header + fixed part of any message, i.e. everything but
  * a FRAME's inline data or a PACKET's access unit. */

@@ -54,6 +54,16 @@ HFX_MUST_CHECK enum hfx_status hfx_conn_send(struct hfx_conn *c, const struct hf
  * PACKET) or no tail (everything else). */
 HFX_MUST_CHECK enum hfx_status hfx_conn_send_msg(struct hfx_conn *c, const struct hfx_msg *msg);
 
+/* Like hfx_conn_send, but for a caller that may block: first drains the
+ * queue, then writes straight from the tail buffers (no copy), waiting up to
+ * timeout_ms (< 0: no limit) for the transport; bytes the peer sends
+ * meanwhile are buffered for hfx_conn_next. If the deadline passes, the
+ * unwritten rest is copied into the queue and HFX_OK is returned: the tail
+ * buffers are free for reuse on return in every case. */
+HFX_MUST_CHECK enum hfx_status hfx_conn_send_wait(struct hfx_conn *c, const struct hfx_msg *msg,
+                                                  const struct iovec *tail, int n, int pass_fd,
+                                                  int timeout_ms);
+
 /* True while queued bytes wait for the transport to become writable. */
 bool hfx_conn_want_write(const struct hfx_conn *c);
 size_t hfx_conn_queued(const struct hfx_conn *c);
@@ -75,6 +85,10 @@ HFX_MUST_CHECK enum hfx_status hfx_conn_read(struct hfx_conn *c);
  * *out are valid until the next call to hfx_conn_next, hfx_conn_read or
  * hfx_conn_free. */
 HFX_MUST_CHECK enum hfx_status hfx_conn_next(struct hfx_conn *c, struct hfx_msg *out);
+
+/* Received bytes not yet returned as a message (a partial message when
+ * hfx_conn_next says HFX_INCOMPLETE). */
+size_t hfx_conn_buffered(const struct hfx_conn *c);
 
 /* Take the oldest descriptor received with the data (SCM_RIGHTS), or -1.
  * The caller owns it. */

@@ -1,0 +1,300 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hfxd: the host encode daemon. Listens on the given addresses, encodes
+ * frames for every client, logs to stderr, exits cleanly on SIGINT/SIGTERM.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hfx/encoder.h"
+#include "hfx/server.h"
+
+#define MAX_LISTEN 16
+
+struct log_ctx {
+    enum hfx_log_level max;
+};
+
+static void log_stderr(void *user, enum hfx_log_level level, const char *msg)
+{
+    static const char *const names[] = {"error", "warning", "info", "debug"};
+    const struct log_ctx *ctx = user;
+    struct timespec ts;
+    struct tm tm;
+    char when[32];
+
+    if (level > ctx->max)
+        return;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    localtime_r(&ts.tv_sec, &tm);
+    strftime(when, sizeof(when), "%H:%M:%S", &tm);
+    fprintf(stderr, "%s.%03ld hfxd %s: %s\n", when, ts.tv_nsec / 1000000, names[level], msg);
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "Usage: hfxd --listen ADDR [--listen ADDR ...] [options]\n"
+            "\n"
+            "Encode video frames for hfx clients (guests, vsockenc, hfx-encode).\n"
+            "\n"
+            "  -l, --listen ADDR            unix:/path, tcp:HOST:PORT, vsock:CID:PORT,\n"
+            "                               serial:/dev/PATH (one connection), fd:N\n"
+            "                               (one connected descriptor); repeatable\n"
+            "  -e, --encoder NAME           auto (default) or one of: h264_videotoolbox,\n"
+            "                               h264_nvenc, h264_qsv, h264_vaapi, libx264,\n"
+            "                               libopenh264\n"
+            "      --max-sessions N         connections at once (default 16)\n"
+            "      --max-streams N          streams per connection (default 8, max 64)\n"
+            "      --window N               frames in flight per stream (default 4, max 64)\n"
+            "      --keyframe-min-interval MS  minimum time between forced IDRs (default 200)\n"
+            "      --token-file PATH        require this token (first line of PATH);\n"
+            "                               needed to listen on a non-loopback TCP address\n"
+            "  -v, --verbose                more log output (repeat for debug)\n"
+            "  -q, --quiet                  warnings and errors only\n"
+            "  -h, --help                   this text\n"
+            "      --version                print the version\n"
+            "\n"
+            "Unix sockets are created with mode 0600. Logs go to stderr.\n");
+}
+
+static int parse_uint(const char *opt, const char *text, unsigned min, unsigned max,
+                      unsigned *out)
+{
+    char *end;
+    unsigned long v;
+
+    errno = 0;
+    v = strtoul(text, &end, 10);
+    if (errno || end == text || *end || text[0] == '-' || v < min || v > max) {
+        fprintf(stderr, "hfxd: %s: '%s' is not a number in %u..%u\n", opt, text, min, max);
+        return -1;
+    }
+    *out = (unsigned)v;
+    return 0;
+}
+
+/* The token is the first line of the file, without trailing whitespace. */
+static int read_token(const char *path, char *out, size_t cap)
+{
+    FILE *f = fopen(path, "r");
+    struct stat st;
+    size_t n;
+
+    if (!f) {
+        fprintf(stderr, "hfxd: --token-file %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    if (fstat(fileno(f), &st) == 0 && (st.st_mode & 0077))
+        fprintf(stderr, "hfxd: warning: token file %s is readable by others\n", path);
+    if (!fgets(out, (int)cap, f))
+        out[0] = '\0';
+    fclose(f);
+    n = strcspn(out, "\r\n");
+    out[n] = '\0';
+    while (n > 0 && (out[n - 1] == ' ' || out[n - 1] == '\t'))
+        out[--n] = '\0';
+    if (n == 0 || n > 256) {
+        fprintf(stderr, "hfxd: --token-file %s: token must be 1..256 bytes on the first line\n",
+                path);
+        return -1;
+    }
+    return 0;
+}
+
+struct signal_thread {
+    sigset_t set;
+    int stop_fd;
+};
+
+/* Signals are taken by sigwait on a thread of their own: no handler, no
+ * global state, and the event loop just sees the stop pipe. */
+static void *wait_signals(void *arg)
+{
+    struct signal_thread *st = arg;
+    int sig = 0;
+
+    if (sigwait(&st->set, &sig) == 0) {
+        char c = (char)sig;
+        if (write(st->stop_fd, &c, 1) < 0)
+            _exit(1);
+    }
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    enum { OPT_MAX_SESSIONS = 256, OPT_MAX_STREAMS, OPT_WINDOW, OPT_TOKEN_FILE, OPT_KEYMIN,
+           OPT_VERSION };
+    static const struct option longopts[] = {
+        {"listen", required_argument, NULL, 'l'},
+        {"encoder", required_argument, NULL, 'e'},
+        {"max-sessions", required_argument, NULL, OPT_MAX_SESSIONS},
+        {"max-streams", required_argument, NULL, OPT_MAX_STREAMS},
+        {"window", required_argument, NULL, OPT_WINDOW},
+        {"keyframe-min-interval", required_argument, NULL, OPT_KEYMIN},
+        {"token-file", required_argument, NULL, OPT_TOKEN_FILE},
+        {"verbose", no_argument, NULL, 'v'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, OPT_VERSION},
+        {NULL, 0, NULL, 0},
+    };
+    const char *listen[MAX_LISTEN];
+    unsigned nlisten = 0;
+    struct log_ctx log = {.max = HFX_LOG_INFO};
+    struct hfx_server_options opts = {.keyframe_min_interval_ms = -1};
+    char token[300];
+    bool have_token = false;
+    unsigned v;
+    int c;
+
+    while ((c = getopt_long(argc, argv, "l:e:vqh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'l':
+            if (nlisten == MAX_LISTEN) {
+                fprintf(stderr, "hfxd: at most %d --listen addresses\n", MAX_LISTEN);
+                return 2;
+            }
+            listen[nlisten++] = optarg;
+            break;
+        case 'e':
+            opts.encoder = optarg;
+            break;
+        case OPT_MAX_SESSIONS:
+            if (parse_uint("--max-sessions", optarg, 1, 4096, &v))
+                return 2;
+            opts.max_sessions = v;
+            break;
+        case OPT_MAX_STREAMS:
+            if (parse_uint("--max-streams", optarg, 1, 64, &v))
+                return 2;
+            opts.max_streams = v;
+            break;
+        case OPT_WINDOW:
+            if (parse_uint("--window", optarg, 1, 64, &v))
+                return 2;
+            opts.window = v;
+            break;
+        case OPT_KEYMIN:
+            if (parse_uint("--keyframe-min-interval", optarg, 0, 600000, &v))
+                return 2;
+            opts.keyframe_min_interval_ms = (int)v;
+            break;
+        case OPT_TOKEN_FILE:
+            if (read_token(optarg, token, sizeof(token)))
+                return 2;
+            have_token = true;
+            break;
+        case 'v':
+            log.max = HFX_LOG_DEBUG;
+            break;
+        case 'q':
+            log.max = HFX_LOG_WARN;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case OPT_VERSION:
+            printf("hfxd %s (protocol %d)\n", HFX_VERSION, HFX_PROTOCOL_VERSION);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "hfxd: unexpected argument '%s'\n", argv[optind]);
+        usage(stderr);
+        return 2;
+    }
+    if (nlisten == 0) {
+        fprintf(stderr, "hfxd: no --listen address given\n");
+        usage(stderr);
+        return 2;
+    }
+    if (opts.encoder && strcmp(opts.encoder, "auto") != 0) {
+        static const char *const known[] = {HFX_ENCODER_AUTO_ORDER};
+        bool ok = false;
+        for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+            ok = ok || strcmp(known[i], opts.encoder) == 0;
+        if (!ok) {
+            fprintf(stderr, "hfxd: unknown encoder '%s' (see --help)\n", opts.encoder);
+            return 2;
+        }
+    }
+    opts.token = have_token ? token : NULL;
+    opts.log = log_stderr;
+    opts.log_user = &log;
+
+    /* Block the stop signals before any thread starts, so that only the
+     * signal thread receives them. */
+    struct signal_thread sig = {.stop_fd = -1};
+    int stop[2];
+    pthread_t sig_thread;
+    sigemptyset(&sig.set);
+    sigaddset(&sig.set, SIGINT);
+    sigaddset(&sig.set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sig.set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    if (pipe(stop) != 0) {
+        perror("hfxd: pipe");
+        return 1;
+    }
+    sig.stop_fd = stop[1];
+    if (pthread_create(&sig_thread, NULL, wait_signals, &sig) != 0) {
+        fprintf(stderr, "hfxd: cannot start the signal thread\n");
+        return 1;
+    }
+    pthread_detach(sig_thread);
+
+    struct hfx_server *srv = NULL;
+    char line[256];
+    enum hfx_status st = hfx_server_new(&opts, &srv);
+    memset(token, 0, sizeof(token));
+    if (st != HFX_OK) {
+        fprintf(stderr, "hfxd: %s\n", hfx_strerror(st));
+        return 1;
+    }
+    for (unsigned i = 0; i < nlisten; i++) {
+        st = hfx_server_listen(srv, listen[i]);
+        if (st != HFX_OK) {
+            fprintf(stderr, "hfxd: cannot listen on %s: %s\n", listen[i], hfx_strerror(st));
+            hfx_server_free(&srv);
+            return 1;
+        }
+    }
+    for (unsigned i = 0; i < nlisten; i++) {
+        uint16_t port = hfx_server_listener_port(srv, i);
+        if (port) {
+            snprintf(line, sizeof(line), "listener %u bound to port %u", i, port);
+            log_stderr(&log, HFX_LOG_INFO, line);
+        }
+    }
+    log_stderr(&log, HFX_LOG_INFO, "ready");
+
+    st = hfx_server_run(srv, stop[0]);
+    struct hfx_server_stats stats;
+    hfx_server_get_stats(srv, &stats);
+    hfx_server_free(&srv);
+    snprintf(line, sizeof(line),
+             "exiting: %llu sessions, %llu frames received, %llu encoded, %llu dropped, "
+             "%llu protocol errors",
+             (unsigned long long)stats.sessions_total,
+             (unsigned long long)stats.frames_received,
+             (unsigned long long)stats.frames_encoded, (unsigned long long)stats.frames_dropped,
+             (unsigned long long)stats.protocol_errors);
+    log_stderr(&log, HFX_LOG_INFO, line);
+    close(stop[0]);
+    close(stop[1]);
+    return st == HFX_OK ? 0 : 1;
+}

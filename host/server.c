@@ -1,0 +1,886 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The encode service's I/O side (include/hfx/server.h): one poll() loop
+ * over listeners, connections and a wake pipe that stream workers write
+ * to when results are ready. Protocol state per connection lives here;
+ * encoding lives in stream.c.
+ */
+#include "hfx/server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hfx/conn.h"
+#include "hfx/protocol.h"
+#include "shm.h"
+#include "stream.h"
+
+#define MAX_LISTENERS 16
+#define MAX_REGIONS 16
+/* How long a connection that got an ERROR may take to read it before it
+ * is closed anyway. */
+#define CLOSE_GRACE_MS 1000
+
+enum session_state {
+    SESSION_HELLO,
+    SESSION_READY,
+    SESSION_CLOSING,
+};
+
+struct session {
+    struct session *next;
+    unsigned id;
+    struct hfx_conn *conn;
+    enum session_state state;
+    int64_t started_ms;
+    int64_t close_deadline_ms;
+    char peer[HFX_ADDRESS_MAX];
+    struct stream *streams[HFX_MAX_STREAMS + 1];
+    struct hfx_configure configs[HFX_MAX_STREAMS + 1];
+    struct shm_region *regions[MAX_REGIONS];
+    /* Totals of streams already closed, for the end-of-session line. */
+    struct stream_stats done;
+};
+
+struct hfx_server {
+    struct hfx_server_options opts;
+    char *encoder;
+    char *token;
+    size_t token_len;
+
+    struct hfx_listener *listeners[MAX_LISTENERS];
+    unsigned nlisteners;
+    struct session *sessions;
+    unsigned nsessions;
+    unsigned next_id;
+
+    int wake[2];
+    struct worker_count workers;
+    struct hfx_server_stats stats;
+};
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void srv_log(struct hfx_server *s, enum hfx_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void srv_log(struct hfx_server *s, enum hfx_log_level level, const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+
+    if (!s->opts.log)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    s->opts.log(s->opts.log_user, level, line);
+}
+
+static char *dup_str(const char *str)
+{
+    size_t n = strlen(str) + 1;
+    char *d = malloc(n);
+    if (d)
+        memcpy(d, str, n);
+    return d;
+}
+
+enum hfx_status hfx_server_new(const struct hfx_server_options *opts, struct hfx_server **out)
+{
+    struct hfx_server *s;
+
+    *out = NULL;
+    s = calloc(1, sizeof(*s));
+    if (!s)
+        return HFX_E_NOMEM;
+    if (opts)
+        s->opts = *opts;
+    if (!s->opts.max_sessions)
+        s->opts.max_sessions = 16;
+    if (!s->opts.max_streams)
+        s->opts.max_streams = 8;
+    if (s->opts.max_streams > HFX_MAX_STREAMS)
+        s->opts.max_streams = HFX_MAX_STREAMS;
+    if (!s->opts.window)
+        s->opts.window = HFX_DEFAULT_WINDOW;
+    if (s->opts.window > HFX_MAX_WINDOW)
+        s->opts.window = HFX_MAX_WINDOW;
+    if (!s->opts.max_payload || s->opts.max_payload > HFX_MAX_PAYLOAD_HARD)
+        s->opts.max_payload = HFX_MAX_PAYLOAD_HARD;
+    if (s->opts.max_payload < HFX_MAX_PAYLOAD_HANDSHAKE)
+        s->opts.max_payload = HFX_MAX_PAYLOAD_HANDSHAKE;
+    if (s->opts.keyframe_min_interval_ms < 0)
+        s->opts.keyframe_min_interval_ms = 200;
+    s->wake[0] = s->wake[1] = -1;
+    if (opts && opts->encoder && strcmp(opts->encoder, "auto") != 0) {
+        s->encoder = dup_str(opts->encoder);
+        if (!s->encoder)
+            goto nomem;
+    }
+    if (opts && opts->token) {
+        s->token_len = strlen(opts->token);
+        if (s->token_len > HFX_MAX_TOKEN) {
+            free(s->encoder);
+            free(s);
+            return HFX_E_INVALID;
+        }
+        s->token = dup_str(opts->token);
+        if (!s->token)
+            goto nomem;
+    }
+    s->opts.encoder = s->encoder;
+    s->opts.token = NULL;
+    if (pipe(s->wake) != 0)
+        goto nomem;
+    for (int i = 0; i < 2; i++) {
+        fcntl(s->wake[i], F_SETFL, O_NONBLOCK);
+        fcntl(s->wake[i], F_SETFD, FD_CLOEXEC);
+    }
+    pthread_mutex_init(&s->workers.lock, NULL);
+    pthread_cond_init(&s->workers.cond, NULL);
+    *out = s;
+    return HFX_OK;
+
+nomem:
+    free(s->encoder);
+    free(s->token);
+    free(s);
+    return HFX_E_NOMEM;
+}
+
+/* fd:N may be a listening socket handed over by a supervisor, or one
+ * connected stream. */
+static bool is_listening_socket(int fd)
+{
+    int v = 0;
+    socklen_t len = sizeof(v);
+    return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &len) == 0 && v;
+}
+
+enum hfx_status hfx_server_listen(struct hfx_server *s, const char *address)
+{
+    struct hfx_address addr;
+    struct hfx_listener *l = NULL;
+    struct hfx_transport *t = NULL;
+    enum hfx_status st = hfx_address_parse(address, &addr);
+
+    if (st != HFX_OK)
+        return st;
+    if (addr.kind == HFX_ADDR_TCP && !hfx_address_is_loopback(&addr) && !s->token) {
+        srv_log(s, HFX_LOG_ERROR,
+                "refusing to listen on %s: a non-loopback address needs a token", address);
+        return HFX_E_AUTH;
+    }
+    if (addr.kind == HFX_ADDR_SERIAL ||
+        (addr.kind == HFX_ADDR_FD && !is_listening_socket(addr.fd))) {
+        st = hfx_transport_connect(&addr, 0, &t);
+        if (st != HFX_OK)
+            return st;
+        return hfx_server_add_transport(s, t);
+    }
+    if (s->nlisteners == MAX_LISTENERS)
+        return HFX_E_TOO_LARGE;
+    if (addr.kind == HFX_ADDR_FD) {
+        srv_log(s, HFX_LOG_ERROR, "%s: inherited listening sockets are not supported", address);
+        return HFX_E_UNSUPPORTED;
+    }
+    struct hfx_listen_options lo = {.backlog = 16, .unlink_existing = true};
+    st = hfx_listener_open(&addr, &lo, &l);
+    if (st != HFX_OK) {
+        srv_log(s, HFX_LOG_ERROR, "cannot listen on %s: %s", address, hfx_strerror(st));
+        return st;
+    }
+    s->listeners[s->nlisteners++] = l;
+    srv_log(s, HFX_LOG_INFO, "listening on %s", address);
+    return HFX_OK;
+}
+
+uint16_t hfx_server_listener_port(const struct hfx_server *s, unsigned n)
+{
+    return n < s->nlisteners ? hfx_listener_port(s->listeners[n]) : 0;
+}
+
+enum hfx_status hfx_server_add_transport(struct hfx_server *s, struct hfx_transport *t)
+{
+    struct session *ss = calloc(1, sizeof(*ss));
+    struct hfx_conn_options co = {.max_payload = HFX_MAX_PAYLOAD_HANDSHAKE,
+                                  .max_queued = s->opts.max_queued};
+    enum hfx_status st;
+
+    if (!ss) {
+        hfx_transport_free(&t);
+        return HFX_E_NOMEM;
+    }
+    st = hfx_conn_new(t, &co, &ss->conn);
+    if (st != HFX_OK) {
+        free(ss);
+        return st;
+    }
+    ss->id = ++s->next_id;
+    ss->state = SESSION_HELLO;
+    ss->started_ms = mono_ms();
+    snprintf(ss->peer, sizeof(ss->peer), "fd %d", hfx_conn_fd(ss->conn));
+    ss->next = s->sessions;
+    s->sessions = ss;
+    s->nsessions++;
+    s->stats.sessions_total++;
+    return HFX_OK;
+}
+
+static void init_msg(struct hfx_msg *m, uint16_t type, uint32_t stream)
+{
+    memset(m, 0, sizeof(*m));
+    m->hdr.type = type;
+    m->hdr.stream = stream;
+}
+
+/* Queue a message; a peer whose queue overflows is a slow consumer and is
+ * closed rather than waited for. */
+static void send_or_close(struct hfx_server *s, struct session *ss, const struct hfx_msg *m)
+{
+    enum hfx_status st;
+
+    if (ss->state == SESSION_CLOSING)
+        return;
+    st = hfx_conn_send_msg(ss->conn, m);
+    if (st == HFX_OK)
+        return;
+    srv_log(s, HFX_LOG_WARN, "session %u: send %s: %s", ss->id, hfx_msg_type_name(m->hdr.type),
+            hfx_strerror(st));
+    ss->state = SESSION_CLOSING;
+    ss->close_deadline_ms = mono_ms(); /* nothing more can be sent: close now */
+}
+
+static void protocol_error(struct hfx_server *s, struct session *ss, uint32_t stream,
+                           enum hfx_status code, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+/* Send ERROR and close the connection once it has been written (or after
+ * a grace period). Other sessions are untouched. */
+static void protocol_error(struct hfx_server *s, struct session *ss, uint32_t stream,
+                           enum hfx_status code, const char *fmt, ...)
+{
+    struct hfx_msg m;
+    va_list ap;
+
+    if (ss->state == SESSION_CLOSING)
+        return;
+    init_msg(&m, HFX_MSG_ERROR, stream);
+    m.u.error.code = (uint32_t)code;
+    va_start(ap, fmt);
+    vsnprintf(m.u.error.text, sizeof(m.u.error.text), fmt, ap);
+    va_end(ap);
+    srv_log(s, HFX_LOG_WARN, "session %u: %s: %s; closing", ss->id, hfx_status_name(code),
+            m.u.error.text);
+    s->stats.protocol_errors++;
+    if (hfx_conn_send_msg(ss->conn, &m) == HFX_OK) {
+        /* Best effort: the peer may already be gone. */
+        if (hfx_conn_flush(ss->conn) != HFX_OK)
+            ss->close_deadline_ms = mono_ms();
+    }
+    ss->state = SESSION_CLOSING;
+    if (!ss->close_deadline_ms)
+        ss->close_deadline_ms = mono_ms() + CLOSE_GRACE_MS;
+}
+
+static void add_stats(struct stream_stats *to, const struct stream_stats *from)
+{
+    to->frames_in += from->frames_in;
+    to->frames_encoded += from->frames_encoded;
+    to->frames_dropped += from->frames_dropped;
+    to->encode_ns += from->encode_ns;
+    to->bytes_out += from->bytes_out;
+    if (from->encoder[0])
+        snprintf(to->encoder, sizeof(to->encoder), "%s", from->encoder);
+}
+
+static void send_dropped(struct hfx_server *s, struct session *ss, uint32_t stream,
+                         uint64_t frame_id, uint32_t reason)
+{
+    struct hfx_msg m;
+
+    init_msg(&m, HFX_MSG_FRAME_DROPPED, stream);
+    m.u.dropped.frame_id = frame_id;
+    m.u.dropped.reason = reason;
+    s->stats.frames_dropped++;
+    send_or_close(s, ss, &m);
+}
+
+/* Forward what a stream's worker produced. */
+static void forward_results(struct hfx_server *s, struct session *ss, uint32_t id)
+{
+    struct stream_result *r = stream_take_results(ss->streams[id]);
+    struct hfx_msg m;
+
+    while (r) {
+        struct stream_result *next = r->next;
+        switch (r->type) {
+        case RESULT_CONFIGURED:
+            init_msg(&m, HFX_MSG_CONFIGURED, id);
+            m.u.configured.codec = ss->configs[id].codec;
+            m.u.configured.width = ss->configs[id].width;
+            m.u.configured.height = ss->configs[id].height;
+            m.u.configured.profile_idc = r->profile_idc;
+            m.u.configured.level_idc = r->level_idc;
+            snprintf(m.u.configured.encoder, sizeof(m.u.configured.encoder), "%s", r->encoder);
+            m.u.configured.extradata = r->data;
+            m.u.configured.extradata_len = (uint32_t)r->len;
+            send_or_close(s, ss, &m);
+            break;
+        case RESULT_PACKET:
+            init_msg(&m, HFX_MSG_PACKET, id);
+            m.hdr.flags = r->keyframe ? HFX_PACKET_FLAG_KEYFRAME : 0;
+            m.u.packet.frame_id = r->frame_id;
+            m.u.packet.pts = r->pts;
+            m.u.packet.dts = r->dts;
+            m.u.packet.data = r->data;
+            m.u.packet.data_len = r->len;
+            s->stats.frames_encoded++;
+            send_or_close(s, ss, &m);
+            break;
+        case RESULT_DROPPED:
+            send_dropped(s, ss, id, r->frame_id, r->reason);
+            break;
+        case RESULT_FLUSHED:
+            init_msg(&m, HFX_MSG_FLUSHED, id);
+            send_or_close(s, ss, &m);
+            break;
+        case RESULT_ERROR:
+            /* The stream has no encoder; the connection stays usable for
+             * its other streams and for a new CONFIGURE. */
+            init_msg(&m, HFX_MSG_ERROR, id);
+            m.u.error.code = (uint32_t)r->status;
+            snprintf(m.u.error.text, sizeof(m.u.error.text), "%s", r->text);
+            send_or_close(s, ss, &m);
+            break;
+        }
+        free(r);
+        r = next;
+    }
+}
+
+static void close_stream(struct hfx_server *s, struct session *ss, uint32_t id, bool answer)
+{
+    struct stream_frame pending[HFX_MAX_WINDOW];
+    struct stream_stats st;
+    unsigned n = 0;
+
+    if (!ss->streams[id])
+        return;
+    forward_results(s, ss, id);
+    stream_get_stats(ss->streams[id], &st);
+    add_stats(&ss->done, &st);
+    stream_stop(&ss->streams[id], pending, &n);
+    for (unsigned i = 0; i < n; i++) {
+        if (answer)
+            send_dropped(s, ss, id, pending[i].frame_id, HFX_DROP_CLOSED);
+        stream_frame_release(&pending[i]);
+    }
+}
+
+static void end_session(struct hfx_server *s, struct session *ss)
+{
+    struct session **pp = &s->sessions;
+    double mean_ms;
+
+    for (uint32_t id = 1; id <= HFX_MAX_STREAMS; id++)
+        close_stream(s, ss, id, false);
+    for (int i = 0; i < MAX_REGIONS; i++)
+        shm_region_unref(&ss->regions[i]);
+    mean_ms = ss->done.frames_encoded
+                  ? (double)ss->done.encode_ns / 1e6 / (double)ss->done.frames_encoded
+                  : 0.0;
+    srv_log(s, HFX_LOG_INFO,
+            "session %u end: %.1f s, frames %llu, encoded %llu, dropped %llu, "
+            "mean encode %.2f ms, %llu bytes out%s%s",
+            ss->id, (double)(mono_ms() - ss->started_ms) / 1000.0,
+            (unsigned long long)ss->done.frames_in, (unsigned long long)ss->done.frames_encoded,
+            (unsigned long long)ss->done.frames_dropped, mean_ms,
+            (unsigned long long)ss->done.bytes_out, ss->done.encoder[0] ? ", encoder " : "",
+            ss->done.encoder);
+    while (*pp && *pp != ss)
+        pp = &(*pp)->next;
+    if (*pp)
+        *pp = ss->next;
+    s->nsessions--;
+    hfx_conn_free(&ss->conn);
+    free(ss);
+}
+
+/* Constant-time comparison: the time taken must not tell how much of a
+ * guessed token was right. */
+static bool token_equal(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+    uint8_t diff = (uint8_t)(alen != blen);
+    size_t n = alen < blen ? alen : blen;
+
+    for (size_t i = 0; i < HFX_MAX_TOKEN; i++) {
+        uint8_t x = i < n ? a[i] : 0;
+        uint8_t y = i < n ? b[i] : 0;
+        diff |= (uint8_t)(x ^ y);
+    }
+    return diff == 0;
+}
+
+static void on_hello(struct hfx_server *s, struct session *ss, const struct hfx_msg *m)
+{
+    const struct hfx_hello *h = &m->u.hello;
+    struct hfx_msg w;
+
+    if (h->min_version > HFX_PROTOCOL_VERSION || h->max_version < HFX_PROTOCOL_VERSION) {
+        protocol_error(s, ss, 0, HFX_E_VERSION,
+                       "HELLO: versions %u..%u offered, this host speaks %u only",
+                       h->min_version, h->max_version, HFX_PROTOCOL_VERSION);
+        return;
+    }
+    if (s->token && !token_equal(h->token, h->token_len, (const uint8_t *)s->token,
+                                 s->token_len)) {
+        protocol_error(s, ss, 0, HFX_E_AUTH, "HELLO: token missing or wrong");
+        return;
+    }
+    if (s->nsessions > s->opts.max_sessions) {
+        protocol_error(s, ss, 0, HFX_E_BUSY, "HELLO: %u sessions already (--max-sessions)",
+                       s->opts.max_sessions);
+        return;
+    }
+    init_msg(&w, HFX_MSG_WELCOME, 0);
+    w.u.welcome.version = HFX_PROTOCOL_VERSION;
+    w.u.welcome.caps = HFX_CAP_INLINE;
+    if (hfx_transport_can_pass_fds(hfx_conn_transport(ss->conn)))
+        w.u.welcome.caps |= HFX_CAP_SHM_FD;
+    w.u.welcome.max_payload = s->opts.max_payload;
+    w.u.welcome.max_streams = (uint16_t)s->opts.max_streams;
+    w.u.welcome.window = (uint16_t)s->opts.window;
+    hfx_conn_set_max_payload(ss->conn, s->opts.max_payload);
+    ss->state = SESSION_READY;
+    srv_log(s, HFX_LOG_INFO, "session %u start: %s", ss->id, ss->peer);
+    send_or_close(s, ss, &w);
+}
+
+static void on_configure(struct hfx_server *s, struct session *ss, const struct hfx_msg *m)
+{
+    uint32_t id = m->hdr.stream;
+    enum hfx_status st = hfx_configure_validate(&m->u.configure);
+    struct stream_params p;
+
+    if (st != HFX_OK) {
+        protocol_error(s, ss, id, st, "CONFIGURE: %s", hfx_strerror(st));
+        return;
+    }
+    if (id > s->opts.max_streams) {
+        protocol_error(s, ss, id, HFX_E_TOO_MANY_STREAMS,
+                       "CONFIGURE: stream %u over the limit of %u", id, s->opts.max_streams);
+        return;
+    }
+    /* Reconfigure: frames of the old configuration are answered first. */
+    close_stream(s, ss, id, true);
+    ss->configs[id] = m->u.configure;
+    memset(&p, 0, sizeof(p));
+    p.cfg = m->u.configure;
+    p.encoder = s->encoder;
+    p.window = s->opts.window;
+    p.keyframe_min_interval_ms = s->opts.keyframe_min_interval_ms;
+    p.wake_fd = s->wake[1];
+    p.workers = &s->workers;
+    p.log = s->opts.log;
+    p.log_user = s->opts.log_user;
+    p.session_id = ss->id;
+    p.stream_id = id;
+    st = stream_start(&p, &ss->streams[id]);
+    if (st != HFX_OK)
+        protocol_error(s, ss, id, st, "CONFIGURE: cannot start a worker");
+}
+
+static struct shm_region *find_region(struct session *ss, uint32_t id, int *slot)
+{
+    for (int i = 0; i < MAX_REGIONS; i++) {
+        if (ss->regions[i] && ss->regions[i]->id == id) {
+            if (slot)
+                *slot = i;
+            return ss->regions[i];
+        }
+    }
+    return NULL;
+}
+
+static void on_frame(struct hfx_server *s, struct session *ss, const struct hfx_msg *m)
+{
+    uint32_t id = m->hdr.stream;
+    const struct hfx_frame *fr = &m->u.frame;
+    const struct hfx_configure *cfg = &ss->configs[id];
+    struct shm_region *region = NULL;
+    const uint8_t *base;
+    uint64_t size;
+    struct stream_frame f, dropped;
+    enum hfx_status st;
+
+    if (id > s->opts.max_streams || !ss->streams[id]) {
+        protocol_error(s, ss, id, HFX_E_NOT_CONFIGURED,
+                       "FRAME %llu on stream %u before CONFIGURE",
+                       (unsigned long long)fr->frame_id, id);
+        return;
+    }
+    if (fr->source == HFX_SOURCE_SHM) {
+        region = find_region(ss, fr->region, NULL);
+        if (!region) {
+            protocol_error(s, ss, id, HFX_E_SHM_RANGE, "FRAME %llu: no SHM region %u",
+                           (unsigned long long)fr->frame_id, fr->region);
+            return;
+        }
+        base = region->map;
+        size = region->size;
+    } else if (fr->source == HFX_SOURCE_INLINE) {
+        base = fr->data;
+        size = fr->data_len;
+    } else {
+        protocol_error(s, ss, id, HFX_E_UNSUPPORTED,
+                       "FRAME %llu: source %u is not served by this host",
+                       (unsigned long long)fr->frame_id, fr->source);
+        return;
+    }
+    st = hfx_frame_validate(cfg, fr, size);
+    if (st != HFX_OK) {
+        protocol_error(s, ss, id, st, "FRAME %llu: %s", (unsigned long long)fr->frame_id,
+                       hfx_strerror(st));
+        return;
+    }
+    memset(&f, 0, sizeof(f));
+    f.frame_id = fr->frame_id;
+    f.pts = fr->pts;
+    f.duration = fr->duration;
+    f.force_key = (m->hdr.flags & HFX_FRAME_FLAG_FORCE_KEYFRAME) != 0;
+    for (unsigned i = 0; i < fr->plane_count; i++) {
+        f.pic.plane[i] = base + fr->planes[i].offset;
+        f.pic.stride[i] = fr->planes[i].stride;
+    }
+    if (region) {
+        f.region = shm_region_ref(region);
+    } else {
+        /* Hand the receive buffer to the worker instead of copying it. */
+        void *block = NULL;
+        st = hfx_conn_take_payload(ss->conn, &block);
+        if (st != HFX_OK) {
+            protocol_error(s, ss, id, st, "FRAME: %s", hfx_strerror(st));
+            return;
+        }
+        f.owned = block;
+    }
+    s->stats.frames_received++;
+    if (stream_submit(ss->streams[id], &f, &dropped)) {
+        send_dropped(s, ss, id, dropped.frame_id, HFX_DROP_QUEUE_FULL);
+        stream_frame_release(&dropped);
+    }
+}
+
+static void on_shm_attach(struct hfx_server *s, struct session *ss, const struct hfx_msg *m)
+{
+    int fd = hfx_conn_take_fd(ss->conn);
+    int slot = -1;
+    struct shm_region *r = NULL;
+    enum hfx_status st;
+
+    if (fd < 0) {
+        protocol_error(s, ss, 0, HFX_E_SHM_RANGE, "SHM_ATTACH %u: no descriptor came with it",
+                       m->u.shm_attach.region);
+        return;
+    }
+    if (find_region(ss, m->u.shm_attach.region, NULL)) {
+        close(fd);
+        protocol_error(s, ss, 0, HFX_E_SHM_RANGE, "SHM_ATTACH: region %u already attached",
+                       m->u.shm_attach.region);
+        return;
+    }
+    for (int i = 0; i < MAX_REGIONS && slot < 0; i++)
+        if (!ss->regions[i])
+            slot = i;
+    if (slot < 0) {
+        close(fd);
+        protocol_error(s, ss, 0, HFX_E_TOO_LARGE, "SHM_ATTACH: more than %d regions",
+                       MAX_REGIONS);
+        return;
+    }
+    st = shm_region_map(fd, m->u.shm_attach.size, m->u.shm_attach.region, &r);
+    close(fd);
+    if (st != HFX_OK) {
+        protocol_error(s, ss, 0, st,
+                       "SHM_ATTACH %u: %llu bytes cannot be mapped (file smaller, not a "
+                       "regular file, or not sealed against shrinking)",
+                       m->u.shm_attach.region, (unsigned long long)m->u.shm_attach.size);
+        return;
+    }
+    ss->regions[slot] = r;
+}
+
+static void on_message(struct hfx_server *s, struct session *ss, const struct hfx_msg *m)
+{
+    uint32_t id = m->hdr.stream;
+    uint16_t type = m->hdr.type;
+    struct hfx_msg reply;
+    int slot;
+
+    if (ss->state == SESSION_HELLO) {
+        if (type != HFX_MSG_HELLO)
+            protocol_error(s, ss, 0, HFX_E_STATE, "%s before HELLO", hfx_msg_type_name(type));
+        else
+            on_hello(s, ss, m);
+        return;
+    }
+    /* Stream-level messages other than CONFIGURE need a live stream. */
+    if (id != 0 && type != HFX_MSG_CONFIGURE && type != HFX_MSG_FRAME && type != HFX_MSG_ERROR &&
+        (id > s->opts.max_streams || !ss->streams[id])) {
+        protocol_error(s, ss, id, HFX_E_NOT_CONFIGURED, "%s on stream %u before CONFIGURE",
+                       hfx_msg_type_name(type), id);
+        return;
+    }
+    switch (type) {
+    case HFX_MSG_CONFIGURE:
+        on_configure(s, ss, m);
+        break;
+    case HFX_MSG_FRAME:
+        on_frame(s, ss, m);
+        break;
+    case HFX_MSG_REQUEST_KEYFRAME:
+        stream_request_keyframe(ss->streams[id]);
+        break;
+    case HFX_MSG_SET_BITRATE:
+        stream_set_bitrate(ss->streams[id], m->u.set_bitrate.kbps);
+        break;
+    case HFX_MSG_FLUSH:
+        stream_flush(ss->streams[id]);
+        break;
+    case HFX_MSG_CLOSE:
+        close_stream(s, ss, id, true);
+        break;
+    case HFX_MSG_PING:
+        init_msg(&reply, HFX_MSG_PONG, 0);
+        reply.u.ping.cookie = m->u.ping.cookie;
+        send_or_close(s, ss, &reply);
+        break;
+    case HFX_MSG_SHM_ATTACH:
+        on_shm_attach(s, ss, m);
+        break;
+    case HFX_MSG_SHM_DETACH:
+        if (!find_region(ss, m->u.shm_detach.region, &slot))
+            protocol_error(s, ss, 0, HFX_E_SHM_RANGE, "SHM_DETACH: no region %u",
+                           m->u.shm_detach.region);
+        else
+            shm_region_unref(&ss->regions[slot]);
+        break;
+    case HFX_MSG_BYE:
+        ss->state = SESSION_CLOSING;
+        ss->close_deadline_ms = mono_ms();
+        break;
+    case HFX_MSG_ERROR:
+        srv_log(s, HFX_LOG_WARN, "session %u: client reports %s: %s", ss->id,
+                hfx_status_name((enum hfx_status)m->u.error.code), m->u.error.text);
+        break;
+    default:
+        protocol_error(s, ss, id, HFX_E_STATE, "%s is sent by hosts, not clients",
+                       hfx_msg_type_name(type));
+        break;
+    }
+}
+
+static void on_readable(struct hfx_server *s, struct session *ss)
+{
+    enum hfx_status st = hfx_conn_read(ss->conn);
+    bool eof = st == HFX_E_CLOSED;
+    struct hfx_msg m;
+
+    if (!eof && st != HFX_OK && st != HFX_INCOMPLETE) {
+        ss->state = SESSION_CLOSING;
+        ss->close_deadline_ms = mono_ms();
+        return;
+    }
+    /* Whole messages that arrived before an end of stream still count: a
+     * client may send its last frames and BYE and close at once. */
+    while (ss->state != SESSION_CLOSING) {
+        enum hfx_status nst = hfx_conn_next(ss->conn, &m);
+        if (nst == HFX_INCOMPLETE)
+            break;
+        if (nst != HFX_OK) {
+            protocol_error(s, ss, 0, nst, "undecodable message: %s", hfx_strerror(nst));
+            return;
+        }
+        on_message(s, ss, &m);
+    }
+    if (!eof || ss->state == SESSION_CLOSING)
+        return;
+    if (hfx_conn_buffered(ss->conn) > 0) {
+        protocol_error(s, ss, 0, HFX_E_TRUNCATED,
+                       "connection ended inside a message (%zu bytes of it received)",
+                       hfx_conn_buffered(ss->conn));
+        return;
+    }
+    ss->state = SESSION_CLOSING;
+    ss->close_deadline_ms = mono_ms();
+}
+
+static void accept_all(struct hfx_server *s, struct hfx_listener *l)
+{
+    for (;;) {
+        struct hfx_transport *t = NULL;
+        enum hfx_status st = hfx_listener_accept(l, &t);
+        if (st == HFX_INCOMPLETE)
+            return;
+        if (st != HFX_OK) {
+            srv_log(s, HFX_LOG_WARN, "accept: %s", hfx_strerror(st));
+            return;
+        }
+        st = hfx_server_add_transport(s, t);
+        if (st != HFX_OK)
+            srv_log(s, HFX_LOG_WARN, "new connection: %s", hfx_strerror(st));
+    }
+}
+
+static void drain_wake(struct hfx_server *s)
+{
+    uint8_t buf[256];
+
+    while (read(s->wake[0], buf, sizeof(buf)) > 0)
+        ;
+    for (struct session *ss = s->sessions; ss; ss = ss->next)
+        for (uint32_t id = 1; id <= s->opts.max_streams; id++)
+            if (ss->streams[id])
+                forward_results(s, ss, id);
+}
+
+static void reap_sessions(struct hfx_server *s)
+{
+    int64_t now = mono_ms();
+    struct session *ss = s->sessions;
+
+    while (ss) {
+        struct session *next = ss->next;
+        if (ss->state == SESSION_CLOSING &&
+            (!hfx_conn_want_write(ss->conn) || now >= ss->close_deadline_ms))
+            end_session(s, ss);
+        ss = next;
+    }
+}
+
+enum hfx_status hfx_server_run(struct hfx_server *s, int stop_fd)
+{
+    struct pollfd *pfds = NULL;
+    size_t cap = 0;
+    enum hfx_status result = HFX_OK;
+
+    for (;;) {
+        size_t n = 0;
+        size_t need = 2 + s->nlisteners + s->nsessions;
+        int timeout = -1;
+
+        reap_sessions(s);
+        if (need > cap) {
+            struct pollfd *p = realloc(pfds, need * sizeof(*p));
+            if (!p) {
+                result = HFX_E_NOMEM;
+                break;
+            }
+            pfds = p;
+            cap = need;
+        }
+        pfds[n++] = (struct pollfd){.fd = stop_fd, .events = POLLIN};
+        pfds[n++] = (struct pollfd){.fd = s->wake[0], .events = POLLIN};
+        for (unsigned i = 0; i < s->nlisteners; i++)
+            pfds[n++] = (struct pollfd){.fd = hfx_listener_fd(s->listeners[i]), .events = POLLIN};
+        for (struct session *ss = s->sessions; ss; ss = ss->next) {
+            short ev = ss->state == SESSION_CLOSING ? 0 : POLLIN;
+            if (hfx_conn_want_write(ss->conn))
+                ev |= POLLOUT;
+            if (ss->state == SESSION_CLOSING)
+                timeout = CLOSE_GRACE_MS / 10;
+            pfds[n++] = (struct pollfd){.fd = hfx_conn_fd(ss->conn), .events = ev};
+        }
+        int r = poll(pfds, n, timeout);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            result = HFX_E_IO;
+            break;
+        }
+        if (stop_fd >= 0 && (pfds[0].revents & (POLLIN | POLLHUP)))
+            break;
+        if (pfds[1].revents & POLLIN)
+            drain_wake(s);
+        size_t k = 2;
+        for (unsigned i = 0; i < s->nlisteners; i++, k++)
+            if (pfds[k].revents & POLLIN)
+                accept_all(s, s->listeners[i]);
+        /* Sessions added by accept_all are at the head of the list and have
+         * no pollfd yet: skip them by matching descriptors. */
+        for (struct session *ss = s->sessions; ss && k < n; ss = ss->next) {
+            if (pfds[k].fd != hfx_conn_fd(ss->conn))
+                continue;
+            short rev = pfds[k++].revents;
+            if (rev & POLLOUT) {
+                enum hfx_status st = hfx_conn_flush(ss->conn);
+                if (st != HFX_OK) {
+                    ss->state = SESSION_CLOSING;
+                    ss->close_deadline_ms = mono_ms();
+                }
+            }
+            if (rev & (POLLIN | POLLHUP | POLLERR))
+                on_readable(s, ss);
+        }
+    }
+    free(pfds);
+    while (s->sessions) {
+        struct hfx_msg bye;
+        init_msg(&bye, HFX_MSG_BYE, 0);
+        if (s->sessions->state != SESSION_CLOSING &&
+            hfx_conn_send_msg(s->sessions->conn, &bye) == HFX_OK &&
+            hfx_conn_flush(s->sessions->conn) != HFX_OK)
+            srv_log(s, HFX_LOG_DEBUG, "session %u: BYE not sent", s->sessions->id);
+        end_session(s, s->sessions);
+    }
+    return result;
+}
+
+void hfx_server_get_stats(const struct hfx_server *s, struct hfx_server_stats *out)
+{
+    *out = s->stats;
+    out->sessions_active = s->nsessions;
+}
+
+void hfx_server_free(struct hfx_server **sp)
+{
+    struct hfx_server *s;
+
+    if (!sp || !*sp)
+        return;
+    s = *sp;
+    while (s->sessions)
+        end_session(s, s->sessions);
+    /* Workers write to the wake pipe until they exit. */
+    pthread_mutex_lock(&s->workers.lock);
+    while (s->workers.live)
+        pthread_cond_wait(&s->workers.cond, &s->workers.lock);
+    pthread_mutex_unlock(&s->workers.lock);
+    for (unsigned i = 0; i < s->nlisteners; i++)
+        hfx_listener_free(&s->listeners[i]);
+    if (s->wake[0] >= 0)
+        close(s->wake[0]);
+    if (s->wake[1] >= 0)
+        close(s->wake[1]);
+    pthread_mutex_destroy(&s->workers.lock);
+    pthread_cond_destroy(&s->workers.cond);
+    free(s->encoder);
+    free(s->token);
+    free(s);
+    *sp = NULL;
+}

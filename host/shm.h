@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Shared memory regions a client attached (docs/protocol.md §7): mapped
+ * read-only, reference counted because frames still queued for an encoder
+ * keep reading a region after the client detached it.
+ */
+#ifndef HFX_HOST_SHM_H
+#define HFX_HOST_SHM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hfx/status.h"
+
+struct shm_region {
+    int refs; /* atomic */
+    uint32_t id;
+    const uint8_t *map;
+    size_t size;
+};
+
+/* Map size bytes of fd (borrowed; the caller closes it). The file must be
+ * at least size bytes and, where the system has seals, sealed against
+ * shrinking: a client that truncated a mapped file would otherwise kill
+ * the host with SIGBUS. HFX_E_SHM_RANGE when either check fails. */
+HFX_MUST_CHECK enum hfx_status shm_region_map(int fd, uint64_t size, uint32_t id,
+                                              struct shm_region **out);
+
+struct shm_region *shm_region_ref(struct shm_region *r);
+
+/* Drop one reference; unmaps and frees with the last. NULL-safe, sets NULL. */
+void shm_region_unref(struct shm_region **r);
+
+#endif /* HFX_HOST_SHM_H */

@@ -1,0 +1,493 @@
+/* SPDX-License-Identifier: MIT */
+#include "stream.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Frames the encoder may hold before their packet comes out (encoder
+ * delay); x264 with zerolatency holds none. */
+#define INFLIGHT_RING 128
+
+struct inflight {
+    uint64_t frame_id;
+    int64_t pts;
+    bool forced;
+};
+
+struct stream {
+    struct stream_params p;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+
+    /* Guarded by lock. */
+    struct stream_frame pending[HFX_MAX_WINDOW];
+    unsigned head;
+    unsigned count;
+    bool stop;
+    bool flush;
+    bool keyframe_wanted;
+    uint32_t new_kbps;
+    struct stream_result *results;
+    struct stream_result *results_tail;
+    struct stream_stats stats;
+
+    /* Worker only. */
+    struct hfx_encoder *enc;
+    int64_t seq;
+    struct inflight ring[INFLIGHT_RING];
+    int64_t last_forced_ms;
+    int64_t last_idr_ms;
+    uint32_t keyint_frames_since;
+};
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void slog(struct stream *s, enum hfx_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void slog(struct stream *s, enum hfx_log_level level, const char *fmt, ...)
+{
+    char line[400];
+    int n;
+    va_list ap;
+
+    if (!s->p.log)
+        return;
+    n = snprintf(line, sizeof(line), "session %u stream %u: ", s->p.session_id,
+                 s->p.stream_id);
+    va_start(ap, fmt);
+    vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+    va_end(ap);
+    s->p.log(s->p.log_user, level, line);
+}
+
+void stream_frame_release(struct stream_frame *f)
+{
+    free(f->owned);
+    f->owned = NULL;
+    shm_region_unref(&f->region);
+}
+
+static struct stream_result *new_result(enum stream_result_type type, size_t len)
+{
+    struct stream_result *r = calloc(1, sizeof(*r) + len);
+    if (r) {
+        r->type = type;
+        r->len = len;
+    }
+    return r;
+}
+
+/* Append under the lock and wake the I/O thread. */
+static void post(struct stream *s, struct stream_result *r)
+{
+    static const uint8_t byte = 1;
+
+    if (!r)
+        return; /* out of memory: the frame stays unanswered, logged below */
+    pthread_mutex_lock(&s->lock);
+    if (s->stop) {
+        pthread_mutex_unlock(&s->lock);
+        free(r);
+        return;
+    }
+    if (s->results_tail)
+        s->results_tail->next = r;
+    else
+        s->results = r;
+    s->results_tail = r;
+    pthread_mutex_unlock(&s->lock);
+    /* A full pipe already holds a wake-up: EAGAIN is fine. */
+    if (write(s->p.wake_fd, &byte, 1) < 0 && errno != EAGAIN)
+        slog(s, HFX_LOG_WARN, "wake pipe: %s", strerror(errno));
+}
+
+static void post_dropped(struct stream *s, uint64_t frame_id, uint32_t reason)
+{
+    struct stream_result *r = new_result(RESULT_DROPPED, 0);
+    if (r) {
+        r->frame_id = frame_id;
+        r->reason = reason;
+    }
+    pthread_mutex_lock(&s->lock);
+    s->stats.frames_dropped++;
+    pthread_mutex_unlock(&s->lock);
+    post(s, r);
+}
+
+static void post_error(struct stream *s, enum hfx_status st, const char *text)
+{
+    struct stream_result *r = new_result(RESULT_ERROR, 0);
+    if (r) {
+        r->status = st;
+        snprintf(r->text, sizeof(r->text), "%s", text);
+    }
+    post(s, r);
+}
+
+static bool open_encoder(struct stream *s)
+{
+    const char *name = s->p.cfg.encoder[0] ? s->p.cfg.encoder : s->p.encoder;
+    enum hfx_status st = hfx_encoder_open(&s->p.cfg, name, s->p.log, s->p.log_user, &s->enc);
+    char text[160];
+
+    if (st != HFX_OK) {
+        snprintf(text, sizeof(text), "cannot open encoder %s: %s", name ? name : "auto",
+                 hfx_strerror(st));
+        slog(s, HFX_LOG_WARN, "%s", text);
+        post_error(s, st, text);
+        return false;
+    }
+    const uint8_t *extra = NULL;
+    size_t extra_len = 0;
+    hfx_encoder_extradata(s->enc, &extra, &extra_len);
+    if (extra_len > HFX_MAX_EXTRADATA)
+        extra_len = 0; /* cannot be sent; SPS/PPS still precede every IDR */
+    struct stream_result *r = new_result(RESULT_CONFIGURED, extra_len);
+    if (r) {
+        snprintf(r->encoder, sizeof(r->encoder), "%s", hfx_encoder_name(s->enc));
+        if (extra_len)
+            memcpy(r->data, extra, extra_len);
+        if (!hfx_h264_sps_profile_level(extra, extra_len, &r->profile_idc, &r->level_idc))
+            r->profile_idc = r->level_idc = 0;
+    }
+    pthread_mutex_lock(&s->lock);
+    snprintf(s->stats.encoder, sizeof(s->stats.encoder), "%s", hfx_encoder_name(s->enc));
+    pthread_mutex_unlock(&s->lock);
+    slog(s, HFX_LOG_INFO, "encoder %s opened for %ux%u %s", hfx_encoder_name(s->enc),
+         s->p.cfg.width, s->p.cfg.height, hfx_format_name(s->p.cfg.fourcc));
+    post(s, r);
+    return true;
+}
+
+static void post_packet(struct stream *s, const struct hfx_encoded *e)
+{
+    struct inflight *in = &s->ring[(uint64_t)e->pts % INFLIGHT_RING];
+    struct stream_result *r = new_result(RESULT_PACKET, e->len);
+    int64_t now = mono_ms();
+
+    if (e->keyframe)
+        s->last_idr_ms = now;
+    if (in->forced && !e->keyframe) {
+        /* Encoders may answer a forced IDR with an intra refresh or a
+         * plain I frame (DESIGN.md pitfalls): ask again on the next frame. */
+        pthread_mutex_lock(&s->lock);
+        s->keyframe_wanted = true;
+        pthread_mutex_unlock(&s->lock);
+        s->last_forced_ms = INT64_MIN / 2;
+        slog(s, HFX_LOG_DEBUG, "forced IDR for frame %llu did not come; forcing again",
+             (unsigned long long)in->frame_id);
+    }
+    if (!r) {
+        slog(s, HFX_LOG_ERROR, "out of memory for a %zu-byte packet", e->len);
+        post_dropped(s, in->frame_id, HFX_DROP_ENCODER);
+        return;
+    }
+    memcpy(r->data, e->data, e->len);
+    r->frame_id = in->frame_id;
+    r->pts = in->pts;
+    /* No B-frames: decode order is presentation order. */
+    r->dts = in->pts;
+    if (e->dts != e->pts)
+        r->dts = s->ring[(uint64_t)e->dts % INFLIGHT_RING].pts;
+    r->keyframe = e->keyframe;
+    pthread_mutex_lock(&s->lock);
+    s->stats.frames_encoded++;
+    s->stats.bytes_out += e->len;
+    pthread_mutex_unlock(&s->lock);
+    post(s, r);
+}
+
+static void drain(struct stream *s)
+{
+    struct hfx_encoded e;
+    enum hfx_status st;
+
+    while ((st = hfx_encoder_receive(s->enc, &e)) == HFX_OK)
+        post_packet(s, &e);
+    if (st != HFX_INCOMPLETE && st != HFX_E_CLOSED)
+        slog(s, HFX_LOG_WARN, "receive: %s", hfx_strerror(st));
+}
+
+static bool decide_force(struct stream *s, bool wanted)
+{
+    int64_t now = mono_ms();
+    uint32_t keyint_ms = s->p.cfg.keyint_ms;
+
+    /* Wall-clock interval: capture that only produces frames on damage
+     * would otherwise go for minutes without an IDR. */
+    if (keyint_ms && now - s->last_idr_ms >= (int64_t)keyint_ms)
+        return true;
+    if (wanted && now - s->last_forced_ms >= s->p.keyframe_min_interval_ms)
+        return true;
+    return false;
+}
+
+static void encode_one(struct stream *s, struct stream_frame *f, bool force)
+{
+    uint64_t t0 = mono_ns();
+    int64_t seq = s->seq++;
+    struct inflight *in = &s->ring[(uint64_t)seq % INFLIGHT_RING];
+    enum hfx_status st;
+
+    in->frame_id = f->frame_id;
+    in->pts = f->pts;
+    in->forced = force;
+    if (force)
+        s->last_forced_ms = mono_ms();
+    st = hfx_encoder_send(s->enc, &f->pic, seq, force);
+    stream_frame_release(f);
+    if (st != HFX_OK) {
+        slog(s, HFX_LOG_WARN, "encode of frame %llu failed: %s",
+             (unsigned long long)in->frame_id, hfx_strerror(st));
+        post_dropped(s, in->frame_id, HFX_DROP_ENCODER);
+        return;
+    }
+    drain(s);
+    uint64_t dt = mono_ns() - t0;
+    pthread_mutex_lock(&s->lock);
+    s->stats.encode_ns += dt;
+    pthread_mutex_unlock(&s->lock);
+}
+
+static void do_flush(struct stream *s)
+{
+    struct hfx_encoded e;
+    enum hfx_status st = hfx_encoder_flush(s->enc);
+
+    if (st == HFX_OK) {
+        while ((st = hfx_encoder_receive(s->enc, &e)) == HFX_OK)
+            post_packet(s, &e);
+    }
+    if (st != HFX_E_CLOSED && st != HFX_INCOMPLETE)
+        slog(s, HFX_LOG_WARN, "flush: %s", hfx_strerror(st));
+    post(s, new_result(RESULT_FLUSHED, 0));
+}
+
+static void free_stream(struct stream *s)
+{
+    struct stream_result *r = s->results;
+
+    while (r) {
+        struct stream_result *next = r->next;
+        free(r);
+        r = next;
+    }
+    for (unsigned i = 0; i < s->count; i++)
+        stream_frame_release(&s->pending[(s->head + i) % HFX_MAX_WINDOW]);
+    hfx_encoder_free(&s->enc);
+    pthread_mutex_destroy(&s->lock);
+    pthread_cond_destroy(&s->cond);
+    free(s);
+}
+
+static void *worker(void *arg)
+{
+    struct stream *s = arg;
+    struct worker_count *wc = s->p.workers;
+    bool usable = open_encoder(s);
+
+    s->last_idr_ms = mono_ms();
+    s->last_forced_ms = INT64_MIN / 2;
+    pthread_mutex_lock(&s->lock);
+    for (;;) {
+        while (!s->stop && !s->count && !s->flush && !s->new_kbps)
+            pthread_cond_wait(&s->cond, &s->lock);
+        if (s->stop)
+            break;
+        if (s->new_kbps) {
+            uint32_t kbps = s->new_kbps;
+            s->new_kbps = 0;
+            pthread_mutex_unlock(&s->lock);
+            if (usable && hfx_encoder_set_bitrate(s->enc, kbps) != HFX_OK)
+                slog(s, HFX_LOG_WARN, "bitrate change to %u kbit/s failed", kbps);
+            else if (usable)
+                slog(s, HFX_LOG_DEBUG, "bitrate now %u kbit/s", kbps);
+            pthread_mutex_lock(&s->lock);
+            continue;
+        }
+        if (s->count) {
+            struct stream_frame f = s->pending[s->head];
+            bool wanted = s->keyframe_wanted || f.force_key;
+            s->head = (s->head + 1) % HFX_MAX_WINDOW;
+            s->count--;
+            pthread_mutex_unlock(&s->lock);
+            if (!usable) {
+                uint64_t id = f.frame_id;
+                stream_frame_release(&f);
+                post_dropped(s, id, HFX_DROP_ENCODER);
+            } else {
+                bool force = decide_force(s, wanted);
+                if (force) {
+                    pthread_mutex_lock(&s->lock);
+                    s->keyframe_wanted = false;
+                    pthread_mutex_unlock(&s->lock);
+                } else if (wanted) {
+                    /* Throttled: keep the request for a later frame. */
+                    pthread_mutex_lock(&s->lock);
+                    s->keyframe_wanted = true;
+                    pthread_mutex_unlock(&s->lock);
+                }
+                encode_one(s, &f, force);
+            }
+            pthread_mutex_lock(&s->lock);
+            continue;
+        }
+        /* flush, with nothing pending */
+        s->flush = false;
+        pthread_mutex_unlock(&s->lock);
+        if (usable)
+            do_flush(s);
+        else
+            post(s, new_result(RESULT_FLUSHED, 0));
+        pthread_mutex_lock(&s->lock);
+    }
+    pthread_mutex_unlock(&s->lock);
+    free_stream(s);
+
+    pthread_mutex_lock(&wc->lock);
+    wc->live--;
+    pthread_cond_broadcast(&wc->cond);
+    pthread_mutex_unlock(&wc->lock);
+    return NULL;
+}
+
+enum hfx_status stream_start(const struct stream_params *p, struct stream **out)
+{
+    struct stream *s;
+    pthread_attr_t attr;
+    int err;
+
+    *out = NULL;
+    s = calloc(1, sizeof(*s));
+    if (!s)
+        return HFX_E_NOMEM;
+    s->p = *p;
+    if (s->p.window < 1)
+        s->p.window = 1;
+    if (s->p.window > HFX_MAX_WINDOW)
+        s->p.window = HFX_MAX_WINDOW;
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->cond, NULL);
+
+    pthread_mutex_lock(&p->workers->lock);
+    p->workers->live++;
+    pthread_mutex_unlock(&p->workers->lock);
+
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    err = pthread_create(&s->thread, &attr, worker, s);
+    pthread_attr_destroy(&attr);
+    if (err) {
+        pthread_mutex_lock(&p->workers->lock);
+        p->workers->live--;
+        pthread_mutex_unlock(&p->workers->lock);
+        pthread_mutex_destroy(&s->lock);
+        pthread_cond_destroy(&s->cond);
+        free(s);
+        return HFX_E_NOMEM;
+    }
+    *out = s;
+    return HFX_OK;
+}
+
+bool stream_submit(struct stream *s, struct stream_frame *f, struct stream_frame *dropped)
+{
+    bool drop = false;
+
+    pthread_mutex_lock(&s->lock);
+    s->stats.frames_in++;
+    if (s->count >= s->p.window) {
+        /* Drop oldest not yet encoded (DESIGN.md flow control): the newest
+         * picture is the one a viewer wants. */
+        *dropped = s->pending[s->head];
+        s->head = (s->head + 1) % HFX_MAX_WINDOW;
+        s->count--;
+        s->stats.frames_dropped++;
+        if (dropped->force_key)
+            s->keyframe_wanted = true; /* the request survives its frame */
+        drop = true;
+    }
+    s->pending[(s->head + s->count) % HFX_MAX_WINDOW] = *f;
+    s->count++;
+    memset(f, 0, sizeof(*f));
+    pthread_cond_signal(&s->cond);
+    pthread_mutex_unlock(&s->lock);
+    return drop;
+}
+
+void stream_request_keyframe(struct stream *s)
+{
+    pthread_mutex_lock(&s->lock);
+    s->keyframe_wanted = true;
+    pthread_mutex_unlock(&s->lock);
+}
+
+void stream_set_bitrate(struct stream *s, uint32_t kbps)
+{
+    pthread_mutex_lock(&s->lock);
+    s->new_kbps = kbps;
+    pthread_cond_signal(&s->cond);
+    pthread_mutex_unlock(&s->lock);
+}
+
+void stream_flush(struct stream *s)
+{
+    pthread_mutex_lock(&s->lock);
+    s->flush = true;
+    pthread_cond_signal(&s->cond);
+    pthread_mutex_unlock(&s->lock);
+}
+
+struct stream_result *stream_take_results(struct stream *s)
+{
+    struct stream_result *r;
+
+    pthread_mutex_lock(&s->lock);
+    r = s->results;
+    s->results = s->results_tail = NULL;
+    pthread_mutex_unlock(&s->lock);
+    return r;
+}
+
+void stream_get_stats(struct stream *s, struct stream_stats *out)
+{
+    pthread_mutex_lock(&s->lock);
+    *out = s->stats;
+    pthread_mutex_unlock(&s->lock);
+}
+
+void stream_stop(struct stream **sp, struct stream_frame *pending, unsigned *n)
+{
+    struct stream *s = *sp;
+
+    *n = 0;
+    *sp = NULL;
+    pthread_mutex_lock(&s->lock);
+    while (s->count) {
+        pending[(*n)++] = s->pending[s->head];
+        s->head = (s->head + 1) % HFX_MAX_WINDOW;
+        s->count--;
+    }
+    s->stop = true;
+    pthread_cond_signal(&s->cond);
+    pthread_mutex_unlock(&s->lock);
+}

@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One encoder stream: a worker thread that owns the encoder, a bounded
+ * queue of pending frames fed by the I/O thread, and a list of results the
+ * I/O thread collects after a wake-up byte on a pipe. The I/O thread never
+ * waits for the encoder: every call here only takes the stream's lock.
+ */
+#ifndef HFX_HOST_STREAM_H
+#define HFX_HOST_STREAM_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hfx/encoder.h"
+#include "hfx/protocol.h"
+#include "shm.h"
+
+/* Counts live worker threads so that the server can wait for all of them
+ * before it frees what they use (the wake pipe). Owned by the server. */
+struct worker_count {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    unsigned live;
+};
+
+struct stream_frame {
+    uint64_t frame_id;
+    int64_t pts;
+    uint64_t duration;
+    bool force_key;
+    struct hfx_picture pic;
+    void *owned;               /* payload block to free(), or NULL */
+    struct shm_region *region; /* reference held, or NULL */
+};
+
+/* Release what a frame holds (payload block, region reference). */
+void stream_frame_release(struct stream_frame *f);
+
+enum stream_result_type {
+    RESULT_CONFIGURED,
+    RESULT_PACKET,
+    RESULT_DROPPED,
+    RESULT_FLUSHED,
+    RESULT_ERROR,
+};
+
+struct stream_result {
+    struct stream_result *next;
+    enum stream_result_type type;
+    uint64_t frame_id;
+    int64_t pts;
+    int64_t dts;
+    bool keyframe;
+    uint32_t reason;            /* RESULT_DROPPED */
+    enum hfx_status status;     /* RESULT_ERROR */
+    char text[160];             /* RESULT_ERROR */
+    char encoder[HFX_MAX_NAME + 1]; /* RESULT_CONFIGURED */
+    uint8_t profile_idc;
+    uint8_t level_idc;
+    size_t len;
+    uint8_t data[]; /* PACKET: access unit; CONFIGURED: SPS/PPS */
+};
+
+struct stream_params {
+    struct hfx_configure cfg;
+    const char *encoder; /* host default when cfg names none; borrowed */
+    unsigned window;
+    int keyframe_min_interval_ms;
+    int wake_fd;                /* written one byte per batch of results */
+    struct worker_count *workers;
+    hfx_log_fn log;
+    void *log_user;
+    unsigned session_id;
+    uint32_t stream_id;
+};
+
+struct stream_stats {
+    uint64_t frames_in;
+    uint64_t frames_encoded;
+    uint64_t frames_dropped;
+    uint64_t encode_ns; /* sum over encoded frames */
+    uint64_t bytes_out;
+    char encoder[HFX_MAX_NAME + 1];
+};
+
+struct stream;
+
+/* Start the worker; it opens the encoder and reports CONFIGURED or ERROR
+ * as its first result. */
+HFX_MUST_CHECK enum hfx_status stream_start(const struct stream_params *p, struct stream **out);
+
+/* Queue a frame (its contents are taken). When `window` frames are already
+ * pending, the oldest is moved to *dropped (the caller answers it with
+ * FRAME_DROPPED and releases it) and true is returned. */
+bool stream_submit(struct stream *s, struct stream_frame *f, struct stream_frame *dropped);
+
+/* Ask for an IDR; requests coalesce and are throttled by the minimum
+ * interval between forced IDRs. */
+void stream_request_keyframe(struct stream *s);
+void stream_set_bitrate(struct stream *s, uint32_t kbps);
+/* Encode everything pending, drain the encoder, then report FLUSHED. */
+void stream_flush(struct stream *s);
+
+/* Results so far, oldest first; the caller frees each with free(). */
+struct stream_result *stream_take_results(struct stream *s);
+
+void stream_get_stats(struct stream *s, struct stream_stats *out);
+
+/* Stop: pending frames are moved to *pending (up to HFX_MAX_WINDOW, count
+ * in *n) for the caller to answer and release; the worker finishes the
+ * frame it is encoding, then frees the stream by itself. *s is set to
+ * NULL: the caller must not touch the stream afterwards. */
+void stream_stop(struct stream **s, struct stream_frame *pending, unsigned *n);
+
+#endif /* HFX_HOST_STREAM_H */

@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libhfx-host: the encode service. Accepts connections on listeners (or
+ * connections handed to it), runs the protocol, and encodes every stream on
+ * its own worker thread. I/O runs on the thread that calls
+ * hfx_server_run(); nothing on it waits for an encoder.
+ */
+#ifndef HFX_SERVER_H
+#define HFX_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hfx/status.h"
+#include "hfx/transport.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct hfx_server;
+
+struct hfx_server_options {
+    const char *encoder;            /* backend name; NULL or "auto" = probe */
+    unsigned max_sessions;          /* connections at once; 0 = 16 */
+    unsigned max_streams;           /* per connection; 0 = 8 (<= HFX_MAX_STREAMS) */
+    unsigned window;                /* frames pending per stream; 0 = 4 */
+    uint32_t max_payload;           /* 0 = HFX_MAX_PAYLOAD_HARD */
+    size_t max_queued;              /* send queue bytes per connection; 0 = 64 MiB */
+    int keyframe_min_interval_ms;   /* between forced IDRs; < 0 = 200 */
+    const char *token;              /* copied; NULL = no authentication */
+    hfx_log_fn log;                 /* may be NULL */
+    void *log_user;
+};
+
+/* opts is copied (strings too). *out is owned by the caller. */
+HFX_MUST_CHECK enum hfx_status hfx_server_new(const struct hfx_server_options *opts,
+                                              struct hfx_server **out);
+
+/* Listen on an address (unix:, tcp:, vsock:), or serve fd:N (a listening
+ * socket is accepted on; any other descriptor is served as one connection)
+ * or serial:PATH (one connection over a character device). A tcp: address
+ * that is not loopback is refused with HFX_E_AUTH unless a token is set. */
+HFX_MUST_CHECK enum hfx_status hfx_server_listen(struct hfx_server *s, const char *address);
+
+/* For a tcp:HOST:0 listener: the port bound by the n-th listener (0-based),
+ * or 0. */
+uint16_t hfx_server_listener_port(const struct hfx_server *s, unsigned n);
+
+/* Serve one connection on a transport (taken over). */
+HFX_MUST_CHECK enum hfx_status hfx_server_add_transport(struct hfx_server *s,
+                                                        struct hfx_transport *t);
+
+/* Run the event loop until stop_fd becomes readable (or, with stop_fd < 0,
+ * forever). Returns HFX_OK after a stop, an error if the loop itself
+ * failed. Sessions still open are closed (with BYE) on return. */
+HFX_MUST_CHECK enum hfx_status hfx_server_run(struct hfx_server *s, int stop_fd);
+
+struct hfx_server_stats {
+    uint64_t sessions_total;
+    unsigned sessions_active;
+    uint64_t frames_received;
+    uint64_t frames_encoded;
+    uint64_t frames_dropped;
+    uint64_t protocol_errors;
+};
+
+void hfx_server_get_stats(const struct hfx_server *s, struct hfx_server_stats *out);
+
+/* Stop workers, close everything, free. NULL-safe, sets *s to NULL. */
+void hfx_server_free(struct hfx_server **s);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* HFX_SERVER_H */

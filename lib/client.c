@@ -1,0 +1,428 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The hfx client (include/hfx/client.h): handshake, then a thin layer over
+ * hfx_conn that tracks frames in flight per stream and turns host messages
+ * into events.
+ */
+#include "hfx/client.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "hfx/conn.h"
+#include "hfx/transport.h"
+
+#define DEFAULT_TIMEOUT_MS 5000
+/* Writes of a message are bounded in time so that a stalled host cannot
+ * hang a caller forever; the rest is queued and sent later. */
+#define SEND_TIMEOUT_MS 5000
+
+struct client_stream {
+    bool configured;
+    unsigned in_flight;
+};
+
+struct hfx_client {
+    struct hfx_conn *conn;
+    struct hfx_welcome welcome;
+    hfx_log_fn log;
+    void *log_user;
+    bool broken;
+    struct client_stream streams[HFX_MAX_STREAMS + 1];
+};
+
+static void logf_(struct hfx_client *c, enum hfx_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void logf_(struct hfx_client *c, enum hfx_log_level level, const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+
+    if (!c->log)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    c->log(c->log_user, level, line);
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void init_msg(struct hfx_msg *m, uint16_t type, uint32_t stream)
+{
+    memset(m, 0, sizeof(*m));
+    m->hdr.type = type;
+    m->hdr.stream = stream;
+}
+
+/* Wait for the next whole message, reading and flushing as needed. */
+static enum hfx_status next_msg(struct hfx_client *c, int timeout_ms, struct hfx_msg *m)
+{
+    int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+
+    for (;;) {
+        enum hfx_status st = hfx_conn_next(c->conn, m);
+        if (st != HFX_INCOMPLETE)
+            return st;
+        st = hfx_conn_read(c->conn);
+        if (st == HFX_OK)
+            continue;
+        if (st != HFX_INCOMPLETE)
+            return st;
+        if (hfx_conn_want_write(c->conn)) {
+            st = hfx_conn_flush(c->conn);
+            if (st != HFX_OK)
+                return st;
+        }
+
+        struct pollfd pfd = {.fd = hfx_conn_fd(c->conn), .events = POLLIN};
+        int wait = -1;
+        if (hfx_conn_want_write(c->conn))
+            pfd.events |= POLLOUT;
+        if (deadline >= 0) {
+            int64_t left = deadline - now_ms();
+            if (left <= 0)
+                return HFX_E_TIMEOUT;
+            wait = (int)(left > 60000 ? 60000 : left);
+        }
+        int r = poll(&pfd, 1, wait);
+        if (r < 0 && errno != EINTR)
+            return HFX_E_IO;
+        if (r == 0 && deadline >= 0 && now_ms() >= deadline)
+            return HFX_E_TIMEOUT;
+    }
+}
+
+static void copy_error_text(const struct hfx_error *e, char *out, size_t cap)
+{
+    if (out && cap) {
+        snprintf(out, cap, "%s", e->text);
+    }
+}
+
+enum hfx_status hfx_client_connect(const char *address, const struct hfx_client_options *opts,
+                                   struct hfx_client **out, char *error_text, size_t error_cap)
+{
+    struct hfx_address addr;
+    struct hfx_transport *t = NULL;
+    struct hfx_client *c;
+    struct hfx_msg m;
+    int timeout = opts && opts->timeout_ms > 0 ? opts->timeout_ms : DEFAULT_TIMEOUT_MS;
+    size_t token_len = opts && opts->token ? strlen(opts->token) : 0;
+    enum hfx_status st;
+
+    *out = NULL;
+    if (error_text && error_cap)
+        error_text[0] = '\0';
+    if (token_len > HFX_MAX_TOKEN)
+        return HFX_E_INVALID;
+    st = hfx_address_parse(address, &addr);
+    if (st != HFX_OK)
+        return st;
+    c = calloc(1, sizeof(*c));
+    if (!c)
+        return HFX_E_NOMEM;
+    if (opts) {
+        c->log = opts->log;
+        c->log_user = opts->log_user;
+    }
+    st = hfx_transport_connect(&addr, timeout, &t);
+    if (st != HFX_OK) {
+        logf_(c, HFX_LOG_DEBUG, "connect %s: %s", address, hfx_strerror(st));
+        free(c);
+        return st;
+    }
+    /* Host messages (PACKETs) may be large; the limit we impose is the
+     * protocol's hard cap. */
+    struct hfx_conn_options copts = {.max_payload = HFX_MAX_PAYLOAD_HARD};
+    st = hfx_conn_new(t, &copts, &c->conn);
+    if (st != HFX_OK) {
+        free(c);
+        return st;
+    }
+
+    init_msg(&m, HFX_MSG_HELLO, 0);
+    m.u.hello.min_version = HFX_PROTOCOL_VERSION;
+    m.u.hello.max_version = HFX_PROTOCOL_VERSION;
+    m.u.hello.caps = opts && opts->caps ? opts->caps : HFX_CAP_INLINE | HFX_CAP_SHM_FD;
+    m.u.hello.token_len = (uint16_t)token_len;
+    if (token_len)
+        memcpy(m.u.hello.token, opts->token, token_len);
+    st = hfx_conn_send_wait(c->conn, &m, NULL, 0, -1, timeout);
+    memset(m.u.hello.token, 0, sizeof(m.u.hello.token));
+    if (st == HFX_OK)
+        st = next_msg(c, timeout, &m);
+    if (st == HFX_OK) {
+        if (m.hdr.type == HFX_MSG_WELCOME) {
+            c->welcome = m.u.welcome;
+            if (c->welcome.version != HFX_PROTOCOL_VERSION)
+                st = HFX_E_VERSION;
+        } else if (m.hdr.type == HFX_MSG_ERROR) {
+            copy_error_text(&m.u.error, error_text, error_cap);
+            st = m.u.error.code > HFX_INCOMPLETE && m.u.error.code < HFX_STATUS_COUNT_
+                     ? (enum hfx_status)m.u.error.code
+                     : HFX_E_REMOTE;
+        } else {
+            st = HFX_E_STATE;
+        }
+    }
+    if (st != HFX_OK) {
+        logf_(c, HFX_LOG_DEBUG, "handshake with %s: %s", address, hfx_strerror(st));
+        hfx_conn_free(&c->conn);
+        free(c);
+        return st;
+    }
+    logf_(c, HFX_LOG_DEBUG, "connected to %s: caps 0x%x window %u max payload %u", address,
+          c->welcome.caps, c->welcome.window, c->welcome.max_payload);
+    *out = c;
+    return HFX_OK;
+}
+
+const struct hfx_welcome *hfx_client_welcome(const struct hfx_client *c)
+{
+    return &c->welcome;
+}
+
+int hfx_client_fd(const struct hfx_client *c)
+{
+    return hfx_conn_fd(c->conn);
+}
+
+static bool stream_ok(const struct hfx_client *c, uint32_t stream)
+{
+    return stream >= 1 && stream <= c->welcome.max_streams && stream <= HFX_MAX_STREAMS;
+}
+
+static enum hfx_status send_simple(struct hfx_client *c, struct hfx_msg *m)
+{
+    enum hfx_status st;
+
+    if (c->broken)
+        return HFX_E_CLOSED;
+    st = hfx_conn_send_wait(c->conn, m, NULL, 0, -1, SEND_TIMEOUT_MS);
+    if (st != HFX_OK)
+        c->broken = true;
+    return st;
+}
+
+enum hfx_status hfx_client_configure(struct hfx_client *c, uint32_t stream,
+                                     const struct hfx_configure *cfg)
+{
+    struct hfx_msg m;
+    enum hfx_status st;
+
+    if (!stream_ok(c, stream))
+        return HFX_E_INVALID;
+    st = hfx_configure_validate(cfg);
+    if (st != HFX_OK)
+        return st;
+    init_msg(&m, HFX_MSG_CONFIGURE, stream);
+    m.u.configure = *cfg;
+    st = send_simple(c, &m);
+    if (st == HFX_OK) {
+        c->streams[stream].configured = true;
+        c->streams[stream].in_flight = 0;
+    }
+    return st;
+}
+
+enum hfx_status hfx_client_attach_shm(struct hfx_client *c, int fd, uint64_t size,
+                                      uint32_t *region)
+{
+    struct hfx_msg m;
+    enum hfx_status st;
+    /* Region ids only need to be unique per connection: the fd number is. */
+    uint32_t id = (uint32_t)fd + 1;
+
+    if (!(c->welcome.caps & HFX_CAP_SHM_FD) ||
+        !hfx_transport_can_pass_fds(hfx_conn_transport(c->conn)))
+        return HFX_E_UNSUPPORTED;
+    if (fd < 0 || size == 0 || size > HFX_MAX_SHM_SIZE)
+        return HFX_E_INVALID;
+    if (c->broken)
+        return HFX_E_CLOSED;
+    init_msg(&m, HFX_MSG_SHM_ATTACH, 0);
+    m.u.shm_attach.region = id;
+    m.u.shm_attach.size = size;
+    st = hfx_conn_send_wait(c->conn, &m, NULL, 0, fd, SEND_TIMEOUT_MS);
+    if (st != HFX_OK) {
+        c->broken = true;
+        return st;
+    }
+    *region = id;
+    return HFX_OK;
+}
+
+enum hfx_status hfx_client_submit(struct hfx_client *c, uint32_t stream,
+                                  const struct hfx_frame *frame, const struct iovec *data, int n,
+                                  bool force_keyframe, int timeout_ms)
+{
+    struct hfx_msg m;
+    enum hfx_status st;
+
+    if (!stream_ok(c, stream))
+        return HFX_E_INVALID;
+    if (!c->streams[stream].configured)
+        return HFX_E_NOT_CONFIGURED;
+    if (c->broken)
+        return HFX_E_CLOSED;
+    init_msg(&m, HFX_MSG_FRAME, stream);
+    m.hdr.flags = force_keyframe ? HFX_FRAME_FLAG_FORCE_KEYFRAME : 0;
+    m.u.frame = *frame;
+    m.u.frame.data = NULL;
+    m.u.frame.data_len = 0;
+    st = hfx_conn_send_wait(c->conn, &m, data, n, -1, timeout_ms);
+    if (st != HFX_OK) {
+        if (st != HFX_E_INVALID && st != HFX_E_TOO_LARGE)
+            c->broken = true;
+        return st;
+    }
+    c->streams[stream].in_flight++;
+    return HFX_OK;
+}
+
+unsigned hfx_client_in_flight(const struct hfx_client *c, uint32_t stream)
+{
+    return stream_ok(c, stream) ? c->streams[stream].in_flight : 0;
+}
+
+static enum hfx_status send_stream_msg(struct hfx_client *c, uint16_t type, uint32_t stream,
+                                       uint32_t kbps)
+{
+    struct hfx_msg m;
+
+    if (!stream_ok(c, stream))
+        return HFX_E_INVALID;
+    init_msg(&m, type, stream);
+    m.u.set_bitrate.kbps = kbps;
+    return send_simple(c, &m);
+}
+
+enum hfx_status hfx_client_request_keyframe(struct hfx_client *c, uint32_t stream)
+{
+    return send_stream_msg(c, HFX_MSG_REQUEST_KEYFRAME, stream, 0);
+}
+
+enum hfx_status hfx_client_set_bitrate(struct hfx_client *c, uint32_t stream, uint32_t kbps)
+{
+    if (kbps == 0 || kbps > HFX_MAX_BITRATE_KBPS)
+        return HFX_E_INVALID;
+    return send_stream_msg(c, HFX_MSG_SET_BITRATE, stream, kbps);
+}
+
+enum hfx_status hfx_client_flush(struct hfx_client *c, uint32_t stream)
+{
+    return send_stream_msg(c, HFX_MSG_FLUSH, stream, 0);
+}
+
+enum hfx_status hfx_client_close_stream(struct hfx_client *c, uint32_t stream)
+{
+    enum hfx_status st = send_stream_msg(c, HFX_MSG_CLOSE, stream, 0);
+    if (st == HFX_OK)
+        c->streams[stream].configured = false;
+    return st;
+}
+
+enum hfx_status hfx_client_ping(struct hfx_client *c, uint64_t cookie)
+{
+    struct hfx_msg m;
+
+    init_msg(&m, HFX_MSG_PING, 0);
+    m.u.ping.cookie = cookie;
+    return send_simple(c, &m);
+}
+
+static void frame_answered(struct hfx_client *c, uint32_t stream)
+{
+    if (stream_ok(c, stream) && c->streams[stream].in_flight > 0)
+        c->streams[stream].in_flight--;
+}
+
+enum hfx_status hfx_client_next_event(struct hfx_client *c, int timeout_ms,
+                                      struct hfx_event *ev)
+{
+    struct hfx_msg m;
+    enum hfx_status st;
+
+    memset(ev, 0, sizeof(*ev));
+    if (c->broken)
+        return HFX_E_CLOSED;
+    st = next_msg(c, timeout_ms, &m);
+    if (st == HFX_E_TIMEOUT)
+        return st;
+    if (st != HFX_OK) {
+        c->broken = true;
+        return st;
+    }
+    ev->stream = m.hdr.stream;
+    switch (m.hdr.type) {
+    case HFX_MSG_CONFIGURED:
+        ev->type = HFX_EVENT_CONFIGURED;
+        ev->u.configured = m.u.configured;
+        return HFX_OK;
+    case HFX_MSG_PACKET:
+        ev->type = HFX_EVENT_PACKET;
+        ev->keyframe = (m.hdr.flags & HFX_PACKET_FLAG_KEYFRAME) != 0;
+        ev->u.packet = m.u.packet;
+        frame_answered(c, m.hdr.stream);
+        return HFX_OK;
+    case HFX_MSG_FRAME_DROPPED:
+        ev->type = HFX_EVENT_DROPPED;
+        ev->u.dropped = m.u.dropped;
+        frame_answered(c, m.hdr.stream);
+        return HFX_OK;
+    case HFX_MSG_FLUSHED:
+        ev->type = HFX_EVENT_FLUSHED;
+        return HFX_OK;
+    case HFX_MSG_PONG:
+        ev->type = HFX_EVENT_PONG;
+        ev->u.pong = m.u.ping;
+        return HFX_OK;
+    case HFX_MSG_ERROR:
+        ev->type = HFX_EVENT_ERROR;
+        ev->u.error = m.u.error;
+        logf_(c, HFX_LOG_WARN, "host error on stream %u: %s (%s)", m.hdr.stream,
+              m.u.error.text, hfx_status_name((enum hfx_status)m.u.error.code));
+        if (m.hdr.stream == 0)
+            c->broken = true; /* the host closes after a connection-level error */
+        return HFX_OK;
+    case HFX_MSG_BYE:
+        c->broken = true;
+        return HFX_E_CLOSED;
+    default:
+        logf_(c, HFX_LOG_ERROR, "unexpected %s from host", hfx_msg_type_name(m.hdr.type));
+        c->broken = true;
+        return HFX_E_STATE;
+    }
+}
+
+void hfx_client_free(struct hfx_client **cp)
+{
+    struct hfx_client *c;
+
+    if (!cp || !*cp)
+        return;
+    c = *cp;
+    if (!c->broken) {
+        struct hfx_msg m;
+        init_msg(&m, HFX_MSG_BYE, 0);
+        /* Best effort: a host that is gone must not delay teardown. */
+        if (hfx_conn_send(c->conn, &m, NULL, 0, -1) == HFX_OK)
+            if (hfx_conn_flush(c->conn) != HFX_OK)
+                c->broken = true;
+    }
+    hfx_conn_free(&c->conn);
+    free(c);
+    *cp = NULL;
+}

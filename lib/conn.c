@@ -1,0 +1,539 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Message framing over a transport (include/hfx/conn.h).
+ *
+ * Receive side: one growable buffer that holds at most one whole message
+ * plus the start of the next; its size is bounded by the negotiated payload
+ * maximum, so a peer cannot make us allocate more than that.
+ * Send side: bytes go straight to the transport; only what it does not take
+ * is copied into a bounded queue of chunks.
+ */
+#include "hfx/conn.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DEFAULT_MAX_QUEUED (64u * 1024u * 1024u)
+#define READ_CHUNK (256u * 1024u)
+#define MAX_HELD_FDS 16
+
+struct out_chunk {
+    struct out_chunk *next;
+    size_t len;
+    size_t off;
+    int fd; /* dup'ed descriptor to send with the first byte, or -1 */
+    uint8_t data[];
+};
+
+struct hfx_conn {
+    struct hfx_transport *t;
+    uint32_t max_payload;
+    size_t max_queued;
+
+    uint8_t *in;
+    size_t in_cap;
+    size_t in_off; /* first unconsumed byte */
+    size_t in_len; /* end of received bytes */
+    size_t msg_len; /* bytes of the message last returned by next() */
+    size_t want;    /* total bytes of the message being received, or 0 */
+    bool eof;
+
+    int fds[MAX_HELD_FDS];
+    int nfds;
+
+    struct out_chunk *head;
+    struct out_chunk *tail;
+    size_t queued;
+};
+
+enum hfx_status hfx_conn_new(struct hfx_transport *t, const struct hfx_conn_options *opts,
+                             struct hfx_conn **out)
+{
+    struct hfx_conn *c;
+
+    *out = NULL;
+    if (!t)
+        return HFX_E_INVALID;
+    c = calloc(1, sizeof(*c));
+    if (!c) {
+        hfx_transport_free(&t);
+        return HFX_E_NOMEM;
+    }
+    c->t = t;
+    c->max_payload = HFX_MAX_PAYLOAD_HANDSHAKE;
+    c->max_queued = DEFAULT_MAX_QUEUED;
+    if (opts) {
+        if (opts->max_payload)
+            c->max_payload = opts->max_payload;
+        if (opts->max_queued)
+            c->max_queued = opts->max_queued;
+    }
+    if (c->max_payload > HFX_MAX_PAYLOAD_HARD)
+        c->max_payload = HFX_MAX_PAYLOAD_HARD;
+    *out = c;
+    return HFX_OK;
+}
+
+void hfx_conn_set_max_payload(struct hfx_conn *c, uint32_t max_payload)
+{
+    c->max_payload = max_payload > HFX_MAX_PAYLOAD_HARD ? HFX_MAX_PAYLOAD_HARD : max_payload;
+}
+
+struct hfx_transport *hfx_conn_transport(struct hfx_conn *c)
+{
+    return c->t;
+}
+
+int hfx_conn_fd(const struct hfx_conn *c)
+{
+    return hfx_transport_fd(c->t);
+}
+
+bool hfx_conn_want_write(const struct hfx_conn *c)
+{
+    return c->head != NULL;
+}
+
+size_t hfx_conn_queued(const struct hfx_conn *c)
+{
+    return c->queued;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void free_chunk(struct out_chunk *ch)
+{
+    if (ch->fd >= 0)
+        close(ch->fd);
+    free(ch);
+}
+
+/* Copy iov (skipping the first `skip` bytes) into one queued chunk. */
+static enum hfx_status queue_rest(struct hfx_conn *c, const struct iovec *iov, int n,
+                                  size_t skip, size_t total, int pass_fd)
+{
+    size_t len = total - skip;
+    struct out_chunk *ch;
+    size_t pos = 0;
+
+    if (len == 0)
+        return HFX_OK;
+    ch = malloc(sizeof(*ch) + len);
+    if (!ch)
+        return HFX_E_NOMEM;
+    ch->next = NULL;
+    ch->len = len;
+    ch->off = 0;
+    ch->fd = -1;
+    if (pass_fd >= 0) {
+        ch->fd = dup(pass_fd);
+        if (ch->fd < 0) {
+            free(ch);
+            return HFX_E_IO;
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        size_t l = iov[i].iov_len;
+        const uint8_t *b = iov[i].iov_base;
+        if (skip >= l) {
+            skip -= l;
+            continue;
+        }
+        memcpy(ch->data + pos, b + skip, l - skip);
+        pos += l - skip;
+        skip = 0;
+    }
+    if (c->tail)
+        c->tail->next = ch;
+    else
+        c->head = ch;
+    c->tail = ch;
+    c->queued += len;
+    return HFX_OK;
+}
+
+enum hfx_status hfx_conn_flush(struct hfx_conn *c)
+{
+    while (c->head) {
+        struct out_chunk *ch = c->head;
+        struct iovec iov = {ch->data + ch->off, ch->len - ch->off};
+        int fd = ch->off == 0 ? ch->fd : -1;
+        size_t written = 0;
+        enum hfx_status st = hfx_transport_writev(c->t, &iov, 1, fd, &written);
+
+        if (st != HFX_OK && st != HFX_INCOMPLETE)
+            return st;
+        if (written > 0 && ch->fd >= 0) {
+            close(ch->fd);
+            ch->fd = -1;
+        }
+        ch->off += written;
+        c->queued -= written;
+        if (ch->off < ch->len)
+            return HFX_OK; /* would block; wait for writability */
+        c->head = ch->next;
+        if (!c->head)
+            c->tail = NULL;
+        free_chunk(ch);
+    }
+    return HFX_OK;
+}
+
+/* Write what the transport takes now; queue the rest. */
+static enum hfx_status send_iov(struct hfx_conn *c, const struct iovec *iov, int n,
+                                int pass_fd)
+{
+    size_t total = 0;
+    size_t written = 0;
+    enum hfx_status st;
+
+    for (int i = 0; i < n; i++)
+        total += iov[i].iov_len;
+    if (c->queued + total > c->max_queued)
+        return HFX_E_SLOW_CONSUMER;
+    if (c->head)
+        return queue_rest(c, iov, n, 0, total, pass_fd);
+    st = hfx_transport_writev(c->t, iov, n, pass_fd, &written);
+    if (st != HFX_OK && st != HFX_INCOMPLETE)
+        return st;
+    return queue_rest(c, iov, n, written, total, written > 0 ? -1 : pass_fd);
+}
+
+#define MAX_TAIL_IOV 8
+
+enum hfx_status hfx_conn_send(struct hfx_conn *c, const struct hfx_msg *msg,
+                              const struct iovec *tail, int n, int pass_fd)
+{
+    uint8_t head[HFX_MAX_HEAD];
+    struct iovec iov[MAX_TAIL_IOV + 1];
+    size_t head_len = 0;
+    size_t tail_len = 0;
+    enum hfx_status st;
+
+    if (n < 0 || n > MAX_TAIL_IOV)
+        return HFX_E_INVALID;
+    for (int i = 0; i < n; i++) {
+        tail_len += tail[i].iov_len;
+        iov[i + 1] = tail[i];
+    }
+    st = hfx_msg_encode(msg, tail_len, head, sizeof(head), &head_len);
+    if (st != HFX_OK)
+        return st;
+    iov[0].iov_base = head;
+    iov[0].iov_len = head_len;
+    return send_iov(c, iov, n + 1, pass_fd);
+}
+
+enum hfx_status hfx_conn_send_msg(struct hfx_conn *c, const struct hfx_msg *msg)
+{
+    struct iovec tail;
+
+    if (msg->hdr.type == HFX_MSG_FRAME && msg->u.frame.data_len) {
+        tail.iov_base = (void *)msg->u.frame.data;
+        tail.iov_len = msg->u.frame.data_len;
+        return hfx_conn_send(c, msg, &tail, 1, -1);
+    }
+    if (msg->hdr.type == HFX_MSG_PACKET) {
+        tail.iov_base = (void *)msg->u.packet.data;
+        tail.iov_len = msg->u.packet.data_len;
+        return hfx_conn_send(c, msg, &tail, 1, -1);
+    }
+    return hfx_conn_send(c, msg, NULL, 0, -1);
+}
+
+/* Poll for `events` until the deadline; while waiting, buffer anything the
+ * peer sends so that it never blocks on us. */
+static enum hfx_status wait_fd(struct hfx_conn *c, short events, int64_t deadline)
+{
+    struct pollfd pfd = {.fd = hfx_conn_fd(c), .events = events | POLLIN};
+    int timeout = -1;
+
+    if (deadline >= 0) {
+        int64_t left = deadline - now_ms();
+        if (left <= 0)
+            return HFX_E_TIMEOUT;
+        timeout = left > 60000 ? 60000 : (int)left;
+    }
+    int r = poll(&pfd, 1, timeout);
+    if (r < 0)
+        return errno == EINTR ? HFX_OK : HFX_E_IO;
+    if (r == 0)
+        return deadline >= 0 && now_ms() >= deadline ? HFX_E_TIMEOUT : HFX_OK;
+    if ((pfd.revents & (POLLIN | POLLHUP)) && !c->eof) {
+        enum hfx_status st = hfx_conn_read(c);
+        if (st == HFX_E_CLOSED)
+            c->eof = true;
+        else if (st != HFX_OK && st != HFX_INCOMPLETE)
+            return st;
+    }
+    if ((pfd.revents & (POLLERR | POLLNVAL)) && !(pfd.revents & events))
+        return HFX_E_IO;
+    return HFX_OK;
+}
+
+enum hfx_status hfx_conn_flush_wait(struct hfx_conn *c, int timeout_ms)
+{
+    int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+
+    for (;;) {
+        enum hfx_status st = hfx_conn_flush(c);
+        if (st != HFX_OK)
+            return st;
+        if (!c->head)
+            return HFX_OK;
+        st = wait_fd(c, POLLOUT, deadline);
+        if (st != HFX_OK)
+            return st;
+    }
+}
+
+enum hfx_status hfx_conn_send_wait(struct hfx_conn *c, const struct hfx_msg *msg,
+                                   const struct iovec *tail, int n, int pass_fd,
+                                   int timeout_ms)
+{
+    uint8_t head[HFX_MAX_HEAD];
+    struct iovec iov[MAX_TAIL_IOV + 1];
+    size_t head_len = 0;
+    size_t total = 0;
+    size_t done = 0;
+    int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+    enum hfx_status st;
+
+    if (n < 0 || n > MAX_TAIL_IOV)
+        return HFX_E_INVALID;
+    for (int i = 0; i < n; i++) {
+        total += tail[i].iov_len;
+        iov[i + 1] = tail[i];
+    }
+    st = hfx_msg_encode(msg, total, head, sizeof(head), &head_len);
+    if (st != HFX_OK)
+        return st;
+    iov[0].iov_base = head;
+    iov[0].iov_len = head_len;
+    total += head_len;
+
+    st = hfx_conn_flush_wait(c, timeout_ms);
+    if (st == HFX_E_TIMEOUT)
+        return send_iov(c, iov, n + 1, pass_fd);
+    if (st != HFX_OK)
+        return st;
+
+    /* Straight from the caller's buffers: no copy unless we time out. */
+    while (done < total) {
+        struct iovec cur[MAX_TAIL_IOV + 1];
+        int cn = 0;
+        size_t skip = done;
+        size_t written = 0;
+
+        for (int i = 0; i < n + 1; i++) {
+            if (skip >= iov[i].iov_len) {
+                skip -= iov[i].iov_len;
+                continue;
+            }
+            cur[cn].iov_base = (uint8_t *)iov[i].iov_base + skip;
+            cur[cn].iov_len = iov[i].iov_len - skip;
+            skip = 0;
+            cn++;
+        }
+        st = hfx_transport_writev(c->t, cur, cn, done == 0 ? pass_fd : -1, &written);
+        if (st != HFX_OK && st != HFX_INCOMPLETE)
+            return st;
+        done += written;
+        if (done == total)
+            break;
+        if (written == 0) {
+            st = wait_fd(c, POLLOUT, deadline);
+            if (st == HFX_E_TIMEOUT)
+                return queue_rest(c, iov, n + 1, done, total, done == 0 ? pass_fd : -1);
+            if (st != HFX_OK)
+                return st;
+        }
+    }
+    return HFX_OK;
+}
+
+static void hold_fds(struct hfx_conn *c, const int *fds, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (c->nfds < MAX_HELD_FDS)
+            c->fds[c->nfds++] = fds[i];
+        else
+            close(fds[i]); /* a peer flooding descriptors gets them closed */
+    }
+}
+
+/* Make room for at least `need` bytes after in_len, within the cap. */
+static enum hfx_status reserve_in(struct hfx_conn *c, size_t need)
+{
+    size_t live = c->in_len - c->in_off;
+    size_t cap_limit = (size_t)HFX_HEADER_SIZE + c->max_payload + READ_CHUNK;
+
+    if (c->in_off > 0 && (c->in_cap - c->in_len < need || c->in_off >= c->in_cap / 2)) {
+        memmove(c->in, c->in + c->in_off, live);
+        c->in_off = 0;
+        c->in_len = live;
+    }
+    if (c->in_cap - c->in_len >= need)
+        return HFX_OK;
+    size_t cap = c->in_cap ? c->in_cap : READ_CHUNK;
+    while (cap - c->in_len < need)
+        cap *= 2;
+    if (cap > cap_limit)
+        cap = cap_limit;
+    if (cap - c->in_len < need)
+        return HFX_E_TOO_LARGE;
+    uint8_t *in = realloc(c->in, cap);
+    if (!in)
+        return HFX_E_NOMEM;
+    c->in = in;
+    c->in_cap = cap;
+    return HFX_OK;
+}
+
+enum hfx_status hfx_conn_read(struct hfx_conn *c)
+{
+    bool got_any = false;
+
+    /* Drop the message already handed out, so its space can be reused. */
+    c->in_off += c->msg_len;
+    c->msg_len = 0;
+    if (c->in_off == c->in_len)
+        c->in_off = c->in_len = 0;
+    if (c->eof)
+        return HFX_E_CLOSED;
+
+    for (int round = 0; round < 64; round++) {
+        size_t live = c->in_len - c->in_off;
+        size_t need = READ_CHUNK;
+        int fds[HFX_MAX_PASSED_FDS];
+        int nfds = 0;
+        size_t got = 0;
+        enum hfx_status st;
+
+        /* Read a large message in as few calls as the transport allows. */
+        if (c->want > live && c->want - live > need)
+            need = c->want - live;
+        if (need > 4u * 1024u * 1024u)
+            need = 4u * 1024u * 1024u;
+        st = reserve_in(c, need);
+        if (st != HFX_OK)
+            return st;
+        st = hfx_transport_read(c->t, c->in + c->in_len, c->in_cap - c->in_len, &got, fds,
+                                &nfds);
+        hold_fds(c, fds, nfds);
+        if (st == HFX_INCOMPLETE)
+            break;
+        if (st == HFX_E_CLOSED) {
+            c->eof = true;
+            break;
+        }
+        if (st != HFX_OK)
+            return st;
+        c->in_len += got;
+        got_any = true;
+        if (got < c->in_cap - c->in_len + got)
+            break; /* short read: the transport is drained for now */
+    }
+    if (got_any)
+        return HFX_OK;
+    return c->eof ? HFX_E_CLOSED : HFX_INCOMPLETE;
+}
+
+enum hfx_status hfx_conn_next(struct hfx_conn *c, struct hfx_msg *out)
+{
+    struct hfx_header hdr;
+    size_t live;
+    enum hfx_status st;
+
+    c->in_off += c->msg_len;
+    c->msg_len = 0;
+    live = c->in_len - c->in_off;
+    st = hfx_header_decode(c->in + c->in_off, live, c->max_payload, &hdr);
+    if (st == HFX_INCOMPLETE) {
+        c->want = 0;
+        return HFX_INCOMPLETE;
+    }
+    if (st != HFX_OK)
+        return st;
+    size_t total = (size_t)HFX_HEADER_SIZE + hdr.length;
+    if (live < total) {
+        c->want = total;
+        return HFX_INCOMPLETE;
+    }
+    c->want = 0;
+    st = hfx_msg_decode_payload(&hdr, c->in + c->in_off + HFX_HEADER_SIZE, hdr.length, out);
+    if (st != HFX_OK)
+        return st;
+    c->msg_len = total;
+    return HFX_OK;
+}
+
+size_t hfx_conn_buffered(const struct hfx_conn *c)
+{
+    return c->in_len - c->in_off - c->msg_len;
+}
+
+int hfx_conn_take_fd(struct hfx_conn *c)
+{
+    int fd;
+
+    if (c->nfds == 0)
+        return -1;
+    fd = c->fds[0];
+    memmove(c->fds, c->fds + 1, (size_t)(c->nfds - 1) * sizeof(int));
+    c->nfds--;
+    return fd;
+}
+
+enum hfx_status hfx_conn_take_payload(struct hfx_conn *c, void **base)
+{
+    size_t rest_off;
+    size_t rest;
+    uint8_t *fresh;
+
+    *base = NULL;
+    if (c->msg_len == 0)
+        return HFX_E_STATE;
+    rest_off = c->in_off + c->msg_len;
+    rest = c->in_len - rest_off;
+    fresh = malloc(rest > READ_CHUNK ? rest : READ_CHUNK);
+    if (!fresh)
+        return HFX_E_NOMEM;
+    memcpy(fresh, c->in + rest_off, rest);
+    *base = c->in;
+    c->in = fresh;
+    c->in_cap = rest > READ_CHUNK ? rest : READ_CHUNK;
+    c->in_off = 0;
+    c->in_len = rest;
+    c->msg_len = 0;
+    return HFX_OK;
+}
+
+void hfx_conn_free(struct hfx_conn **cp)
+{
+    struct hfx_conn *c;
+
+    if (!cp || !*cp)
+        return;
+    c = *cp;
+    while (c->head) {
+        struct out_chunk *ch = c->head;
+        c->head = ch->next;
+        free_chunk(ch);
+    }
+    for (int i = 0; i < c->nfds; i++)
+        close(c->fds[i]);
+    hfx_transport_free(&c->t);
+    free(c->in);
+    free(c);
+    *cp = NULL;
+}

@@ -1,0 +1,176 @@
+/* SPDX-License-Identifier: MIT */
+#include "server-fixture.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "hfx/transport.h"
+
+static void *run_server(void *arg)
+{
+    struct fixture *f = arg;
+    if (hfx_server_run(f->srv, f->stop[0]) != HFX_OK)
+        check_fail(__FILE__, __LINE__, "hfx_server_run", "loop failed");
+    return NULL;
+}
+
+void fixture_start(struct fixture *f, const struct hfx_server_options *opts)
+{
+    struct hfx_server_options o = {.keyframe_min_interval_ms = -1};
+
+    memset(f, 0, sizeof(*f));
+    if (opts)
+        o = *opts;
+    snprintf(f->dir, sizeof(f->dir), "/tmp/hfx-test-XXXXXX");
+    CHECK(mkdtemp(f->dir) != NULL);
+    snprintf(f->address, sizeof(f->address), "unix:%s/sock", f->dir);
+    CHECK(pipe(f->stop) == 0);
+    CHECK_STATUS(hfx_server_new(&o, &f->srv), HFX_OK);
+    CHECK_STATUS(hfx_server_listen(f->srv, f->address), HFX_OK);
+    CHECK(pthread_create(&f->thread, NULL, run_server, f) == 0);
+}
+
+void fixture_stop(struct fixture *f)
+{
+    char path[128];
+
+    CHECK(write(f->stop[1], "x", 1) == 1);
+    pthread_join(f->thread, NULL);
+    hfx_server_free(&f->srv);
+    close(f->stop[0]);
+    close(f->stop[1]);
+    snprintf(path, sizeof(path), "%s/sock", f->dir);
+    unlink(path);
+    rmdir(f->dir);
+}
+
+int fixture_raw_conn(struct fixture *f)
+{
+    struct hfx_address a;
+    struct hfx_transport *t = NULL;
+
+    CHECK_STATUS(hfx_address_parse(f->address, &a), HFX_OK);
+    CHECK_STATUS(hfx_transport_connect(&a, 2000, &t), HFX_OK);
+    int fd = dup(hfx_transport_fd(t));
+    hfx_transport_free(&t);
+    /* Tests use blocking reads with poll timeouts. */
+    CHECK(fd >= 0);
+    int fl = fcntl(fd, F_GETFL);
+    CHECK(fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == 0);
+    return fd;
+}
+
+void raw_send_bytes(int fd, const void *buf, size_t len)
+{
+    const uint8_t *p = buf;
+    while (len) {
+        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return; /* the server may close first: that is what some tests expect */
+        p += n;
+        len -= (size_t)n;
+    }
+}
+
+void raw_send(int fd, const struct hfx_msg *m, const void *tail, size_t tail_len)
+{
+    uint8_t head[HFX_MAX_HEAD];
+    size_t n = 0;
+
+    CHECK_STATUS(hfx_msg_encode(m, tail_len, head, sizeof(head), &n), HFX_OK);
+    raw_send_bytes(fd, head, n);
+    if (tail_len)
+        raw_send_bytes(fd, tail, tail_len);
+}
+
+static bool read_exact(int fd, uint8_t *buf, size_t len)
+{
+    while (len) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 5000) <= 0)
+            return false;
+        ssize_t n = read(fd, buf, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return false;
+        buf += n;
+        len -= (size_t)n;
+    }
+    return true;
+}
+
+bool raw_recv(int fd, struct hfx_msg *m, uint8_t *buf, size_t cap)
+{
+    struct hfx_header h;
+
+    if (cap < HFX_HEADER_SIZE || !read_exact(fd, buf, HFX_HEADER_SIZE))
+        return false;
+    CHECK_STATUS(hfx_header_decode(buf, HFX_HEADER_SIZE, HFX_MAX_PAYLOAD_HARD, &h), HFX_OK);
+    CHECK(HFX_HEADER_SIZE + (size_t)h.length <= cap);
+    if (!read_exact(fd, buf + HFX_HEADER_SIZE, h.length))
+        return false;
+    CHECK_STATUS(hfx_msg_decode_payload(&h, buf + HFX_HEADER_SIZE, h.length, m), HFX_OK);
+    m->hdr = h;
+    return true;
+}
+
+bool raw_wait_closed(int fd)
+{
+    uint8_t buf[4096];
+    for (;;) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 5000) <= 0)
+            return false;
+        ssize_t n = read(fd, buf, sizeof(buf));
+        if (n == 0 || (n < 0 && errno == ECONNRESET))
+            return true;
+        if (n < 0)
+            return false;
+    }
+}
+
+void raw_handshake(int fd)
+{
+    struct hfx_msg m;
+    uint8_t buf[1024];
+
+    memset(&m, 0, sizeof(m));
+    m.hdr.type = HFX_MSG_HELLO;
+    m.u.hello.min_version = 1;
+    m.u.hello.max_version = 1;
+    m.u.hello.caps = HFX_CAP_INLINE;
+    raw_send(fd, &m, NULL, 0);
+    CHECK(raw_recv(fd, &m, buf, sizeof(buf)));
+    CHECK_EQ_INT(m.hdr.type, HFX_MSG_WELCOME);
+}
+
+void raw_configure(int fd, uint32_t stream, uint32_t fourcc, uint32_t w, uint32_t h)
+{
+    struct hfx_msg m;
+    uint8_t buf[HFX_MAX_HEAD];
+
+    memset(&m, 0, sizeof(m));
+    m.hdr.type = HFX_MSG_CONFIGURE;
+    m.hdr.stream = stream;
+    m.u.configure.codec = HFX_CODEC_H264;
+    m.u.configure.width = w;
+    m.u.configure.height = h;
+    m.u.configure.fourcc = fourcc;
+    m.u.configure.fps_num = 30;
+    m.u.configure.fps_den = 1;
+    m.u.configure.bitrate_kbps = 500;
+    raw_send(fd, &m, NULL, 0);
+    CHECK(raw_recv(fd, &m, buf, sizeof(buf)));
+    CHECK_EQ_INT(m.hdr.type, HFX_MSG_CONFIGURED);
+    CHECK_EQ_INT(m.hdr.stream, stream);
+}

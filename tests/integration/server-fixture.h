@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * An hfx server running in-process on its own thread, for tests that talk
+ * raw protocol to it over socketpairs and unix sockets.
+ */
+#ifndef HFX_TEST_SERVER_FIXTURE_H
+#define HFX_TEST_SERVER_FIXTURE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hfx/protocol.h"
+#include "hfx/server.h"
+
+struct fixture {
+    struct hfx_server *srv;
+    pthread_t thread;
+    int stop[2];
+    char dir[64];
+    char address[128]; /* unix:DIR/sock */
+};
+
+/* Start a server listening on a fresh unix socket; opts may be NULL. */
+void fixture_start(struct fixture *f, const struct hfx_server_options *opts);
+void fixture_stop(struct fixture *f);
+
+/* A raw connection: returns the client end of a socketpair whose other end
+ * the server serves. */
+int fixture_raw_conn(struct fixture *f);
+
+/* Encode and write one message (tail appended) on a raw fd. */
+void raw_send(int fd, const struct hfx_msg *m, const void *tail, size_t tail_len);
+void raw_send_bytes(int fd, const void *buf, size_t len);
+/* Read one whole message (blocking, 5 s limit); false on EOF/timeout. The
+ * payload lives in buf (cap bytes). */
+bool raw_recv(int fd, struct hfx_msg *m, uint8_t *buf, size_t cap);
+/* True when the peer closed the connection within 5 s (after draining). */
+bool raw_wait_closed(int fd);
+/* HELLO -> WELCOME handshake on a raw fd. */
+void raw_handshake(int fd);
+/* A valid 64x64 NV12 CONFIGURE for stream id. */
+void raw_configure(int fd, uint32_t stream, uint32_t fourcc, uint32_t w, uint32_t h);
+
+#endif

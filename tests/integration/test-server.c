@@ -1,0 +1,425 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The host's answer to every class of malformed input (docs/protocol.md
+ * §8): the documented ERROR, then the connection closes, and a second
+ * session that was running all along still encodes.
+ */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "hfx/protocol.h"
+#include "server-fixture.h"
+
+#define W 64
+#define H 64
+
+static uint8_t frame_nv12[W * H * 3 / 2];
+
+static void init_header(struct hfx_msg *m, uint16_t type, uint32_t stream)
+{
+    memset(m, 0, sizeof(*m));
+    m->hdr.type = type;
+    m->hdr.stream = stream;
+}
+
+static void send_frame(int fd, uint32_t stream, uint64_t id, uint32_t stride, size_t data_len)
+{
+    struct hfx_msg m;
+
+    init_header(&m, HFX_MSG_FRAME, stream);
+    m.u.frame.frame_id = id;
+    m.u.frame.source = HFX_SOURCE_INLINE;
+    m.u.frame.plane_count = 2;
+    m.u.frame.planes[0].offset = 0;
+    m.u.frame.planes[0].stride = stride;
+    m.u.frame.planes[1].offset = (uint64_t)stride * H;
+    m.u.frame.planes[1].stride = stride;
+    raw_send(fd, &m, frame_nv12, data_len);
+}
+
+/* A session that works: handshake, configure, one frame -> one packet. */
+static int good_session(struct fixture *f)
+{
+    int fd = fixture_raw_conn(f);
+    raw_handshake(fd);
+    raw_configure(fd, 1, HFX_FORMAT_NV12, W, H);
+    return fd;
+}
+
+static void check_alive(int fd, uint64_t id)
+{
+    struct hfx_msg m;
+    static uint8_t buf[1 << 20];
+
+    init_header(&m, HFX_MSG_PING, 0);
+    m.u.ping.cookie = 0x1234567890ull + id;
+    raw_send(fd, &m, NULL, 0);
+    CHECK(raw_recv(fd, &m, buf, sizeof(buf)));
+    CHECK_EQ_INT(m.hdr.type, HFX_MSG_PONG);
+    CHECK(m.u.ping.cookie == 0x1234567890ull + id);
+    send_frame(fd, 1, id, W, sizeof(frame_nv12));
+    CHECK(raw_recv(fd, &m, buf, sizeof(buf)));
+    CHECK_EQ_INT(m.hdr.type, HFX_MSG_PACKET);
+    CHECK(m.u.packet.frame_id == id);
+    CHECK(m.u.packet.data_len > 0);
+}
+
+/* Expect ERROR with `code` on `fd`, then the close. */
+static void expect_error(int fd, enum hfx_status code)
+{
+    struct hfx_msg m;
+    static uint8_t buf[1 << 16];
+
+    for (;;) {
+        CHECK(raw_recv(fd, &m, buf, sizeof(buf)));
+        if (m.hdr.type != HFX_MSG_CONFIGURED && m.hdr.type != HFX_MSG_WELCOME)
+            break;
+    }
+    CHECK_EQ_INT(m.hdr.type, HFX_MSG_ERROR);
+    CHECK_STATUS(m.u.error.code, code);
+    CHECK(strlen(m.u.error.text) > 0);
+    CHECK(raw_wait_closed(fd));
+}
+
+typedef void (*attack_fn)(int fd);
+
+/* Run one attack on a fresh connection while a good session is open, and
+ * prove the good one is unaffected. */
+static void run_attack(attack_fn attack, enum hfx_status code)
+{
+    struct fixture f;
+    fixture_start(&f, NULL);
+    int good = good_session(&f);
+    check_alive(good, 1);
+    int bad = fixture_raw_conn(&f);
+    attack(bad);
+    expect_error(bad, code);
+    close(bad);
+    check_alive(good, 2);
+    close(good);
+    fixture_stop(&f);
+}
+
+static void attack_bad_magic(int fd)
+{
+    static const uint8_t bytes[16] = {'N', 'O', 'P', 'E', 1, 0, 0, 0, 0, 0, 0, 0, 12, 0, 0, 0};
+    raw_send_bytes(fd, bytes, sizeof(bytes));
+}
+
+static void attack_version(int fd)
+{
+    struct hfx_msg m;
+    init_header(&m, HFX_MSG_HELLO, 0);
+    m.u.hello.min_version = 2;
+    m.u.hello.max_version = 7;
+    raw_send(fd, &m, NULL, 0);
+}
+
+static void attack_unknown_type(int fd)
+{
+    raw_handshake(fd);
+    static const uint8_t bytes[16] = {0x48, 0x46, 0x58, 0x31, 0x77, 0x7f, 0, 0, 0, 0, 0, 0,
+                                      0, 0, 0, 0};
+    raw_send_bytes(fd, bytes, sizeof(bytes));
+}
+
+static void attack_reserved_flags(int fd)
+{
+    raw_handshake(fd);
+    /* PING (type 3) with flag bit 15 set. */
+    static const uint8_t bytes[24] = {0x48, 0x46, 0x58, 0x31, 3, 0, 0, 0x80, 0, 0, 0, 0,
+                                      8, 0, 0, 0};
+    raw_send_bytes(fd, bytes, sizeof(bytes));
+}
+
+static void attack_truncated_header(int fd)
+{
+    raw_handshake(fd);
+    static const uint8_t bytes[9] = {0x48, 0x46, 0x58, 0x31, 3, 0, 0, 0, 0};
+    raw_send_bytes(fd, bytes, sizeof(bytes));
+    shutdown(fd, SHUT_WR);
+}
+
+static void attack_truncated_payload(int fd)
+{
+    raw_handshake(fd);
+    /* PING announcing 8 bytes, sending 3. */
+    static const uint8_t bytes[19] = {0x48, 0x46, 0x58, 0x31, 3, 0, 0, 0, 0, 0, 0, 0,
+                                      8, 0, 0, 0, 1, 2, 3};
+    raw_send_bytes(fd, bytes, sizeof(bytes));
+    shutdown(fd, SHUT_WR);
+}
+
+static void attack_short_payload(int fd)
+{
+    raw_handshake(fd);
+    /* CONFIGURE whose length covers only 10 bytes of its 44-byte fixed part. */
+    uint8_t bytes[26] = {0x48, 0x46, 0x58, 0x31, 0x00, 0x01, 0, 0, 1, 0, 0, 0, 10, 0, 0, 0};
+    raw_send_bytes(fd, bytes, sizeof(bytes));
+}
+
+static void attack_too_large(int fd)
+{
+    raw_handshake(fd);
+    static const uint8_t bytes[16] = {0x48, 0x46, 0x58, 0x31, 0x02, 0x01, 0, 0, 1, 0, 0, 0,
+                                      0xff, 0xff, 0xff, 0xff};
+    raw_send_bytes(fd, bytes, sizeof(bytes));
+}
+
+static void attack_handshake_too_large(int fd)
+{
+    /* Before WELCOME only small messages are accepted. */
+    static const uint8_t bytes[16] = {0x48, 0x46, 0x58, 0x31, 1, 0, 0, 0, 0, 0, 0, 0,
+                                      0, 0, 1, 0};
+    raw_send_bytes(fd, bytes, sizeof(bytes));
+}
+
+static void configure_with(int fd, uint32_t fourcc, uint32_t w, uint32_t h)
+{
+    struct hfx_msg m;
+    init_header(&m, HFX_MSG_CONFIGURE, 1);
+    m.u.configure.codec = HFX_CODEC_H264;
+    m.u.configure.width = w;
+    m.u.configure.height = h;
+    m.u.configure.fourcc = fourcc;
+    m.u.configure.fps_num = 30;
+    m.u.configure.fps_den = 1;
+    m.u.configure.bitrate_kbps = 500;
+    raw_send(fd, &m, NULL, 0);
+}
+
+static void attack_zero_width(int fd)
+{
+    raw_handshake(fd);
+    configure_with(fd, HFX_FORMAT_NV12, 0, 64);
+}
+
+static void attack_odd_height(int fd)
+{
+    raw_handshake(fd);
+    configure_with(fd, HFX_FORMAT_NV12, 64, 63);
+}
+
+static void attack_huge(int fd)
+{
+    raw_handshake(fd);
+    configure_with(fd, HFX_FORMAT_NV12, 65536, 65536);
+}
+
+static void attack_unknown_fourcc(int fd)
+{
+    raw_handshake(fd);
+    configure_with(fd, HFX_FOURCC('Y', 'U', 'Y', '2'), 64, 64);
+}
+
+static void attack_stride_small(int fd)
+{
+    raw_handshake(fd);
+    raw_configure(fd, 1, HFX_FORMAT_NV12, W, H);
+    send_frame(fd, 1, 7, W - 2, sizeof(frame_nv12));
+}
+
+static void attack_inline_short(int fd)
+{
+    raw_handshake(fd);
+    raw_configure(fd, 1, HFX_FORMAT_NV12, W, H);
+    send_frame(fd, 1, 7, W, sizeof(frame_nv12) - 1);
+}
+
+static void attack_frame_before_configure(int fd)
+{
+    raw_handshake(fd);
+    send_frame(fd, 1, 7, W, sizeof(frame_nv12));
+}
+
+static void attack_before_hello(int fd)
+{
+    struct hfx_msg m;
+    init_header(&m, HFX_MSG_PING, 0);
+    raw_send(fd, &m, NULL, 0);
+}
+
+static void attack_host_message(int fd)
+{
+    struct hfx_msg m;
+    raw_handshake(fd);
+    init_header(&m, HFX_MSG_PONG, 0);
+    raw_send(fd, &m, NULL, 0);
+}
+
+static void attack_shm_out_of_range(int fd)
+{
+    /* SHM needs the descriptor passed, so this attack uses the unix
+     * connection's SCM_RIGHTS. */
+    struct hfx_msg m;
+    uint8_t head[HFX_MAX_HEAD];
+    size_t n = 0;
+    int mfd = memfd_create("hfx-test", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+    raw_handshake(fd);
+    raw_configure(fd, 1, HFX_FORMAT_NV12, W, H);
+    CHECK(mfd >= 0);
+    CHECK(ftruncate(mfd, 8192) == 0);
+    CHECK(fcntl(mfd, F_ADD_SEALS, F_SEAL_SHRINK) == 0);
+    init_header(&m, HFX_MSG_SHM_ATTACH, 0);
+    m.u.shm_attach.region = 5;
+    m.u.shm_attach.size = 8192;
+    CHECK_STATUS(hfx_msg_encode(&m, 0, head, sizeof(head), &n), HFX_OK);
+    {
+        char ctrl[CMSG_SPACE(sizeof(int))];
+        struct iovec iov = {head, n};
+        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctrl,
+                            .msg_controllen = sizeof(ctrl)};
+        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(c), &mfd, sizeof(int));
+        CHECK(sendmsg(fd, &mh, MSG_NOSIGNAL) == (ssize_t)n);
+    }
+    close(mfd);
+    init_header(&m, HFX_MSG_FRAME, 1);
+    m.u.frame.frame_id = 9;
+    m.u.frame.source = HFX_SOURCE_SHM;
+    m.u.frame.region = 5;
+    m.u.frame.plane_count = 2;
+    m.u.frame.planes[0].offset = 4096; /* 4096 + 64*64*1.5 > 8192 */
+    m.u.frame.planes[0].stride = W;
+    m.u.frame.planes[1].offset = 4096 + W * H;
+    m.u.frame.planes[1].stride = W;
+    raw_send(fd, &m, NULL, 0);
+}
+
+static void attack_unknown_region(int fd)
+{
+    struct hfx_msg m;
+    raw_handshake(fd);
+    raw_configure(fd, 1, HFX_FORMAT_NV12, W, H);
+    init_header(&m, HFX_MSG_FRAME, 1);
+    m.u.frame.source = HFX_SOURCE_SHM;
+    m.u.frame.region = 77;
+    m.u.frame.plane_count = 2;
+    m.u.frame.planes[0].stride = W;
+    m.u.frame.planes[1].stride = W;
+    raw_send(fd, &m, NULL, 0);
+}
+
+#define ATTACK(name, code)                                                     \
+    static void test_##name(void)                                              \
+    {                                                                          \
+        run_attack(attack_##name, code);                                       \
+    }
+
+ATTACK(bad_magic, HFX_E_BAD_MAGIC)
+ATTACK(version, HFX_E_VERSION)
+ATTACK(unknown_type, HFX_E_UNKNOWN_TYPE)
+ATTACK(reserved_flags, HFX_E_BAD_FLAGS)
+ATTACK(truncated_header, HFX_E_TRUNCATED)
+ATTACK(truncated_payload, HFX_E_TRUNCATED)
+ATTACK(short_payload, HFX_E_TRUNCATED)
+ATTACK(too_large, HFX_E_TOO_LARGE)
+ATTACK(handshake_too_large, HFX_E_TOO_LARGE)
+ATTACK(zero_width, HFX_E_BAD_DIMENSIONS)
+ATTACK(odd_height, HFX_E_BAD_DIMENSIONS)
+ATTACK(huge, HFX_E_BAD_DIMENSIONS)
+ATTACK(unknown_fourcc, HFX_E_BAD_FORMAT)
+ATTACK(stride_small, HFX_E_BAD_STRIDE)
+ATTACK(inline_short, HFX_E_TRUNCATED)
+ATTACK(frame_before_configure, HFX_E_NOT_CONFIGURED)
+ATTACK(before_hello, HFX_E_STATE)
+ATTACK(host_message, HFX_E_STATE)
+ATTACK(shm_out_of_range, HFX_E_SHM_RANGE)
+ATTACK(unknown_region, HFX_E_SHM_RANGE)
+
+static void test_token(void)
+{
+    struct fixture f;
+    struct hfx_server_options o = {.token = "sesame", .keyframe_min_interval_ms = -1};
+    struct hfx_msg m;
+    uint8_t buf[2048];
+
+    fixture_start(&f, &o);
+    int bad = fixture_raw_conn(&f);
+    init_header(&m, HFX_MSG_HELLO, 0);
+    m.u.hello.min_version = m.u.hello.max_version = 1;
+    m.u.hello.token_len = 6;
+    memcpy(m.u.hello.token, "sesamE", 6);
+    raw_send(bad, &m, NULL, 0);
+    expect_error(bad, HFX_E_AUTH);
+    close(bad);
+
+    int good = fixture_raw_conn(&f);
+    memcpy(m.u.hello.token, "sesame", 6);
+    raw_send(good, &m, NULL, 0);
+    CHECK(raw_recv(good, &m, buf, sizeof(buf)));
+    CHECK_EQ_INT(m.hdr.type, HFX_MSG_WELCOME);
+    close(good);
+    fixture_stop(&f);
+}
+
+static void test_busy(void)
+{
+    struct fixture f;
+    struct hfx_server_options o = {.max_sessions = 1, .keyframe_min_interval_ms = -1};
+
+    fixture_start(&f, &o);
+    int first = good_session(&f);
+    int second = fixture_raw_conn(&f);
+    struct hfx_msg m;
+    init_header(&m, HFX_MSG_HELLO, 0);
+    m.u.hello.min_version = m.u.hello.max_version = 1;
+    raw_send(second, &m, NULL, 0);
+    expect_error(second, HFX_E_BUSY);
+    close(second);
+    check_alive(first, 3);
+    close(first);
+    fixture_stop(&f);
+}
+
+static void test_tcp_public_needs_token(void)
+{
+    struct hfx_server *srv = NULL;
+    struct hfx_server_options o = {.keyframe_min_interval_ms = -1};
+
+    CHECK_STATUS(hfx_server_new(&o, &srv), HFX_OK);
+    CHECK_STATUS(hfx_server_listen(srv, "tcp:0.0.0.0:0"), HFX_E_AUTH);
+    CHECK_STATUS(hfx_server_listen(srv, "tcp:127.0.0.1:0"), HFX_OK);
+    CHECK(hfx_server_listener_port(srv, 0) != 0);
+    hfx_server_free(&srv);
+}
+
+int main(void)
+{
+    static const struct check_case cases[] = {
+        CHECK_CASE(test_bad_magic),
+        CHECK_CASE(test_version),
+        CHECK_CASE(test_unknown_type),
+        CHECK_CASE(test_reserved_flags),
+        CHECK_CASE(test_truncated_header),
+        CHECK_CASE(test_truncated_payload),
+        CHECK_CASE(test_short_payload),
+        CHECK_CASE(test_too_large),
+        CHECK_CASE(test_handshake_too_large),
+        CHECK_CASE(test_zero_width),
+        CHECK_CASE(test_odd_height),
+        CHECK_CASE(test_huge),
+        CHECK_CASE(test_unknown_fourcc),
+        CHECK_CASE(test_stride_small),
+        CHECK_CASE(test_inline_short),
+        CHECK_CASE(test_frame_before_configure),
+        CHECK_CASE(test_before_hello),
+        CHECK_CASE(test_host_message),
+        CHECK_CASE(test_shm_out_of_range),
+        CHECK_CASE(test_unknown_region),
+        CHECK_CASE(test_token),
+        CHECK_CASE(test_busy),
+        CHECK_CASE(test_tcp_public_needs_token),
+    };
+    memset(frame_nv12, 0x80, sizeof(frame_nv12));
+    return check_run(cases, CHECK_COUNT(cases));
+}

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Internal: a bounded little-endian reader and writer. Every parse of peer
+ * bytes goes through hfx_reader (STYLE.md rule 4): each read checks the bytes
+ * left first, a failed read does not advance and sets a sticky flag, so a
+ * parser can read a whole fixed part and test `failed` once at the end.
+ * Values are assembled with explicit shifts: no casts of the buffer to wider
+ * types, no packed structs, no host byte order.
+ */
+#ifndef HFX_READER_H
+#define HFX_READER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct hfx_reader {
+    const uint8_t *p; /* next unread byte; borrowed from the caller */
+    size_t left;      /* bytes from p to the end of the buffer */
+    bool failed;      /* sticky: a read ran past the end */
+};
+
+void rd_init(struct hfx_reader *r, const uint8_t *buf, size_t len);
+
+/* Each returns 0 (and sets r->failed) when fewer bytes are left than it
+ * needs; r is then not advanced. Once failed, every later read fails. */
+uint8_t rd_u8(struct hfx_reader *r);
+uint16_t rd_u16(struct hfx_reader *r);
+uint32_t rd_u32(struct hfx_reader *r);
+uint64_t rd_u64(struct hfx_reader *r);
+int64_t rd_i64(struct hfx_reader *r);
+
+/* Borrow the next n bytes: *out points into the reader's buffer (NULL when
+ * n is 0 or the read fails). Returns false on failure. */
+bool rd_bytes(struct hfx_reader *r, const uint8_t **out, size_t n);
+
+/* Skip n reserved bytes. Returns true when all n were there and zero.
+ * Short input sets r->failed; non-zero bytes do not (the caller tells the
+ * two apart by r->failed), and in both cases r does not advance. */
+bool rd_skip_zero(struct hfx_reader *r, size_t n);
+
+struct hfx_writer {
+    uint8_t *p;    /* next byte to write; borrowed from the caller */
+    size_t left;   /* room from p to the end of the buffer */
+    bool overflow; /* sticky: a write did not fit and was not done */
+};
+
+void wr_init(struct hfx_writer *w, uint8_t *buf, size_t cap);
+void wr_u8(struct hfx_writer *w, uint8_t v);
+void wr_u16(struct hfx_writer *w, uint16_t v);
+void wr_u32(struct hfx_writer *w, uint32_t v);
+void wr_u64(struct hfx_writer *w, uint64_t v);
+void wr_i64(struct hfx_writer *w, int64_t v);
+/* src may be NULL when n is 0. */
+void wr_bytes(struct hfx_writer *w, const void *src, size_t n);
+void wr_zero(struct hfx_writer *w, size_t n);
+
+#endif /* HFX_READER_H */

@@ -1,0 +1,698 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The hfx v1 message codec (docs/protocol.md §2, §3, §5). Decoding runs in
+ * four steps, and the first failing step names the error (§2.3):
+ *   1. the fixed part is there, else HFX_E_TRUNCATED;
+ *   2. reserved bytes are zero (HFX_E_MALFORMED) and the length fields that
+ *      size the variable part are within their maxima (HFX_E_TOO_LARGE);
+ *   3. the variable part is exactly there: short is HFX_E_TRUNCATED, bytes
+ *      left over are HFX_E_MALFORMED;
+ *   4. values: enums, ranges, text (check_body(), shared with the encoder
+ *      so that the library never emits what it would reject).
+ */
+#include "hfx/protocol.h"
+
+#include <string.h>
+
+#include "reader.h"
+
+/* §3: which header stream ids a type may carry. */
+enum stream_rule {
+    STREAM_ZERO,    /* connection level */
+    STREAM_NONZERO, /* names an encoder stream */
+    STREAM_ANY,     /* ERROR: 0, or the offending stream */
+};
+
+struct type_info {
+    uint16_t type;
+    const char *name;
+    uint16_t flags; /* header flags allowed */
+    enum stream_rule stream;
+};
+
+static const struct type_info type_table[] = {
+    {HFX_MSG_HELLO, "HELLO", 0, STREAM_ZERO},
+    {HFX_MSG_WELCOME, "WELCOME", 0, STREAM_ZERO},
+    {HFX_MSG_PING, "PING", 0, STREAM_ZERO},
+    {HFX_MSG_PONG, "PONG", 0, STREAM_ZERO},
+    {HFX_MSG_ERROR, "ERROR", 0, STREAM_ANY},
+    {HFX_MSG_BYE, "BYE", 0, STREAM_ZERO},
+    {HFX_MSG_SHM_ATTACH, "SHM_ATTACH", 0, STREAM_ZERO},
+    {HFX_MSG_SHM_DETACH, "SHM_DETACH", 0, STREAM_ZERO},
+    {HFX_MSG_CONFIGURE, "CONFIGURE", 0, STREAM_NONZERO},
+    {HFX_MSG_CONFIGURED, "CONFIGURED", 0, STREAM_NONZERO},
+    {HFX_MSG_FRAME, "FRAME", HFX_FRAME_FLAG_FORCE_KEYFRAME, STREAM_NONZERO},
+    {HFX_MSG_PACKET, "PACKET", HFX_PACKET_FLAG_KEYFRAME, STREAM_NONZERO},
+    {HFX_MSG_FRAME_DROPPED, "FRAME_DROPPED", 0, STREAM_NONZERO},
+    {HFX_MSG_REQUEST_KEYFRAME, "REQUEST_KEYFRAME", 0, STREAM_NONZERO},
+    {HFX_MSG_SET_BITRATE, "SET_BITRATE", 0, STREAM_NONZERO},
+    {HFX_MSG_FLUSH, "FLUSH", 0, STREAM_NONZERO},
+    {HFX_MSG_FLUSHED, "FLUSHED", 0, STREAM_NONZERO},
+    {HFX_MSG_CLOSE, "CLOSE", 0, STREAM_NONZERO},
+};
+
+/* Fixed payload sizes (§5): the part before any variable-length bytes. */
+#define HELLO_FIXED 12
+#define WELCOME_SIZE 16
+#define PING_SIZE 8
+#define ERROR_FIXED 8
+#define SHM_ATTACH_SIZE 16
+#define SHM_DETACH_SIZE 8
+#define CONFIGURE_FIXED 44
+#define CONFIGURED_FIXED 20
+#define FRAME_FIXED 32
+#define PLANE_SIZE 16
+#define PACKET_FIXED 24
+#define DROPPED_SIZE 16
+#define SET_BITRATE_SIZE 8
+
+_Static_assert(HFX_HEADER_SIZE + CONFIGURE_FIXED + HFX_MAX_NAME <= HFX_MAX_HEAD,
+               "HFX_MAX_HEAD must cover CONFIGURE");
+_Static_assert(HFX_HEADER_SIZE + CONFIGURED_FIXED + HFX_MAX_NAME + HFX_MAX_EXTRADATA <=
+                   HFX_MAX_HEAD,
+               "HFX_MAX_HEAD must cover CONFIGURED");
+_Static_assert(HFX_HEADER_SIZE + HELLO_FIXED + HFX_MAX_TOKEN <= HFX_MAX_HEAD,
+               "HFX_MAX_HEAD must cover HELLO");
+_Static_assert(HFX_HEADER_SIZE + ERROR_FIXED + HFX_MAX_TEXT <= HFX_MAX_HEAD,
+               "HFX_MAX_HEAD must cover ERROR");
+_Static_assert(HFX_HEADER_SIZE + FRAME_FIXED + HFX_MAX_PLANES * PLANE_SIZE <= HFX_MAX_HEAD,
+               "HFX_MAX_HEAD must cover FRAME");
+
+static const struct type_info *find_type(uint16_t type)
+{
+    for (size_t i = 0; i < sizeof(type_table) / sizeof(type_table[0]); i++) {
+        if (type_table[i].type == type)
+            return &type_table[i];
+    }
+    return NULL;
+}
+
+uint16_t hfx_msg_allowed_flags(uint16_t type)
+{
+    const struct type_info *info = find_type(type);
+    return info ? info->flags : 0;
+}
+
+const char *hfx_msg_type_name(uint16_t type)
+{
+    const struct type_info *info = find_type(type);
+    return info ? info->name : "UNKNOWN";
+}
+
+/* §2.2: the header checks after the magic, in the order the spec gives. */
+static enum hfx_status check_header_rules(uint16_t type, uint16_t flags, uint32_t stream)
+{
+    const struct type_info *info = find_type(type);
+
+    if (!info)
+        return HFX_E_UNKNOWN_TYPE;
+    if (flags & (uint16_t)~info->flags)
+        return HFX_E_BAD_FLAGS;
+    if ((info->stream == STREAM_ZERO && stream != 0) ||
+        (info->stream == STREAM_NONZERO && stream == 0))
+        return HFX_E_MALFORMED;
+    return HFX_OK;
+}
+
+enum hfx_status hfx_header_decode(const uint8_t *buf, size_t len, uint32_t max_payload,
+                                  struct hfx_header *out)
+{
+    struct hfx_reader r;
+    enum hfx_status st;
+
+    if (!out || (!buf && len))
+        return HFX_E_INVALID;
+    if (len < HFX_HEADER_SIZE)
+        return HFX_INCOMPLETE;
+    rd_init(&r, buf, len);
+    out->magic = rd_u32(&r);
+    out->type = rd_u16(&r);
+    out->flags = rd_u16(&r);
+    out->stream = rd_u32(&r);
+    out->length = rd_u32(&r);
+    if (out->magic != HFX_MAGIC)
+        return HFX_E_BAD_MAGIC;
+    st = check_header_rules(out->type, out->flags, out->stream);
+    if (st != HFX_OK)
+        return st;
+    if (max_payload > HFX_MAX_PAYLOAD_HARD)
+        max_payload = HFX_MAX_PAYLOAD_HARD;
+    if (out->length > max_payload)
+        return HFX_E_TOO_LARGE;
+    return HFX_OK;
+}
+
+/* Encoder names (§5.1): printable ASCII without space, so that a name can
+ * be logged and matched against libavcodec names as it is. */
+static enum hfx_status check_name(const char *name)
+{
+    size_t n = strnlen(name, HFX_MAX_NAME + 1);
+
+    if (n > HFX_MAX_NAME)
+        return HFX_E_TOO_LARGE;
+    for (size_t i = 0; i < n; i++) {
+        if (name[i] < 0x21 || name[i] > 0x7e)
+            return HFX_E_MALFORMED;
+    }
+    return HFX_OK;
+}
+
+static enum hfx_status check_frame(const struct hfx_frame *f)
+{
+    if (f->plane_count == 0)
+        return HFX_E_MALFORMED;
+    if (f->plane_count > HFX_MAX_PLANES)
+        return HFX_E_TOO_LARGE;
+    switch (f->source) {
+    case HFX_SOURCE_INLINE:
+        /* §5.3: INLINE bytes are in the payload; a region would be a lie. */
+        return f->region == 0 ? HFX_OK : HFX_E_MALFORMED;
+    case HFX_SOURCE_SHM:
+        /* Region 0 is valid: the out-of-band (ivshmem) region, §7. */
+        return f->data_len == 0 ? HFX_OK : HFX_E_MALFORMED;
+    case HFX_SOURCE_RESOURCE:
+        /* region is the virtio-gpu resource id; 0 is never a resource. */
+        return (f->data_len == 0 && f->region != 0) ? HFX_OK : HFX_E_MALFORMED;
+    case HFX_SOURCE_SCANOUT:
+        return f->data_len == 0 ? HFX_OK : HFX_E_MALFORMED;
+    default:
+        return HFX_E_MALFORMED;
+    }
+}
+
+/* Step 4: value checks on the decoded form. The encoder runs the same
+ * function, so both sides agree on what is valid. */
+static enum hfx_status check_body(const struct hfx_msg *m)
+{
+    switch (m->hdr.type) {
+    case HFX_MSG_HELLO:
+        if (m->u.hello.token_len > HFX_MAX_TOKEN)
+            return HFX_E_TOO_LARGE;
+        /* Version support is the host's check (HFX_E_VERSION, §4); an
+         * empty range is malformed whatever the host supports. */
+        return m->u.hello.min_version <= m->u.hello.max_version ? HFX_OK : HFX_E_MALFORMED;
+    case HFX_MSG_WELCOME: {
+        const struct hfx_welcome *w = &m->u.welcome;
+        if (w->max_payload < HFX_MAX_PAYLOAD_HANDSHAKE || w->max_payload > HFX_MAX_PAYLOAD_HARD ||
+            w->max_streams < 1 || w->max_streams > HFX_MAX_STREAMS || w->window < 1 ||
+            w->window > HFX_MAX_WINDOW)
+            return HFX_E_MALFORMED;
+        return HFX_OK;
+    }
+    case HFX_MSG_ERROR:
+        return strnlen(m->u.error.text, HFX_MAX_TEXT + 1) <= HFX_MAX_TEXT ? HFX_OK
+                                                                          : HFX_E_TOO_LARGE;
+    case HFX_MSG_SHM_ATTACH:
+        /* Region 0 is the out-of-band region and is never attached (§7). */
+        if (m->u.shm_attach.region == 0 || m->u.shm_attach.size == 0)
+            return HFX_E_MALFORMED;
+        return m->u.shm_attach.size <= HFX_MAX_SHM_SIZE ? HFX_OK : HFX_E_TOO_LARGE;
+    case HFX_MSG_SHM_DETACH:
+        return m->u.shm_detach.region != 0 ? HFX_OK : HFX_E_MALFORMED;
+    case HFX_MSG_CONFIGURE:
+        return check_name(m->u.configure.encoder);
+    case HFX_MSG_CONFIGURED:
+        if (m->u.configured.extradata_len > HFX_MAX_EXTRADATA)
+            return HFX_E_TOO_LARGE;
+        return check_name(m->u.configured.encoder);
+    case HFX_MSG_FRAME:
+        return check_frame(&m->u.frame);
+    case HFX_MSG_PACKET:
+        return m->u.packet.data_len > 0 ? HFX_OK : HFX_E_MALFORMED;
+    case HFX_MSG_FRAME_DROPPED:
+        return (m->u.dropped.reason >= HFX_DROP_QUEUE_FULL &&
+                m->u.dropped.reason <= HFX_DROP_CLOSED)
+                   ? HFX_OK
+                   : HFX_E_MALFORMED;
+    case HFX_MSG_SET_BITRATE:
+        return (m->u.set_bitrate.kbps >= 1 && m->u.set_bitrate.kbps <= HFX_MAX_BITRATE_KBPS)
+                   ? HFX_OK
+                   : HFX_E_MALFORMED;
+    default:
+        return HFX_OK;
+    }
+}
+
+/* End of step 1 (and of step 2's reserved checks): short input first. */
+static enum hfx_status fixed_done(const struct hfx_reader *r, bool reserved_zero)
+{
+    if (r->failed)
+        return HFX_E_TRUNCATED;
+    return reserved_zero ? HFX_OK : HFX_E_MALFORMED;
+}
+
+/* Step 3: everything the length fields announced is there, nothing more. */
+static enum hfx_status finish(const struct hfx_reader *r)
+{
+    if (r->failed)
+        return HFX_E_TRUNCATED;
+    return r->left == 0 ? HFX_OK : HFX_E_MALFORMED;
+}
+
+/* Copy len text bytes into a NUL-terminated buffer of at least len + 1.
+ * A NUL inside would make the decoded text differ from the wire (§5). */
+static enum hfx_status copy_text(char *dst, const uint8_t *src, size_t len)
+{
+    if (len && memchr(src, 0, len))
+        return HFX_E_MALFORMED;
+    if (len)
+        memcpy(dst, src, len);
+    dst[len] = '\0';
+    return HFX_OK;
+}
+
+static enum hfx_status decode_hello(struct hfx_reader *r, struct hfx_hello *h)
+{
+    const uint8_t *token;
+    enum hfx_status st;
+    bool zero;
+
+    h->min_version = rd_u16(r);
+    h->max_version = rd_u16(r);
+    h->caps = rd_u32(r);
+    h->token_len = rd_u16(r);
+    zero = rd_skip_zero(r, 2);
+    if ((st = fixed_done(r, zero)) != HFX_OK)
+        return st;
+    if (h->token_len > HFX_MAX_TOKEN)
+        return HFX_E_TOO_LARGE;
+    rd_bytes(r, &token, h->token_len);
+    if ((st = finish(r)) != HFX_OK)
+        return st;
+    if (h->token_len)
+        memcpy(h->token, token, h->token_len);
+    return HFX_OK;
+}
+
+static enum hfx_status decode_welcome(struct hfx_reader *r, struct hfx_welcome *w)
+{
+    enum hfx_status st;
+    bool zero;
+
+    w->version = rd_u16(r);
+    zero = rd_skip_zero(r, 2);
+    w->caps = rd_u32(r);
+    w->max_payload = rd_u32(r);
+    w->max_streams = rd_u16(r);
+    w->window = rd_u16(r);
+    if ((st = fixed_done(r, zero)) != HFX_OK)
+        return st;
+    return finish(r);
+}
+
+static enum hfx_status decode_error(struct hfx_reader *r, struct hfx_error *e)
+{
+    const uint8_t *text;
+    enum hfx_status st;
+    uint16_t text_len;
+    bool zero;
+
+    e->code = rd_u32(r);
+    text_len = rd_u16(r);
+    zero = rd_skip_zero(r, 2);
+    if ((st = fixed_done(r, zero)) != HFX_OK)
+        return st;
+    if (text_len > HFX_MAX_TEXT)
+        return HFX_E_TOO_LARGE;
+    rd_bytes(r, &text, text_len);
+    if ((st = finish(r)) != HFX_OK)
+        return st;
+    return copy_text(e->text, text, text_len);
+}
+
+static enum hfx_status decode_shm_attach(struct hfx_reader *r, struct hfx_shm_attach *a)
+{
+    enum hfx_status st;
+    bool zero;
+
+    a->region = rd_u32(r);
+    zero = rd_skip_zero(r, 4);
+    a->size = rd_u64(r);
+    if ((st = fixed_done(r, zero)) != HFX_OK)
+        return st;
+    return finish(r);
+}
+
+/* SHM_DETACH, SET_BITRATE: one u32 then four reserved bytes. */
+static enum hfx_status decode_u32_pad(struct hfx_reader *r, uint32_t *v)
+{
+    enum hfx_status st;
+    bool zero;
+
+    *v = rd_u32(r);
+    zero = rd_skip_zero(r, 4);
+    if ((st = fixed_done(r, zero)) != HFX_OK)
+        return st;
+    return finish(r);
+}
+
+static enum hfx_status decode_configure(struct hfx_reader *r, struct hfx_configure *c)
+{
+    const uint8_t *name;
+    enum hfx_status st;
+    uint8_t name_len;
+    bool zero;
+
+    c->codec = rd_u32(r);
+    c->width = rd_u32(r);
+    c->height = rd_u32(r);
+    c->fourcc = rd_u32(r);
+    c->fps_num = rd_u32(r);
+    c->fps_den = rd_u32(r);
+    c->bitrate_kbps = rd_u32(r);
+    c->rate_control = rd_u8(r);
+    c->profile = rd_u8(r);
+    c->latency = rd_u8(r);
+    c->quality = rd_u8(r);
+    c->keyint_frames = rd_u32(r);
+    c->keyint_ms = rd_u32(r);
+    name_len = rd_u8(r);
+    zero = rd_skip_zero(r, 3);
+    if ((st = fixed_done(r, zero)) != HFX_OK)
+        return st;
+    if (name_len > HFX_MAX_NAME)
+        return HFX_E_TOO_LARGE;
+    rd_bytes(r, &name, name_len);
+    if ((st = finish(r)) != HFX_OK)
+        return st;
+    return copy_text(c->encoder, name, name_len);
+}
+
+static enum hfx_status decode_configured(struct hfx_reader *r, struct hfx_configured *c)
+{
+    const uint8_t *name;
+    enum hfx_status st;
+    uint8_t name_len;
+    bool zero;
+
+    c->codec = rd_u32(r);
+    c->width = rd_u32(r);
+    c->height = rd_u32(r);
+    c->profile_idc = rd_u8(r);
+    c->level_idc = rd_u8(r);
+    name_len = rd_u8(r);
+    zero = rd_skip_zero(r, 1);
+    c->extradata_len = rd_u32(r);
+    if ((st = fixed_done(r, zero)) != HFX_OK)
+        return st;
+    if (name_len > HFX_MAX_NAME || c->extradata_len > HFX_MAX_EXTRADATA)
+        return HFX_E_TOO_LARGE;
+    rd_bytes(r, &name, name_len);
+    rd_bytes(r, &c->extradata, c->extradata_len);
+    if ((st = finish(r)) != HFX_OK)
+        return st;
+    return copy_text(c->encoder, name, name_len);
+}
+
+static enum hfx_status decode_frame(struct hfx_reader *r, struct hfx_frame *f)
+{
+    enum hfx_status st;
+    bool zero;
+
+    f->frame_id = rd_u64(r);
+    f->pts = rd_i64(r);
+    f->duration = rd_u64(r);
+    f->source = rd_u8(r);
+    f->plane_count = rd_u8(r);
+    zero = rd_skip_zero(r, 2);
+    f->region = rd_u32(r);
+    if ((st = fixed_done(r, zero)) != HFX_OK)
+        return st;
+    /* plane_count sizes the plane table: a length field (step 2). */
+    if (f->plane_count == 0)
+        return HFX_E_MALFORMED;
+    if (f->plane_count > HFX_MAX_PLANES)
+        return HFX_E_TOO_LARGE;
+    for (unsigned i = 0; i < f->plane_count; i++) {
+        f->planes[i].offset = rd_u64(r);
+        f->planes[i].stride = rd_u32(r);
+        zero = rd_skip_zero(r, 4) && zero;
+    }
+    if ((st = fixed_done(r, zero)) != HFX_OK)
+        return st;
+    /* The data is the rest of the payload, so there are no trailing bytes. */
+    f->data_len = r->left;
+    rd_bytes(r, &f->data, r->left);
+    return HFX_OK;
+}
+
+static enum hfx_status decode_packet(struct hfx_reader *r, struct hfx_packet *p)
+{
+    p->frame_id = rd_u64(r);
+    p->pts = rd_i64(r);
+    p->dts = rd_i64(r);
+    /* An access unit has at least one byte: a shorter payload is short. */
+    if (r->failed || r->left == 0)
+        return HFX_E_TRUNCATED;
+    p->data_len = r->left;
+    rd_bytes(r, &p->data, r->left);
+    return HFX_OK;
+}
+
+static enum hfx_status decode_dropped(struct hfx_reader *r, struct hfx_frame_dropped *d)
+{
+    enum hfx_status st;
+    bool zero;
+
+    d->frame_id = rd_u64(r);
+    d->reason = rd_u32(r);
+    zero = rd_skip_zero(r, 4);
+    if ((st = fixed_done(r, zero)) != HFX_OK)
+        return st;
+    return finish(r);
+}
+
+static enum hfx_status decode_body(struct hfx_reader *r, struct hfx_msg *m)
+{
+    switch (m->hdr.type) {
+    case HFX_MSG_HELLO:
+        return decode_hello(r, &m->u.hello);
+    case HFX_MSG_WELCOME:
+        return decode_welcome(r, &m->u.welcome);
+    case HFX_MSG_PING:
+    case HFX_MSG_PONG:
+        m->u.ping.cookie = rd_u64(r);
+        return finish(r);
+    case HFX_MSG_ERROR:
+        return decode_error(r, &m->u.error);
+    case HFX_MSG_SHM_ATTACH:
+        return decode_shm_attach(r, &m->u.shm_attach);
+    case HFX_MSG_SHM_DETACH:
+        return decode_u32_pad(r, &m->u.shm_detach.region);
+    case HFX_MSG_CONFIGURE:
+        return decode_configure(r, &m->u.configure);
+    case HFX_MSG_CONFIGURED:
+        return decode_configured(r, &m->u.configured);
+    case HFX_MSG_FRAME:
+        return decode_frame(r, &m->u.frame);
+    case HFX_MSG_PACKET:
+        return decode_packet(r, &m->u.packet);
+    case HFX_MSG_FRAME_DROPPED:
+        return decode_dropped(r, &m->u.dropped);
+    case HFX_MSG_SET_BITRATE:
+        return decode_u32_pad(r, &m->u.set_bitrate.kbps);
+    default:
+        /* BYE, REQUEST_KEYFRAME, FLUSH, FLUSHED, CLOSE: empty payload. */
+        return finish(r);
+    }
+}
+
+enum hfx_status hfx_msg_decode_payload(const struct hfx_header *hdr, const uint8_t *payload,
+                                       size_t payload_len, struct hfx_msg *out)
+{
+    struct hfx_reader r;
+    enum hfx_status st;
+
+    if (!hdr || !out || (!payload && payload_len) || payload_len != hdr->length)
+        return HFX_E_INVALID;
+    memset(out, 0, sizeof(*out));
+    out->hdr = *hdr;
+    /* The header may not come from hfx_header_decode: the type decides how
+     * the payload is read, so check it again. */
+    st = check_header_rules(hdr->type, hdr->flags, hdr->stream);
+    if (st != HFX_OK)
+        return st;
+    rd_init(&r, payload, payload_len);
+    st = decode_body(&r, out);
+    if (st != HFX_OK)
+        return st;
+    return check_body(out);
+}
+
+enum hfx_status hfx_msg_decode(const uint8_t *buf, size_t len, uint32_t max_payload,
+                               struct hfx_msg *out, size_t *consumed)
+{
+    struct hfx_header hdr;
+    enum hfx_status st;
+
+    if (!out || !consumed || (!buf && len))
+        return HFX_E_INVALID;
+    st = hfx_header_decode(buf, len, max_payload, &hdr);
+    if (st != HFX_OK)
+        return st;
+    if (len - HFX_HEADER_SIZE < hdr.length)
+        return HFX_INCOMPLETE;
+    st = hfx_msg_decode_payload(&hdr, buf + HFX_HEADER_SIZE, hdr.length, out);
+    if (st == HFX_OK)
+        *consumed = (size_t)HFX_HEADER_SIZE + hdr.length;
+    return st;
+}
+
+static void encode_body(struct hfx_writer *w, const struct hfx_msg *m)
+{
+    switch (m->hdr.type) {
+    case HFX_MSG_HELLO:
+        wr_u16(w, m->u.hello.min_version);
+        wr_u16(w, m->u.hello.max_version);
+        wr_u32(w, m->u.hello.caps);
+        wr_u16(w, m->u.hello.token_len);
+        wr_zero(w, 2);
+        wr_bytes(w, m->u.hello.token, m->u.hello.token_len);
+        break;
+    case HFX_MSG_WELCOME:
+        wr_u16(w, m->u.welcome.version);
+        wr_zero(w, 2);
+        wr_u32(w, m->u.welcome.caps);
+        wr_u32(w, m->u.welcome.max_payload);
+        wr_u16(w, m->u.welcome.max_streams);
+        wr_u16(w, m->u.welcome.window);
+        break;
+    case HFX_MSG_PING:
+    case HFX_MSG_PONG:
+        wr_u64(w, m->u.ping.cookie);
+        break;
+    case HFX_MSG_ERROR: {
+        size_t n = strlen(m->u.error.text);
+        wr_u32(w, m->u.error.code);
+        wr_u16(w, (uint16_t)n);
+        wr_zero(w, 2);
+        wr_bytes(w, m->u.error.text, n);
+        break;
+    }
+    case HFX_MSG_SHM_ATTACH:
+        wr_u32(w, m->u.shm_attach.region);
+        wr_zero(w, 4);
+        wr_u64(w, m->u.shm_attach.size);
+        break;
+    case HFX_MSG_SHM_DETACH:
+        wr_u32(w, m->u.shm_detach.region);
+        wr_zero(w, 4);
+        break;
+    case HFX_MSG_CONFIGURE: {
+        const struct hfx_configure *c = &m->u.configure;
+        wr_u32(w, c->codec);
+        wr_u32(w, c->width);
+        wr_u32(w, c->height);
+        wr_u32(w, c->fourcc);
+        wr_u32(w, c->fps_num);
+        wr_u32(w, c->fps_den);
+        wr_u32(w, c->bitrate_kbps);
+        wr_u8(w, c->rate_control);
+        wr_u8(w, c->profile);
+        wr_u8(w, c->latency);
+        wr_u8(w, c->quality);
+        wr_u32(w, c->keyint_frames);
+        wr_u32(w, c->keyint_ms);
+        wr_u8(w, (uint8_t)strlen(c->encoder)); /* bounded by check_name() */
+        wr_zero(w, 3);
+        wr_bytes(w, c->encoder, strlen(c->encoder));
+        break;
+    }
+    case HFX_MSG_CONFIGURED: {
+        const struct hfx_configured *c = &m->u.configured;
+        wr_u32(w, c->codec);
+        wr_u32(w, c->width);
+        wr_u32(w, c->height);
+        wr_u8(w, c->profile_idc);
+        wr_u8(w, c->level_idc);
+        wr_u8(w, (uint8_t)strlen(c->encoder)); /* bounded by check_name() */
+        wr_zero(w, 1);
+        wr_u32(w, c->extradata_len);
+        wr_bytes(w, c->encoder, strlen(c->encoder));
+        wr_bytes(w, c->extradata, c->extradata_len);
+        break;
+    }
+    case HFX_MSG_FRAME: {
+        const struct hfx_frame *f = &m->u.frame;
+        wr_u64(w, f->frame_id);
+        wr_i64(w, f->pts);
+        wr_u64(w, f->duration);
+        wr_u8(w, f->source);
+        wr_u8(w, f->plane_count);
+        wr_zero(w, 2);
+        wr_u32(w, f->region);
+        for (unsigned i = 0; i < f->plane_count; i++) {
+            wr_u64(w, f->planes[i].offset);
+            wr_u32(w, f->planes[i].stride);
+            wr_zero(w, 4);
+        }
+        break;
+    }
+    case HFX_MSG_PACKET:
+        wr_u64(w, m->u.packet.frame_id);
+        wr_i64(w, m->u.packet.pts);
+        wr_i64(w, m->u.packet.dts);
+        break;
+    case HFX_MSG_FRAME_DROPPED:
+        wr_u64(w, m->u.dropped.frame_id);
+        wr_u32(w, m->u.dropped.reason);
+        wr_zero(w, 4);
+        break;
+    case HFX_MSG_SET_BITRATE:
+        wr_u32(w, m->u.set_bitrate.kbps);
+        wr_zero(w, 4);
+        break;
+    default:
+        break;
+    }
+}
+
+enum hfx_status hfx_msg_encode(const struct hfx_msg *msg, size_t tail_len, uint8_t *out,
+                               size_t cap, size_t *written)
+{
+    struct hfx_msg m;
+    struct hfx_writer w;
+    uint64_t length;
+    size_t body;
+
+    if (!msg || !written || (!out && cap))
+        return HFX_E_INVALID;
+    *written = 0;
+    if (check_header_rules(msg->hdr.type, msg->hdr.flags, msg->hdr.stream) != HFX_OK)
+        return HFX_E_INVALID;
+    /* Validate the message as the decoder will see it: with the tail as
+     * its data. */
+    m = *msg;
+    if (m.hdr.type == HFX_MSG_FRAME)
+        m.u.frame.data_len = tail_len;
+    else if (m.hdr.type == HFX_MSG_PACKET)
+        m.u.packet.data_len = tail_len;
+    else if (tail_len != 0)
+        return HFX_E_INVALID;
+    if (check_body(&m) != HFX_OK)
+        return HFX_E_INVALID;
+    if (m.hdr.type == HFX_MSG_CONFIGURED && m.u.configured.extradata_len &&
+        !m.u.configured.extradata)
+        return HFX_E_INVALID;
+
+    if (cap < HFX_HEADER_SIZE)
+        return HFX_E_TOO_LARGE;
+    wr_init(&w, out + HFX_HEADER_SIZE, cap - HFX_HEADER_SIZE);
+    encode_body(&w, &m);
+    if (w.overflow)
+        return HFX_E_TOO_LARGE;
+    body = (size_t)(w.p - (out + HFX_HEADER_SIZE));
+    /* Widen before adding: tail_len is the caller's and may be huge. */
+    length = (uint64_t)body + (uint64_t)tail_len;
+    if (length > HFX_MAX_PAYLOAD_HARD || tail_len > HFX_MAX_PAYLOAD_HARD)
+        return HFX_E_TOO_LARGE;
+
+    wr_init(&w, out, HFX_HEADER_SIZE);
+    wr_u32(&w, HFX_MAGIC);
+    wr_u16(&w, m.hdr.type);
+    wr_u16(&w, m.hdr.flags);
+    wr_u32(&w, m.hdr.stream);
+    wr_u32(&w, (uint32_t)length);
+    *written = HFX_HEADER_SIZE + body;
+    return HFX_OK;
+}

@@ -9,6 +9,12 @@
  *   fd:N                an already open stream file descriptor
  *
  * All transports are non-blocking once created. Nothing here prints.
+ *
+ * SIGPIPE: sockets never raise it (MSG_NOSIGNAL, or SO_NOSIGPIPE on macOS).
+ * A serial device or an fd: that is a pipe cannot be written without it, so
+ * an application that uses those must ignore SIGPIPE itself (the library
+ * does not touch process-wide signal state); the write then fails with
+ * HFX_E_CLOSED.
  */
 #ifndef HFX_TRANSPORT_H
 #define HFX_TRANSPORT_H
@@ -61,13 +67,24 @@ struct hfx_transport;
 /* Connect (client side). Waits at most timeout_ms for the connection
  * (< 0: no limit). For fd: the descriptor is taken over (closed by
  * hfx_transport_free). For serial: the device is opened and, when it is a
- * tty, put in raw mode. *out is owned by the caller. */
+ * tty, put in raw mode. *out is owned by the caller.
+ *
+ * Failures: HFX_E_TIMEOUT when timeout_ms passed (also a unix listener whose
+ * backlog stayed full, or the kernel's own TCP timeout); HFX_E_IO when
+ * nobody is there now and a later retry may succeed (connection refused,
+ * no such socket file or device, unreachable, permission denied, resolver
+ * temporarily failing); HFX_E_ADDRESS when the host name does not resolve
+ * or the TCP port is 0; HFX_E_UNSUPPORTED for vsock where the platform or
+ * kernel has none; HFX_E_INVALID for a serial path that is not a character
+ * device or FIFO. Name resolution itself is not bounded by timeout_ms. */
 HFX_MUST_CHECK enum hfx_status hfx_transport_connect(const struct hfx_address *addr,
                                                      int timeout_ms,
                                                      struct hfx_transport **out);
 
-/* Wrap an open stream descriptor (taken over). can_pass_fds: true for a
- * unix socket. */
+/* Wrap an open stream descriptor (taken over, so also closed when this
+ * fails). can_pass_fds: true for a unix socket. HFX_E_INVALID when fd is
+ * not an open stream descriptor or does not fit kind: unix, tcp and vsock
+ * need a socket of that family, serial a non-socket, fd: takes either. */
 HFX_MUST_CHECK enum hfx_status hfx_transport_from_fd(int fd, enum hfx_address_kind kind,
                                                      struct hfx_transport **out);
 
@@ -81,7 +98,8 @@ bool hfx_transport_can_pass_fds(const struct hfx_transport *t);
 
 /* Write as much of iov[0..n) as the transport takes without blocking.
  * *written gets the byte count (possibly 0 with HFX_INCOMPLETE when the
- * transport would block). pass_fd >= 0 is sent with the first byte written
+ * transport would block; HFX_OK whenever at least one byte went, even if
+ * fewer than asked). pass_fd >= 0 is sent with the first byte written
  * (borrowed: the caller still owns and closes it); only on transports that
  * can pass fds, else HFX_E_UNSUPPORTED. HFX_E_CLOSED when the peer is gone,
  * HFX_E_IO for other failures. */
@@ -116,7 +134,8 @@ HFX_MUST_CHECK enum hfx_status hfx_listener_open(const struct hfx_address *addr,
 
 int hfx_listener_fd(const struct hfx_listener *l);
 
-/* For tcp:HOST:0, the port actually bound; otherwise the configured one. */
+/* For tcp:HOST:0, the port actually bound; otherwise the configured one
+ * (0 for unix, and for a vsock port above 65535). */
 uint16_t hfx_listener_port(const struct hfx_listener *l);
 
 /* Accept one pending connection: HFX_INCOMPLETE when none is pending. The

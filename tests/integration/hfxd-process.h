@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: MIT */
+/* Start and stop a real hfxd process for integration tests and benches. */
+#ifndef HFX_TEST_HFXD_PROCESS_H
+#define HFX_TEST_HFXD_PROCESS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct hfxd_process {
+    pid_t pid;
+    int log_fd;        /* hfxd's stderr */
+    char dir[64];      /* private temp dir */
+    char unix_addr[128];
+    uint16_t tcp_port; /* when started with tcp:127.0.0.1:0 */
+    char log[65536];   /* everything hfxd printed, for assertions */
+    size_t log_len;
+};
+
+/* Start `hfxd` (path from $HFXD) with --listen unix:DIR/sock plus extra
+ * arguments (NULL-terminated), keep_fd is left open in the child (or -1).
+ * Waits for its "ready" line. */
+void hfxd_start(struct hfxd_process *p, int keep_fd, const char *const *extra);
+
+/* SIGTERM, wait; returns true if it exited with status 0 within 10 s. */
+bool hfxd_stop(struct hfxd_process *p);
+
+/* Read what hfxd logged so far into p->log (non-blocking). */
+void hfxd_collect_log(struct hfxd_process *p);
+
+/* Run a program (argv[0] is a path) and return its exit status, or -1. */
+int run_program(const char *const *argv);
+
+#endif

@@ -1,0 +1,375 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bench/host-throughput: what hfxd costs on top of the encoder.
+ *
+ * The same 1920x1080 NV12 content (a few pre-rendered pattern frames,
+ * cycled, so the source costs nothing) is encoded with libx264 ultrafast
+ * zerolatency (a) by libavcodec called directly, (b) through hfxd over a
+ * unix socket with INLINE frames, (c) the same with SHM frames. All in one
+ * run on one machine; the ratios are the result, absolute numbers are not.
+ * Then hfxd's peak RSS with 4 sessions at 1080p, and aggregate fps for 1,
+ * 2, 4 and 8 sessions at 1280x720.
+ *
+ * Usage: host-throughput OUT_DIR [FRAMES]   (HFXD names the hfxd binary)
+ */
+#include <fcntl.h>
+#include <libavcodec/avcodec.h>
+#include <libavutil/opt.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hfx/client.h"
+#include "hfxd-process.h"
+#include "pattern.h"
+
+#define SOURCE_FRAMES 8
+#define BITRATE_KBPS 8000
+
+struct source {
+    struct hfx_image img[SOURCE_FRAMES];
+};
+
+struct result {
+    double fps;
+    double *lat_ms; /* per-frame latency, sorted after the run */
+    unsigned n;
+};
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double pct(const struct result *r, double p)
+{
+    if (!r->n)
+        return 0;
+    size_t i = (size_t)(p / 100.0 * (double)(r->n - 1) + 0.5);
+    return r->lat_ms[i];
+}
+
+static void die(const char *what)
+{
+    fprintf(stderr, "host-throughput: %s\n", what);
+    exit(1);
+}
+
+static void make_source(struct source *s, uint32_t w, uint32_t h)
+{
+    for (int i = 0; i < SOURCE_FRAMES; i++) {
+        if (hfx_image_alloc(&s->img[i], HFX_FORMAT_NV12, w, h) != HFX_OK)
+            die("out of memory");
+        hfx_pattern_fill(&s->img[i], (uint64_t)i * 7);
+    }
+}
+
+static void free_source(struct source *s)
+{
+    for (int i = 0; i < SOURCE_FRAMES; i++)
+        hfx_image_release(&s->img[i]);
+}
+
+/* (a) libavcodec directly, with the settings hfxd uses for libx264. The
+ * latency of a frame is its encode call (send + receive). */
+static void run_direct(const struct source *s, unsigned frames, struct result *r)
+{
+    const AVCodec *codec = avcodec_find_encoder_by_name("libx264");
+    AVCodecContext *ctx;
+    AVFrame *f = av_frame_alloc();
+    AVPacket *pkt = av_packet_alloc();
+    uint32_t w = s->img[0].width, h = s->img[0].height;
+
+    if (!codec || !f || !pkt)
+        die("libx264 not available");
+    ctx = avcodec_alloc_context3(codec);
+    ctx->width = (int)w;
+    ctx->height = (int)h;
+    ctx->pix_fmt = AV_PIX_FMT_NV12;
+    ctx->time_base = (AVRational){1, 30};
+    ctx->framerate = (AVRational){30, 1};
+    ctx->bit_rate = BITRATE_KBPS * 1000LL;
+    ctx->max_b_frames = 0;
+    ctx->gop_size = 300;
+    av_opt_set(ctx->priv_data, "preset", "ultrafast", 0);
+    av_opt_set(ctx->priv_data, "tune", "zerolatency", 0);
+    if (avcodec_open2(ctx, codec, NULL) < 0)
+        die("cannot open libx264");
+    f->format = AV_PIX_FMT_NV12;
+    f->width = (int)w;
+    f->height = (int)h;
+    if (av_frame_get_buffer(f, 0) < 0)
+        die("frame");
+    r->lat_ms = calloc(frames, sizeof(double));
+    double t0 = now_s();
+    for (unsigned i = 0; i < frames; i++) {
+        const struct hfx_image *src = &s->img[i % SOURCE_FRAMES];
+        double a = now_s();
+        if (av_frame_make_writable(f) < 0)
+            die("frame");
+        /* The copy hfxd's encoder also makes (into an AVFrame). */
+        for (uint32_t y = 0; y < h; y++)
+            memcpy(f->data[0] + (size_t)y * (size_t)f->linesize[0],
+                   src->plane[0] + (size_t)y * src->stride[0], w);
+        for (uint32_t y = 0; y < h / 2; y++)
+            memcpy(f->data[1] + (size_t)y * (size_t)f->linesize[1],
+                   src->plane[1] + (size_t)y * src->stride[1], w);
+        f->pts = i;
+        if (avcodec_send_frame(ctx, f) < 0)
+            die("send");
+        while (avcodec_receive_packet(ctx, pkt) == 0)
+            av_packet_unref(pkt);
+        r->lat_ms[r->n++] = (now_s() - a) * 1000.0;
+    }
+    r->fps = frames / (now_s() - t0);
+    avcodec_free_context(&ctx);
+    av_frame_free(&f);
+    av_packet_free(&pkt);
+    qsort(r->lat_ms, r->n, sizeof(double), cmp_double);
+}
+
+struct session_job {
+    const char *address;
+    const struct source *src;
+    unsigned frames;
+    unsigned window; /* frames in flight the client allows */
+    bool shm;
+    struct result r;
+    unsigned dropped;
+};
+
+/* (b)/(c): one client session; latency = FRAME sent -> its PACKET back. */
+static void *run_session(void *arg)
+{
+    struct session_job *j = arg;
+    struct hfx_client *cl = NULL;
+    const struct hfx_image *img0 = &j->src->img[0];
+    size_t size = img0->size;
+    uint8_t *shm = NULL;
+    uint32_t region = 0;
+    double *sent = calloc(j->frames, sizeof(double));
+    struct hfx_configure cfg = {.codec = HFX_CODEC_H264, .width = img0->width,
+                                .height = img0->height, .fourcc = HFX_FORMAT_NV12,
+                                .fps_num = 30, .fps_den = 1, .bitrate_kbps = BITRATE_KBPS,
+                                .keyint_frames = 300, .encoder = "libx264"};
+    struct hfx_event ev;
+    unsigned answered = 0;
+
+    j->r.lat_ms = calloc(j->frames, sizeof(double));
+    if (hfx_client_connect(j->address, NULL, &cl, NULL, 0) != HFX_OK)
+        die("connect");
+    unsigned slots = hfx_client_welcome(cl)->window;
+    if (j->window > slots)
+        j->window = slots;
+    if (j->shm) {
+        int fd = memfd_create("bench", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        if (fd < 0 || ftruncate(fd, (off_t)(size * slots)) ||
+            fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK))
+            die("memfd");
+        shm = mmap(NULL, size * slots, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (shm == MAP_FAILED || hfx_client_attach_shm(cl, fd, size * slots, &region))
+            die("shm");
+        close(fd);
+    }
+    if (hfx_client_configure(cl, 1, &cfg) != HFX_OK)
+        die("configure");
+    do
+        if (hfx_client_next_event(cl, 20000, &ev) != HFX_OK || ev.type == HFX_EVENT_ERROR)
+            die("configured");
+    while (ev.type != HFX_EVENT_CONFIGURED);
+
+    double t0 = now_s();
+    for (unsigned i = 0; i < j->frames || answered < j->frames;) {
+        if (i < j->frames && hfx_client_in_flight(cl, 1) < j->window) {
+            const struct hfx_image *src = &j->src->img[i % SOURCE_FRAMES];
+            struct hfx_frame f = {.frame_id = i, .pts = i, .duration = 1, .plane_count = 2};
+            struct iovec iov = {src->base, size};
+            f.planes[0].stride = src->stride[0];
+            f.planes[1].offset = (uint64_t)(src->plane[1] - src->base);
+            f.planes[1].stride = src->stride[1];
+            enum hfx_status st;
+            if (shm) {
+                /* A guest would render into the slot; the copy stands for
+                 * that write. */
+                size_t slot = (i % slots) * size;
+                memcpy(shm + slot, src->base, size);
+                f.source = HFX_SOURCE_SHM;
+                f.region = region;
+                f.planes[0].offset += slot;
+                f.planes[1].offset += slot;
+                sent[i] = now_s();
+                st = hfx_client_submit(cl, 1, &f, NULL, 0, false, 10000);
+            } else {
+                f.source = HFX_SOURCE_INLINE;
+                sent[i] = now_s();
+                st = hfx_client_submit(cl, 1, &f, &iov, 1, false, 10000);
+            }
+            if (st != HFX_OK)
+                die("submit");
+            i++;
+            continue;
+        }
+        if (hfx_client_next_event(cl, 20000, &ev) != HFX_OK)
+            die("event");
+        if (ev.type == HFX_EVENT_PACKET) {
+            uint64_t id = ev.u.packet.frame_id;
+            if (id < j->frames)
+                j->r.lat_ms[j->r.n++] = (now_s() - sent[id]) * 1000.0;
+            answered++;
+        } else if (ev.type == HFX_EVENT_DROPPED) {
+            j->dropped++;
+            answered++;
+        } else if (ev.type == HFX_EVENT_ERROR) {
+            die(ev.u.error.text);
+        }
+    }
+    j->r.fps = j->frames / (now_s() - t0);
+    qsort(j->r.lat_ms, j->r.n, sizeof(double), cmp_double);
+    hfx_client_free(&cl);
+    if (shm)
+        munmap(shm, size * slots);
+    free(sent);
+    return NULL;
+}
+
+/* n sessions at once; returns aggregate fps (all frames / wall time). */
+static double run_sessions(const char *addr, const struct source *s, unsigned n,
+                           unsigned frames, bool shm)
+{
+    struct session_job *jobs = calloc(n, sizeof(*jobs));
+    pthread_t *t = calloc(n, sizeof(*t));
+    double t0 = now_s();
+
+    for (unsigned i = 0; i < n; i++) {
+        jobs[i] = (struct session_job){.address = addr, .src = s, .frames = frames,
+                                       .window = 4, .shm = shm};
+        pthread_create(&t[i], NULL, run_session, &jobs[i]);
+    }
+    for (unsigned i = 0; i < n; i++)
+        pthread_join(t[i], NULL);
+    double fps = (double)n * frames / (now_s() - t0);
+    for (unsigned i = 0; i < n; i++)
+        free(jobs[i].r.lat_ms);
+    free(jobs);
+    free(t);
+    return fps;
+}
+
+static long peak_rss_kb(pid_t pid)
+{
+    char path[64], line[256];
+    long kb = -1;
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof(line), f))
+        if (sscanf(line, "VmHWM: %ld kB", &kb) == 1)
+            break;
+    fclose(f);
+    return kb;
+}
+
+int main(int argc, char **argv)
+{
+    const char *out = argc > 1 ? argv[1] : "bench/results";
+    unsigned frames = argc > 2 ? (unsigned)atoi(argv[2]) : 600;
+    struct source s1080, s720;
+    struct result direct = {0}, serial_direct = {0};
+    struct hfxd_process d;
+    char path[512];
+    FILE *csv;
+
+    make_source(&s1080, 1920, 1080);
+    make_source(&s720, 1280, 720);
+    hfxd_start(&d, -1, (const char *const[]){"--quiet", NULL});
+
+    fprintf(stderr, "(a) libavcodec direct, %u frames 1920x1080 NV12...\n", frames);
+    run_direct(&s1080, frames, &direct);
+    serial_direct = direct; /* one frame at a time: its latency is the encode time */
+
+    struct session_job inl = {.address = d.unix_addr, .src = &s1080, .frames = frames,
+                              .window = 4};
+    fprintf(stderr, "(b) hfxd INLINE...\n");
+    run_session(&inl);
+    struct session_job shm = inl;
+    shm.shm = true;
+    shm.r = (struct result){0};
+    fprintf(stderr, "(c) hfxd SHM...\n");
+    run_session(&shm);
+
+    /* Round trip with one frame in flight, so that no queueing is counted:
+     * what is beyond the encode time is hfx's own cost. */
+    struct session_job inl1 = inl, shm1 = shm;
+    inl1.window = shm1.window = 1;
+    inl1.r = shm1.r = (struct result){0};
+    inl1.frames = shm1.frames = frames / 2;
+    fprintf(stderr, "round trip, one frame in flight...\n");
+    run_session(&inl1);
+    run_session(&shm1);
+
+    snprintf(path, sizeof(path), "%s/host-throughput.csv", out);
+    csv = fopen(path, "w");
+    if (!csv)
+        die("cannot write the CSV");
+    fprintf(csv, "case,fps,ratio_to_direct,latency_p50_ms,latency_p99_ms,"
+                 "beyond_encode_p50_ms,beyond_encode_p99_ms,dropped\n");
+    fprintf(csv, "direct,%.1f,1.000,%.3f,%.3f,0,0,0\n", direct.fps, pct(&direct, 50),
+            pct(&direct, 99));
+    fprintf(csv, "hfxd-inline,%.1f,%.3f,%.3f,%.3f,%.3f,%.3f,%u\n", inl.r.fps,
+            inl.r.fps / direct.fps, pct(&inl1.r, 50), pct(&inl1.r, 99),
+            pct(&inl1.r, 50) - pct(&serial_direct, 50),
+            pct(&inl1.r, 99) - pct(&serial_direct, 99), inl.dropped);
+    fprintf(csv, "hfxd-shm,%.1f,%.3f,%.3f,%.3f,%.3f,%.3f,%u\n", shm.r.fps,
+            shm.r.fps / direct.fps, pct(&shm1.r, 50), pct(&shm1.r, 99),
+            pct(&shm1.r, 50) - pct(&serial_direct, 50),
+            pct(&shm1.r, 99) - pct(&serial_direct, 99), shm.dropped);
+    fclose(csv);
+    fprintf(stderr, "fps: direct %.1f, inline %.1f (%.3f), shm %.1f (%.3f)\n", direct.fps,
+            inl.r.fps, inl.r.fps / direct.fps, shm.r.fps, shm.r.fps / direct.fps);
+
+    /* Peak RSS with 4 sessions at 1080p, in a fresh hfxd. */
+    struct hfxd_process d4;
+    hfxd_start(&d4, -1, (const char *const[]){"--quiet", NULL});
+    fprintf(stderr, "4 sessions at 1080p...\n");
+    double fps4 = run_sessions(d4.unix_addr, &s1080, 4, frames / 4, false);
+    long rss = peak_rss_kb(d4.pid);
+    if (!hfxd_stop(&d4))
+        die("hfxd did not exit cleanly");
+
+    snprintf(path, sizeof(path), "%s/host-sessions.csv", out);
+    csv = fopen(path, "w");
+    if (!csv)
+        die("cannot write the CSV");
+    fprintf(csv, "sessions,size,aggregate_fps,hfxd_peak_rss_mb\n");
+    fprintf(csv, "4,1920x1080,%.1f,%.1f\n", fps4, rss / 1024.0);
+    for (unsigned n = 1; n <= 8; n *= 2) {
+        fprintf(stderr, "%u sessions at 720p...\n", n);
+        double fps = run_sessions(d.unix_addr, &s720, n, frames / 4, false);
+        fprintf(csv, "%u,1280x720,%.1f,\n", n, fps);
+    }
+    fclose(csv);
+    fprintf(stderr, "hfxd peak RSS with 4 sessions at 1080p: %.1f MB\n", rss / 1024.0);
+    if (!hfxd_stop(&d))
+        die("hfxd did not exit cleanly");
+    free_source(&s1080);
+    free_source(&s720);
+    free(direct.lat_ms);
+    free(inl.r.lat_ms);
+    free(shm.r.lat_ms);
+    free(inl1.r.lat_ms);
+    free(shm1.r.lat_ms);
+    return 0;
+}

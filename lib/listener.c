@@ -30,22 +30,6 @@ struct hfx_listener {
     char path[sizeof(((struct hfx_address *)0)->path)];
 };
 
-static enum hfx_status bind_errno_status(int err)
-{
-    switch (err) {
-    case EAFNOSUPPORT:
-    case EPROTONOSUPPORT:
-    case ESOCKTNOSUPPORT:
-        return HFX_E_UNSUPPORTED;
-    case ENOMEM:
-    case ENOBUFS:
-        return HFX_E_NOMEM;
-    default:
-        /* EADDRINUSE, EACCES, EADDRNOTAVAIL, ENOENT (missing directory). */
-        return HFX_E_IO;
-    }
-}
-
 /* Is someone still accepting on the socket file at path? Only a refused
  * connect proves the file stale; anything else (accepted, backlog full) means
  * a live server we must not steal the name from. */
@@ -84,9 +68,9 @@ static enum hfx_status open_unix(struct hfx_listener *l, const struct hfx_addres
         remove_stale(addr->path, (struct sockaddr *)&sa, len);
     l->fd = hfx_socket_open(AF_UNIX, true);
     if (l->fd < 0)
-        return bind_errno_status(errno);
+        return hfx_socket_errno_status(errno);
     if (bind(l->fd, (struct sockaddr *)&sa, len) < 0)
-        return bind_errno_status(errno);
+        return hfx_socket_errno_status(errno);
     /* From here on the file is ours: free() removes it again. */
     l->created = true;
     memcpy(l->path, addr->path, sizeof(l->path));
@@ -127,7 +111,7 @@ static enum hfx_status open_tcp(struct hfx_listener *l, const struct hfx_address
     for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
         int fd = hfx_socket_open(ai->ai_family, true);
         if (fd < 0) {
-            st = bind_errno_status(errno);
+            st = hfx_socket_errno_status(errno);
             continue;
         }
         /* A restarted daemon must not wait for old connections in
@@ -138,7 +122,7 @@ static enum hfx_status open_tcp(struct hfx_listener *l, const struct hfx_address
             st = HFX_OK;
             break;
         }
-        st = bind_errno_status(errno);
+        st = hfx_socket_errno_status(errno);
         close(fd);
     }
     freeaddrinfo(res);
@@ -164,9 +148,9 @@ static enum hfx_status open_vsock(struct hfx_listener *l, const struct hfx_addre
         return st;
     l->fd = hfx_socket_open(sa.ss_family, true);
     if (l->fd < 0)
-        return bind_errno_status(errno);
+        return hfx_socket_errno_status(errno);
     if (bind(l->fd, (struct sockaddr *)&sa, len) < 0 || listen(l->fd, backlog) < 0)
-        return bind_errno_status(errno);
+        return hfx_socket_errno_status(errno);
     /* The port number of a vsock address does not fit hfx_listener_port's
      * 16 bits in general; report it when it does. */
     l->port = addr->vport <= UINT16_MAX ? (uint16_t)addr->vport : 0;
@@ -249,7 +233,7 @@ enum hfx_status hfx_listener_accept(struct hfx_listener *l, struct hfx_transport
             return HFX_INCOMPLETE;
         /* EMFILE and the like: the connection stays queued, so the caller
          * should back off rather than poll again at once. */
-        return errno == ENOMEM || errno == ENOBUFS ? HFX_E_NOMEM : HFX_E_IO;
+        return hfx_socket_errno_status(errno);
     }
     return hfx_socket_wrap(fd, l->kind, out);
 }

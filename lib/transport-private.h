@@ -69,6 +69,10 @@ HFX_MUST_CHECK enum hfx_status hfx_serial_open(const char *path, struct hfx_tran
  * SIGPIPE where the platform offers a per-socket switch; -1 with errno. */
 int hfx_socket_open(int family, bool nonblocking);
 
+/* Status for an errno from socket, connect, bind or listen: the mapping
+ * documented at hfx_transport_connect. */
+enum hfx_status hfx_socket_errno_status(int err);
+
 /* Fill a sockaddr for a unix: or vsock: address; HFX_E_UNSUPPORTED for
  * vsock where the platform has no AF_VSOCK. */
 HFX_MUST_CHECK enum hfx_status hfx_socket_addr(const struct hfx_address *addr,

@@ -240,8 +240,7 @@ static int remaining_ms(int64_t deadline)
     return left > 1000000000 ? 1000000000 : (int)left;
 }
 
-/* The mapping documented at hfx_transport_connect. */
-static enum hfx_status connect_errno_status(int err)
+enum hfx_status hfx_socket_errno_status(int err)
 {
     switch (err) {
     case ETIMEDOUT:
@@ -254,8 +253,9 @@ static enum hfx_status connect_errno_status(int err)
     case ENOBUFS:
         return HFX_E_NOMEM;
     default:
-        /* ECONNREFUSED, ENOENT, EACCES, ENETUNREACH, EHOSTUNREACH, ...: no
-         * one to talk to there now; the caller may retry later. */
+        /* ECONNREFUSED, ENOENT, EACCES, ENETUNREACH, EHOSTUNREACH on connect,
+         * EADDRINUSE, EADDRNOTAVAIL on bind: nothing wrong with the address
+         * text, but not possible now; the caller may retry later. */
         return HFX_E_IO;
     }
 }
@@ -270,7 +270,7 @@ static enum hfx_status connect_unix(const struct sockaddr *sa, socklen_t len, in
 {
     int fd = hfx_socket_open(AF_UNIX, false);
     if (fd < 0)
-        return connect_errno_status(errno);
+        return hfx_socket_errno_status(errno);
     for (;;) {
         int ms = remaining_ms(deadline);
         if (ms >= 0) {
@@ -286,7 +286,7 @@ static enum hfx_status connect_unix(const struct sockaddr *sa, socklen_t len, in
         if (err == EINTR)
             continue;
         close(fd);
-        return err == EAGAIN ? HFX_E_TIMEOUT : connect_errno_status(err);
+        return err == EAGAIN ? HFX_E_TIMEOUT : hfx_socket_errno_status(err);
     }
     *out_fd = fd;
     return HFX_OK;
@@ -301,12 +301,12 @@ static enum hfx_status connect_inet(const struct sockaddr *sa, socklen_t len, in
     socklen_t elen = sizeof(err);
 
     if (fd < 0)
-        return connect_errno_status(errno);
+        return hfx_socket_errno_status(errno);
     if (connect(fd, sa, len) < 0) {
         if (errno != EINPROGRESS && errno != EINTR) {
             err = errno;
             close(fd);
-            return connect_errno_status(err);
+            return hfx_socket_errno_status(err);
         }
         for (;;) {
             struct pollfd p = {.fd = fd, .events = POLLOUT};
@@ -322,7 +322,7 @@ static enum hfx_status connect_inet(const struct sockaddr *sa, socklen_t len, in
             err = errno;
         if (err != 0) {
             close(fd);
-            return connect_errno_status(err);
+            return hfx_socket_errno_status(err);
         }
     }
     *out_fd = fd;

@@ -101,7 +101,8 @@ bool hfx_transport_can_pass_fds(const struct hfx_transport *t);
  * transport would block; HFX_OK whenever at least one byte went, even if
  * fewer than asked). pass_fd >= 0 is sent with the first byte written
  * (borrowed: the caller still owns and closes it); only on transports that
- * can pass fds, else HFX_E_UNSUPPORTED. HFX_E_CLOSED when the peer is gone,
+ * can pass fds, else HFX_E_UNSUPPORTED; with no byte to carry it (all of iov
+ * empty) HFX_E_INVALID. HFX_E_CLOSED when the peer is gone,
  * HFX_E_IO for other failures. */
 HFX_MUST_CHECK enum hfx_status hfx_transport_writev(struct hfx_transport *t,
                                                     const struct iovec *iov, int n,

@@ -1,0 +1,966 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libavcodec encoder backends (include/hfx/encoder.h).
+ *
+ * Output is always Annex-B with SPS/PPS in front of every IDR: the encoder
+ * is opened with AV_CODEC_FLAG_GLOBAL_HEADER, its extradata is reduced to
+ * the parameter sets, and they are prepended to any IDR access unit that
+ * lacks them. Whether a packet is an IDR is decided by scanning NAL unit
+ * types, never by AV_PKT_FLAG_KEY (DESIGN.md, "Pitfalls").
+ *
+ * FFmpeg's own av_log output is process-global state and belongs to the
+ * application (av_log_set_level / av_log_set_callback); this file does not
+ * touch it and reports only through the hfx_log_fn callback.
+ */
+#include "hfx/encoder.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libavcodec/avcodec.h>
+#include <libavutil/error.h>
+#include <libavutil/hwcontext.h>
+#include <libavutil/imgutils.h>
+#include <libavutil/opt.h>
+#include <libswscale/swscale.h>
+
+#include "pixfmt.h"
+
+/* Backends with the same option vocabulary. */
+enum family {
+    FAM_VIDEOTOOLBOX,
+    FAM_NVENC,
+    FAM_QSV,
+    FAM_VAAPI,
+    FAM_X26X, /* libx264, libx265 */
+    FAM_OPENH264,
+    FAM_SVTAV1,
+    FAM_AOM,
+};
+
+struct backend {
+    const char *name;
+    uint32_t codec; /* enum hfx_codec */
+    enum family family;
+};
+
+/* In `auto` probe order per codec; H.264 follows HFX_ENCODER_AUTO_ORDER
+ * (test-encoder checks that). */
+static const struct backend backends[] = {
+    {"h264_videotoolbox", HFX_CODEC_H264, FAM_VIDEOTOOLBOX},
+    {"h264_nvenc", HFX_CODEC_H264, FAM_NVENC},
+    {"h264_qsv", HFX_CODEC_H264, FAM_QSV},
+    {"h264_vaapi", HFX_CODEC_H264, FAM_VAAPI},
+    {"libx264", HFX_CODEC_H264, FAM_X26X},
+    {"libopenh264", HFX_CODEC_H264, FAM_OPENH264},
+    {"hevc_videotoolbox", HFX_CODEC_HEVC, FAM_VIDEOTOOLBOX},
+    {"hevc_nvenc", HFX_CODEC_HEVC, FAM_NVENC},
+    {"hevc_qsv", HFX_CODEC_HEVC, FAM_QSV},
+    {"hevc_vaapi", HFX_CODEC_HEVC, FAM_VAAPI},
+    {"libx265", HFX_CODEC_HEVC, FAM_X26X},
+    {"av1_nvenc", HFX_CODEC_AV1, FAM_NVENC},
+    {"av1_qsv", HFX_CODEC_AV1, FAM_QSV},
+    {"av1_vaapi", HFX_CODEC_AV1, FAM_VAAPI},
+    {"libsvtav1", HFX_CODEC_AV1, FAM_SVTAV1},
+    {"libaom-av1", HFX_CODEC_AV1, FAM_AOM},
+};
+
+#define N_BACKENDS (sizeof(backends) / sizeof(backends[0]))
+
+/* Packets drained from an encoder that was reopened for a new bitrate,
+ * handed out before the new encoder's. Low-latency encoders hold a few
+ * frames at most; anything past this is dropped with a warning. */
+#define MAX_PENDING 16
+
+/* Default GOP when keyint_frames is 0: ten seconds of frames, capped. */
+#define DEFAULT_GOP_SECONDS 10
+#define MAX_DEFAULT_GOP 1200
+
+/* Frames in a hardware frames pool (vaapi): the encoder's references plus
+ * the one being uploaded. */
+#define HW_POOL_SIZE 8
+
+enum state {
+    STATE_OPEN,     /* accepting frames */
+    STATE_DRAINING, /* flush sent, receiving what is left */
+    STATE_CLOSED,   /* drained; the next send reopens */
+};
+
+struct hfx_encoder {
+    struct hfx_configure cfg;
+    hfx_log_fn log;
+    void *log_user;
+    const struct backend *backend;
+    enum state state;
+
+    AVCodecContext *ctx;
+    AVPacket *pkt; /* the packet behind the last hfx_encoded */
+
+    /* Input path: pictures are copied or converted into frame (a software
+     * frame in enc_fmt); with hw_device they are then uploaded. */
+    enum AVPixelFormat in_fmt;
+    enum AVPixelFormat enc_fmt;
+    AVFrame *frame;
+    struct SwsContext *sws;
+    AVBufferRef *hw_device;
+    AVFrame *hw_frame;
+
+    AVPacket *pending[MAX_PENDING];
+    size_t pending_head, pending_count;
+
+    uint8_t extradata[HFX_MAX_EXTRADATA];
+    size_t extradata_len;
+
+    uint8_t *out; /* parameter sets + access unit, when prepending */
+    size_t out_cap;
+};
+
+static void say(const struct hfx_encoder *e, enum hfx_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void say(const struct hfx_encoder *e, enum hfx_log_level level, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+
+    if (!e->log)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    e->log(e->log_user, level, msg);
+}
+
+/* Every libav* failure becomes HFX_E_ENCODER, with FFmpeg's text logged. */
+static enum hfx_status av_fail(const struct hfx_encoder *e, enum hfx_log_level level,
+                               const char *what, int ret)
+{
+    say(e, level, "%s: %s: %s", e->backend ? e->backend->name : "encoder", what,
+        av_err2str(ret));
+    return HFX_E_ENCODER;
+}
+
+/* Options differ between backends and FFmpeg versions: one that is missing
+ * is noted and skipped, not fatal. */
+static void set_opt(const struct hfx_encoder *e, AVCodecContext *ctx, const char *key,
+                    const char *val)
+{
+    int ret = av_opt_set(ctx->priv_data, key, val, 0);
+    if (ret < 0)
+        say(e, HFX_LOG_DEBUG, "%s: option %s=%s not applied: %s", e->backend->name, key, val,
+            av_err2str(ret));
+}
+
+static void set_opt_int(const struct hfx_encoder *e, AVCodecContext *ctx, const char *key,
+                        int64_t val)
+{
+    char text[24];
+    snprintf(text, sizeof(text), "%lld", (long long)val);
+    set_opt(e, ctx, key, text);
+}
+
+/* The checks hfx_configure_validate makes, repeated here because an
+ * encoder must never be opened from an unchecked request. */
+static enum hfx_status check_config(const struct hfx_configure *cfg)
+{
+    if (cfg->codec < HFX_CODEC_H264 || cfg->codec > HFX_CODEC_AV1)
+        return HFX_E_BAD_FORMAT;
+    if (cfg->width < 2 || cfg->height < 2 || cfg->width > HFX_MAX_DIMENSION ||
+        cfg->height > HFX_MAX_DIMENSION || (cfg->width | cfg->height) & 1)
+        return HFX_E_BAD_DIMENSIONS;
+    if (hfx_pixfmt_from_fourcc(cfg->fourcc) == AV_PIX_FMT_NONE)
+        return HFX_E_BAD_FORMAT;
+    if (cfg->fps_num == 0 || cfg->fps_den == 0 || cfg->fps_num > INT_MAX ||
+        cfg->fps_den > INT_MAX)
+        return HFX_E_INVALID;
+    if (cfg->rate_control > HFX_RC_CQP || cfg->profile > HFX_PROFILE_HIGH ||
+        cfg->latency > HFX_LATENCY_QUALITY || cfg->quality > 51)
+        return HFX_E_INVALID;
+    if (cfg->rate_control != HFX_RC_CQP &&
+        (cfg->bitrate_kbps == 0 || cfg->bitrate_kbps > HFX_MAX_BITRATE_KBPS))
+        return HFX_E_INVALID;
+    return HFX_OK;
+}
+
+static const struct backend *find_backend(const char *name)
+{
+    for (size_t i = 0; i < N_BACKENDS; i++) {
+        if (strcmp(backends[i].name, name) == 0)
+            return &backends[i];
+    }
+    return NULL;
+}
+
+/* The backend of b's family for codec (libx264 -> libx265 for HEVC). */
+static const struct backend *for_codec(const struct backend *b, uint32_t codec)
+{
+    for (size_t i = 0; i < N_BACKENDS; i++) {
+        if (backends[i].family == b->family && backends[i].codec == codec)
+            return &backends[i];
+    }
+    return NULL;
+}
+
+static bool accepts(const AVCodec *codec, enum AVPixelFormat fmt)
+{
+    if (!codec->pix_fmts) /* not declared: every encoder takes YUV 4:2:0 */
+        return fmt == AV_PIX_FMT_YUV420P;
+    for (const enum AVPixelFormat *p = codec->pix_fmts; *p != AV_PIX_FMT_NONE; p++) {
+        if (*p == fmt)
+            return true;
+    }
+    return false;
+}
+
+/* Hardware frames setup for encoders that take only hardware surfaces
+ * (h264_vaapi). h264_qsv also accepts system-memory NV12 and uploads it
+ * itself, so it takes the software path. UNTESTED: no host this was written
+ * on has such a device. */
+static enum hfx_status setup_hw(struct hfx_encoder *e, const AVCodec *codec)
+{
+    const AVCodecHWConfig *hw = NULL;
+
+    for (int i = 0;; i++) {
+        const AVCodecHWConfig *c = avcodec_get_hw_config(codec, i);
+        if (!c)
+            break;
+        if ((c->methods & AV_CODEC_HW_CONFIG_METHOD_HW_FRAMES_CTX) &&
+            c->device_type != AV_HWDEVICE_TYPE_NONE) {
+            hw = c;
+            break;
+        }
+    }
+    if (!hw)
+        return HFX_E_UNSUPPORTED;
+    int ret = av_hwdevice_ctx_create(&e->hw_device, hw->device_type, NULL, NULL, 0);
+    if (ret < 0)
+        return av_fail(e, HFX_LOG_INFO, "av_hwdevice_ctx_create", ret);
+    AVBufferRef *frames = av_hwframe_ctx_alloc(e->hw_device);
+    if (!frames)
+        return HFX_E_NOMEM;
+    AVHWFramesContext *fc = (AVHWFramesContext *)frames->data;
+    fc->format = hw->pix_fmt;
+    fc->sw_format = AV_PIX_FMT_NV12;
+    fc->width = (int)e->cfg.width;
+    fc->height = (int)e->cfg.height;
+    fc->initial_pool_size = HW_POOL_SIZE;
+    ret = av_hwframe_ctx_init(frames);
+    if (ret < 0) {
+        av_buffer_unref(&frames);
+        return av_fail(e, HFX_LOG_INFO, "av_hwframe_ctx_init", ret);
+    }
+    e->ctx->hw_frames_ctx = frames; /* taken by the codec context */
+    e->ctx->pix_fmt = hw->pix_fmt;
+    e->enc_fmt = AV_PIX_FMT_NV12;
+    e->hw_frame = av_frame_alloc();
+    return e->hw_frame ? HFX_OK : HFX_E_NOMEM;
+}
+
+/* Pick what the encoder is fed: the input format itself when it takes it,
+ * else NV12 or I420 through swscale, else hardware surfaces. */
+static enum hfx_status setup_input_format(struct hfx_encoder *e, const AVCodec *codec)
+{
+    static const enum AVPixelFormat fallbacks[] = {AV_PIX_FMT_NV12, AV_PIX_FMT_YUV420P};
+
+    if (accepts(codec, e->in_fmt)) {
+        e->enc_fmt = e->in_fmt;
+    } else {
+        e->enc_fmt = AV_PIX_FMT_NONE;
+        for (size_t i = 0; i < sizeof(fallbacks) / sizeof(fallbacks[0]); i++) {
+            if (accepts(codec, fallbacks[i])) {
+                e->enc_fmt = fallbacks[i];
+                break;
+            }
+        }
+        if (e->enc_fmt == AV_PIX_FMT_NONE) {
+            enum hfx_status st = setup_hw(e, codec);
+            if (st != HFX_OK)
+                return st;
+        }
+    }
+    if (!e->hw_device)
+        e->ctx->pix_fmt = e->enc_fmt;
+    return HFX_OK;
+}
+
+static void apply_latency(struct hfx_encoder *e, AVCodecContext *ctx)
+{
+    static const char *const x26x_preset[] = {"ultrafast", "veryfast", "medium"};
+    static const char *const nvenc_preset[] = {"p1", "p4", "p7"};
+    static const char *const qsv_preset[] = {"veryfast", "medium", "veryslow"};
+    unsigned lat = e->cfg.latency;
+
+    switch (e->backend->family) {
+    case FAM_X26X:
+        set_opt(e, ctx, "preset", x26x_preset[lat]);
+        set_opt(e, ctx, "tune", "zerolatency");
+        set_opt(e, ctx, "forced-idr", "1");
+        /* x265 logs to stderr itself, bypassing av_log: errors only. */
+        if (e->cfg.codec == HFX_CODEC_HEVC)
+            set_opt(e, ctx, "x265-params", "log-level=error");
+        break;
+    case FAM_NVENC:
+        set_opt(e, ctx, "preset", nvenc_preset[lat]);
+        set_opt(e, ctx, "tune", lat == HFX_LATENCY_LOWEST ? "ull" : "ll");
+        set_opt(e, ctx, "zerolatency", "1");
+        set_opt(e, ctx, "forced-idr", "1");
+        set_opt(e, ctx, "delay", "0");
+        break;
+    case FAM_VIDEOTOOLBOX:
+        /* Realtime on, no reordering; with one reference frame Apple Silicon
+         * emits all IDRs or stalls, two work (DESIGN.md, "Pitfalls"). */
+        set_opt(e, ctx, "realtime", "1");
+        ctx->refs = 2;
+        break;
+    case FAM_QSV:
+        set_opt(e, ctx, "preset", qsv_preset[lat]);
+        set_opt(e, ctx, "async_depth", "1");
+        set_opt(e, ctx, "forced_idr", "1");
+        break;
+    case FAM_VAAPI:
+        /* low_power is not set: it fails on devices without the low-power
+         * entrypoint, and auto would then skip a working encoder. */
+        set_opt(e, ctx, "async_depth", "1");
+        break;
+    case FAM_SVTAV1:
+        set_opt_int(e, ctx, "preset", lat == HFX_LATENCY_QUALITY ? 8 : 12);
+        break;
+    case FAM_AOM:
+        set_opt(e, ctx, "usage", "realtime");
+        set_opt_int(e, ctx, "cpu-used", lat == HFX_LATENCY_QUALITY ? 6 : 8);
+        break;
+    case FAM_OPENH264:
+        break; /* no B-frames, no lookahead: low latency already */
+    }
+}
+
+static void apply_profile(struct hfx_encoder *e, AVCodecContext *ctx)
+{
+    static const char *const names[] = {NULL, "baseline", "main", "high"};
+    const char *name = names[e->cfg.profile];
+
+    if (!name || e->cfg.codec != HFX_CODEC_H264)
+        return;
+    /* x264's "baseline" is constrained baseline (it sets constraint_set1);
+     * vaapi and openh264 spell it out. */
+    if (e->cfg.profile == HFX_PROFILE_BASELINE &&
+        (e->backend->family == FAM_VAAPI || e->backend->family == FAM_OPENH264))
+        name = "constrained_baseline";
+    set_opt(e, ctx, "profile", name);
+}
+
+/* Only libx264 in CBR applies a new bitrate without a reopen: libavcodec's
+ * libx264.c compares avctx->bit_rate, rc_max_rate and rc_buffer_size with
+ * its parameters on every frame and calls x264_encoder_reconfig. x264 then
+ * takes new VBV limits, but keeps the ABR target it was opened with
+ * (ratecontrol.c: "We don't support changing the ABR bitrate right now"),
+ * so ABR is reopened like every other backend. */
+static bool in_place_bitrate(const struct hfx_encoder *e)
+{
+    return e->cfg.rate_control == HFX_RC_CBR && strcmp(e->backend->name, "libx264") == 0;
+}
+
+static void apply_rate_control(struct hfx_encoder *e, AVCodecContext *ctx)
+{
+    /* hfx bitrates are kbit/s; libavcodec takes bit/s: 1 kbit/s = 1000 bit/s. */
+    int64_t bps = (int64_t)e->cfg.bitrate_kbps * 1000;
+    enum family fam = e->backend->family;
+    int q = e->cfg.quality;
+
+    switch (e->cfg.rate_control) {
+    case HFX_RC_ABR:
+        ctx->bit_rate = bps;
+        break;
+    case HFX_RC_CBR:
+        /* Max rate = target, a one-second buffer: bps fits an int since
+         * HFX_MAX_BITRATE_KBPS * 1000 < INT_MAX. */
+        ctx->bit_rate = bps;
+        ctx->rc_max_rate = bps;
+        ctx->rc_buffer_size = (int)bps;
+        /* No nal-hrd=cbr for x264: with NAL HRD x264 refuses to change VBV
+         * parameters at run time ("VBV parameters cannot be changed when
+         * NAL HRD is in use"), and its filler data only matters to
+         * broadcast muxers. */
+        if (fam == FAM_NVENC)
+            set_opt(e, ctx, "rc", "cbr");
+        else if (fam == FAM_VAAPI)
+            set_opt(e, ctx, "rc_mode", "CBR");
+        break;
+    case HFX_RC_CQP:
+        if (fam == FAM_X26X) {
+            set_opt_int(e, ctx, "crf", q);
+        } else if (fam == FAM_QSV) {
+            ctx->flags |= AV_CODEC_FLAG_QSCALE;
+            ctx->global_quality = q * FF_QP2LAMBDA;
+        } else {
+            if (fam == FAM_NVENC)
+                set_opt(e, ctx, "rc", "constqp");
+            else if (fam == FAM_VAAPI)
+                set_opt(e, ctx, "rc_mode", "CQP");
+            set_opt_int(e, ctx, "qp", q);
+        }
+        break;
+    }
+}
+
+static int gop_size(const struct hfx_configure *cfg)
+{
+    uint64_t gop = cfg->keyint_frames;
+
+    if (gop == 0) {
+        gop = (uint64_t)cfg->fps_num * DEFAULT_GOP_SECONDS / cfg->fps_den;
+        if (gop > MAX_DEFAULT_GOP)
+            gop = MAX_DEFAULT_GOP;
+    }
+    if (gop < 1)
+        gop = 1;
+    return gop > INT_MAX ? INT_MAX : (int)gop;
+}
+
+/* nal_unit_type of one NAL header: 5 bits in H.264, 6 in HEVC. */
+static unsigned nal_type(uint32_t codec, const uint8_t *nal)
+{
+    return codec == HFX_CODEC_HEVC ? (nal[0] >> 1) & 0x3f : nal[0] & 0x1f;
+}
+
+static bool is_parameter_set(uint32_t codec, unsigned type)
+{
+    if (codec == HFX_CODEC_HEVC)
+        return type >= 32 && type <= 34; /* VPS, SPS, PPS */
+    return type == 7 || type == 8;
+}
+
+struct ps_filter {
+    uint32_t codec;
+    uint8_t *out;
+    size_t len, cap;
+    bool overflow;
+};
+
+static void keep_parameter_sets(void *user, const uint8_t *nal, size_t nal_len)
+{
+    static const uint8_t start_code[4] = {0, 0, 0, 1};
+    struct ps_filter *f = user;
+
+    if (!is_parameter_set(f->codec, nal_type(f->codec, nal)))
+        return;
+    if ((uint64_t)f->len + sizeof(start_code) + nal_len > f->cap) {
+        f->overflow = true;
+        return;
+    }
+    memcpy(f->out + f->len, start_code, sizeof(start_code));
+    memcpy(f->out + f->len + sizeof(start_code), nal, nal_len);
+    f->len += sizeof(start_code) + nal_len;
+}
+
+/* Keep only the parameter sets of an Annex-B buffer (x264 puts an SEI with
+ * its version string into extradata; that is not a header). */
+static void store_parameter_sets(struct hfx_encoder *e, const uint8_t *data, size_t len)
+{
+    struct ps_filter f = {e->cfg.codec, e->extradata, 0, sizeof(e->extradata), false};
+
+    hfx_h264_foreach_nal(data, len, keep_parameter_sets, &f);
+    if (f.overflow) {
+        say(e, HFX_LOG_WARN, "%s: parameter sets over %d bytes, not kept", e->backend->name,
+            HFX_MAX_EXTRADATA);
+        f.len = 0;
+    }
+    e->extradata_len = f.len;
+}
+
+static enum hfx_status take_extradata(struct hfx_encoder *e)
+{
+    const uint8_t *data = e->ctx->extradata;
+    size_t len = e->ctx->extradata_size > 0 ? (size_t)e->ctx->extradata_size : 0;
+
+    e->extradata_len = 0;
+    if (e->cfg.codec == HFX_CODEC_AV1) {
+        /* AV1 carries its sequence header in-band; keep the record as is. */
+        if (len > sizeof(e->extradata))
+            return HFX_E_TOO_LARGE;
+        if (len)
+            memcpy(e->extradata, data, len);
+        e->extradata_len = len;
+        return HFX_OK;
+    }
+    if (len && data[0] == 1 && e->cfg.codec == HFX_CODEC_H264) {
+        uint8_t annexb[HFX_MAX_EXTRADATA];
+        size_t n;
+        enum hfx_status st = hfx_h264_avcc_to_annexb(data, len, annexb, sizeof(annexb), &n);
+        if (st != HFX_OK) {
+            say(e, HFX_LOG_ERROR, "%s: bad avcC extradata: %s", e->backend->name,
+                hfx_strerror(st));
+            return st;
+        }
+        store_parameter_sets(e, annexb, n);
+    } else {
+        store_parameter_sets(e, data, len);
+    }
+    if (e->extradata_len == 0)
+        say(e, HFX_LOG_WARN, "%s: no parameter sets in extradata; taking them from the "
+            "first keyframe", e->backend->name);
+    return HFX_OK;
+}
+
+static void close_codec(struct hfx_encoder *e)
+{
+    avcodec_free_context(&e->ctx);
+    av_frame_free(&e->frame);
+    av_frame_free(&e->hw_frame);
+    sws_freeContext(e->sws);
+    e->sws = NULL;
+    av_buffer_unref(&e->hw_device);
+}
+
+static enum hfx_status open_codec(struct hfx_encoder *e, const AVCodec *codec,
+                                  enum hfx_log_level fail_level)
+{
+    const struct hfx_configure *cfg = &e->cfg;
+    enum hfx_status st;
+    int ret;
+
+    e->ctx = avcodec_alloc_context3(codec);
+    if (!e->ctx)
+        return HFX_E_NOMEM;
+    AVCodecContext *ctx = e->ctx;
+    ctx->width = (int)cfg->width;
+    ctx->height = (int)cfg->height;
+    ctx->time_base = (AVRational){(int)cfg->fps_den, (int)cfg->fps_num};
+    ctx->framerate = (AVRational){(int)cfg->fps_num, (int)cfg->fps_den};
+    ctx->gop_size = gop_size(cfg);
+    ctx->max_b_frames = 0;
+    ctx->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
+    /* RGB input is converted with BT.601 limited range (pixfmt.h); say so in
+     * the VUI so that decoders convert back with the same matrix. */
+    ctx->colorspace = AVCOL_SPC_SMPTE170M;
+    ctx->color_range = AVCOL_RANGE_MPEG;
+
+    st = setup_input_format(e, codec);
+    if (st != HFX_OK)
+        return st;
+    apply_latency(e, ctx);
+    apply_profile(e, ctx);
+    apply_rate_control(e, ctx);
+
+    ret = avcodec_open2(ctx, codec, NULL);
+    if (ret < 0)
+        return av_fail(e, fail_level, "avcodec_open2", ret);
+    st = take_extradata(e);
+    if (st != HFX_OK)
+        return st;
+
+    e->frame = av_frame_alloc();
+    if (!e->frame)
+        return HFX_E_NOMEM;
+    e->frame->format = e->enc_fmt;
+    e->frame->width = ctx->width;
+    e->frame->height = ctx->height;
+    e->frame->colorspace = ctx->colorspace;
+    e->frame->color_range = ctx->color_range;
+    ret = av_frame_get_buffer(e->frame, 0);
+    if (ret < 0)
+        return av_fail(e, HFX_LOG_ERROR, "av_frame_get_buffer", ret);
+    if (e->enc_fmt != e->in_fmt) {
+        e->sws = hfx_pixfmt_sws(ctx->width, ctx->height, e->in_fmt, ctx->width, ctx->height,
+                                e->enc_fmt);
+        if (!e->sws) {
+            say(e, HFX_LOG_ERROR, "%s: no swscale conversion %s -> %s", e->backend->name,
+                av_get_pix_fmt_name(e->in_fmt), av_get_pix_fmt_name(e->enc_fmt));
+            return HFX_E_ENCODER;
+        }
+    }
+    say(e, HFX_LOG_INFO, "%s: opened %ux%u %s%s%s", e->backend->name, cfg->width, cfg->height,
+        av_get_pix_fmt_name(e->in_fmt), e->sws ? " via " : "",
+        e->sws ? av_get_pix_fmt_name(e->enc_fmt) : "");
+    e->state = STATE_OPEN;
+    return HFX_OK;
+}
+
+/* Open backend b, or leave e closed. */
+static enum hfx_status try_backend(struct hfx_encoder *e, const struct backend *b,
+                                   enum hfx_log_level fail_level)
+{
+    const AVCodec *codec = avcodec_find_encoder_by_name(b->name);
+
+    if (!codec) {
+        say(e, HFX_LOG_DEBUG, "%s: not in this libavcodec", b->name);
+        return HFX_E_NO_ENCODER;
+    }
+    e->backend = b;
+    enum hfx_status st = open_codec(e, codec, fail_level);
+    if (st != HFX_OK)
+        close_codec(e);
+    return st;
+}
+
+static enum hfx_status open_auto(struct hfx_encoder *e)
+{
+    static const char *const h264_order[] = {HFX_ENCODER_AUTO_ORDER};
+
+    if (e->cfg.codec == HFX_CODEC_H264) {
+        for (size_t i = 0; i < sizeof(h264_order) / sizeof(h264_order[0]); i++) {
+            const struct backend *b = find_backend(h264_order[i]);
+            if (b && try_backend(e, b, HFX_LOG_INFO) == HFX_OK)
+                return HFX_OK;
+        }
+    } else {
+        for (size_t i = 0; i < N_BACKENDS; i++) {
+            if (backends[i].codec == e->cfg.codec &&
+                try_backend(e, &backends[i], HFX_LOG_INFO) == HFX_OK)
+                return HFX_OK;
+        }
+    }
+    e->backend = NULL;
+    say(e, HFX_LOG_ERROR, "auto: no encoder opened");
+    return HFX_E_NO_ENCODER;
+}
+
+static enum hfx_status open_named(struct hfx_encoder *e, const char *name)
+{
+    const struct backend *b = find_backend(name);
+
+    if (!b) {
+        say(e, HFX_LOG_ERROR, "%s: unknown encoder", name);
+        return HFX_E_NO_ENCODER;
+    }
+    if (b->codec != e->cfg.codec) {
+        b = for_codec(b, e->cfg.codec);
+        if (!b) {
+            say(e, HFX_LOG_ERROR, "%s: no backend of this family for codec %u", name,
+                e->cfg.codec);
+            return HFX_E_UNSUPPORTED;
+        }
+    }
+    enum hfx_status st = try_backend(e, b, HFX_LOG_ERROR);
+    if (st == HFX_E_NO_ENCODER || st == HFX_E_ENCODER)
+        return HFX_E_NO_ENCODER;
+    return st;
+}
+
+enum hfx_status hfx_encoder_open(const struct hfx_configure *cfg, const char *name,
+                                 hfx_log_fn log, void *log_user, struct hfx_encoder **out)
+{
+    enum hfx_status st;
+
+    if (!out)
+        return HFX_E_INVALID;
+    *out = NULL;
+    if (!cfg)
+        return HFX_E_INVALID;
+    st = check_config(cfg);
+    if (st != HFX_OK)
+        return st;
+
+    struct hfx_encoder *e = calloc(1, sizeof(*e));
+    if (!e)
+        return HFX_E_NOMEM;
+    e->cfg = *cfg;
+    e->log = log;
+    e->log_user = log_user;
+    e->in_fmt = hfx_pixfmt_from_fourcc(cfg->fourcc);
+    e->pkt = av_packet_alloc();
+    if (!e->pkt) {
+        hfx_encoder_free(&e);
+        return HFX_E_NOMEM;
+    }
+    if (!name || !name[0] || strcmp(name, "auto") == 0)
+        st = open_auto(e);
+    else
+        st = open_named(e, name);
+    if (st != HFX_OK) {
+        hfx_encoder_free(&e);
+        return st;
+    }
+    *out = e;
+    return HFX_OK;
+}
+
+const char *hfx_encoder_name(const struct hfx_encoder *e)
+{
+    return e && e->backend ? e->backend->name : "";
+}
+
+void hfx_encoder_extradata(const struct hfx_encoder *e, const uint8_t **data, size_t *len)
+{
+    if (data)
+        *data = e ? e->extradata : NULL;
+    if (len)
+        *len = e ? e->extradata_len : 0;
+}
+
+static enum hfx_status reopen(struct hfx_encoder *e)
+{
+    close_codec(e);
+    say(e, HFX_LOG_DEBUG, "%s: reopening", e->backend->name);
+    return try_backend(e, e->backend, HFX_LOG_ERROR);
+}
+
+/* Copy or convert pic into e->frame. */
+static enum hfx_status fill_frame(struct hfx_encoder *e, const struct hfx_picture *pic)
+{
+    const struct hfx_configure *cfg = &e->cfg;
+    unsigned planes = hfx_pixfmt_planes(cfg->fourcc);
+    uint32_t row_bytes[HFX_MAX_PLANES] = {0}, rows[HFX_MAX_PLANES] = {0};
+    int strides[HFX_MAX_PLANES + 1] = {0};
+
+    for (unsigned p = 0; p < planes; p++) {
+        (void)hfx_pixfmt_plane(cfg->fourcc, cfg->width, cfg->height, p, &row_bytes[p],
+                               &rows[p]);
+        if (!pic->plane[p])
+            return HFX_E_INVALID;
+        if (pic->stride[p] < row_bytes[p] || pic->stride[p] > HFX_MAX_STRIDE)
+            return HFX_E_BAD_STRIDE;
+        strides[p] = (int)pic->stride[p];
+    }
+    /* The encoder may still hold the previous picture: this reallocates
+     * only then. */
+    int ret = av_frame_make_writable(e->frame);
+    if (ret < 0)
+        return av_fail(e, HFX_LOG_ERROR, "av_frame_make_writable", ret);
+    if (e->sws) {
+        const uint8_t *src[HFX_MAX_PLANES + 1] = {pic->plane[0], pic->plane[1],
+                                                  pic->plane[2], NULL};
+        ret = sws_scale(e->sws, src, strides, 0, (int)cfg->height, e->frame->data,
+                        e->frame->linesize);
+        if (ret < 0)
+            return av_fail(e, HFX_LOG_ERROR, "sws_scale", ret);
+        return HFX_OK;
+    }
+    for (unsigned p = 0; p < planes; p++)
+        av_image_copy_plane(e->frame->data[p], e->frame->linesize[p], pic->plane[p],
+                            strides[p], (int)row_bytes[p], (int)rows[p]);
+    return HFX_OK;
+}
+
+static AVFrame *upload(struct hfx_encoder *e, enum hfx_status *st)
+{
+    int ret = av_hwframe_get_buffer(e->ctx->hw_frames_ctx, e->hw_frame, 0);
+    if (ret >= 0)
+        ret = av_hwframe_transfer_data(e->hw_frame, e->frame, 0);
+    if (ret >= 0)
+        ret = av_frame_copy_props(e->hw_frame, e->frame);
+    if (ret < 0) {
+        av_frame_unref(e->hw_frame);
+        *st = av_fail(e, HFX_LOG_ERROR, "hardware upload", ret);
+        return NULL;
+    }
+    return e->hw_frame;
+}
+
+enum hfx_status hfx_encoder_send(struct hfx_encoder *e, const struct hfx_picture *pic,
+                                 int64_t pts, bool force_idr)
+{
+    enum hfx_status st = HFX_OK;
+
+    if (!e || !pic)
+        return HFX_E_INVALID;
+    if (e->state == STATE_DRAINING)
+        return HFX_E_STATE; /* receive until HFX_E_CLOSED first */
+    av_packet_unref(e->pkt);
+    if (e->state == STATE_CLOSED) {
+        st = reopen(e);
+        if (st != HFX_OK)
+            return st;
+    }
+    st = fill_frame(e, pic);
+    if (st != HFX_OK)
+        return st;
+    e->frame->pts = pts;
+    /* An I picture request; libx264 and nvenc make it an IDR because
+     * forced-idr is set. */
+    e->frame->pict_type = force_idr ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
+
+    AVFrame *frame = e->hw_frame ? upload(e, &st) : e->frame;
+    if (!frame)
+        return st;
+    int ret = avcodec_send_frame(e->ctx, frame);
+    if (e->hw_frame)
+        av_frame_unref(e->hw_frame);
+    if (ret == AVERROR(EAGAIN))
+        return HFX_E_BUSY; /* receive the finished packets first */
+    if (ret < 0)
+        return av_fail(e, HFX_LOG_ERROR, "avcodec_send_frame", ret);
+    return HFX_OK;
+}
+
+static bool pop_pending(struct hfx_encoder *e)
+{
+    if (e->pending_count == 0)
+        return false;
+    AVPacket **slot = &e->pending[e->pending_head];
+    av_packet_move_ref(e->pkt, *slot);
+    av_packet_free(slot);
+    e->pending_head = (e->pending_head + 1) % MAX_PENDING;
+    e->pending_count--;
+    return true;
+}
+
+struct nal_scan {
+    uint32_t codec;
+    bool key;
+    uint64_t params; /* bit per parameter set type seen */
+};
+
+static void scan_nal(void *user, const uint8_t *nal, size_t nal_len)
+{
+    struct nal_scan *s = user;
+    unsigned type = nal_type(s->codec, nal);
+
+    if (s->codec == HFX_CODEC_HEVC) {
+        /* HEVC also needs the 2-byte NAL header; IRAP pictures are 16..21. */
+        if (nal_len >= 2 && type >= 16 && type <= 21)
+            s->key = true;
+    } else if (type == 5) {
+        s->key = true;
+    }
+    if (is_parameter_set(s->codec, type))
+        s->params |= 1ull << type;
+}
+
+static enum hfx_status finish_packet(struct hfx_encoder *e, struct hfx_encoded *out)
+{
+    const uint8_t *data = e->pkt->data;
+    size_t len = (size_t)e->pkt->size;
+    struct nal_scan scan = {e->cfg.codec, false, 0};
+    bool has_params;
+
+    if (e->cfg.codec == HFX_CODEC_AV1) {
+        /* No NAL units; the sequence header comes in-band with keyframes. */
+        scan.key = (e->pkt->flags & AV_PKT_FLAG_KEY) != 0;
+        has_params = true;
+    } else {
+        hfx_h264_foreach_nal(data, len, scan_nal, &scan);
+        uint64_t all = e->cfg.codec == HFX_CODEC_HEVC ? 7ull << 32 : 3ull << 7;
+        has_params = scan.params == all;
+        if (scan.key && has_params && e->extradata_len == 0)
+            store_parameter_sets(e, data, len);
+    }
+    if (scan.key && !has_params && e->extradata_len) {
+        size_t need = e->extradata_len + len;
+        if (need > e->out_cap) {
+            uint8_t *grown = realloc(e->out, need);
+            if (!grown)
+                return HFX_E_NOMEM;
+            e->out = grown;
+            e->out_cap = need;
+        }
+        memcpy(e->out, e->extradata, e->extradata_len);
+        memcpy(e->out + e->extradata_len, data, len);
+        data = e->out;
+        len = need;
+    }
+    out->data = data;
+    out->len = len;
+    out->pts = e->pkt->pts;
+    out->dts = e->pkt->dts;
+    out->keyframe = scan.key;
+    return HFX_OK;
+}
+
+enum hfx_status hfx_encoder_receive(struct hfx_encoder *e, struct hfx_encoded *out)
+{
+    if (!e || !out)
+        return HFX_E_INVALID;
+    av_packet_unref(e->pkt);
+    if (!pop_pending(e)) {
+        if (e->state == STATE_CLOSED)
+            return HFX_E_CLOSED;
+        int ret = avcodec_receive_packet(e->ctx, e->pkt);
+        if (ret == AVERROR(EAGAIN))
+            return HFX_INCOMPLETE;
+        if (ret == AVERROR_EOF) {
+            e->state = STATE_CLOSED;
+            return HFX_E_CLOSED;
+        }
+        if (ret < 0)
+            return av_fail(e, HFX_LOG_ERROR, "avcodec_receive_packet", ret);
+    }
+    return finish_packet(e, out);
+}
+
+enum hfx_status hfx_encoder_flush(struct hfx_encoder *e)
+{
+    if (!e)
+        return HFX_E_INVALID;
+    if (e->state != STATE_OPEN)
+        return HFX_OK; /* already draining or drained */
+    int ret = avcodec_send_frame(e->ctx, NULL);
+    if (ret < 0 && ret != AVERROR_EOF)
+        return av_fail(e, HFX_LOG_ERROR, "avcodec_send_frame(flush)", ret);
+    e->state = STATE_DRAINING;
+    return HFX_OK;
+}
+
+/* Drain the open encoder into the pending queue before it is reopened, so
+ * that no frame already sent is lost. */
+static enum hfx_status drain_to_pending(struct hfx_encoder *e)
+{
+    int ret = avcodec_send_frame(e->ctx, NULL);
+    if (ret < 0 && ret != AVERROR_EOF)
+        return av_fail(e, HFX_LOG_ERROR, "avcodec_send_frame(drain)", ret);
+    for (;;) {
+        AVPacket *pkt = av_packet_alloc();
+        if (!pkt)
+            return HFX_E_NOMEM;
+        ret = avcodec_receive_packet(e->ctx, pkt);
+        if (ret < 0) {
+            av_packet_free(&pkt);
+            return ret == AVERROR_EOF ? HFX_OK : av_fail(e, HFX_LOG_ERROR, "drain", ret);
+        }
+        if (e->pending_count == MAX_PENDING) {
+            say(e, HFX_LOG_WARN, "%s: dropped a packet while reopening", e->backend->name);
+            av_packet_free(&pkt);
+            continue;
+        }
+        e->pending[(e->pending_head + e->pending_count) % MAX_PENDING] = pkt;
+        e->pending_count++;
+    }
+}
+
+enum hfx_status hfx_encoder_set_bitrate(struct hfx_encoder *e, uint32_t kbps)
+{
+    if (!e)
+        return HFX_E_INVALID;
+    if (kbps == 0 || kbps > HFX_MAX_BITRATE_KBPS)
+        return HFX_E_INVALID;
+    e->cfg.bitrate_kbps = kbps;
+    /* Closed or draining: the next open takes the new value. CQP has none. */
+    if (e->state != STATE_OPEN || e->cfg.rate_control == HFX_RC_CQP)
+        return HFX_OK;
+    if (in_place_bitrate(e)) {
+        /* kbit/s -> bit/s, a one-second buffer as at open; libx264 applies
+         * it with the next frame. */
+        int64_t bps = (int64_t)kbps * 1000;
+        e->ctx->bit_rate = bps;
+        e->ctx->rc_max_rate = bps;
+        e->ctx->rc_buffer_size = (int)bps;
+        return HFX_OK;
+    }
+    av_packet_unref(e->pkt);
+    enum hfx_status st = drain_to_pending(e);
+    if (st != HFX_OK)
+        return st;
+    st = reopen(e);
+    if (st != HFX_OK)
+        e->state = STATE_CLOSED;
+    return st;
+}
+
+void hfx_encoder_free(struct hfx_encoder **ep)
+{
+    struct hfx_encoder *e = ep ? *ep : NULL;
+
+    if (!e)
+        return;
+    close_codec(e);
+    while (pop_pending(e))
+        av_packet_unref(e->pkt);
+    av_packet_free(&e->pkt);
+    free(e->out);
+    free(e);
+    *ep = NULL;
+}

@@ -1,0 +1,214 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * H.264 Annex-B scanning and avcC conversion (ITU-T H.264 Annex B,
+ * ISO/IEC 14496-15 section 5.3.3.1). Inputs may come from an untrusted
+ * peer or a misbehaving encoder: every read is checked against the end of
+ * the buffer first.
+ */
+#include "hfx/encoder.h"
+
+#include <string.h>
+
+#define NAL_TYPE_IDR 5
+#define NAL_TYPE_SPS 7
+#define NAL_TYPE_PPS 8
+
+/* Offset of the next 00 00 01 at or after `from`, or len if there is none. */
+static size_t find_start_code(const uint8_t *data, size_t len, size_t from)
+{
+    for (size_t i = from; len >= 3 && i <= len - 3; i++) {
+        if (data[i + 2] > 1) {
+            i += 2; /* no start code can begin at i, i+1 or i+2 */
+            continue;
+        }
+        if (data[i] == 0 && data[i + 1] == 0 && data[i + 2] == 1)
+            return i;
+    }
+    return len;
+}
+
+size_t hfx_h264_foreach_nal(const uint8_t *data, size_t len,
+                            void (*fn)(void *user, const uint8_t *nal, size_t nal_len),
+                            void *user)
+{
+    size_t count = 0;
+
+    if (!data)
+        return 0;
+    size_t pos = find_start_code(data, len, 0);
+    while (pos < len) {
+        size_t begin = pos + 3;
+        size_t next = find_start_code(data, len, begin);
+        size_t end = next;
+        /* Zero bytes before a start code are the leading byte of a 4-byte
+         * start code or trailing_zero_8bits (B.1.1), not NAL payload. */
+        while (end > begin && data[end - 1] == 0)
+            end--;
+        if (end > begin) {
+            if (fn)
+                fn(user, data + begin, end - begin);
+            count++;
+        }
+        pos = next;
+    }
+    return count;
+}
+
+/* Bit n set for every nal_unit_type n seen. */
+static void collect_type(void *user, const uint8_t *nal, size_t nal_len)
+{
+    uint32_t *seen = user;
+    (void)nal_len; /* foreach_nal never reports an empty NAL unit */
+    *seen |= 1u << (nal[0] & 0x1f);
+}
+
+static uint32_t nal_types(const uint8_t *data, size_t len)
+{
+    uint32_t seen = 0;
+    hfx_h264_foreach_nal(data, len, collect_type, &seen);
+    return seen;
+}
+
+bool hfx_h264_is_idr(const uint8_t *data, size_t len)
+{
+    return (nal_types(data, len) & (1u << NAL_TYPE_IDR)) != 0;
+}
+
+bool hfx_h264_has_parameter_sets(const uint8_t *data, size_t len)
+{
+    uint32_t want = (1u << NAL_TYPE_SPS) | (1u << NAL_TYPE_PPS);
+    return (nal_types(data, len) & want) == want;
+}
+
+struct sps_find {
+    bool found;
+    uint8_t rbsp[3]; /* profile_idc, constraint flags, level_idc */
+    size_t have;
+};
+
+static void find_sps(void *user, const uint8_t *nal, size_t nal_len)
+{
+    struct sps_find *f = user;
+    unsigned zeros = 0;
+
+    if (f->found || (nal[0] & 0x1f) != NAL_TYPE_SPS)
+        return;
+    f->found = true;
+    /* Undo emulation prevention (7.4.1): 00 00 03 -> 00 00. A hostile SPS
+     * can put one inside the first three payload bytes. */
+    for (size_t i = 1; i < nal_len && f->have < sizeof(f->rbsp); i++) {
+        if (zeros >= 2 && nal[i] == 3) {
+            zeros = 0;
+            continue;
+        }
+        zeros = nal[i] == 0 ? zeros + 1 : 0;
+        f->rbsp[f->have++] = nal[i];
+    }
+}
+
+bool hfx_h264_sps_profile_level(const uint8_t *data, size_t len, uint8_t *profile_idc,
+                                uint8_t *level_idc)
+{
+    struct sps_find f = {0};
+
+    hfx_h264_foreach_nal(data, len, find_sps, &f);
+    if (!f.found || f.have < sizeof(f.rbsp))
+        return false;
+    if (profile_idc)
+        *profile_idc = f.rbsp[0];
+    if (level_idc)
+        *level_idc = f.rbsp[2];
+    return true;
+}
+
+/* Bounded reader over the avcC record (STYLE.md rule 4). */
+struct reader {
+    const uint8_t *p;
+    size_t left;
+    bool bad;
+};
+
+static uint8_t read_u8(struct reader *r)
+{
+    if (r->bad || r->left < 1) {
+        r->bad = true;
+        return 0;
+    }
+    r->left--;
+    return *r->p++;
+}
+
+static uint16_t read_u16be(struct reader *r)
+{
+    if (r->bad || r->left < 2) {
+        r->bad = true;
+        return 0;
+    }
+    uint16_t v = (uint16_t)((uint16_t)r->p[0] << 8 | r->p[1]);
+    r->p += 2;
+    r->left -= 2;
+    return v;
+}
+
+/* Copy `count` length-prefixed NAL units of type `type` to out with 4-byte
+ * start codes. */
+static enum hfx_status copy_sets(struct reader *r, unsigned count, unsigned type, uint8_t *out,
+                                 size_t cap, size_t *pos)
+{
+    static const uint8_t start_code[4] = {0, 0, 0, 1};
+
+    if (count == 0)
+        return HFX_E_MALFORMED;
+    for (unsigned i = 0; i < count; i++) {
+        uint16_t n = read_u16be(r);
+        if (r->bad || n == 0 || n > r->left)
+            return HFX_E_MALFORMED;
+        if ((r->p[0] & 0x1f) != type)
+            return HFX_E_MALFORMED;
+        if ((uint64_t)*pos + sizeof(start_code) + n > cap)
+            return HFX_E_TOO_LARGE;
+        memcpy(out + *pos, start_code, sizeof(start_code));
+        memcpy(out + *pos + sizeof(start_code), r->p, n);
+        *pos += sizeof(start_code) + n;
+        r->p += n;
+        r->left -= n;
+    }
+    return HFX_OK;
+}
+
+enum hfx_status hfx_h264_avcc_to_annexb(const uint8_t *avcc, size_t len, uint8_t *out,
+                                        size_t cap, size_t *written)
+{
+    struct reader r = {avcc, avcc ? len : 0, false};
+    size_t pos = 0;
+    enum hfx_status st;
+
+    if (written)
+        *written = 0;
+    if (!out)
+        cap = 0;
+    if (read_u8(&r) != 1) /* configurationVersion */
+        return HFX_E_MALFORMED;
+    /* Profile, compatibility, level and lengthSizeMinusOne: not needed to
+     * rewrite the parameter sets. The reserved bits are not checked because
+     * muxers in the wild get them wrong and decoders accept that. */
+    for (int i = 0; i < 4; i++)
+        (void)read_u8(&r);
+    unsigned sps_count = read_u8(&r) & 0x1f;
+    if (r.bad)
+        return HFX_E_MALFORMED;
+    st = copy_sets(&r, sps_count, NAL_TYPE_SPS, out, cap, &pos);
+    if (st != HFX_OK)
+        return st;
+    unsigned pps_count = read_u8(&r);
+    if (r.bad)
+        return HFX_E_MALFORMED;
+    st = copy_sets(&r, pps_count, NAL_TYPE_PPS, out, cap, &pos);
+    if (st != HFX_OK)
+        return st;
+    /* Bytes after the PPS list are the High-profile extension (chroma format,
+     * bit depths, SPS extensions): not parameter sets a decoder needs here. */
+    if (written)
+        *written = pos;
+    return HFX_OK;
+}

@@ -1,0 +1,569 @@
+/* SPDX-License-Identifier: MIT */
+#include <stdlib.h>
+#include <string.h>
+
+#include <libavcodec/avcodec.h>
+#include <libavutil/log.h>
+
+#include "hfx/encoder.h"
+#include "h264-decode.h"
+#include "pattern.h"
+#include "check.h"
+
+#define MIN_PSNR 35.0
+
+struct log_record {
+    int count;
+    int errors;
+    char text[4096];
+};
+
+static void record_log(void *user, enum hfx_log_level level, const char *msg)
+{
+    struct log_record *r = user;
+    if (getenv("HFX_TEST_VERBOSE"))
+        fprintf(stderr, "[%d] %s\n", (int)level, msg);
+    if (!r)
+        return;
+    r->count++;
+    if (level == HFX_LOG_ERROR)
+        r->errors++;
+    size_t used = strlen(r->text);
+    snprintf(r->text + used, sizeof(r->text) - used, "%s\n", msg);
+}
+
+static struct hfx_configure config(uint32_t fourcc, uint32_t w, uint32_t h)
+{
+    struct hfx_configure cfg = {
+        .codec = HFX_CODEC_H264,
+        .width = w,
+        .height = h,
+        .fourcc = fourcc,
+        .fps_num = 30,
+        .fps_den = 1,
+        .bitrate_kbps = 2000,
+        .rate_control = HFX_RC_ABR,
+        .profile = HFX_PROFILE_AUTO,
+        .latency = HFX_LATENCY_LOWEST,
+        .quality = 23,
+    };
+    return cfg;
+}
+
+static struct hfx_encoder *open_ok(const struct hfx_configure *cfg, const char *name)
+{
+    struct hfx_encoder *e = NULL;
+    CHECK_STATUS(hfx_encoder_open(cfg, name, record_log, NULL, &e), HFX_OK);
+    CHECK(e != NULL);
+    return e;
+}
+
+static struct hfx_picture picture_of(const struct hfx_image *img)
+{
+    struct hfx_picture pic = {{NULL}, {0}};
+    for (unsigned p = 0; p < HFX_MAX_PLANES; p++) {
+        pic.plane[p] = img->plane[p];
+        pic.stride[p] = img->stride[p];
+    }
+    return pic;
+}
+
+/* Decoded pictures are compared with the pattern regenerated from the pts. */
+struct compare {
+    struct hfx_image src, ref;
+    double worst;
+    int64_t last_pts;
+};
+
+static void compare_picture(void *user, const struct hfx_image *img, int64_t pts)
+{
+    struct compare *c = user;
+    struct hfx_psnr p;
+
+    CHECK(pts >= 0);
+    c->last_pts = pts;
+    hfx_pattern_fill(&c->src, (uint64_t)pts);
+    CHECK_STATUS(hfx_image_convert(&c->src, &c->ref), HFX_OK);
+    CHECK_STATUS(hfx_image_psnr(&c->ref, img, &p), HFX_OK);
+    if (p.all < c->worst)
+        c->worst = p.all;
+}
+
+struct run {
+    struct hfx_h264_decoder *dec;
+    struct compare cmp;
+    uint8_t *stream; /* every access unit, concatenated */
+    size_t stream_len;
+    int packets;
+    int keyframes;
+    bool key_at[256]; /* by pts */
+    size_t bytes_at[256];
+};
+
+static void run_init(struct run *r, uint32_t fourcc, uint32_t w, uint32_t h)
+{
+    memset(r, 0, sizeof(*r));
+    r->cmp.worst = HFX_PSNR_MAX;
+    r->cmp.last_pts = -1;
+    CHECK_STATUS(hfx_image_alloc(&r->cmp.src, fourcc, w, h), HFX_OK);
+    CHECK_STATUS(hfx_image_alloc(&r->cmp.ref, HFX_FORMAT_I420, w, h), HFX_OK);
+    CHECK_STATUS(hfx_h264_decoder_new(compare_picture, &r->cmp, &r->dec), HFX_OK);
+}
+
+static void run_release(struct run *r)
+{
+    hfx_h264_decoder_free(&r->dec);
+    CHECK(r->dec == NULL);
+    hfx_image_release(&r->cmp.src);
+    hfx_image_release(&r->cmp.ref);
+    free(r->stream);
+}
+
+static void take_packet(struct run *r, const struct hfx_encoded *pkt)
+{
+    CHECK(pkt->len > 0);
+    CHECK(pkt->pts >= 0 && pkt->pts < 256);
+    CHECK_EQ_INT(pkt->keyframe, hfx_h264_is_idr(pkt->data, pkt->len));
+    if (r->packets == 0)
+        CHECK(pkt->keyframe); /* the stream starts with an IDR */
+    if (pkt->keyframe) {
+        /* SPS/PPS in-band before every IDR. */
+        CHECK(hfx_h264_has_parameter_sets(pkt->data, pkt->len));
+        r->keyframes++;
+    }
+    r->key_at[pkt->pts] = pkt->keyframe;
+    r->bytes_at[pkt->pts] = pkt->len;
+    r->packets++;
+    uint8_t *grown = realloc(r->stream, r->stream_len + pkt->len);
+    CHECK(grown != NULL);
+    memcpy(grown + r->stream_len, pkt->data, pkt->len);
+    r->stream = grown;
+    r->stream_len += pkt->len;
+    CHECK_STATUS(hfx_h264_decoder_decode_au(r->dec, pkt->data, pkt->len, pkt->pts), HFX_OK);
+}
+
+static void receive_all(struct hfx_encoder *e, struct run *r, enum hfx_status until)
+{
+    struct hfx_encoded pkt;
+    enum hfx_status st;
+    while ((st = hfx_encoder_receive(e, &pkt)) == HFX_OK)
+        take_packet(r, &pkt);
+    CHECK_STATUS(st, until);
+}
+
+/* Encode frames [first, first + n) of the pattern; force an IDR at force. */
+static void encode_range(struct hfx_encoder *e, struct run *r, uint64_t first, uint64_t n,
+                         int64_t force)
+{
+    struct hfx_picture pic = picture_of(&r->cmp.src);
+    struct hfx_image img;
+
+    CHECK_STATUS(hfx_image_alloc(&img, r->cmp.src.fourcc, r->cmp.src.width, r->cmp.src.height),
+                 HFX_OK);
+    pic = picture_of(&img);
+    for (uint64_t i = first; i < first + n; i++) {
+        hfx_pattern_fill(&img, i);
+        CHECK_STATUS(hfx_encoder_send(e, &pic, (int64_t)i, (int64_t)i == force), HFX_OK);
+        receive_all(e, r, HFX_INCOMPLETE);
+    }
+    hfx_image_release(&img);
+}
+
+static void finish(struct hfx_encoder *e, struct run *r)
+{
+    CHECK_STATUS(hfx_encoder_flush(e), HFX_OK);
+    receive_all(e, r, HFX_E_CLOSED);
+    CHECK_STATUS(hfx_h264_decoder_flush(r->dec), HFX_OK);
+}
+
+static void check_roundtrip(uint32_t fourcc, uint32_t w, uint32_t h, int frames)
+{
+    struct hfx_configure cfg = config(fourcc, w, h);
+    struct hfx_encoder *e = open_ok(&cfg, "auto");
+    struct run r;
+
+    run_init(&r, fourcc, w, h);
+    encode_range(e, &r, 0, (uint64_t)frames, -1);
+    finish(e, &r);
+    CHECK_EQ_INT(r.packets, frames);
+    CHECK_EQ_INT(hfx_h264_decoder_frames(r.dec), frames);
+    CHECK_EQ_INT(r.cmp.last_pts, frames - 1);
+    if (r.cmp.worst < MIN_PSNR)
+        fprintf(stderr, "worst PSNR %.2f dB\n", r.cmp.worst);
+    CHECK(r.cmp.worst >= MIN_PSNR);
+
+    /* The same stream through the parser, in odd-sized chunks. */
+    struct hfx_h264_decoder *d = NULL;
+    CHECK_STATUS(hfx_h264_decoder_new(NULL, NULL, &d), HFX_OK);
+    for (size_t off = 0; off < r.stream_len; off += 997) {
+        size_t n = r.stream_len - off < 997 ? r.stream_len - off : 997;
+        CHECK_STATUS(hfx_h264_decoder_feed(d, r.stream + off, n), HFX_OK);
+    }
+    CHECK_STATUS(hfx_h264_decoder_flush(d), HFX_OK);
+    CHECK_EQ_INT(hfx_h264_decoder_frames(d), frames);
+    hfx_h264_decoder_free(&d);
+
+    run_release(&r);
+    hfx_encoder_free(&e);
+    CHECK(e == NULL);
+}
+
+static void test_auto_picks_libx264(void)
+{
+    struct hfx_configure cfg = config(HFX_FORMAT_NV12, 320, 240);
+    struct log_record log = {0};
+    struct hfx_encoder *e = NULL;
+
+    CHECK_STATUS(hfx_encoder_open(&cfg, "auto", record_log, &log, &e), HFX_OK);
+    CHECK(strcmp(hfx_encoder_name(e), "libx264") == 0);
+    /* The backends before it in HFX_ENCODER_AUTO_ORDER that this libavcodec
+     * has were tried and reported, not as errors. */
+    if (avcodec_find_encoder_by_name("h264_nvenc"))
+        CHECK(strstr(log.text, "h264_nvenc") != NULL);
+    CHECK_EQ_INT(log.errors, 0);
+    hfx_encoder_free(&e);
+    hfx_encoder_free(&e);
+
+    CHECK_STATUS(hfx_encoder_open(&cfg, NULL, NULL, NULL, &e), HFX_OK);
+    CHECK(strcmp(hfx_encoder_name(e), "libx264") == 0);
+    hfx_encoder_free(&e);
+    CHECK_STATUS(hfx_encoder_open(&cfg, "libx264", NULL, NULL, &e), HFX_OK);
+    CHECK(strcmp(hfx_encoder_name(e), "libx264") == 0);
+    hfx_encoder_free(&e);
+}
+
+struct nal_types {
+    uint32_t mask;
+    int count;
+};
+
+static void note_type(void *user, const uint8_t *nal, size_t len)
+{
+    struct nal_types *t = user;
+    t->mask |= 1u << (nal[0] & 0x1f);
+    t->count++;
+}
+
+static void test_extradata_is_sps_pps(void)
+{
+    struct hfx_configure cfg = config(HFX_FORMAT_I420, 320, 240);
+    struct hfx_encoder *e = open_ok(&cfg, "libx264");
+    const uint8_t *data = NULL;
+    size_t len = 0;
+    struct nal_types t = {0};
+
+    hfx_encoder_extradata(e, &data, &len);
+    CHECK(data != NULL && len > 8);
+    CHECK_EQ_INT(hfx_h264_foreach_nal(data, len, note_type, &t), 2);
+    CHECK_EQ_INT(t.mask, (1u << 7) | (1u << 8));
+    CHECK(memcmp(data, "\0\0\0\1", 4) == 0);
+    hfx_encoder_free(&e);
+}
+
+static void test_profiles(void)
+{
+    static const struct {
+        uint8_t profile;
+        uint8_t idc;
+    } want[] = {
+        {HFX_PROFILE_BASELINE, 66},
+        {HFX_PROFILE_MAIN, 77},
+        {HFX_PROFILE_HIGH, 100},
+    };
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        struct hfx_configure cfg = config(HFX_FORMAT_NV12, 320, 240);
+        cfg.profile = want[i].profile;
+        /* x264's profile is a ceiling: ultrafast (no CABAC, no 8x8
+         * transform) fits baseline whatever is asked. veryfast uses both. */
+        cfg.latency = HFX_LATENCY_BALANCED;
+        struct hfx_encoder *e = open_ok(&cfg, "auto");
+        const uint8_t *data;
+        size_t len;
+        uint8_t profile = 0, level = 0;
+        hfx_encoder_extradata(e, &data, &len);
+        CHECK(hfx_h264_sps_profile_level(data, len, &profile, &level));
+        CHECK_EQ_INT(profile, want[i].idc);
+        if (want[i].idc == 66)
+            CHECK(data[6] & 0x40); /* constraint_set1: constrained baseline */
+        hfx_encoder_free(&e);
+    }
+}
+
+static void test_roundtrip_nv12(void) { check_roundtrip(HFX_FORMAT_NV12, 320, 240, 30); }
+static void test_roundtrip_i420(void) { check_roundtrip(HFX_FORMAT_I420, 320, 240, 30); }
+static void test_roundtrip_bgrx(void) { check_roundtrip(HFX_FORMAT_BGRX, 320, 240, 30); }
+static void test_roundtrip_bgra(void) { check_roundtrip(HFX_FORMAT_BGRA, 320, 240, 30); }
+static void test_roundtrip_rgbx(void) { check_roundtrip(HFX_FORMAT_RGBX, 320, 240, 30); }
+static void test_roundtrip_rgba(void) { check_roundtrip(HFX_FORMAT_RGBA, 320, 240, 30); }
+static void test_roundtrip_720p(void) { check_roundtrip(HFX_FORMAT_BGRX, 1280, 720, 30); }
+
+static void test_force_idr(void)
+{
+    struct hfx_configure cfg = config(HFX_FORMAT_NV12, 320, 240);
+    cfg.keyint_frames = 1000;
+    struct hfx_encoder *e = open_ok(&cfg, "auto");
+    struct run r;
+
+    run_init(&r, HFX_FORMAT_NV12, 320, 240);
+    encode_range(e, &r, 0, 30, 10);
+    finish(e, &r);
+    CHECK_EQ_INT(r.packets, 30);
+    CHECK(r.key_at[0]);
+    CHECK(r.key_at[10]);
+    CHECK_EQ_INT(r.keyframes, 2);
+    CHECK(r.cmp.worst >= MIN_PSNR);
+    run_release(&r);
+    hfx_encoder_free(&e);
+}
+
+static void test_keyint(void)
+{
+    struct hfx_configure cfg = config(HFX_FORMAT_I420, 320, 240);
+    cfg.keyint_frames = 10;
+    struct hfx_encoder *e = open_ok(&cfg, "auto");
+    struct run r;
+
+    run_init(&r, HFX_FORMAT_I420, 320, 240);
+    encode_range(e, &r, 0, 30, -1);
+    finish(e, &r);
+    CHECK(r.key_at[0] && r.key_at[10] && r.key_at[20]);
+    CHECK_EQ_INT(r.keyframes, 3);
+    run_release(&r);
+    hfx_encoder_free(&e);
+}
+
+static size_t bytes_between(const struct run *r, int from, int to)
+{
+    size_t sum = 0;
+    for (int i = from; i < to; i++)
+        sum += r->bytes_at[i];
+    return sum;
+}
+
+static void check_bitrate_change(uint8_t rate_control)
+{
+    struct hfx_configure cfg = config(HFX_FORMAT_NV12, 640, 480);
+    cfg.bitrate_kbps = 200;
+    cfg.rate_control = rate_control;
+    struct hfx_encoder *e = open_ok(&cfg, "libx264");
+    struct run r;
+
+    run_init(&r, HFX_FORMAT_NV12, 640, 480);
+    encode_range(e, &r, 0, 40, -1);
+    CHECK_STATUS(hfx_encoder_set_bitrate(e, 4000), HFX_OK);
+    encode_range(e, &r, 40, 40, -1);
+    finish(e, &r);
+    CHECK_EQ_INT(r.packets, 80);
+    size_t low = bytes_between(&r, 20, 40), high = bytes_between(&r, 50, 70);
+    if (getenv("HFX_TEST_VERBOSE"))
+        fprintf(stderr, "bytes/frame %zu -> %zu\n", low / 20, high / 20);
+    CHECK(high > 2 * low);
+    /* libx264 changes a CBR rate in place; ABR is reopened: a new IDR. */
+    CHECK_EQ_INT(r.key_at[40], rate_control != HFX_RC_CBR);
+    CHECK_STATUS(hfx_encoder_set_bitrate(e, 0), HFX_E_INVALID);
+    CHECK_STATUS(hfx_encoder_set_bitrate(e, HFX_MAX_BITRATE_KBPS + 1), HFX_E_INVALID);
+    run_release(&r);
+    hfx_encoder_free(&e);
+}
+
+static void test_bitrate_change_abr(void) { check_bitrate_change(HFX_RC_ABR); }
+static void test_bitrate_change_cbr(void) { check_bitrate_change(HFX_RC_CBR); }
+
+static void test_flush_then_send(void)
+{
+    struct hfx_configure cfg = config(HFX_FORMAT_RGBA, 320, 240);
+    struct hfx_encoder *e = open_ok(&cfg, "auto");
+    struct hfx_encoded pkt;
+    struct run r;
+
+    run_init(&r, HFX_FORMAT_RGBA, 320, 240);
+    encode_range(e, &r, 0, 5, -1);
+    CHECK_STATUS(hfx_encoder_flush(e), HFX_OK);
+    CHECK_STATUS(hfx_encoder_flush(e), HFX_OK); /* idempotent */
+    struct hfx_picture pic = picture_of(&r.cmp.src);
+    CHECK_STATUS(hfx_encoder_send(e, &pic, 5, false), HFX_E_STATE);
+    receive_all(e, &r, HFX_E_CLOSED);
+    CHECK_EQ_INT(r.packets, 5);
+    CHECK_STATUS(hfx_encoder_receive(e, &pkt), HFX_E_CLOSED);
+
+    /* Sending again reopens: a new IDR with SPS/PPS. */
+    int before = r.keyframes;
+    encode_range(e, &r, 5, 5, -1);
+    CHECK(r.key_at[5]);
+    CHECK_EQ_INT(r.keyframes, before + 1);
+    finish(e, &r);
+    CHECK_EQ_INT(r.packets, 10);
+    CHECK_EQ_INT(hfx_h264_decoder_frames(r.dec), 10);
+    CHECK(r.cmp.worst >= MIN_PSNR);
+    run_release(&r);
+    hfx_encoder_free(&e);
+}
+
+static void test_cqp(void)
+{
+    struct hfx_configure cfg = config(HFX_FORMAT_I420, 320, 240);
+    cfg.rate_control = HFX_RC_CQP;
+    cfg.bitrate_kbps = 0;
+    cfg.quality = 18;
+    cfg.latency = HFX_LATENCY_QUALITY;
+    struct hfx_encoder *e = open_ok(&cfg, "libx264");
+    struct run r;
+
+    run_init(&r, HFX_FORMAT_I420, 320, 240);
+    encode_range(e, &r, 0, 15, -1);
+    finish(e, &r);
+    CHECK_EQ_INT(hfx_h264_decoder_frames(r.dec), 15);
+    CHECK(r.cmp.worst >= 40.0);
+    run_release(&r);
+    hfx_encoder_free(&e);
+}
+
+static void test_bad_stride(void)
+{
+    struct hfx_configure cfg = config(HFX_FORMAT_BGRX, 320, 240);
+    struct hfx_encoder *e = open_ok(&cfg, "auto");
+    struct hfx_image img;
+    CHECK_STATUS(hfx_image_alloc(&img, HFX_FORMAT_BGRX, 320, 240), HFX_OK);
+    struct hfx_picture pic = picture_of(&img);
+    pic.stride[0] = 320 * 4 - 1;
+    CHECK_STATUS(hfx_encoder_send(e, &pic, 0, false), HFX_E_BAD_STRIDE);
+    pic.stride[0] = 320 * 4;
+    pic.plane[0] = NULL;
+    CHECK_STATUS(hfx_encoder_send(e, &pic, 0, false), HFX_E_INVALID);
+    CHECK_STATUS(hfx_encoder_send(e, NULL, 0, false), HFX_E_INVALID);
+    hfx_image_release(&img);
+    hfx_encoder_free(&e);
+}
+
+static void expect_open(const struct hfx_configure *cfg, const char *name,
+                        enum hfx_status want)
+{
+    struct hfx_encoder *e = (struct hfx_encoder *)&e; /* must be reset to NULL */
+    CHECK_STATUS(hfx_encoder_open(cfg, name, record_log, NULL, &e), want);
+    CHECK(e == NULL);
+}
+
+static void test_rejects(void)
+{
+    struct hfx_configure good = config(HFX_FORMAT_NV12, 320, 240), cfg;
+
+    expect_open(&good, "no-such-encoder", HFX_E_NO_ENCODER);
+    expect_open(&good, "h264_videotoolbox", HFX_E_NO_ENCODER); /* not built on Linux */
+    expect_open(NULL, "auto", HFX_E_INVALID);
+    CHECK_STATUS(hfx_encoder_open(&good, "auto", NULL, NULL, NULL), HFX_E_INVALID);
+
+    static const uint32_t dims[][2] = {
+        {321, 240}, {320, 241}, {0, 240}, {320, 0}, {HFX_MAX_DIMENSION + 2, 240},
+    };
+    for (size_t i = 0; i < sizeof(dims) / sizeof(dims[0]); i++) {
+        cfg = good;
+        cfg.width = dims[i][0];
+        cfg.height = dims[i][1];
+        expect_open(&cfg, "auto", HFX_E_BAD_DIMENSIONS);
+    }
+    cfg = good;
+    cfg.fourcc = HFX_FOURCC('Y', 'U', 'Y', '2');
+    expect_open(&cfg, "auto", HFX_E_BAD_FORMAT);
+    cfg = good;
+    cfg.codec = 9;
+    expect_open(&cfg, "auto", HFX_E_BAD_FORMAT);
+    cfg = good;
+    cfg.fps_num = 0;
+    expect_open(&cfg, "auto", HFX_E_INVALID);
+    cfg = good;
+    cfg.fps_den = 0;
+    expect_open(&cfg, "auto", HFX_E_INVALID);
+    cfg = good;
+    cfg.bitrate_kbps = 0;
+    expect_open(&cfg, "auto", HFX_E_INVALID);
+    cfg = good;
+    cfg.bitrate_kbps = HFX_MAX_BITRATE_KBPS + 1;
+    expect_open(&cfg, "auto", HFX_E_INVALID);
+    cfg = good;
+    cfg.profile = 4;
+    expect_open(&cfg, "auto", HFX_E_INVALID);
+    cfg = good;
+    cfg.latency = 3;
+    expect_open(&cfg, "auto", HFX_E_INVALID);
+    cfg = good;
+    cfg.rate_control = 3;
+    expect_open(&cfg, "auto", HFX_E_INVALID);
+    cfg = good;
+    cfg.rate_control = HFX_RC_CQP;
+    cfg.quality = 52;
+    expect_open(&cfg, "auto", HFX_E_INVALID);
+    /* x264's family has no AV1 backend. */
+    cfg = good;
+    cfg.codec = HFX_CODEC_AV1;
+    expect_open(&cfg, "libx264", HFX_E_UNSUPPORTED);
+}
+
+static void test_tiny_picture(void)
+{
+    check_roundtrip(HFX_FORMAT_I420, 16, 16, 5);
+}
+
+static void test_hevc_when_available(void)
+{
+    if (!avcodec_find_encoder_by_name("libx265"))
+        return;
+    struct hfx_configure cfg = config(HFX_FORMAT_NV12, 320, 240);
+    cfg.codec = HFX_CODEC_HEVC;
+    struct hfx_encoder *e = open_ok(&cfg, "libx264"); /* the family's HEVC: libx265 */
+    struct hfx_image img;
+    struct hfx_encoded pkt;
+    const uint8_t *data;
+    size_t len;
+    int packets = 0, keys = 0;
+
+    CHECK(strcmp(hfx_encoder_name(e), "libx265") == 0);
+    hfx_encoder_extradata(e, &data, &len);
+    CHECK(len > 0);
+    CHECK_STATUS(hfx_image_alloc(&img, HFX_FORMAT_NV12, 320, 240), HFX_OK);
+    struct hfx_picture pic = picture_of(&img);
+    for (int i = 0; i < 10; i++) {
+        hfx_pattern_fill(&img, (uint64_t)i);
+        CHECK_STATUS(hfx_encoder_send(e, &pic, i, i == 5), HFX_OK);
+        while (hfx_encoder_receive(e, &pkt) == HFX_OK) {
+            packets++;
+            keys += pkt.keyframe;
+        }
+    }
+    CHECK_STATUS(hfx_encoder_flush(e), HFX_OK);
+    while (hfx_encoder_receive(e, &pkt) == HFX_OK) {
+        packets++;
+        keys += pkt.keyframe;
+    }
+    CHECK_EQ_INT(packets, 10);
+    CHECK(keys >= 2);
+    hfx_image_release(&img);
+    hfx_encoder_free(&e);
+}
+
+int main(void)
+{
+    static const struct check_case cases[] = {
+        CHECK_CASE(test_auto_picks_libx264),
+        CHECK_CASE(test_extradata_is_sps_pps),
+        CHECK_CASE(test_profiles),
+        CHECK_CASE(test_roundtrip_nv12),
+        CHECK_CASE(test_roundtrip_i420),
+        CHECK_CASE(test_roundtrip_bgrx),
+        CHECK_CASE(test_roundtrip_bgra),
+        CHECK_CASE(test_roundtrip_rgbx),
+        CHECK_CASE(test_roundtrip_rgba),
+        CHECK_CASE(test_roundtrip_720p),
+        CHECK_CASE(test_force_idr),
+        CHECK_CASE(test_keyint),
+        CHECK_CASE(test_bitrate_change_abr),
+        CHECK_CASE(test_bitrate_change_cbr),
+        CHECK_CASE(test_flush_then_send),
+        CHECK_CASE(test_cqp),
+        CHECK_CASE(test_bad_stride),
+        CHECK_CASE(test_rejects),
+        CHECK_CASE(test_tiny_picture),
+        CHECK_CASE(test_hevc_when_available),
+    };
+    av_log_set_level(AV_LOG_ERROR);
+    return check_run(cases, CHECK_COUNT(cases));
+}

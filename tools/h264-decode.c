@@ -94,6 +94,16 @@ static enum hfx_status decode(struct hfx_h264_decoder *d, const AVPacket *pkt)
     }
 }
 
+/* Decode what the parser cut out, if it cut anything. */
+static enum hfx_status decode_parsed(struct hfx_h264_decoder *d, uint8_t *au, int au_len)
+{
+    if (au_len <= 0)
+        return HFX_OK;
+    d->pkt->data = au;
+    d->pkt->size = au_len;
+    return decode(d, d->pkt);
+}
+
 /* The parser may read a little past the input it is given (FFmpeg's
  * AV_INPUT_BUFFER_PADDING_SIZE rule), so input goes through a padded copy. */
 static enum hfx_status parse(struct hfx_h264_decoder *d, const uint8_t *data, size_t len)
@@ -114,13 +124,9 @@ static enum hfx_status parse(struct hfx_h264_decoder *d, const uint8_t *data, si
                 return HFX_E_MALFORMED;
             p += used;
             n -= (size_t)used;
-            if (au_len > 0) {
-                d->pkt->data = au;
-                d->pkt->size = au_len;
-                enum hfx_status st = decode(d, d->pkt);
-                if (st != HFX_OK)
-                    return st;
-            }
+            enum hfx_status st = decode_parsed(d, au, au_len);
+            if (st != HFX_OK)
+                return st;
         }
     }
     return HFX_OK;
@@ -159,14 +165,8 @@ enum hfx_status hfx_h264_decoder_flush(struct hfx_h264_decoder *d)
     /* An empty input makes the parser return what it holds. */
     av_parser_parse2(d->parser, d->ctx, &au, &au_len, NULL, 0, AV_NOPTS_VALUE, AV_NOPTS_VALUE,
                      0);
-    if (au_len > 0) {
-        d->pkt->data = au;
-        d->pkt->size = au_len;
-        enum hfx_status st = decode(d, d->pkt);
-        if (st != HFX_OK)
-            return st;
-    }
-    return decode(d, NULL);
+    enum hfx_status st = decode_parsed(d, au, au_len);
+    return st != HFX_OK ? st : decode(d, NULL);
 }
 
 uint64_t hfx_h264_decoder_frames(const struct hfx_h264_decoder *d)

@@ -196,7 +196,7 @@ void hfx_pattern_fill(struct hfx_image *img, uint64_t index)
     static const struct rgb box_colours[] = {
         {235, 235, 235}, {16, 16, 16}, {255, 128, 0}, {0, 160, 255},
     };
-    struct rgb row[HFX_MAX_DIMENSION] = {{0, 0, 0}}; /* initialised for gcc -Wmaybe-uninitialized */
+    struct rgb row[HFX_MAX_DIMENSION] = {{0, 0, 0}}; /* zeroed for -Wmaybe-uninitialized */
     uint32_t w = img->width, h = img->height;
     uint32_t bars_end = (h / 2) & ~1u, ramp_end = bars_end + ((h / 4) & ~1u);
     uint32_t nbars = sizeof(bars) / sizeof(bars[0]);

@@ -52,7 +52,10 @@ struct hfx_picture {
 /* Submit one picture. pts is any monotonic counter the caller maps back
  * (returned on the packet). force_idr asks for an IDR; whether one came is
  * told by the packet's keyframe field, which is found by scanning NAL unit
- * types. The picture is copied or converted before return. */
+ * types. The picture is copied or converted before return.
+ * HFX_E_BAD_STRIDE for a stride below the row size, HFX_E_STATE between
+ * hfx_encoder_flush and HFX_E_CLOSED, HFX_E_BUSY when finished packets must
+ * be received first, HFX_E_ENCODER when the backend fails (text logged). */
 HFX_MUST_CHECK enum hfx_status hfx_encoder_send(struct hfx_encoder *e,
                                                 const struct hfx_picture *pic, int64_t pts,
                                                 bool force_idr);

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "hfx/client.h"
+#include "hfx/encoder.h"
 #include "hfxd-process.h"
 #include "pattern.h"
 
@@ -282,8 +283,80 @@ static long peak_rss_kb(pid_t pid)
     return kb;
 }
 
+struct bare_job {
+    const struct source *src;
+    unsigned frames;
+};
+
+/* One encoder as hfxd opens it (hfx_encoder_open, libx264), on a thread of
+ * its own as in hfxd: the memory the encoders need whatever carries the
+ * frames. */
+static void *bare_encoder(void *arg)
+{
+    struct bare_job *j = arg;
+    const struct hfx_image *img0 = &j->src->img[0];
+    struct hfx_configure cfg = {.codec = HFX_CODEC_H264, .width = img0->width,
+                                .height = img0->height, .fourcc = HFX_FORMAT_NV12,
+                                .fps_num = 30, .fps_den = 1, .bitrate_kbps = BITRATE_KBPS,
+                                .keyint_frames = 300};
+    struct hfx_encoder *e = NULL;
+    struct hfx_encoded out;
+
+    if (hfx_encoder_open(&cfg, "libx264", NULL, NULL, &e) != HFX_OK)
+        die("bare encoder");
+    for (unsigned i = 0; i < j->frames; i++) {
+        const struct hfx_image *src = &j->src->img[i % SOURCE_FRAMES];
+        struct hfx_picture pic = {{src->plane[0], src->plane[1]},
+                                  {src->stride[0], src->stride[1]}};
+        if (hfx_encoder_send(e, &pic, i, false) != HFX_OK)
+            die("bare encode");
+        while (hfx_encoder_receive(e, &out) == HFX_OK)
+            ;
+    }
+    hfx_encoder_free(&e);
+    return NULL;
+}
+
+/* Child mode (--bare-encoders N): run N encoders at once in a fresh
+ * process and print its peak RSS minus the source frames it rendered, i.e.
+ * what the encoders need in a process like hfxd. */
+static int bare_main(unsigned n)
+{
+    struct source s;
+    pthread_t t[16];
+    size_t source_kb = 0;
+
+    make_source(&s, 1920, 1080);
+    for (int i = 0; i < SOURCE_FRAMES; i++)
+        source_kb += s.img[i].size / 1024;
+    struct bare_job j = {.src = &s, .frames = 60};
+    for (unsigned i = 0; i < n && i < 16; i++)
+        pthread_create(&t[i], NULL, bare_encoder, &j);
+    for (unsigned i = 0; i < n && i < 16; i++)
+        pthread_join(t[i], NULL);
+    printf("%ld\n", peak_rss_kb(getpid()) - (long)source_kb);
+    free_source(&s);
+    return 0;
+}
+
+static long bare_encoders_peak_kb(unsigned n)
+{
+    char cmd[64];
+    long kb = -1;
+
+    snprintf(cmd, sizeof(cmd), "/proc/%d/exe --bare-encoders %u", (int)getpid(), n);
+    FILE *p = popen(cmd, "r");
+    if (!p || fscanf(p, "%ld", &kb) != 1)
+        kb = -1;
+    if (p)
+        pclose(p);
+    return kb;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 3 && strcmp(argv[1], "--bare-encoders") == 0)
+        return bare_main((unsigned)atoi(argv[2]));
     const char *out = argc > 1 ? argv[1] : "bench/results";
     unsigned frames = argc > 2 ? (unsigned)atoi(argv[2]) : 600;
     struct source s1080, s720;
@@ -348,20 +421,23 @@ int main(int argc, char **argv)
     long rss = peak_rss_kb(d4.pid);
     if (!hfxd_stop(&d4))
         die("hfxd did not exit cleanly");
+    /* Baseline: the four encoders alone, in a fresh process. */
+    long bare = bare_encoders_peak_kb(4);
 
     snprintf(path, sizeof(path), "%s/host-sessions.csv", out);
     csv = fopen(path, "w");
     if (!csv)
         die("cannot write the CSV");
-    fprintf(csv, "sessions,size,aggregate_fps,hfxd_peak_rss_mb\n");
-    fprintf(csv, "4,1920x1080,%.1f,%.1f\n", fps4, rss / 1024.0);
+    fprintf(csv, "sessions,size,aggregate_fps,hfxd_peak_rss_mb,bare_encoders_peak_rss_mb\n");
+    fprintf(csv, "4,1920x1080,%.1f,%.1f,%.1f\n", fps4, rss / 1024.0, bare / 1024.0);
     for (unsigned n = 1; n <= 8; n *= 2) {
         fprintf(stderr, "%u sessions at 720p...\n", n);
         double fps = run_sessions(d.unix_addr, &s720, n, frames / 4, false);
-        fprintf(csv, "%u,1280x720,%.1f,\n", n, fps);
+        fprintf(csv, "%u,1280x720,%.1f,,\n", n, fps);
     }
     fclose(csv);
-    fprintf(stderr, "hfxd peak RSS with 4 sessions at 1080p: %.1f MB\n", rss / 1024.0);
+    fprintf(stderr, "peak RSS with 4 sessions at 1080p: hfxd %.1f MB, 4 bare encoders %.1f MB\n",
+            rss / 1024.0, bare / 1024.0);
     if (!hfxd_stop(&d))
         die("hfxd did not exit cleanly");
     free_source(&s1080);

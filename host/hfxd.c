@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <libavutil/log.h>
+
 #include "hfx/encoder.h"
 #include "hfx/server.h"
 
@@ -232,6 +234,8 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    /* FFmpeg logs through a process-wide handler; main() owns it. */
+    av_log_set_level(log.max >= HFX_LOG_DEBUG ? AV_LOG_INFO : AV_LOG_ERROR);
     opts.token = have_token ? token : NULL;
     opts.log = log_stderr;
     opts.log_user = &log;
@@ -280,7 +284,8 @@ int main(int argc, char **argv)
             log_stderr(&log, HFX_LOG_INFO, line);
         }
     }
-    log_stderr(&log, HFX_LOG_INFO, "ready");
+    /* Printed at every verbosity: scripts wait for this line. */
+    fprintf(stderr, "hfxd: ready\n");
 
     st = hfx_server_run(srv, stop[0]);
     struct hfx_server_stats stats;

@@ -384,9 +384,10 @@ static enum hfx_status reserve_in(struct hfx_conn *c, size_t need)
     }
     if (c->in_cap - c->in_len >= need)
         return HFX_OK;
-    size_t cap = c->in_cap ? c->in_cap : READ_CHUNK;
-    while (cap - c->in_len < need)
-        cap *= 2;
+    /* Grow to what is needed (rounded to 64 KiB), not by doubling: a
+     * payload handed to a worker keeps its whole buffer alive, and a
+     * 3.1 MB frame in a 4 MiB buffer would waste a quarter of it. */
+    size_t cap = (c->in_len + need + 0xffffu) & ~(size_t)0xffffu;
     if (cap > cap_limit)
         cap = cap_limit;
     if (cap - c->in_len < need)
@@ -422,8 +423,6 @@ enum hfx_status hfx_conn_read(struct hfx_conn *c)
         /* Read a large message in as few calls as the transport allows. */
         if (c->want > live && c->want - live > need)
             need = c->want - live;
-        if (need > 4u * 1024u * 1024u)
-            need = 4u * 1024u * 1024u;
         st = reserve_in(c, need);
         if (st != HFX_OK)
             return st;

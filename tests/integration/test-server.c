@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "hfx/encoder.h"
 #include "hfx/protocol.h"
 #include "server-fixture.h"
 
@@ -393,6 +394,161 @@ static void test_tcp_public_needs_token(void)
     hfx_server_free(&srv);
 }
 
+/* Send frame `id` on `stream` and return whether its packet is an IDR. */
+static bool frame_is_idr(int fd, uint32_t stream, uint64_t id, bool force)
+{
+    struct hfx_msg m;
+    static uint8_t buf[1 << 20];
+
+    init_header(&m, HFX_MSG_FRAME, stream);
+    m.hdr.flags = force ? HFX_FRAME_FLAG_FORCE_KEYFRAME : 0;
+    m.u.frame.frame_id = id;
+    m.u.frame.source = HFX_SOURCE_INLINE;
+    m.u.frame.plane_count = 2;
+    m.u.frame.planes[0].stride = W;
+    m.u.frame.planes[1].offset = W * H;
+    m.u.frame.planes[1].stride = W;
+    /* Vary the picture so that frames are not all skips. */
+    memset(frame_nv12, (int)(id * 13), W * H);
+    raw_send(fd, &m, frame_nv12, sizeof(frame_nv12));
+    CHECK(raw_recv(fd, &m, buf, sizeof(buf)));
+    CHECK_EQ_INT(m.hdr.type, HFX_MSG_PACKET);
+    CHECK_EQ_INT(m.hdr.stream, stream);
+    CHECK(m.u.packet.frame_id == id);
+    /* The flag must agree with the NAL units themselves. */
+    CHECK_EQ_INT(!!(m.hdr.flags & HFX_PACKET_FLAG_KEYFRAME),
+                 hfx_h264_is_idr(m.u.packet.data, m.u.packet.data_len));
+    if (m.hdr.flags & HFX_PACKET_FLAG_KEYFRAME)
+        CHECK(hfx_h264_has_parameter_sets(m.u.packet.data, m.u.packet.data_len));
+    return (m.hdr.flags & HFX_PACKET_FLAG_KEYFRAME) != 0;
+}
+
+static void request_keyframe(int fd, uint32_t stream)
+{
+    struct hfx_msg m;
+    init_header(&m, HFX_MSG_REQUEST_KEYFRAME, stream);
+    raw_send(fd, &m, NULL, 0);
+}
+
+/* Requests inside the minimum interval coalesce into one IDR, which comes
+ * on the first frame after the interval; FRAME's force flag is a request
+ * too. */
+static void test_keyframe_throttle(void)
+{
+    struct fixture f;
+    struct hfx_server_options o = {.keyframe_min_interval_ms = 400};
+
+    fixture_start(&f, &o);
+    int fd = good_session(&f);
+    CHECK(frame_is_idr(fd, 1, 0, false));
+    CHECK(!frame_is_idr(fd, 1, 1, false));
+    request_keyframe(fd, 1);
+    CHECK(frame_is_idr(fd, 1, 2, false));
+    request_keyframe(fd, 1);
+    request_keyframe(fd, 1);
+    CHECK(!frame_is_idr(fd, 1, 3, false)); /* throttled */
+    CHECK(!frame_is_idr(fd, 1, 4, true));  /* throttled, still pending */
+    usleep(450000);
+    CHECK(frame_is_idr(fd, 1, 5, false)); /* the coalesced request */
+    CHECK(!frame_is_idr(fd, 1, 6, false)); /* and only one */
+    usleep(450000);
+    CHECK(frame_is_idr(fd, 1, 7, true));
+    close(fd);
+    fixture_stop(&f);
+}
+
+/* keyint_ms: an IDR at least every interval of wall-clock time, whatever
+ * the frame count. */
+static void test_keyframe_wall_clock(void)
+{
+    struct fixture f;
+    struct hfx_msg m;
+    uint8_t buf[HFX_MAX_HEAD];
+    unsigned idrs = 0;
+
+    fixture_start(&f, NULL);
+    int fd = fixture_raw_conn(&f);
+    raw_handshake(fd);
+    init_header(&m, HFX_MSG_CONFIGURE, 1);
+    m.u.configure.codec = HFX_CODEC_H264;
+    m.u.configure.width = W;
+    m.u.configure.height = H;
+    m.u.configure.fourcc = HFX_FORMAT_NV12;
+    m.u.configure.fps_num = 30;
+    m.u.configure.fps_den = 1;
+    m.u.configure.bitrate_kbps = 500;
+    m.u.configure.keyint_frames = 1000;
+    m.u.configure.keyint_ms = 200;
+    raw_send(fd, &m, NULL, 0);
+    CHECK(raw_recv(fd, &m, buf, sizeof(buf)));
+    CHECK_EQ_INT(m.hdr.type, HFX_MSG_CONFIGURED);
+    for (uint64_t i = 0; i < 20; i++) {
+        idrs += frame_is_idr(fd, 1, i, false);
+        usleep(50000);
+    }
+    /* 20 frames over ~1 s with a 200 ms interval: the first IDR plus about
+     * one every 4-5 frames. */
+    fprintf(stderr, "%u IDRs in 20 frames 50 ms apart\n", idrs);
+    CHECK(idrs >= 4 && idrs <= 7);
+    close(fd);
+    fixture_stop(&f);
+}
+
+/* Several streams on one connection, each with its own encoder, format and
+ * size; closing one leaves the other running. */
+static void test_streams_per_connection(void)
+{
+    struct fixture f;
+    struct hfx_msg m;
+    static uint8_t buf[1 << 20];
+
+    fixture_start(&f, NULL);
+    int fd = fixture_raw_conn(&f);
+    raw_handshake(fd);
+    raw_configure(fd, 1, HFX_FORMAT_NV12, W, H);
+    raw_configure(fd, 3, HFX_FORMAT_NV12, W, H);
+    for (uint64_t i = 0; i < 6; i++) {
+        CHECK_EQ_INT(frame_is_idr(fd, 1 + 2 * (i % 2), i, false), i < 2);
+    }
+    init_header(&m, HFX_MSG_CLOSE, 1);
+    raw_send(fd, &m, NULL, 0);
+    CHECK(!frame_is_idr(fd, 3, 10, false));
+    /* Frames on the closed stream are an error. */
+    send_frame(fd, 1, 11, W, sizeof(frame_nv12));
+    CHECK(raw_recv(fd, &m, buf, sizeof(buf)));
+    CHECK_EQ_INT(m.hdr.type, HFX_MSG_ERROR);
+    CHECK_STATUS(m.u.error.code, HFX_E_NOT_CONFIGURED);
+    close(fd);
+    fixture_stop(&f);
+}
+
+static void test_too_many_streams(void)
+{
+    struct fixture f;
+    struct hfx_server_options o = {.max_streams = 2, .keyframe_min_interval_ms = -1};
+
+    fixture_start(&f, &o);
+    int good = good_session(&f);
+    int fd = fixture_raw_conn(&f);
+    raw_handshake(fd);
+    configure_with(fd, HFX_FORMAT_NV12, W, H); /* stream 1 */
+    struct hfx_msg m;
+    init_header(&m, HFX_MSG_CONFIGURE, 3);
+    m.u.configure.codec = HFX_CODEC_H264;
+    m.u.configure.width = W;
+    m.u.configure.height = H;
+    m.u.configure.fourcc = HFX_FORMAT_NV12;
+    m.u.configure.fps_num = 30;
+    m.u.configure.fps_den = 1;
+    m.u.configure.bitrate_kbps = 500;
+    raw_send(fd, &m, NULL, 0);
+    expect_error(fd, HFX_E_TOO_MANY_STREAMS);
+    close(fd);
+    check_alive(good, 4);
+    close(good);
+    fixture_stop(&f);
+}
+
 int main(void)
 {
     static const struct check_case cases[] = {
@@ -419,6 +575,10 @@ int main(void)
         CHECK_CASE(test_token),
         CHECK_CASE(test_busy),
         CHECK_CASE(test_tcp_public_needs_token),
+        CHECK_CASE(test_keyframe_throttle),
+        CHECK_CASE(test_keyframe_wall_clock),
+        CHECK_CASE(test_streams_per_connection),
+        CHECK_CASE(test_too_many_streams),
     };
     memset(frame_nv12, 0x80, sizeof(frame_nv12));
     return check_run(cases, CHECK_COUNT(cases));

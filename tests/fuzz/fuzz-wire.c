@@ -22,12 +22,27 @@
 /* One fixed stream configuration per plane count (§5.3 checks planes
  * against the stream's configuration; the frame does not name one). */
 static const struct hfx_configure configs[HFX_MAX_PLANES + 1] = {
-    [1] = {.codec = HFX_CODEC_H264, .width = 16, .height = 8, .fourcc = HFX_FORMAT_BGRX,
-           .fps_num = 30, .fps_den = 1, .bitrate_kbps = 1000},
-    [2] = {.codec = HFX_CODEC_H264, .width = 16, .height = 8, .fourcc = HFX_FORMAT_NV12,
-           .fps_num = 30, .fps_den = 1, .bitrate_kbps = 1000},
-    [3] = {.codec = HFX_CODEC_H264, .width = 16, .height = 8, .fourcc = HFX_FORMAT_I420,
-           .fps_num = 30, .fps_den = 1, .bitrate_kbps = 1000},
+    [1] = {.codec = HFX_CODEC_H264,
+           .width = 16,
+           .height = 8,
+           .fourcc = HFX_FORMAT_BGRX,
+           .fps_num = 30,
+           .fps_den = 1,
+           .bitrate_kbps = 1000},
+    [2] = {.codec = HFX_CODEC_H264,
+           .width = 16,
+           .height = 8,
+           .fourcc = HFX_FORMAT_NV12,
+           .fps_num = 30,
+           .fps_den = 1,
+           .bitrate_kbps = 1000},
+    [3] = {.codec = HFX_CODEC_H264,
+           .width = 16,
+           .height = 8,
+           .fourcc = HFX_FORMAT_I420,
+           .fps_num = 30,
+           .fps_den = 1,
+           .bitrate_kbps = 1000},
 };
 
 static volatile uint8_t sink;

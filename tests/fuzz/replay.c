@@ -22,7 +22,8 @@ static int replay_file(const char *path, unsigned *count)
     struct stat st;
     size_t n;
 
-    if (!f || fstat(fileno(f), &st) != 0 || st.st_size < 0 || (uint64_t)st.st_size > REPLAY_MAX_INPUT) {
+    if (!f || fstat(fileno(f), &st) != 0 || st.st_size < 0 ||
+        (uint64_t)st.st_size > REPLAY_MAX_INPUT) {
         fprintf(stderr, "replay: cannot read %s\n", path);
         if (f)
             fclose(f);

@@ -94,11 +94,11 @@ static struct hfx_configure good_config(void)
     return c;
 }
 
-#define EXPECT_CONFIG(field, value, want)                                                          \
-    do {                                                                                           \
-        struct hfx_configure c_ = good_config();                                                   \
-        c_.field = value;                                                                          \
-        CHECK_STATUS(hfx_configure_validate(&c_), want);                                           \
+#define EXPECT_CONFIG(field, value, want)                                                         \
+    do {                                                                                          \
+        struct hfx_configure c_ = good_config();                                                  \
+        c_.field = value;                                                                         \
+        CHECK_STATUS(hfx_configure_validate(&c_), want);                                          \
     } while (0)
 
 static void test_configure_validate(void)

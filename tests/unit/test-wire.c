@@ -16,12 +16,15 @@
 #define LE32(v) LE16((v)&0xffffu), LE16(((v) >> 16) & 0xffffu)
 #define LE64(v) LE32((uint64_t)(v)&0xffffffffu), LE32(((uint64_t)(v) >> 32) & 0xffffffffu)
 /* §2: magic "HFX1", type, flags, stream, length. */
-#define HDR(type, flags, stream, len)                                                              \
+#define HDR(type, flags, stream, len)                                                             \
     'H', 'F', 'X', '1', LE16(type), LE16(flags), LE32(stream), LE32(len)
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 /* ---- golden vectors ---------------------------------------------------- */
+
+/* Laid out by field, one line per group: keep clang-format off them. */
+/* clang-format off */
 
 static const uint8_t hello_bytes[] = {
     HDR(0x0001, 0, 0, 18),
@@ -139,6 +142,8 @@ static const struct golden goldens[] = {
     {G("CLOSE", close_bytes, 0, 0), {H(HFX_MSG_CLOSE, 0, 0xffffffffu, 0)}},
 };
 
+/* clang-format on */
+
 enum {
     G_HELLO,
     G_WELCOME,
@@ -209,9 +214,9 @@ static void expect_valid_still_decodes(unsigned g)
     struct hfx_msg msg;
     size_t consumed = 0;
 
-    CHECK_STATUS(hfx_msg_decode(goldens[g].bytes, goldens[g].len, HFX_MAX_PAYLOAD_HARD, &msg,
-                                &consumed),
-                 HFX_OK);
+    CHECK_STATUS(
+        hfx_msg_decode(goldens[g].bytes, goldens[g].len, HFX_MAX_PAYLOAD_HARD, &msg, &consumed),
+        HFX_OK);
     CHECK_EQ_INT(consumed, goldens[g].len);
     CHECK(msg_equal(&msg, &goldens[g].msg));
 }
@@ -225,8 +230,7 @@ static void expect_status(const struct buf *m, unsigned g, enum hfx_status want)
 }
 
 /* Golden g with the payload field at offset `off` (width bytes) set to v. */
-static void expect_field(unsigned g, size_t off, unsigned width, uint64_t v,
-                         enum hfx_status want)
+static void expect_field(unsigned g, size_t off, unsigned width, uint64_t v, enum hfx_status want)
 {
     struct buf m;
 
@@ -273,8 +277,7 @@ static void test_golden_fields(void)
     CHECK_EQ_INT(m.u.frame.planes[0].stride, 8);
     CHECK(m.u.frame.data == frame_inline_bytes + 16 + 48);
     CHECK_EQ_INT(m.u.frame.data_len, 16);
-    CHECK_STATUS(hfx_msg_decode(configured_bytes, sizeof(configured_bytes), 4096, &m, &n),
-                 HFX_OK);
+    CHECK_STATUS(hfx_msg_decode(configured_bytes, sizeof(configured_bytes), 4096, &m, &n), HFX_OK);
     CHECK(strcmp(m.u.configured.encoder, "libx264") == 0);
     CHECK(m.u.configured.extradata == configured_bytes + 16 + 27);
     CHECK_STATUS(hfx_msg_decode(error_bytes, sizeof(error_bytes), 4096, &m, &n), HFX_OK);
@@ -347,16 +350,24 @@ static void test_round_trip_limits(void)
     memset(&m, 0, sizeof(m));
     m.hdr.type = HFX_MSG_CONFIGURE;
     m.hdr.stream = 0xffffffffu;
-    m.u.configure = (struct hfx_configure){0xffffffffu, 0xffffffffu, 0, 0, 0, 0, 0, 0xff, 0xff,
-                                           0xff, 0xff, 0xffffffffu, 0, "~!az09_-"};
+    m.u.configure =
+        (struct hfx_configure){0xffffffffu, 0xffffffffu, 0,    0,    0,           0, 0,
+                               0xff,        0xff,        0xff, 0xff, 0xffffffffu, 0, "~!az09_-"};
     memset(m.u.configure.encoder, '~', HFX_MAX_NAME);
     round_trip(&m, NULL, 0);
 
     memset(&m, 0, sizeof(m));
     m.hdr.type = HFX_MSG_FRAME;
     m.hdr.stream = 9;
-    m.u.frame = (struct hfx_frame){UINT64_MAX, INT64_MIN, UINT64_MAX, HFX_SOURCE_INLINE, 3, 0,
-                                   {{UINT64_MAX, UINT32_MAX}, {1, 2}, {3, 4}}, big, 4096};
+    m.u.frame = (struct hfx_frame){UINT64_MAX,
+                                   INT64_MIN,
+                                   UINT64_MAX,
+                                   HFX_SOURCE_INLINE,
+                                   3,
+                                   0,
+                                   {{UINT64_MAX, UINT32_MAX}, {1, 2}, {3, 4}},
+                                   big,
+                                   4096};
     round_trip(&m, big, 4096);
     m.u.frame.pts = INT64_MAX;
     m.u.frame.data_len = 0;
@@ -376,8 +387,8 @@ static void test_round_trip_limits(void)
 
     memset(&m, 0, sizeof(m));
     m.hdr.type = HFX_MSG_WELCOME;
-    m.u.welcome = (struct hfx_welcome){0xffff, 0, HFX_MAX_PAYLOAD_HARD, HFX_MAX_STREAMS,
-                                       HFX_MAX_WINDOW};
+    m.u.welcome =
+        (struct hfx_welcome){0xffff, 0, HFX_MAX_PAYLOAD_HARD, HFX_MAX_STREAMS, HFX_MAX_WINDOW};
     round_trip(&m, NULL, 0);
     m.u.welcome = (struct hfx_welcome){1, 0, HFX_MAX_PAYLOAD_HANDSHAKE, 1, 1};
     round_trip(&m, NULL, 0);
@@ -416,13 +427,13 @@ static void test_stream_of_messages(void)
         size_t consumed = 0;
 
         for (size_t cut = off; cut < off + goldens[n].len; cut++)
-            CHECK_STATUS(hfx_msg_decode(wire + off, cut - off, HFX_MAX_PAYLOAD_HARD, &msg,
-                                        &consumed),
-                         HFX_INCOMPLETE);
+            CHECK_STATUS(
+                hfx_msg_decode(wire + off, cut - off, HFX_MAX_PAYLOAD_HARD, &msg, &consumed),
+                HFX_INCOMPLETE);
         CHECK_EQ_INT(consumed, 0);
-        CHECK_STATUS(hfx_msg_decode(wire + off, total - off, HFX_MAX_PAYLOAD_HARD, &msg,
-                                    &consumed),
-                     HFX_OK);
+        CHECK_STATUS(
+            hfx_msg_decode(wire + off, total - off, HFX_MAX_PAYLOAD_HARD, &msg, &consumed),
+            HFX_OK);
         CHECK_EQ_INT(consumed, goldens[n].len);
         CHECK(msg_equal(&msg, &goldens[n].msg));
         off += consumed;
@@ -610,12 +621,11 @@ static void test_length_over_max(void)
         CHECK_EQ_INT(hdr.length, plen);
         if (plen == 0)
             continue;
-        CHECK_STATUS(hfx_header_decode(goldens[g].bytes, goldens[g].len, (uint32_t)plen - 1,
-                                       &hdr),
+        CHECK_STATUS(hfx_header_decode(goldens[g].bytes, goldens[g].len, (uint32_t)plen - 1, &hdr),
                      HFX_E_TOO_LARGE);
-        CHECK_STATUS(hfx_msg_decode(goldens[g].bytes, goldens[g].len, (uint32_t)plen - 1, &msg,
-                                    &consumed),
-                     HFX_E_TOO_LARGE);
+        CHECK_STATUS(
+            hfx_msg_decode(goldens[g].bytes, goldens[g].len, (uint32_t)plen - 1, &msg, &consumed),
+            HFX_E_TOO_LARGE);
         expect_valid_still_decodes(g);
     }
     /* max_payload is clamped to the hard cap. */
@@ -639,18 +649,18 @@ static void test_truncated_header(void)
 
             CHECK_STATUS(hfx_header_decode(goldens[g].bytes, len, HFX_MAX_PAYLOAD_HARD, &hdr),
                          HFX_INCOMPLETE);
-            CHECK_STATUS(hfx_msg_decode(goldens[g].bytes, len, HFX_MAX_PAYLOAD_HARD, &msg,
-                                        &consumed),
-                         HFX_INCOMPLETE);
+            CHECK_STATUS(
+                hfx_msg_decode(goldens[g].bytes, len, HFX_MAX_PAYLOAD_HARD, &msg, &consumed),
+                HFX_INCOMPLETE);
             CHECK_EQ_INT(consumed, 12345);
         }
         /* A whole header with part of its payload is still incomplete. */
         for (size_t len = HFX_HEADER_SIZE; len < goldens[g].len; len++) {
             struct hfx_msg msg;
             size_t consumed = 0;
-            CHECK_STATUS(hfx_msg_decode(goldens[g].bytes, len, HFX_MAX_PAYLOAD_HARD, &msg,
-                                        &consumed),
-                         HFX_INCOMPLETE);
+            CHECK_STATUS(
+                hfx_msg_decode(goldens[g].bytes, len, HFX_MAX_PAYLOAD_HARD, &msg, &consumed),
+                HFX_INCOMPLETE);
         }
         expect_valid_still_decodes(g);
     }
@@ -676,10 +686,9 @@ static void test_truncated_payload(void)
                 CHECK_STATUS(hfx_msg_decode_payload(&hdr, payload, len, &msg), HFX_E_TRUNCATED);
             } else {
                 CHECK_STATUS(hfx_msg_decode_payload(&hdr, payload, len, &msg), HFX_OK);
-                CHECK_EQ_INT(msg.hdr.type == HFX_MSG_FRAME ? msg.u.frame.data_len
-                                                           : msg.u.packet.data_len,
-                             len - goldens[g].min_payload +
-                                 (msg.hdr.type == HFX_MSG_PACKET ? 1 : 0));
+                CHECK_EQ_INT(
+                    msg.hdr.type == HFX_MSG_FRAME ? msg.u.frame.data_len : msg.u.packet.data_len,
+                    len - goldens[g].min_payload + (msg.hdr.type == HFX_MSG_PACKET ? 1 : 0));
             }
         }
         expect_valid_still_decodes(g);
@@ -707,8 +716,7 @@ static void test_decode_payload_misuse(void)
     hdr.flags = 1;
     CHECK_STATUS(hfx_msg_decode_payload(&hdr, payload, 8, &msg), HFX_E_BAD_FLAGS);
     size_t consumed;
-    CHECK_STATUS(hfx_msg_decode(ping_bytes, sizeof(ping_bytes), 4096, &msg, NULL),
-                 HFX_E_INVALID);
+    CHECK_STATUS(hfx_msg_decode(ping_bytes, sizeof(ping_bytes), 4096, &msg, NULL), HFX_E_INVALID);
     CHECK_STATUS(hfx_msg_decode(NULL, 16, 4096, &msg, &consumed), HFX_E_INVALID);
     CHECK_STATUS(hfx_header_decode(ping_bytes, 16, 4096, NULL), HFX_E_INVALID);
 }
@@ -742,12 +750,14 @@ struct field {
 };
 
 /* §5: every reserved byte, per message. */
+/* clang-format off */
 static const struct field reserved_fields[] = {
     {G_HELLO, 10, 2},     {G_WELCOME, 2, 2},      {G_ERROR, 6, 2},       {G_ERROR_EMPTY, 6, 2},
     {G_SHM_ATTACH, 4, 4}, {G_SHM_DETACH, 4, 4},   {G_CONFIGURE, 41, 3},  {G_CONFIGURED, 15, 1},
     {G_FRAME_INLINE, 26, 2}, {G_FRAME_INLINE, 44, 4}, {G_FRAME_SHM, 26, 2}, {G_FRAME_SHM, 44, 4},
     {G_FRAME_SHM, 60, 4}, {G_DROPPED, 12, 4},     {G_SET_BITRATE, 4, 4},
 };
+/* clang-format on */
 
 /* §2.3: a short payload is HFX_E_TRUNCATED even when a reserved field
  * before the end is not zero (step 1 comes before step 2). */
@@ -996,11 +1006,11 @@ static void expect_encode(const struct hfx_msg *msg, size_t tail, enum hfx_statu
 }
 
 /* Golden g with one change (a statement on m_) must not encode. */
-#define ENCODE_INVALID(g, tail, change)                                                            \
-    do {                                                                                           \
-        struct hfx_msg m_ = goldens[g].msg;                                                        \
-        m_.change;                                                                                 \
-        expect_encode(&m_, tail, HFX_E_INVALID);                                                   \
+#define ENCODE_INVALID(g, tail, change)                                                           \
+    do {                                                                                          \
+        struct hfx_msg m_ = goldens[g].msg;                                                       \
+        m_.change;                                                                                \
+        expect_encode(&m_, tail, HFX_E_INVALID);                                                  \
     } while (0)
 
 static void test_encode_rejects_invalid(void)

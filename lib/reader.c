@@ -82,17 +82,14 @@ bool rd_bytes(struct hfx_reader *r, const uint8_t **out, size_t n)
 
 bool rd_skip_zero(struct hfx_reader *r, size_t n)
 {
-    if (r->failed || r->left < n) {
-        r->failed = true;
-        return false;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (r->p[i] != 0)
-            return false;
-    }
-    r->p += n;
-    r->left -= n;
-    return true;
+    const uint8_t *p = take(r, n);
+    bool zero = p != NULL;
+
+    /* Non-zero bytes are still consumed: the fields after them stay at
+     * their offsets, so a later short read is still seen as short. */
+    for (size_t i = 0; p && i < n; i++)
+        zero = zero && p[i] == 0;
+    return zero;
 }
 
 void wr_init(struct hfx_writer *w, uint8_t *buf, size_t cap)

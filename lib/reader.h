@@ -35,8 +35,9 @@ int64_t rd_i64(struct hfx_reader *r);
 bool rd_bytes(struct hfx_reader *r, const uint8_t **out, size_t n);
 
 /* Skip n reserved bytes. Returns true when all n were there and zero.
- * Short input sets r->failed; non-zero bytes do not (the caller tells the
- * two apart by r->failed), and in both cases r does not advance. */
+ * Short input fails as any read does (r->failed set, no advance); non-zero
+ * bytes do not set r->failed and are skipped like zero ones, so that the
+ * caller can tell "short" (checked first) from "reserved not zero". */
 bool rd_skip_zero(struct hfx_reader *r, size_t n);
 
 struct hfx_writer {

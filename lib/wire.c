@@ -249,6 +249,28 @@ static enum hfx_status finish(const struct hfx_reader *r)
     return r->left == 0 ? HFX_OK : HFX_E_MALFORMED;
 }
 
+/* Steps 1 to 3 for a fixed-size message. */
+static enum hfx_status fixed_only(const struct hfx_reader *r, bool reserved_zero)
+{
+    enum hfx_status st = fixed_done(r, reserved_zero);
+    return st != HFX_OK ? st : finish(r);
+}
+
+/* Steps 1 to 3 for a message whose variable part is one counted field of
+ * len bytes (at most max): *out borrows it. */
+static enum hfx_status counted_tail(struct hfx_reader *r, bool reserved_zero, size_t len,
+                                    size_t max, const uint8_t **out)
+{
+    enum hfx_status st = fixed_done(r, reserved_zero);
+
+    if (st != HFX_OK)
+        return st;
+    if (len > max)
+        return HFX_E_TOO_LARGE;
+    rd_bytes(r, out, len);
+    return finish(r);
+}
+
 /* Copy len text bytes into a NUL-terminated buffer of at least len + 1.
  * A NUL inside would make the decoded text differ from the wire (§5). */
 static enum hfx_status copy_text(char *dst, const uint8_t *src, size_t len)
@@ -272,12 +294,8 @@ static enum hfx_status decode_hello(struct hfx_reader *r, struct hfx_hello *h)
     h->caps = rd_u32(r);
     h->token_len = rd_u16(r);
     zero = rd_skip_zero(r, 2);
-    if ((st = fixed_done(r, zero)) != HFX_OK)
-        return st;
-    if (h->token_len > HFX_MAX_TOKEN)
-        return HFX_E_TOO_LARGE;
-    rd_bytes(r, &token, h->token_len);
-    if ((st = finish(r)) != HFX_OK)
+    st = counted_tail(r, zero, h->token_len, HFX_MAX_TOKEN, &token);
+    if (st != HFX_OK)
         return st;
     if (h->token_len)
         memcpy(h->token, token, h->token_len);
@@ -286,7 +304,6 @@ static enum hfx_status decode_hello(struct hfx_reader *r, struct hfx_hello *h)
 
 static enum hfx_status decode_welcome(struct hfx_reader *r, struct hfx_welcome *w)
 {
-    enum hfx_status st;
     bool zero;
 
     w->version = rd_u16(r);
@@ -295,9 +312,7 @@ static enum hfx_status decode_welcome(struct hfx_reader *r, struct hfx_welcome *
     w->max_payload = rd_u32(r);
     w->max_streams = rd_u16(r);
     w->window = rd_u16(r);
-    if ((st = fixed_done(r, zero)) != HFX_OK)
-        return st;
-    return finish(r);
+    return fixed_only(r, zero);
 }
 
 static enum hfx_status decode_error(struct hfx_reader *r, struct hfx_error *e)
@@ -310,40 +325,30 @@ static enum hfx_status decode_error(struct hfx_reader *r, struct hfx_error *e)
     e->code = rd_u32(r);
     text_len = rd_u16(r);
     zero = rd_skip_zero(r, 2);
-    if ((st = fixed_done(r, zero)) != HFX_OK)
-        return st;
-    if (text_len > HFX_MAX_TEXT)
-        return HFX_E_TOO_LARGE;
-    rd_bytes(r, &text, text_len);
-    if ((st = finish(r)) != HFX_OK)
+    st = counted_tail(r, zero, text_len, HFX_MAX_TEXT, &text);
+    if (st != HFX_OK)
         return st;
     return copy_text(e->text, text, text_len);
 }
 
 static enum hfx_status decode_shm_attach(struct hfx_reader *r, struct hfx_shm_attach *a)
 {
-    enum hfx_status st;
     bool zero;
 
     a->region = rd_u32(r);
     zero = rd_skip_zero(r, 4);
     a->size = rd_u64(r);
-    if ((st = fixed_done(r, zero)) != HFX_OK)
-        return st;
-    return finish(r);
+    return fixed_only(r, zero);
 }
 
 /* SHM_DETACH, SET_BITRATE: one u32 then four reserved bytes. */
 static enum hfx_status decode_u32_pad(struct hfx_reader *r, uint32_t *v)
 {
-    enum hfx_status st;
     bool zero;
 
     *v = rd_u32(r);
     zero = rd_skip_zero(r, 4);
-    if ((st = fixed_done(r, zero)) != HFX_OK)
-        return st;
-    return finish(r);
+    return fixed_only(r, zero);
 }
 
 static enum hfx_status decode_configure(struct hfx_reader *r, struct hfx_configure *c)
@@ -368,12 +373,8 @@ static enum hfx_status decode_configure(struct hfx_reader *r, struct hfx_configu
     c->keyint_ms = rd_u32(r);
     name_len = rd_u8(r);
     zero = rd_skip_zero(r, 3);
-    if ((st = fixed_done(r, zero)) != HFX_OK)
-        return st;
-    if (name_len > HFX_MAX_NAME)
-        return HFX_E_TOO_LARGE;
-    rd_bytes(r, &name, name_len);
-    if ((st = finish(r)) != HFX_OK)
+    st = counted_tail(r, zero, name_len, HFX_MAX_NAME, &name);
+    if (st != HFX_OK)
         return st;
     return copy_text(c->encoder, name, name_len);
 }
@@ -451,15 +452,12 @@ static enum hfx_status decode_packet(struct hfx_reader *r, struct hfx_packet *p)
 
 static enum hfx_status decode_dropped(struct hfx_reader *r, struct hfx_frame_dropped *d)
 {
-    enum hfx_status st;
     bool zero;
 
     d->frame_id = rd_u64(r);
     d->reason = rd_u32(r);
     zero = rd_skip_zero(r, 4);
-    if ((st = fixed_done(r, zero)) != HFX_OK)
-        return st;
-    return finish(r);
+    return fixed_only(r, zero);
 }
 
 static enum hfx_status decode_body(struct hfx_reader *r, struct hfx_msg *m)

@@ -295,8 +295,9 @@ uint16_t hfx_msg_allowed_flags(uint16_t type);
 /* "HELLO", "FRAME", ...; "UNKNOWN" for other values. */
 const char *hfx_msg_type_name(uint16_t type);
 
-/* Bytes per row and rows for plane `plane` of a format at width x height.
- * Returns false for an unknown format or plane index. */
+/* Bytes per row and rows for plane `plane` of a format at width x height
+ * (subsampled sizes round up). Returns false for an unknown format or plane
+ * index, and when the row's byte count does not fit in 32 bits. */
 bool hfx_format_plane_size(uint32_t fourcc, uint32_t width, uint32_t height,
                            unsigned plane, uint32_t *row_bytes, uint32_t *rows);
 
@@ -306,8 +307,8 @@ unsigned hfx_format_planes(uint32_t fourcc);
 /* "NV12", "BGRx", ...; NULL for unknown formats. */
 const char *hfx_format_name(uint32_t fourcc);
 
-/* Parse a format name (case-sensitive as above, "BGRX" also accepted).
- * Returns 0 for unknown names. */
+/* Parse a format name (case-sensitive as above, "BGRX" and "RGBX" also
+ * accepted). Returns 0 for unknown names. */
 uint32_t hfx_format_from_name(const char *name);
 
 /* Check a CONFIGURE request (§5.1): codec, even dimensions in range,
@@ -318,7 +319,9 @@ HFX_MUST_CHECK enum hfx_status hfx_configure_validate(const struct hfx_configure
  * plane count, stride >= row bytes, every plane inside the data
  * (INLINE: frame->data_len; SHM: region_size). Sizes are widened to 64 bits
  * before adding. Returns HFX_E_BAD_STRIDE, HFX_E_TRUNCATED (INLINE) or
- * HFX_E_SHM_RANGE (SHM) on failure. */
+ * HFX_E_SHM_RANGE (SHM; RESOURCE against region_size too) on failure;
+ * HFX_E_MALFORMED for a plane count other than the format's or a bad source;
+ * HFX_E_BAD_FORMAT / HFX_E_BAD_DIMENSIONS for an unusable cfg. */
 HFX_MUST_CHECK enum hfx_status hfx_frame_validate(const struct hfx_configure *cfg,
                                                   const struct hfx_frame *frame,
                                                   uint64_t region_size);

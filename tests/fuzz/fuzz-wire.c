@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Fuzz target for the wire codec (docs/protocol.md §2-§5). The input is a
+ * byte stream as a peer would send it. Every message that decodes must
+ *   - re-encode (the library emits what it accepts) to the very same bytes
+ *     (the encoding is canonical: exact lengths, reserved bytes zero),
+ *   - decode again to the same fields,
+ *   - survive hfx_configure_validate / hfx_frame_validate, and when a frame
+ *     validates, every byte of its INLINE planes must be readable: ASan
+ *     then proves the bounds that hfx_frame_validate promised.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "hfx/protocol.h"
+#include "fuzz.h"
+#include "msg-equal.h"
+
+#define SMALL_MAX_PAYLOAD 64
+#define REGION_SIZE (1u << 20)
+
+/* One fixed stream configuration per plane count (§5.3 checks planes
+ * against the stream's configuration; the frame does not name one). */
+static const struct hfx_configure configs[HFX_MAX_PLANES + 1] = {
+    [1] = {.codec = HFX_CODEC_H264,
+           .width = 16,
+           .height = 8,
+           .fourcc = HFX_FORMAT_BGRX,
+           .fps_num = 30,
+           .fps_den = 1,
+           .bitrate_kbps = 1000},
+    [2] = {.codec = HFX_CODEC_H264,
+           .width = 16,
+           .height = 8,
+           .fourcc = HFX_FORMAT_NV12,
+           .fps_num = 30,
+           .fps_den = 1,
+           .bitrate_kbps = 1000},
+    [3] = {.codec = HFX_CODEC_H264,
+           .width = 16,
+           .height = 8,
+           .fourcc = HFX_FORMAT_I420,
+           .fps_num = 30,
+           .fps_den = 1,
+           .bitrate_kbps = 1000},
+};
+
+static volatile uint8_t sink;
+
+/* Read the first and last byte of every row of every plane. */
+static void touch_planes(const struct hfx_configure *cfg, const struct hfx_frame *f)
+{
+    for (unsigned i = 0; i < f->plane_count; i++) {
+        uint32_t row_bytes, rows;
+        if (!hfx_format_plane_size(cfg->fourcc, cfg->width, cfg->height, i, &row_bytes, &rows))
+            abort();
+        for (uint32_t r = 0; r < rows; r++) {
+            uint64_t start = f->planes[i].offset + (uint64_t)f->planes[i].stride * r;
+            sink ^= f->data[start];
+            sink ^= f->data[start + row_bytes - 1];
+        }
+    }
+}
+
+static void validate(const struct hfx_msg *m)
+{
+    if (m->hdr.type == HFX_MSG_CONFIGURE) {
+        enum hfx_status st = hfx_configure_validate(&m->u.configure);
+        if (st != HFX_OK && st != HFX_E_BAD_FORMAT && st != HFX_E_BAD_DIMENSIONS &&
+            st != HFX_E_MALFORMED)
+            abort();
+    } else if (m->hdr.type == HFX_MSG_FRAME) {
+        const struct hfx_configure *cfg = &configs[m->u.frame.plane_count];
+        enum hfx_status st = hfx_frame_validate(cfg, &m->u.frame, REGION_SIZE);
+        if (st == HFX_OK && m->u.frame.source == HFX_SOURCE_INLINE)
+            touch_planes(cfg, &m->u.frame);
+    }
+}
+
+/* Encode m again (its data as the tail), compare with the input bytes and
+ * decode the result. */
+static void round_trip(const struct hfx_msg *m, const uint8_t *orig, size_t orig_len)
+{
+    const uint8_t *tail = NULL;
+    size_t tail_len = 0, written = 0, consumed = 0;
+    struct hfx_msg back;
+    uint8_t *buf;
+
+    if (m->hdr.type == HFX_MSG_FRAME) {
+        tail = m->u.frame.data;
+        tail_len = m->u.frame.data_len;
+    } else if (m->hdr.type == HFX_MSG_PACKET) {
+        tail = m->u.packet.data;
+        tail_len = m->u.packet.data_len;
+    }
+    buf = malloc(HFX_MAX_HEAD + tail_len);
+    if (!buf)
+        abort();
+    if (hfx_msg_encode(m, tail_len, buf, HFX_MAX_HEAD, &written) != HFX_OK)
+        abort();
+    if (tail_len)
+        memcpy(buf + written, tail, tail_len);
+    if (written + tail_len != orig_len || memcmp(buf, orig, orig_len) != 0)
+        abort();
+    if (hfx_msg_decode(buf, written + tail_len, HFX_MAX_PAYLOAD_HARD, &back, &consumed) !=
+            HFX_OK ||
+        consumed != orig_len || !msg_equal(&back, m))
+        abort();
+    free(buf);
+}
+
+static void decode_stream(const uint8_t *data, size_t size, uint32_t max_payload)
+{
+    size_t off = 0;
+
+    while (off < size) {
+        struct hfx_msg m;
+        size_t used = 0;
+
+        /* A real connection closes on the first error (§8). */
+        if (hfx_msg_decode(data + off, size - off, max_payload, &m, &used) != HFX_OK)
+            return;
+        if (used < HFX_HEADER_SIZE || used > size - off)
+            abort();
+        round_trip(&m, data + off, used);
+        validate(&m);
+        off += used;
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    decode_stream(data, size, HFX_MAX_PAYLOAD_HARD);
+    decode_stream(data, size, SMALL_MAX_PAYLOAD);
+    return 0;
+}

@@ -125,6 +125,8 @@ enum hfx_status hfx_server_new(const struct hfx_server_options *opts, struct hfx
         s->opts.max_payload = HFX_MAX_PAYLOAD_HANDSHAKE;
     if (s->opts.keyframe_min_interval_ms < 0)
         s->opts.keyframe_min_interval_ms = 200;
+    if (s->opts.handshake_timeout_ms <= 0)
+        s->opts.handshake_timeout_ms = 10000;
     s->wake[0] = s->wake[1] = -1;
     if (opts && opts->encoder && strcmp(opts->encoder, "auto") != 0) {
         s->encoder = dup_str(opts->encoder);
@@ -321,10 +323,13 @@ static void send_dropped(struct hfx_server *s, struct session *ss, uint32_t stre
 }
 
 /* Forward what a stream's worker produced. */
+static void close_stream(struct hfx_server *s, struct session *ss, uint32_t id, bool answer);
+
 static void forward_results(struct hfx_server *s, struct session *ss, uint32_t id)
 {
     struct stream_result *r = stream_take_results(ss->streams[id]);
     struct hfx_msg m;
+    bool failed = false;
 
     while (r) {
         struct stream_result *next = r->next;
@@ -360,17 +365,21 @@ static void forward_results(struct hfx_server *s, struct session *ss, uint32_t i
             send_or_close(s, ss, &m);
             break;
         case RESULT_ERROR:
-            /* The stream has no encoder; the connection stays usable for
-             * its other streams and for a new CONFIGURE. */
+            /* Not the peer's fault (protocol.md §8): only the stream ends;
+             * the connection stays usable for its other streams and for a
+             * new CONFIGURE. */
             init_msg(&m, HFX_MSG_ERROR, id);
             m.u.error.code = (uint32_t)r->status;
             snprintf(m.u.error.text, sizeof(m.u.error.text), "%s", r->text);
             send_or_close(s, ss, &m);
+            failed = true;
             break;
         }
         free(r);
         r = next;
     }
+    if (failed)
+        close_stream(s, ss, id, true);
 }
 
 static void close_stream(struct hfx_server *s, struct session *ss, uint32_t id, bool answer)
@@ -482,8 +491,8 @@ static void on_configure(struct hfx_server *s, struct session *ss, const struct 
         return;
     }
     if (id > s->opts.max_streams) {
-        protocol_error(s, ss, id, HFX_E_TOO_MANY_STREAMS,
-                       "CONFIGURE: stream %u over the limit of %u", id, s->opts.max_streams);
+        protocol_error(s, ss, id, HFX_E_UNKNOWN_STREAM,
+                       "CONFIGURE: stream %u over max_streams %u", id, s->opts.max_streams);
         return;
     }
     /* Reconfigure: frames of the old configuration are answered first. */
@@ -593,6 +602,11 @@ static void on_shm_attach(struct hfx_server *s, struct session *ss, const struct
     struct shm_region *r = NULL;
     enum hfx_status st;
 
+    if (!hfx_transport_can_pass_fds(hfx_conn_transport(ss->conn))) {
+        protocol_error(s, ss, 0, HFX_E_UNSUPPORTED,
+                       "SHM_ATTACH: this transport cannot carry a descriptor (unix: only)");
+        return;
+    }
     if (fd < 0) {
         protocol_error(s, ss, 0, HFX_E_SHM_RANGE, "SHM_ATTACH %u: no descriptor came with it",
                        m->u.shm_attach.region);
@@ -637,6 +651,11 @@ static void on_message(struct hfx_server *s, struct session *ss, const struct hf
             protocol_error(s, ss, 0, HFX_E_STATE, "%s before HELLO", hfx_msg_type_name(type));
         else
             on_hello(s, ss, m);
+        return;
+    }
+    if (id > s->opts.max_streams && type != HFX_MSG_ERROR) {
+        protocol_error(s, ss, id, HFX_E_UNKNOWN_STREAM, "%s: stream %u over max_streams %u",
+                       hfx_msg_type_name(type), id, s->opts.max_streams);
         return;
     }
     /* Stream-level messages other than CONFIGURE need a live stream. */
@@ -759,18 +778,38 @@ static void drain_wake(struct hfx_server *s)
                 forward_results(s, ss, id);
 }
 
-static void reap_sessions(struct hfx_server *s)
+/* Ends sessions that are done; returns how long poll() may sleep before
+ * the next deadline here (-1: none). */
+static int reap_sessions(struct hfx_server *s)
 {
     int64_t now = mono_ms();
     struct session *ss = s->sessions;
+    int64_t wait = -1;
 
     while (ss) {
         struct session *next = ss->next;
+        /* A connection that never says HELLO must not hold a session slot
+         * forever. */
+        if (ss->state == SESSION_HELLO) {
+            int64_t deadline = ss->started_ms + s->opts.handshake_timeout_ms;
+            if (now >= deadline)
+                protocol_error(s, ss, 0, HFX_E_TIMEOUT, "no HELLO within %d ms",
+                               s->opts.handshake_timeout_ms);
+            else if (wait < 0 || deadline - now < wait)
+                wait = deadline - now;
+        }
+        if (ss->state == SESSION_CLOSING) {
+            int64_t left = ss->close_deadline_ms - now;
+            int64_t w = left < 10 ? 10 : left;
+            if (wait < 0 || w < wait)
+                wait = w;
+        }
         if (ss->state == SESSION_CLOSING &&
             (!hfx_conn_want_write(ss->conn) || now >= ss->close_deadline_ms))
             end_session(s, ss);
         ss = next;
     }
+    return wait > 60000 ? 60000 : (int)wait;
 }
 
 enum hfx_status hfx_server_run(struct hfx_server *s, int stop_fd)
@@ -782,9 +821,8 @@ enum hfx_status hfx_server_run(struct hfx_server *s, int stop_fd)
     for (;;) {
         size_t n = 0;
         size_t need = 2 + s->nlisteners + s->nsessions;
-        int timeout = -1;
+        int timeout = reap_sessions(s);
 
-        reap_sessions(s);
         if (need > cap) {
             struct pollfd *p = realloc(pfds, need * sizeof(*p));
             if (!p) {
@@ -802,8 +840,6 @@ enum hfx_status hfx_server_run(struct hfx_server *s, int stop_fd)
             short ev = ss->state == SESSION_CLOSING ? 0 : POLLIN;
             if (hfx_conn_want_write(ss->conn))
                 ev |= POLLOUT;
-            if (ss->state == SESSION_CLOSING)
-                timeout = CLOSE_GRACE_MS / 10;
             pfds[n++] = (struct pollfd){.fd = hfx_conn_fd(ss->conn), .events = ev};
         }
         int r = poll(pfds, n, timeout);

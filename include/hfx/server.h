@@ -29,6 +29,7 @@ struct hfx_server_options {
     uint32_t max_payload;           /* 0 = HFX_MAX_PAYLOAD_HARD */
     size_t max_queued;              /* send queue bytes per connection; 0 = 64 MiB */
     int keyframe_min_interval_ms;   /* between forced IDRs; < 0 = 200 */
+    int handshake_timeout_ms;       /* HELLO must come within; 0 = 10000 */
     const char *token;              /* copied; NULL = no authentication */
     hfx_log_fn log;                 /* may be NULL */
     void *log_user;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -50,6 +51,10 @@ void hfxd_start(struct hfxd_process *p, int keep_fd, const char *const *extra)
     p->pid = fork();
     CHECK(p->pid >= 0);
     if (p->pid == 0) {
+        /* hfxd must not outlive a test that failed before stopping it, nor
+         * hold the test runner's stdout open. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        dup2(pipefd[1], 1);
         dup2(pipefd[1], 2);
         close(pipefd[0]);
         close(pipefd[1]);

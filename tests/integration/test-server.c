@@ -5,6 +5,7 @@
  * session that was running all along still encodes.
  */
 #include <fcntl.h>
+#include <libavutil/log.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -522,7 +523,7 @@ static void test_streams_per_connection(void)
     fixture_stop(&f);
 }
 
-static void test_too_many_streams(void)
+static void test_stream_over_limit(void)
 {
     struct fixture f;
     struct hfx_server_options o = {.max_streams = 2, .keyframe_min_interval_ms = -1};
@@ -542,10 +543,81 @@ static void test_too_many_streams(void)
     m.u.configure.fps_den = 1;
     m.u.configure.bitrate_kbps = 500;
     raw_send(fd, &m, NULL, 0);
-    expect_error(fd, HFX_E_TOO_MANY_STREAMS);
+    expect_error(fd, HFX_E_UNKNOWN_STREAM);
     close(fd);
     check_alive(good, 4);
     close(good);
+    fixture_stop(&f);
+}
+
+/* A connection that never sends HELLO is closed with ERROR TIMEOUT. */
+static void test_handshake_timeout(void)
+{
+    struct fixture f;
+    struct hfx_server_options o = {.handshake_timeout_ms = 300, .keyframe_min_interval_ms = -1};
+
+    fixture_start(&f, &o);
+    int good = good_session(&f);
+    int silent = fixture_raw_conn(&f);
+    expect_error(silent, HFX_E_TIMEOUT);
+    close(silent);
+    check_alive(good, 5);
+    close(good);
+    fixture_stop(&f);
+}
+
+/* An encoder that cannot open is the stream's failure, not the peer's:
+ * ERROR on that stream, the connection stays, a new CONFIGURE works. */
+static void test_encoder_failure_ends_stream_only(void)
+{
+    struct fixture f;
+    struct hfx_msg m;
+    uint8_t buf[HFX_MAX_HEAD];
+
+    fixture_start(&f, NULL);
+    int fd = fixture_raw_conn(&f);
+    raw_handshake(fd);
+    init_header(&m, HFX_MSG_CONFIGURE, 1);
+    m.u.configure.codec = HFX_CODEC_H264;
+    m.u.configure.width = W;
+    m.u.configure.height = H;
+    m.u.configure.fourcc = HFX_FORMAT_NV12;
+    m.u.configure.fps_num = 30;
+    m.u.configure.fps_den = 1;
+    m.u.configure.bitrate_kbps = 500;
+    /* Known to the host, but there is no such hardware here. */
+    strcpy(m.u.configure.encoder, "h264_nvenc");
+    raw_send(fd, &m, NULL, 0);
+    CHECK(raw_recv(fd, &m, buf, sizeof(buf)));
+    CHECK_EQ_INT(m.hdr.type, HFX_MSG_ERROR);
+    CHECK_EQ_INT(m.hdr.stream, 1);
+    CHECK_STATUS(m.u.error.code, HFX_E_NO_ENCODER);
+    /* The stream is unconfigured again... */
+    send_frame(fd, 1, 1, W, sizeof(frame_nv12));
+    CHECK(raw_recv(fd, &m, buf, sizeof(buf)));
+    CHECK_EQ_INT(m.hdr.type, HFX_MSG_ERROR);
+    CHECK_STATUS(m.u.error.code, HFX_E_NOT_CONFIGURED);
+    close(fd);
+    /* ...and on a connection that did not misbehave, a new CONFIGURE
+     * after the failure works. */
+    fd = fixture_raw_conn(&f);
+    raw_handshake(fd);
+    strcpy(m.u.configure.encoder, "h264_nvenc");
+    init_header(&m, HFX_MSG_CONFIGURE, 2);
+    m.u.configure.codec = HFX_CODEC_H264;
+    m.u.configure.width = W;
+    m.u.configure.height = H;
+    m.u.configure.fourcc = HFX_FORMAT_NV12;
+    m.u.configure.fps_num = 30;
+    m.u.configure.fps_den = 1;
+    m.u.configure.bitrate_kbps = 500;
+    strcpy(m.u.configure.encoder, "h264_nvenc");
+    raw_send(fd, &m, NULL, 0);
+    CHECK(raw_recv(fd, &m, buf, sizeof(buf)));
+    CHECK_STATUS(m.u.error.code, HFX_E_NO_ENCODER);
+    raw_configure(fd, 1, HFX_FORMAT_NV12, W, H);
+    CHECK(frame_is_idr(fd, 1, 0, false));
+    close(fd);
     fixture_stop(&f);
 }
 
@@ -578,8 +650,11 @@ int main(void)
         CHECK_CASE(test_keyframe_throttle),
         CHECK_CASE(test_keyframe_wall_clock),
         CHECK_CASE(test_streams_per_connection),
-        CHECK_CASE(test_too_many_streams),
+        CHECK_CASE(test_stream_over_limit),
+        CHECK_CASE(test_handshake_timeout),
+        CHECK_CASE(test_encoder_failure_ends_stream_only),
     };
     memset(frame_nv12, 0x80, sizeof(frame_nv12));
+    av_log_set_level(AV_LOG_QUIET); /* encoders probed by `auto` log failures */
     return check_run(cases, CHECK_COUNT(cases));
 }

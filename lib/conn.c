@@ -456,6 +456,8 @@ enum hfx_status hfx_conn_next(struct hfx_conn *c, struct hfx_msg *out)
     c->in_off += c->msg_len;
     c->msg_len = 0;
     live = c->in_len - c->in_off;
+    if (!c->in)
+        return HFX_INCOMPLETE; /* nothing received yet */
     st = hfx_header_decode(c->in + c->in_off, live, c->max_payload, &hdr);
     if (st == HFX_INCOMPLETE) {
         c->want = 0;

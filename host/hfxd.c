@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -22,6 +21,7 @@
 
 #include "hfx/encoder.h"
 #include "hfx/server.h"
+#include "hfx/token.h"
 
 #define MAX_LISTEN 16
 
@@ -88,31 +88,22 @@ static int parse_uint(const char *opt, const char *text, unsigned min, unsigned 
     return 0;
 }
 
-/* The token is the first line of the file, without trailing whitespace. */
 static int read_token(const char *path, char *out, size_t cap)
 {
-    FILE *f = fopen(path, "r");
-    struct stat st;
-    size_t n;
+    bool exposed = false;
+    enum hfx_status st = hfx_token_read_file(path, out, cap, &exposed);
 
-    if (!f) {
+    if (st == HFX_E_IO) {
         fprintf(stderr, "hfxd: --token-file %s: %s\n", path, strerror(errno));
         return -1;
     }
-    if (fstat(fileno(f), &st) == 0 && (st.st_mode & 0077))
-        fprintf(stderr, "hfxd: warning: token file %s is readable by others\n", path);
-    if (!fgets(out, (int)cap, f))
-        out[0] = '\0';
-    fclose(f);
-    n = strcspn(out, "\r\n");
-    out[n] = '\0';
-    while (n > 0 && (out[n - 1] == ' ' || out[n - 1] == '\t'))
-        out[--n] = '\0';
-    if (n == 0 || n > 256) {
-        fprintf(stderr, "hfxd: --token-file %s: token must be 1..256 bytes on the first line\n",
-                path);
+    if (st != HFX_OK) {
+        fprintf(stderr, "hfxd: --token-file %s: the first line must be a token of 1..%d bytes\n",
+                path, HFX_MAX_TOKEN);
         return -1;
     }
+    if (exposed)
+        fprintf(stderr, "hfxd: warning: token file %s is readable by others\n", path);
     return 0;
 }
 

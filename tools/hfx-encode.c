@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "hfx/client.h"
+#include "hfx/token.h"
 #include "pattern.h"
 #include "y4m.h"
 
@@ -248,16 +249,13 @@ static int parse_args(int argc, char **argv, struct options *o)
 
 static int read_token(const char *path, char *out, size_t cap)
 {
-    FILE *f = fopen(path, "r");
+    enum hfx_status st = hfx_token_read_file(path, out, cap, NULL);
 
-    if (!f) {
-        fprintf(stderr, "hfx-encode: %s: %s\n", path, strerror(errno));
+    if (st != HFX_OK) {
+        fprintf(stderr, "hfx-encode: --token-file %s: %s\n", path,
+                st == HFX_E_IO ? strerror(errno) : "no token of 1..256 bytes on the first line");
         return -1;
     }
-    if (!fgets(out, (int)cap, f))
-        out[0] = '\0';
-    fclose(f);
-    out[strcspn(out, "\r\n")] = '\0';
     return 0;
 }
 

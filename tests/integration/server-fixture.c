@@ -154,21 +154,27 @@ void raw_handshake(int fd)
     CHECK_EQ_INT(m.hdr.type, HFX_MSG_WELCOME);
 }
 
+void make_configure(struct hfx_msg *m, uint32_t stream, uint32_t fourcc, uint32_t w,
+                    uint32_t h)
+{
+    memset(m, 0, sizeof(*m));
+    m->hdr.type = HFX_MSG_CONFIGURE;
+    m->hdr.stream = stream;
+    m->u.configure.codec = HFX_CODEC_H264;
+    m->u.configure.width = w;
+    m->u.configure.height = h;
+    m->u.configure.fourcc = fourcc;
+    m->u.configure.fps_num = 30;
+    m->u.configure.fps_den = 1;
+    m->u.configure.bitrate_kbps = 500;
+}
+
 void raw_configure(int fd, uint32_t stream, uint32_t fourcc, uint32_t w, uint32_t h)
 {
     struct hfx_msg m;
     uint8_t buf[HFX_MAX_HEAD];
 
-    memset(&m, 0, sizeof(m));
-    m.hdr.type = HFX_MSG_CONFIGURE;
-    m.hdr.stream = stream;
-    m.u.configure.codec = HFX_CODEC_H264;
-    m.u.configure.width = w;
-    m.u.configure.height = h;
-    m.u.configure.fourcc = fourcc;
-    m.u.configure.fps_num = 30;
-    m.u.configure.fps_den = 1;
-    m.u.configure.bitrate_kbps = 500;
+    make_configure(&m, stream, fourcc, w, h);
     raw_send(fd, &m, NULL, 0);
     CHECK(raw_recv(fd, &m, buf, sizeof(buf)));
     CHECK_EQ_INT(m.hdr.type, HFX_MSG_CONFIGURED);

@@ -40,7 +40,10 @@ bool raw_recv(int fd, struct hfx_msg *m, uint8_t *buf, size_t cap);
 bool raw_wait_closed(int fd);
 /* HELLO -> WELCOME handshake on a raw fd. */
 void raw_handshake(int fd);
-/* A valid 64x64 NV12 CONFIGURE for stream id. */
+/* Fill m with a CONFIGURE for stream (H.264, 30 fps, 500 kbit/s). */
+void make_configure(struct hfx_msg *m, uint32_t stream, uint32_t fourcc, uint32_t w,
+                    uint32_t h);
+/* Send that CONFIGURE and require CONFIGURED. */
 void raw_configure(int fd, uint32_t stream, uint32_t fourcc, uint32_t w, uint32_t h);
 
 #endif

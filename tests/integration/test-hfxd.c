@@ -521,6 +521,44 @@ static void test_cli_y4m_shm(void)
     CHECK(hfxd_stop(&d));
 }
 
+/* A non-loopback TCP listener needs a token; with one, the right token gets
+ * in and a wrong one gets HFX_E_AUTH. */
+static void test_token_tcp(void)
+{
+    const char *enc = getenv("HFX_ENCODE");
+    struct hfxd_process d;
+    char good[64], bad[64], addr[64], arg[96], out[128];
+
+    snprintf(good, sizeof(good), "/tmp/hfx-tok-XXXXXX");
+    int fd = mkstemp(good);
+    CHECK(fd >= 0 && write(fd, "letmein\n", 8) == 8);
+    close(fd);
+    snprintf(bad, sizeof(bad), "/tmp/hfx-tok-XXXXXX");
+    fd = mkstemp(bad);
+    CHECK(fd >= 0 && write(fd, "letmeout\n", 9) == 9);
+    close(fd);
+    snprintf(arg, sizeof(arg), "--token-file=%s", good);
+    const char *const extra[] = {"--listen=tcp:0.0.0.0:0", arg, NULL};
+    hfxd_start(&d, -1, extra);
+    CHECK(d.tcp_port != 0);
+    snprintf(addr, sizeof(addr), "tcp:127.0.0.1:%u", d.tcp_port);
+    snprintf(out, sizeof(out), "%s/out.h264", d.dir);
+    const char *const ok_argv[] = {enc, "-a", addr, "-t", "-s", "320x240", "-n", "5", "-o", out,
+                                   "--token-file", good, "-q", NULL};
+    CHECK_EQ_INT(run_program(ok_argv), 0);
+    const char *const bad_argv[] = {enc, "-a", addr, "-t", "-s", "320x240", "-n", "5", "-o",
+                                    out, "--token-file", bad, "-q", NULL};
+    CHECK_EQ_INT(run_program(bad_argv), 1);
+    const char *const none_argv[] = {enc, "-a", addr, "-t", "-s", "320x240", "-n", "5", "-o",
+                                     out, "-q", NULL};
+    CHECK_EQ_INT(run_program(none_argv), 1);
+    unlink(out);
+    unlink(good);
+    unlink(bad);
+    CHECK(hfxd_stop(&d));
+    CHECK(strstr(d.log, "HFX_E_AUTH") != NULL);
+}
+
 static void test_cli_errors(void)
 {
     const char *enc = getenv("HFX_ENCODE");
@@ -556,6 +594,7 @@ int main(void)
         CHECK_CASE(test_hostile_neighbours),
         CHECK_CASE(test_cli_pattern),
         CHECK_CASE(test_cli_y4m_shm),
+        CHECK_CASE(test_token_tcp),
         CHECK_CASE(test_cli_errors),
     };
     return check_run(cases, CHECK_COUNT(cases));

@@ -184,14 +184,7 @@ static void attack_handshake_too_large(int fd)
 static void configure_with(int fd, uint32_t fourcc, uint32_t w, uint32_t h)
 {
     struct hfx_msg m;
-    init_header(&m, HFX_MSG_CONFIGURE, 1);
-    m.u.configure.codec = HFX_CODEC_H264;
-    m.u.configure.width = w;
-    m.u.configure.height = h;
-    m.u.configure.fourcc = fourcc;
-    m.u.configure.fps_num = 30;
-    m.u.configure.fps_den = 1;
-    m.u.configure.bitrate_kbps = 500;
+    make_configure(&m, 1, fourcc, w, h);
     raw_send(fd, &m, NULL, 0);
 }
 
@@ -470,14 +463,7 @@ static void test_keyframe_wall_clock(void)
     fixture_start(&f, NULL);
     int fd = fixture_raw_conn(&f);
     raw_handshake(fd);
-    init_header(&m, HFX_MSG_CONFIGURE, 1);
-    m.u.configure.codec = HFX_CODEC_H264;
-    m.u.configure.width = W;
-    m.u.configure.height = H;
-    m.u.configure.fourcc = HFX_FORMAT_NV12;
-    m.u.configure.fps_num = 30;
-    m.u.configure.fps_den = 1;
-    m.u.configure.bitrate_kbps = 500;
+    make_configure(&m, 1, HFX_FORMAT_NV12, W, H);
     m.u.configure.keyint_frames = 1000;
     m.u.configure.keyint_ms = 200;
     raw_send(fd, &m, NULL, 0);
@@ -534,14 +520,7 @@ static void test_stream_over_limit(void)
     raw_handshake(fd);
     configure_with(fd, HFX_FORMAT_NV12, W, H); /* stream 1 */
     struct hfx_msg m;
-    init_header(&m, HFX_MSG_CONFIGURE, 3);
-    m.u.configure.codec = HFX_CODEC_H264;
-    m.u.configure.width = W;
-    m.u.configure.height = H;
-    m.u.configure.fourcc = HFX_FORMAT_NV12;
-    m.u.configure.fps_num = 30;
-    m.u.configure.fps_den = 1;
-    m.u.configure.bitrate_kbps = 500;
+    make_configure(&m, 3, HFX_FORMAT_NV12, W, H);
     raw_send(fd, &m, NULL, 0);
     expect_error(fd, HFX_E_UNKNOWN_STREAM);
     close(fd);
@@ -577,14 +556,7 @@ static void test_encoder_failure_ends_stream_only(void)
     fixture_start(&f, NULL);
     int fd = fixture_raw_conn(&f);
     raw_handshake(fd);
-    init_header(&m, HFX_MSG_CONFIGURE, 1);
-    m.u.configure.codec = HFX_CODEC_H264;
-    m.u.configure.width = W;
-    m.u.configure.height = H;
-    m.u.configure.fourcc = HFX_FORMAT_NV12;
-    m.u.configure.fps_num = 30;
-    m.u.configure.fps_den = 1;
-    m.u.configure.bitrate_kbps = 500;
+    make_configure(&m, 1, HFX_FORMAT_NV12, W, H);
     /* Known to the host, but there is no such hardware here. */
     strcpy(m.u.configure.encoder, "h264_nvenc");
     raw_send(fd, &m, NULL, 0);
@@ -602,15 +574,7 @@ static void test_encoder_failure_ends_stream_only(void)
      * after the failure works. */
     fd = fixture_raw_conn(&f);
     raw_handshake(fd);
-    strcpy(m.u.configure.encoder, "h264_nvenc");
-    init_header(&m, HFX_MSG_CONFIGURE, 2);
-    m.u.configure.codec = HFX_CODEC_H264;
-    m.u.configure.width = W;
-    m.u.configure.height = H;
-    m.u.configure.fourcc = HFX_FORMAT_NV12;
-    m.u.configure.fps_num = 30;
-    m.u.configure.fps_den = 1;
-    m.u.configure.bitrate_kbps = 500;
+    make_configure(&m, 2, HFX_FORMAT_NV12, W, H);
     strcpy(m.u.configure.encoder, "h264_nvenc");
     raw_send(fd, &m, NULL, 0);
     CHECK(raw_recv(fd, &m, buf, sizeof(buf)));

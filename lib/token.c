@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: MIT */
+#include "hfx/token.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "hfx/protocol.h"
+
+enum hfx_status hfx_token_read_file(const char *path, char *out, size_t cap, bool *exposed)
+{
+    char line[HFX_MAX_TOKEN + 3]; /* token, CR LF, NUL */
+    struct stat st;
+    size_t n;
+    FILE *f;
+
+    if (!path || !out || cap == 0)
+        return HFX_E_INVALID;
+    out[0] = '\0';
+    f = fopen(path, "re");
+    if (!f)
+        return HFX_E_IO;
+    if (exposed)
+        *exposed = fstat(fileno(f), &st) == 0 && (st.st_mode & 0077);
+    if (!fgets(line, sizeof(line), f))
+        line[0] = '\0';
+    fclose(f);
+    n = strcspn(line, "\r\n");
+    /* No line end within the buffer: the line is longer than any token. */
+    if (line[n] == '\0' && n == sizeof(line) - 1) {
+        memset(line, 0, sizeof(line));
+        return HFX_E_INVALID;
+    }
+    while (n > 0 && (line[n - 1] == ' ' || line[n - 1] == '\t'))
+        n--;
+    if (n == 0 || n > HFX_MAX_TOKEN || n >= cap) {
+        memset(line, 0, sizeof(line));
+        return HFX_E_INVALID;
+    }
+    memcpy(out, line, n);
+    out[n] = '\0';
+    memset(line, 0, sizeof(line));
+    return HFX_OK;
+}

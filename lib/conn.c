@@ -210,11 +210,11 @@ static enum hfx_status send_iov(struct hfx_conn *c, const struct iovec *iov, int
 
 #define MAX_TAIL_IOV 8
 
-enum hfx_status hfx_conn_send(struct hfx_conn *c, const struct hfx_msg *msg,
-                              const struct iovec *tail, int n, int pass_fd)
+/* Encode msg's head into head[] and lay out iov = [head, tail...];
+ * *total gets the message's size in bytes. */
+static enum hfx_status frame_iov(const struct hfx_msg *msg, const struct iovec *tail, int n,
+                                 uint8_t head[HFX_MAX_HEAD], struct iovec *iov, size_t *total)
 {
-    uint8_t head[HFX_MAX_HEAD];
-    struct iovec iov[MAX_TAIL_IOV + 1];
     size_t head_len = 0;
     size_t tail_len = 0;
     enum hfx_status st;
@@ -225,11 +225,25 @@ enum hfx_status hfx_conn_send(struct hfx_conn *c, const struct hfx_msg *msg,
         tail_len += tail[i].iov_len;
         iov[i + 1] = tail[i];
     }
-    st = hfx_msg_encode(msg, tail_len, head, sizeof(head), &head_len);
+    st = hfx_msg_encode(msg, tail_len, head, HFX_MAX_HEAD, &head_len);
     if (st != HFX_OK)
         return st;
     iov[0].iov_base = head;
     iov[0].iov_len = head_len;
+    *total = head_len + tail_len;
+    return HFX_OK;
+}
+
+enum hfx_status hfx_conn_send(struct hfx_conn *c, const struct hfx_msg *msg,
+                              const struct iovec *tail, int n, int pass_fd)
+{
+    uint8_t head[HFX_MAX_HEAD];
+    struct iovec iov[MAX_TAIL_IOV + 1];
+    size_t total;
+    enum hfx_status st = frame_iov(msg, tail, n, head, iov, &total);
+
+    if (st != HFX_OK)
+        return st;
     return send_iov(c, iov, n + 1, pass_fd);
 }
 
@@ -302,25 +316,13 @@ enum hfx_status hfx_conn_send_wait(struct hfx_conn *c, const struct hfx_msg *msg
 {
     uint8_t head[HFX_MAX_HEAD];
     struct iovec iov[MAX_TAIL_IOV + 1];
-    size_t head_len = 0;
     size_t total = 0;
     size_t done = 0;
     int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
-    enum hfx_status st;
+    enum hfx_status st = frame_iov(msg, tail, n, head, iov, &total);
 
-    if (n < 0 || n > MAX_TAIL_IOV)
-        return HFX_E_INVALID;
-    for (int i = 0; i < n; i++) {
-        total += tail[i].iov_len;
-        iov[i + 1] = tail[i];
-    }
-    st = hfx_msg_encode(msg, total, head, sizeof(head), &head_len);
     if (st != HFX_OK)
         return st;
-    iov[0].iov_base = head;
-    iov[0].iov_len = head_len;
-    total += head_len;
-
     st = hfx_conn_flush_wait(c, timeout_ms);
     if (st == HFX_E_TIMEOUT)
         return send_iov(c, iov, n + 1, pass_fd);

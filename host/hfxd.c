@@ -238,7 +238,10 @@ int main(int argc, char **argv)
     mallopt(M_TRIM_THRESHOLD, 256 * 1024 * 1024);
 #endif
     /* FFmpeg logs through a process-wide handler; main() owns it. */
-    av_log_set_level(log.max >= HFX_LOG_DEBUG ? AV_LOG_INFO : AV_LOG_ERROR);
+    /* Encoders that `auto` probes and that are missing here fail at
+     * FFmpeg's error level; hfxd reports them itself (at info), so FFmpeg's
+     * own lines are shown only with -v. */
+    av_log_set_level(log.max >= HFX_LOG_DEBUG ? AV_LOG_INFO : AV_LOG_FATAL);
     opts.token = have_token ? token : NULL;
     opts.log = log_stderr;
     opts.log_user = &log;

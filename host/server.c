@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -216,6 +218,37 @@ uint16_t hfx_server_listener_port(const struct hfx_server *s, unsigned n)
     return n < s->nlisteners ? hfx_listener_port(s->listeners[n]) : 0;
 }
 
+/* For the session log line: who is on the other end. */
+static void describe_peer(int fd, char *out, size_t cap)
+{
+    struct sockaddr_storage sa;
+    socklen_t len = sizeof(sa);
+    char host[INET6_ADDRSTRLEN] = "?";
+
+    snprintf(out, cap, "fd %d", fd);
+    if (getpeername(fd, (struct sockaddr *)&sa, &len) != 0)
+        return;
+    if (sa.ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)&sa;
+        inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+        snprintf(out, cap, "tcp %s:%u", host, ntohs(in->sin_port));
+    } else if (sa.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&sa;
+        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+        snprintf(out, cap, "tcp [%s]:%u", host, ntohs(in6->sin6_port));
+    } else if (sa.ss_family == AF_UNIX) {
+#ifdef SO_PEERCRED
+        struct ucred cred;
+        socklen_t clen = sizeof(cred);
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0) {
+            snprintf(out, cap, "unix pid %d uid %u", (int)cred.pid, (unsigned)cred.uid);
+            return;
+        }
+#endif
+        snprintf(out, cap, "unix");
+    }
+}
+
 enum hfx_status hfx_server_add_transport(struct hfx_server *s, struct hfx_transport *t)
 {
     struct session *ss = calloc(1, sizeof(*ss));
@@ -235,7 +268,7 @@ enum hfx_status hfx_server_add_transport(struct hfx_server *s, struct hfx_transp
     ss->id = ++s->next_id;
     ss->state = SESSION_HELLO;
     ss->started_ms = mono_ms();
-    snprintf(ss->peer, sizeof(ss->peer), "fd %d", hfx_conn_fd(ss->conn));
+    describe_peer(hfx_conn_fd(ss->conn), ss->peer, sizeof(ss->peer));
     ss->next = s->sessions;
     s->sessions = ss;
     s->nsessions++;

@@ -8,6 +8,8 @@
 
 #include <string.h>
 
+#include "wire-private.h"
+
 struct plane_layout {
     uint8_t bytes;   /* bytes per sample group (after subsampling) */
     uint8_t x_shift; /* horizontal subsampling, log2 */
@@ -95,65 +97,128 @@ uint32_t hfx_format_from_name(const char *name)
     return 0;
 }
 
-static bool dimension_ok(uint32_t v)
+/* §5.1 CONFIGURE payload offsets of the checked fields. */
+#define CFG_CODEC AT(0)
+#define CFG_WIDTH AT(4)
+#define CFG_HEIGHT AT(8)
+#define CFG_FOURCC AT(12)
+#define CFG_NAME_LEN AT(40)
+/* §5.3 FRAME: source, plane_count, then plane i's offset and stride. */
+#define FRAME_SOURCE AT(24)
+#define FRAME_PLANE_COUNT AT(25)
+#define FRAME_PLANE(i) AT(32 + 16 * (size_t)(i))
+
+/* Even sizes: 4:2:0 chroma planes cover whole 2x2 blocks. */
+static enum hfx_status check_dimension(const char *field, size_t at, uint32_t v,
+                                       struct hfx_wire_error *e)
 {
-    return v >= 2 && v <= HFX_MAX_DIMENSION && v % 2 == 0;
+    enum hfx_status st = wire_range(e, HFX_E_BAD_DIMENSIONS, field, at, v, 2, HFX_MAX_DIMENSION);
+
+    if (st == HFX_OK && v % 2)
+        st = wire_error(e, HFX_E_BAD_DIMENSIONS, HFX_WIRE_ODD, field, at, v, 0);
+    return st;
+}
+
+enum hfx_status hfx_configure_validate_ex(const struct hfx_configure *cfg,
+                                          struct hfx_wire_error *e)
+{
+    enum hfx_status st;
+
+    wire_error_reset(e, HFX_MSG_CONFIGURE);
+    if (!cfg)
+        return HFX_E_INVALID;
+    if ((st = wire_range(e, HFX_E_BAD_FORMAT, "codec", CFG_CODEC, cfg->codec, HFX_CODEC_H264,
+                         HFX_CODEC_AV1)) != HFX_OK)
+        return st;
+    if (!find_format(cfg->fourcc))
+        return wire_error(e, HFX_E_BAD_FORMAT, HFX_WIRE_UNKNOWN, "fourcc", CFG_FOURCC, cfg->fourcc,
+                          0);
+    if ((st = check_dimension("width", CFG_WIDTH, cfg->width, e)) != HFX_OK ||
+        (st = check_dimension("height", CFG_HEIGHT, cfg->height, e)) != HFX_OK ||
+        (st = wire_nonzero(e, HFX_E_MALFORMED, "fps_num", AT(16), cfg->fps_num)) != HFX_OK ||
+        (st = wire_nonzero(e, HFX_E_MALFORMED, "fps_den", AT(20), cfg->fps_den)) != HFX_OK ||
+        (st = wire_range(e, HFX_E_MALFORMED, "rate_control", AT(28), cfg->rate_control, 0,
+                         HFX_RC_CQP)) != HFX_OK ||
+        (st = wire_range(e, HFX_E_MALFORMED, "profile", AT(29), cfg->profile, 0,
+                         HFX_PROFILE_HIGH)) != HFX_OK ||
+        (st = wire_range(e, HFX_E_MALFORMED, "latency", AT(30), cfg->latency, 0,
+                         HFX_LATENCY_QUALITY)) != HFX_OK ||
+        (st = wire_range(e, HFX_E_MALFORMED, "quality", AT(31), cfg->quality, 0, 51)) != HFX_OK)
+        return st;
+    /* CQP ignores the bitrate; every other mode needs one. */
+    if (cfg->rate_control != HFX_RC_CQP &&
+        (st = wire_range(e, HFX_E_MALFORMED, "bitrate_kbps", AT(24), cfg->bitrate_kbps, 1,
+                         HFX_MAX_BITRATE_KBPS)) != HFX_OK)
+        return st;
+    /* A caller-built struct may lack the terminator. */
+    if (!memchr(cfg->encoder, 0, sizeof(cfg->encoder)))
+        return wire_error(e, HFX_E_MALFORMED, HFX_WIRE_OVER, "name_len", CFG_NAME_LEN,
+                          sizeof(cfg->encoder), HFX_MAX_NAME);
+    return HFX_OK;
 }
 
 enum hfx_status hfx_configure_validate(const struct hfx_configure *cfg)
 {
-    if (!cfg)
-        return HFX_E_INVALID;
-    if (cfg->codec < HFX_CODEC_H264 || cfg->codec > HFX_CODEC_AV1 || !find_format(cfg->fourcc))
-        return HFX_E_BAD_FORMAT;
-    /* Even sizes: 4:2:0 chroma planes cover whole 2x2 blocks. */
-    if (!dimension_ok(cfg->width) || !dimension_ok(cfg->height))
-        return HFX_E_BAD_DIMENSIONS;
-    if (cfg->fps_num == 0 || cfg->fps_den == 0)
-        return HFX_E_MALFORMED;
-    if (cfg->rate_control > HFX_RC_CQP || cfg->profile > HFX_PROFILE_HIGH ||
-        cfg->latency > HFX_LATENCY_QUALITY || cfg->quality > 51)
-        return HFX_E_MALFORMED;
-    /* CQP ignores the bitrate; every other mode needs one. */
-    if (cfg->rate_control != HFX_RC_CQP &&
-        (cfg->bitrate_kbps == 0 || cfg->bitrate_kbps > HFX_MAX_BITRATE_KBPS))
-        return HFX_E_MALFORMED;
-    if (!memchr(cfg->encoder, 0, sizeof(cfg->encoder)))
-        return HFX_E_MALFORMED;
-    return HFX_OK;
+    return hfx_configure_validate_ex(cfg, NULL);
 }
 
-/* One plane against the bytes it may use (limit). The end is computed in
+static const char *const plane_name[HFX_MAX_PLANES] = {"planes[0]", "planes[1]", "planes[2]"};
+static const char *const stride_name[HFX_MAX_PLANES] = {"planes[0].stride", "planes[1].stride",
+                                                        "planes[2].stride"};
+
+/* Plane i against the bytes it may use (limit). The end is computed in
  * 64 bits and every step is checked, so an offset near UINT64_MAX fails
  * instead of wrapping around to a small end. */
-static enum hfx_status check_plane(const struct hfx_plane *p, uint32_t row_bytes, uint32_t rows,
-                                   uint64_t limit, enum hfx_status out_of_range)
+static enum hfx_status check_plane(const struct hfx_plane *p, unsigned i, uint32_t row_bytes,
+                                   uint32_t rows, uint64_t limit, enum hfx_status out_of_range,
+                                   struct hfx_wire_error *e)
 {
+    enum hfx_status st;
     uint64_t span;
 
-    if (p->stride < row_bytes || p->stride > HFX_MAX_STRIDE)
-        return HFX_E_BAD_STRIDE;
+    st = wire_range(e, HFX_E_BAD_STRIDE, stride_name[i], FRAME_PLANE(i) + 8, p->stride, row_bytes,
+                    HFX_MAX_STRIDE);
+    if (st != HFX_OK)
+        return st;
     /* stride <= 2^20 and rows < 2^32: the product fits in 64 bits. */
     span = (uint64_t)p->stride * (rows - 1u) + row_bytes;
     if (p->offset > limit || span > limit - p->offset)
-        return out_of_range;
+        return wire_error(e, out_of_range, HFX_WIRE_ENDS_PAST, plane_name[i], FRAME_PLANE(i),
+                          p->offset > UINT64_MAX - span ? UINT64_MAX : p->offset + span, limit);
     return HFX_OK;
 }
 
-enum hfx_status hfx_frame_validate(const struct hfx_configure *cfg, const struct hfx_frame *frame,
-                                   uint64_t region_size)
+/* The frame's plane count against its format's (§5.3). */
+static enum hfx_status check_plane_count(const struct hfx_frame *frame, unsigned planes,
+                                         struct hfx_wire_error *e)
+{
+    if (frame->plane_count == planes)
+        return HFX_OK;
+    return wire_error(e, HFX_E_MALFORMED, HFX_WIRE_NOT, "plane_count", FRAME_PLANE_COUNT,
+                      frame->plane_count, planes);
+}
+
+enum hfx_status hfx_frame_validate_ex(const struct hfx_configure *cfg,
+                                      const struct hfx_frame *frame, uint64_t region_size,
+                                      struct hfx_wire_error *e)
 {
     const struct format_info *f;
     enum hfx_status out_of_range;
     uint64_t limit;
 
+    wire_error_reset(e, HFX_MSG_CONFIGURE);
     if (!cfg || !frame)
         return HFX_E_INVALID;
+    /* The stream's configuration is unusable: name its CONFIGURE field. */
     f = find_format(cfg->fourcc);
     if (!f)
-        return HFX_E_BAD_FORMAT;
+        return wire_error(e, HFX_E_BAD_FORMAT, HFX_WIRE_UNKNOWN, "fourcc", CFG_FOURCC, cfg->fourcc,
+                          0);
     if (cfg->width == 0 || cfg->height == 0)
-        return HFX_E_BAD_DIMENSIONS;
+        return wire_error(e, HFX_E_BAD_DIMENSIONS, HFX_WIRE_ZERO,
+                          cfg->width == 0 ? "width" : "height",
+                          cfg->width == 0 ? CFG_WIDTH : CFG_HEIGHT, 0, 0);
+    wire_error_reset(e, HFX_MSG_FRAME);
     switch (frame->source) {
     case HFX_SOURCE_INLINE:
         limit = frame->data_len;
@@ -167,21 +232,32 @@ enum hfx_status hfx_frame_validate(const struct hfx_configure *cfg, const struct
         break;
     case HFX_SOURCE_SCANOUT:
         /* The host captures the scanout itself: no client memory to check. */
-        return frame->plane_count == f->planes ? HFX_OK : HFX_E_MALFORMED;
+        return check_plane_count(frame, f->planes, e);
     default:
-        return HFX_E_MALFORMED;
+        return wire_range(e, HFX_E_MALFORMED, "source", FRAME_SOURCE, frame->source,
+                          HFX_SOURCE_INLINE, HFX_SOURCE_SCANOUT);
     }
-    if (frame->plane_count != f->planes)
+    if (check_plane_count(frame, f->planes, e) != HFX_OK)
         return HFX_E_MALFORMED;
     for (unsigned i = 0; i < f->planes; i++) {
         uint32_t row_bytes, rows;
         enum hfx_status st;
 
-        if (!hfx_format_plane_size(cfg->fourcc, cfg->width, cfg->height, i, &row_bytes, &rows))
-            return HFX_E_BAD_DIMENSIONS;
-        st = check_plane(&frame->planes[i], row_bytes, rows, limit, out_of_range);
+        /* Only a width whose rows overflow 32 bits, far over the maximum. */
+        if (!hfx_format_plane_size(cfg->fourcc, cfg->width, cfg->height, i, &row_bytes, &rows)) {
+            wire_error_reset(e, HFX_MSG_CONFIGURE);
+            return wire_error(e, HFX_E_BAD_DIMENSIONS, HFX_WIRE_OVER, "width", CFG_WIDTH,
+                              cfg->width, HFX_MAX_DIMENSION);
+        }
+        st = check_plane(&frame->planes[i], i, row_bytes, rows, limit, out_of_range, e);
         if (st != HFX_OK)
             return st;
     }
     return HFX_OK;
+}
+
+enum hfx_status hfx_frame_validate(const struct hfx_configure *cfg, const struct hfx_frame *frame,
+                                   uint64_t region_size)
+{
+    return hfx_frame_validate_ex(cfg, frame, region_size, NULL);
 }

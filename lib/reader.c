@@ -7,7 +7,11 @@ void rd_init(struct hfx_reader *r, const uint8_t *buf, size_t len)
 {
     r->p = buf;
     r->left = buf ? len : 0;
+    r->size = r->left;
     r->failed = false;
+    r->rsvd_bad = false;
+    r->rsvd_at = 0;
+    r->rsvd_val = 0;
 }
 
 /* The one bounds check every read goes through. Once failed, stay failed:
@@ -82,6 +86,7 @@ bool rd_bytes(struct hfx_reader *r, const uint8_t **out, size_t n)
 
 bool rd_skip_zero(struct hfx_reader *r, size_t n)
 {
+    size_t at = rd_pos(r);
     const uint8_t *p = take(r, n);
     bool zero = p != NULL;
 
@@ -89,6 +94,11 @@ bool rd_skip_zero(struct hfx_reader *r, size_t n)
      * their offsets, so a later short read is still seen as short. */
     for (size_t i = 0; p && i < n; i++)
         zero = zero && p[i] == 0;
+    if (p && !zero && !r->rsvd_bad) {
+        r->rsvd_bad = true;
+        r->rsvd_at = at;
+        r->rsvd_val = load_le(p, n < 8 ? n : 8);
+    }
     return zero;
 }
 

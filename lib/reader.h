@@ -17,10 +17,22 @@
 struct hfx_reader {
     const uint8_t *p; /* next unread byte; borrowed from the caller */
     size_t left;      /* bytes from p to the end of the buffer */
+    size_t size;      /* bytes in the whole buffer: rd_pos() is size - left */
     bool failed;      /* sticky: a read ran past the end */
+    /* The first reserved field that rd_skip_zero found not zero, so that
+     * a parser can say which (docs/protocol.md §8) after its fixed part. */
+    bool rsvd_bad;
+    size_t rsvd_at;    /* its offset from the start of the buffer */
+    uint64_t rsvd_val; /* its value, little-endian (first 8 bytes) */
 };
 
 void rd_init(struct hfx_reader *r, const uint8_t *buf, size_t len);
+
+/* Offset of the next read; after a failed read, where that read began. */
+static inline size_t rd_pos(const struct hfx_reader *r)
+{
+    return r->size - r->left;
+}
 
 /* Each returns 0 (and sets r->failed) when fewer bytes are left than it
  * needs; r is then not advanced. Once failed, every later read fails. */
@@ -37,7 +49,8 @@ bool rd_bytes(struct hfx_reader *r, const uint8_t **out, size_t n);
 /* Skip n reserved bytes. Returns true when all n were there and zero.
  * Short input fails as any read does (r->failed set, no advance); non-zero
  * bytes do not set r->failed and are skipped like zero ones, so that the
- * caller can tell "short" (checked first) from "reserved not zero". */
+ * caller can tell "short" (checked first) from "reserved not zero"; the first
+ * such field is kept in r->rsvd_bad / rsvd_at / rsvd_val. */
 bool rd_skip_zero(struct hfx_reader *r, size_t n);
 
 struct hfx_writer {

@@ -12,9 +12,11 @@
  */
 #include "hfx/protocol.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "reader.h"
+#include "wire-private.h"
 
 /* §3: which header stream ids a type may carry. */
 enum stream_rule {
@@ -100,26 +102,29 @@ const char *hfx_msg_type_name(uint16_t type)
 }
 
 /* §2.2: the header checks after the magic, in the order the spec gives. */
-static enum hfx_status check_header_rules(uint16_t type, uint16_t flags, uint32_t stream)
+static enum hfx_status check_header_rules(uint16_t type, uint16_t flags, uint32_t stream,
+                                          struct hfx_wire_error *e)
 {
     const struct type_info *info = find_type(type);
 
     if (!info)
-        return HFX_E_UNKNOWN_TYPE;
+        return wire_error(e, HFX_E_UNKNOWN_TYPE, HFX_WIRE_UNKNOWN, "type", 4, type, 0);
     if (flags & (uint16_t)~info->flags)
-        return HFX_E_BAD_FLAGS;
-    if ((info->stream == STREAM_ZERO && stream != 0) ||
-        (info->stream == STREAM_NONZERO && stream == 0))
-        return HFX_E_MALFORMED;
+        return wire_error(e, HFX_E_BAD_FLAGS, HFX_WIRE_FLAGS, "flags", 6, flags, info->flags);
+    if (info->stream == STREAM_ZERO && stream != 0)
+        return wire_error(e, HFX_E_MALFORMED, HFX_WIRE_NOT_ZERO, "stream", 8, stream, 0);
+    if (info->stream == STREAM_NONZERO)
+        return wire_nonzero(e, HFX_E_MALFORMED, "stream", 8, stream);
     return HFX_OK;
 }
 
-enum hfx_status hfx_header_decode(const uint8_t *buf, size_t len, uint32_t max_payload,
-                                  struct hfx_header *out)
+enum hfx_status hfx_header_decode_ex(const uint8_t *buf, size_t len, uint32_t max_payload,
+                                     struct hfx_header *out, struct hfx_wire_error *err)
 {
     struct hfx_reader r;
     enum hfx_status st;
 
+    wire_error_reset(err, 0);
     if (!out || (!buf && len))
         return HFX_E_INVALID;
     if (len < HFX_HEADER_SIZE)
@@ -130,171 +135,232 @@ enum hfx_status hfx_header_decode(const uint8_t *buf, size_t len, uint32_t max_p
     out->flags = rd_u16(&r);
     out->stream = rd_u32(&r);
     out->length = rd_u32(&r);
+    wire_error_reset(err, out->type);
     if (out->magic != HFX_MAGIC)
-        return HFX_E_BAD_MAGIC;
-    st = check_header_rules(out->type, out->flags, out->stream);
+        return wire_error(err, HFX_E_BAD_MAGIC, HFX_WIRE_MAGIC, "magic", 0, out->magic, 0);
+    st = check_header_rules(out->type, out->flags, out->stream, err);
     if (st != HFX_OK)
         return st;
     if (max_payload > HFX_MAX_PAYLOAD_HARD)
         max_payload = HFX_MAX_PAYLOAD_HARD;
     if (out->length > max_payload)
-        return HFX_E_TOO_LARGE;
+        return wire_error(err, HFX_E_TOO_LARGE, HFX_WIRE_OVER, "length", 12, out->length,
+                          max_payload);
     return HFX_OK;
 }
 
+enum hfx_status hfx_header_decode(const uint8_t *buf, size_t len, uint32_t max_payload,
+                                  struct hfx_header *out)
+{
+    return hfx_header_decode_ex(buf, len, max_payload, out, NULL);
+}
+
 /* Encoder names (§5.1): printable ASCII without space, so that a name can
- * be logged and matched against libavcodec names as it is. */
-static enum hfx_status check_name(const char *name)
+ * be logged and matched against libavcodec names as it is. len_at and at
+ * are the message offsets of name_len and of the name. */
+static enum hfx_status check_name(const char *name, size_t len_at, size_t at,
+                                  struct hfx_wire_error *e)
 {
     size_t n = strnlen(name, HFX_MAX_NAME + 1);
 
     if (n > HFX_MAX_NAME)
-        return HFX_E_TOO_LARGE;
+        return wire_error(e, HFX_E_TOO_LARGE, HFX_WIRE_OVER, "name_len", len_at, n, HFX_MAX_NAME);
     for (size_t i = 0; i < n; i++) {
         if (name[i] < 0x21 || name[i] > 0x7e)
-            return HFX_E_MALFORMED;
+            return wire_error(e, HFX_E_MALFORMED, HFX_WIRE_CHAR, "name", at + i, (uint8_t)name[i],
+                              0);
     }
     return HFX_OK;
 }
 
-static enum hfx_status check_frame(const struct hfx_frame *f)
+/* §5.3: plane_count sizes the plane table, so the decoder checks it before
+ * reading the table (step 2) and the encoder with the other values. */
+static enum hfx_status check_plane_count(uint8_t n, struct hfx_wire_error *e)
 {
-    if (f->plane_count == 0)
-        return HFX_E_MALFORMED;
-    if (f->plane_count > HFX_MAX_PLANES)
-        return HFX_E_TOO_LARGE;
+    if (n == 0)
+        return wire_error(e, HFX_E_MALFORMED, HFX_WIRE_ZERO, "plane_count", AT(25), 0, 0);
+    if (n > HFX_MAX_PLANES)
+        return wire_error(e, HFX_E_TOO_LARGE, HFX_WIRE_OVER, "plane_count", AT(25), n,
+                          HFX_MAX_PLANES);
+    return HFX_OK;
+}
+
+static enum hfx_status check_frame(const struct hfx_frame *f, struct hfx_wire_error *e)
+{
+    size_t data_at = AT(FRAME_FIXED + (size_t)PLANE_SIZE * f->plane_count);
+    enum hfx_status st = check_plane_count(f->plane_count, e);
+
+    if (st != HFX_OK)
+        return st;
     switch (f->source) {
     case HFX_SOURCE_INLINE:
         /* §5.3: INLINE bytes are in the payload; a region would be a lie. */
-        return f->region == 0 ? HFX_OK : HFX_E_MALFORMED;
-    case HFX_SOURCE_SHM:
-        /* Region 0 is valid: the out-of-band (ivshmem) region, §7. */
-        return f->data_len == 0 ? HFX_OK : HFX_E_MALFORMED;
+        if (f->region != 0)
+            return wire_error(e, HFX_E_MALFORMED, HFX_WIRE_NOT_ZERO, "region", AT(28), f->region,
+                              0);
+        return HFX_OK;
+    case HFX_SOURCE_SHM: /* region 0 is the out-of-band region, §7 */
     case HFX_SOURCE_RESOURCE:
-        /* region is the virtio-gpu resource id; 0 is never a resource. */
-        return (f->data_len == 0 && f->region != 0) ? HFX_OK : HFX_E_MALFORMED;
     case HFX_SOURCE_SCANOUT:
-        return f->data_len == 0 ? HFX_OK : HFX_E_MALFORMED;
+        if (f->data_len != 0)
+            return wire_error(e, HFX_E_MALFORMED, HFX_WIRE_NOT_ZERO, "data", data_at, f->data_len,
+                              0);
+        /* RESOURCE: region is the virtio-gpu resource id, never 0. */
+        if (f->source == HFX_SOURCE_RESOURCE)
+            return wire_nonzero(e, HFX_E_MALFORMED, "region", AT(28), f->region);
+        return HFX_OK;
     default:
-        return HFX_E_MALFORMED;
+        return wire_range(e, HFX_E_MALFORMED, "source", AT(24), f->source, HFX_SOURCE_INLINE,
+                          HFX_SOURCE_SCANOUT);
     }
 }
 
 /* Step 4: value checks on the decoded form. The encoder runs the same
  * function, so both sides agree on what is valid. */
-static enum hfx_status check_body(const struct hfx_msg *m)
+static enum hfx_status check_body(const struct hfx_msg *m, struct hfx_wire_error *e)
 {
+    enum hfx_status st;
+
     switch (m->hdr.type) {
     case HFX_MSG_HELLO:
         if (m->u.hello.token_len > HFX_MAX_TOKEN)
-            return HFX_E_TOO_LARGE;
+            return wire_error(e, HFX_E_TOO_LARGE, HFX_WIRE_OVER, "token_len", AT(8),
+                              m->u.hello.token_len, HFX_MAX_TOKEN);
         /* Version support is the host's check (HFX_E_VERSION, §4); an
          * empty range is malformed whatever the host supports. */
-        return m->u.hello.min_version <= m->u.hello.max_version ? HFX_OK : HFX_E_MALFORMED;
+        return wire_range(e, HFX_E_MALFORMED, "min_version", AT(0), m->u.hello.min_version, 0,
+                          m->u.hello.max_version);
     case HFX_MSG_WELCOME: {
         const struct hfx_welcome *w = &m->u.welcome;
-        if (w->max_payload < HFX_MAX_PAYLOAD_HANDSHAKE || w->max_payload > HFX_MAX_PAYLOAD_HARD ||
-            w->max_streams < 1 || w->max_streams > HFX_MAX_STREAMS || w->window < 1 ||
-            w->window > HFX_MAX_WINDOW)
-            return HFX_E_MALFORMED;
-        return HFX_OK;
+        if ((st = wire_range(e, HFX_E_MALFORMED, "max_payload", AT(8), w->max_payload,
+                             HFX_MAX_PAYLOAD_HANDSHAKE, HFX_MAX_PAYLOAD_HARD)) != HFX_OK ||
+            (st = wire_range(e, HFX_E_MALFORMED, "max_streams", AT(12), w->max_streams, 1,
+                             HFX_MAX_STREAMS)) != HFX_OK)
+            return st;
+        return wire_range(e, HFX_E_MALFORMED, "window", AT(14), w->window, 1, HFX_MAX_WINDOW);
     }
     case HFX_MSG_ERROR:
-        return strnlen(m->u.error.text, HFX_MAX_TEXT + 1) <= HFX_MAX_TEXT ? HFX_OK
-                                                                          : HFX_E_TOO_LARGE;
+        return wire_range(e, HFX_E_TOO_LARGE, "text_len", AT(4),
+                          strnlen(m->u.error.text, HFX_MAX_TEXT + 1), 0, HFX_MAX_TEXT);
     case HFX_MSG_SHM_ATTACH:
         /* Region 0 is the out-of-band region and is never attached (§7). */
-        if (m->u.shm_attach.region == 0 || m->u.shm_attach.size == 0)
-            return HFX_E_MALFORMED;
-        return m->u.shm_attach.size <= HFX_MAX_SHM_SIZE ? HFX_OK : HFX_E_TOO_LARGE;
+        if ((st = wire_nonzero(e, HFX_E_MALFORMED, "region", AT(0), m->u.shm_attach.region)) !=
+                HFX_OK ||
+            (st = wire_nonzero(e, HFX_E_MALFORMED, "size", AT(8), m->u.shm_attach.size)) != HFX_OK)
+            return st;
+        return wire_range(e, HFX_E_TOO_LARGE, "size", AT(8), m->u.shm_attach.size, 1,
+                          HFX_MAX_SHM_SIZE);
     case HFX_MSG_SHM_DETACH:
-        return m->u.shm_detach.region != 0 ? HFX_OK : HFX_E_MALFORMED;
+        return wire_nonzero(e, HFX_E_MALFORMED, "region", AT(0), m->u.shm_detach.region);
     case HFX_MSG_CONFIGURE:
-        return check_name(m->u.configure.encoder);
+        return check_name(m->u.configure.encoder, AT(40), AT(CONFIGURE_FIXED), e);
     case HFX_MSG_CONFIGURED:
         if (m->u.configured.extradata_len > HFX_MAX_EXTRADATA)
-            return HFX_E_TOO_LARGE;
-        return check_name(m->u.configured.encoder);
+            return wire_error(e, HFX_E_TOO_LARGE, HFX_WIRE_OVER, "extradata_len", AT(16),
+                              m->u.configured.extradata_len, HFX_MAX_EXTRADATA);
+        return check_name(m->u.configured.encoder, AT(14), AT(CONFIGURED_FIXED), e);
     case HFX_MSG_FRAME:
-        return check_frame(&m->u.frame);
+        return check_frame(&m->u.frame, e);
     case HFX_MSG_PACKET:
-        return m->u.packet.data_len > 0 ? HFX_OK : HFX_E_MALFORMED;
+        return wire_nonzero(e, HFX_E_MALFORMED, "data", AT(PACKET_FIXED), m->u.packet.data_len);
     case HFX_MSG_FRAME_DROPPED:
-        return (m->u.dropped.reason >= HFX_DROP_QUEUE_FULL &&
-                m->u.dropped.reason <= HFX_DROP_CLOSED)
-                   ? HFX_OK
-                   : HFX_E_MALFORMED;
+        return wire_range(e, HFX_E_MALFORMED, "reason", AT(8), m->u.dropped.reason,
+                          HFX_DROP_QUEUE_FULL, HFX_DROP_CLOSED);
     case HFX_MSG_SET_BITRATE:
-        return (m->u.set_bitrate.kbps >= 1 && m->u.set_bitrate.kbps <= HFX_MAX_BITRATE_KBPS)
-                   ? HFX_OK
-                   : HFX_E_MALFORMED;
+        return wire_range(e, HFX_E_MALFORMED, "kbps", AT(0), m->u.set_bitrate.kbps, 1,
+                          HFX_MAX_BITRATE_KBPS);
     default:
         return HFX_OK;
     }
 }
 
-/* End of step 1 (and of step 2's reserved checks): short input first. */
-static enum hfx_status fixed_done(const struct hfx_reader *r, bool reserved_zero)
+/* End of step 1 (and of step 2's reserved checks): short input first.
+ * fixed is the size of the fixed part that the caller has just read. */
+static enum hfx_status fixed_done(const struct hfx_reader *r, size_t fixed,
+                                  struct hfx_wire_error *e)
 {
     if (r->failed)
-        return HFX_E_TRUNCATED;
-    return reserved_zero ? HFX_OK : HFX_E_MALFORMED;
+        return wire_error(e, HFX_E_TRUNCATED, HFX_WIRE_SHORT, "payload", AT(0), r->size, fixed);
+    if (r->rsvd_bad)
+        return wire_error(e, HFX_E_MALFORMED, HFX_WIRE_NOT_ZERO, "rsvd", AT(r->rsvd_at),
+                          r->rsvd_val, 0);
+    return HFX_OK;
 }
 
-/* Step 3: everything the length fields announced is there, nothing more. */
-static enum hfx_status finish(const struct hfx_reader *r)
+/* Step 3, last part: nothing after what the length fields announced. */
+static enum hfx_status no_more(const struct hfx_reader *r, struct hfx_wire_error *e)
 {
-    if (r->failed)
-        return HFX_E_TRUNCATED;
-    return r->left == 0 ? HFX_OK : HFX_E_MALFORMED;
+    if (r->left == 0)
+        return HFX_OK;
+    return wire_error(e, HFX_E_MALFORMED, HFX_WIRE_LEFT_OVER, "payload", AT(rd_pos(r)), r->left,
+                      0);
 }
 
 /* Steps 1 to 3 for a fixed-size message. */
-static enum hfx_status fixed_only(const struct hfx_reader *r, bool reserved_zero)
+static enum hfx_status fixed_only(const struct hfx_reader *r, size_t size,
+                                  struct hfx_wire_error *e)
 {
-    enum hfx_status st = fixed_done(r, reserved_zero);
-    return st != HFX_OK ? st : finish(r);
+    enum hfx_status st = fixed_done(r, size, e);
+    return st != HFX_OK ? st : no_more(r, e);
+}
+
+/* Step 3: borrow the len bytes that the length field `field` (at message
+ * offset at) announced; fewer left is the field's lie. */
+static enum hfx_status counted(struct hfx_reader *r, const char *field, size_t at, size_t len,
+                               const uint8_t **out, struct hfx_wire_error *e)
+{
+    size_t left = r->left;
+
+    if (rd_bytes(r, out, len))
+        return HFX_OK;
+    return wire_error(e, HFX_E_TRUNCATED, HFX_WIRE_PAST_END, field, at, len, left);
 }
 
 /* Steps 1 to 3 for a message whose variable part is one counted field of
- * len bytes (at most max): *out borrows it. */
-static enum hfx_status counted_tail(struct hfx_reader *r, bool reserved_zero, size_t len,
-                                    size_t max, const uint8_t **out)
+ * len bytes (at most max) after a fixed part of `fixed` bytes: *out
+ * borrows it. */
+static enum hfx_status counted_tail(struct hfx_reader *r, size_t fixed, const char *field,
+                                    size_t at, size_t len, size_t max, const uint8_t **out,
+                                    struct hfx_wire_error *e)
 {
-    enum hfx_status st = fixed_done(r, reserved_zero);
+    enum hfx_status st = fixed_done(r, fixed, e);
 
     if (st != HFX_OK)
         return st;
     if (len > max)
-        return HFX_E_TOO_LARGE;
-    rd_bytes(r, out, len);
-    return finish(r);
+        return wire_error(e, HFX_E_TOO_LARGE, HFX_WIRE_OVER, field, at, len, max);
+    st = counted(r, field, at, len, out, e);
+    return st != HFX_OK ? st : no_more(r, e);
 }
 
-/* Copy len text bytes into a NUL-terminated buffer of at least len + 1.
- * A NUL inside would make the decoded text differ from the wire (§5). */
-static enum hfx_status copy_text(char *dst, const uint8_t *src, size_t len)
+/* Copy len text bytes (at message offset at) into a NUL-terminated buffer
+ * of at least len + 1. A NUL inside would make the decoded text differ
+ * from the wire (§5). */
+static enum hfx_status copy_text(char *dst, const uint8_t *src, size_t len, const char *field,
+                                 size_t at, struct hfx_wire_error *e)
 {
-    if (len && memchr(src, 0, len))
-        return HFX_E_MALFORMED;
+    const uint8_t *nul = len ? memchr(src, 0, len) : NULL;
+
+    if (nul)
+        return wire_error(e, HFX_E_MALFORMED, HFX_WIRE_NUL, field, at + (size_t)(nul - src), 0, 0);
     if (len)
         memcpy(dst, src, len);
     dst[len] = '\0';
     return HFX_OK;
 }
 
-static enum hfx_status decode_hello(struct hfx_reader *r, struct hfx_hello *h)
+static enum hfx_status decode_hello(struct hfx_reader *r, struct hfx_hello *h,
+                                    struct hfx_wire_error *e)
 {
     const uint8_t *token;
     enum hfx_status st;
-    bool zero;
 
     h->min_version = rd_u16(r);
     h->max_version = rd_u16(r);
     h->caps = rd_u32(r);
     h->token_len = rd_u16(r);
-    zero = rd_skip_zero(r, 2);
-    st = counted_tail(r, zero, h->token_len, HFX_MAX_TOKEN, &token);
+    rd_skip_zero(r, 2);
+    st = counted_tail(r, HELLO_FIXED, "token_len", AT(8), h->token_len, HFX_MAX_TOKEN, &token, e);
     if (st != HFX_OK)
         return st;
     if (h->token_len)
@@ -302,61 +368,58 @@ static enum hfx_status decode_hello(struct hfx_reader *r, struct hfx_hello *h)
     return HFX_OK;
 }
 
-static enum hfx_status decode_welcome(struct hfx_reader *r, struct hfx_welcome *w)
+static enum hfx_status decode_welcome(struct hfx_reader *r, struct hfx_welcome *w,
+                                      struct hfx_wire_error *e)
 {
-    bool zero;
-
     w->version = rd_u16(r);
-    zero = rd_skip_zero(r, 2);
+    rd_skip_zero(r, 2);
     w->caps = rd_u32(r);
     w->max_payload = rd_u32(r);
     w->max_streams = rd_u16(r);
     w->window = rd_u16(r);
-    return fixed_only(r, zero);
+    return fixed_only(r, WELCOME_SIZE, e);
 }
 
-static enum hfx_status decode_error(struct hfx_reader *r, struct hfx_error *e)
+static enum hfx_status decode_error(struct hfx_reader *r, struct hfx_error *m,
+                                    struct hfx_wire_error *e)
 {
     const uint8_t *text;
     enum hfx_status st;
     uint16_t text_len;
-    bool zero;
 
-    e->code = rd_u32(r);
+    m->code = rd_u32(r);
     text_len = rd_u16(r);
-    zero = rd_skip_zero(r, 2);
-    st = counted_tail(r, zero, text_len, HFX_MAX_TEXT, &text);
+    rd_skip_zero(r, 2);
+    st = counted_tail(r, ERROR_FIXED, "text_len", AT(4), text_len, HFX_MAX_TEXT, &text, e);
     if (st != HFX_OK)
         return st;
-    return copy_text(e->text, text, text_len);
+    return copy_text(m->text, text, text_len, "text", AT(ERROR_FIXED), e);
 }
 
-static enum hfx_status decode_shm_attach(struct hfx_reader *r, struct hfx_shm_attach *a)
+static enum hfx_status decode_shm_attach(struct hfx_reader *r, struct hfx_shm_attach *a,
+                                         struct hfx_wire_error *e)
 {
-    bool zero;
-
     a->region = rd_u32(r);
-    zero = rd_skip_zero(r, 4);
+    rd_skip_zero(r, 4);
     a->size = rd_u64(r);
-    return fixed_only(r, zero);
+    return fixed_only(r, SHM_ATTACH_SIZE, e);
 }
 
 /* SHM_DETACH, SET_BITRATE: one u32 then four reserved bytes. */
-static enum hfx_status decode_u32_pad(struct hfx_reader *r, uint32_t *v)
+_Static_assert(SHM_DETACH_SIZE == SET_BITRATE_SIZE, "decode_u32_pad serves both");
+static enum hfx_status decode_u32_pad(struct hfx_reader *r, uint32_t *v, struct hfx_wire_error *e)
 {
-    bool zero;
-
     *v = rd_u32(r);
-    zero = rd_skip_zero(r, 4);
-    return fixed_only(r, zero);
+    rd_skip_zero(r, 4);
+    return fixed_only(r, SET_BITRATE_SIZE, e);
 }
 
-static enum hfx_status decode_configure(struct hfx_reader *r, struct hfx_configure *c)
+static enum hfx_status decode_configure(struct hfx_reader *r, struct hfx_configure *c,
+                                        struct hfx_wire_error *e)
 {
     const uint8_t *name;
     enum hfx_status st;
     uint8_t name_len;
-    bool zero;
 
     c->codec = rd_u32(r);
     c->width = rd_u32(r);
@@ -372,19 +435,19 @@ static enum hfx_status decode_configure(struct hfx_reader *r, struct hfx_configu
     c->keyint_frames = rd_u32(r);
     c->keyint_ms = rd_u32(r);
     name_len = rd_u8(r);
-    zero = rd_skip_zero(r, 3);
-    st = counted_tail(r, zero, name_len, HFX_MAX_NAME, &name);
+    rd_skip_zero(r, 3);
+    st = counted_tail(r, CONFIGURE_FIXED, "name_len", AT(40), name_len, HFX_MAX_NAME, &name, e);
     if (st != HFX_OK)
         return st;
-    return copy_text(c->encoder, name, name_len);
+    return copy_text(c->encoder, name, name_len, "name", AT(CONFIGURE_FIXED), e);
 }
 
-static enum hfx_status decode_configured(struct hfx_reader *r, struct hfx_configured *c)
+static enum hfx_status decode_configured(struct hfx_reader *r, struct hfx_configured *c,
+                                         struct hfx_wire_error *e)
 {
     const uint8_t *name;
     enum hfx_status st;
     uint8_t name_len;
-    bool zero;
 
     c->codec = rd_u32(r);
     c->width = rd_u32(r);
@@ -392,44 +455,47 @@ static enum hfx_status decode_configured(struct hfx_reader *r, struct hfx_config
     c->profile_idc = rd_u8(r);
     c->level_idc = rd_u8(r);
     name_len = rd_u8(r);
-    zero = rd_skip_zero(r, 1);
+    rd_skip_zero(r, 1);
     c->extradata_len = rd_u32(r);
-    if ((st = fixed_done(r, zero)) != HFX_OK)
+    if ((st = fixed_done(r, CONFIGURED_FIXED, e)) != HFX_OK ||
+        (st = wire_range(e, HFX_E_TOO_LARGE, "name_len", AT(14), name_len, 0, HFX_MAX_NAME)) !=
+            HFX_OK ||
+        (st = wire_range(e, HFX_E_TOO_LARGE, "extradata_len", AT(16), c->extradata_len, 0,
+                         HFX_MAX_EXTRADATA)) != HFX_OK ||
+        (st = counted(r, "name_len", AT(14), name_len, &name, e)) != HFX_OK ||
+        (st = counted(r, "extradata_len", AT(16), c->extradata_len, &c->extradata, e)) != HFX_OK ||
+        (st = no_more(r, e)) != HFX_OK)
         return st;
-    if (name_len > HFX_MAX_NAME || c->extradata_len > HFX_MAX_EXTRADATA)
-        return HFX_E_TOO_LARGE;
-    rd_bytes(r, &name, name_len);
-    rd_bytes(r, &c->extradata, c->extradata_len);
-    if ((st = finish(r)) != HFX_OK)
-        return st;
-    return copy_text(c->encoder, name, name_len);
+    return copy_text(c->encoder, name, name_len, "name", AT(CONFIGURED_FIXED), e);
 }
 
-static enum hfx_status decode_frame(struct hfx_reader *r, struct hfx_frame *f)
+static enum hfx_status decode_frame(struct hfx_reader *r, struct hfx_frame *f,
+                                    struct hfx_wire_error *e)
 {
     enum hfx_status st;
-    bool zero;
+    size_t left;
 
     f->frame_id = rd_u64(r);
     f->pts = rd_i64(r);
     f->duration = rd_u64(r);
     f->source = rd_u8(r);
     f->plane_count = rd_u8(r);
-    zero = rd_skip_zero(r, 2);
+    rd_skip_zero(r, 2);
     f->region = rd_u32(r);
-    if ((st = fixed_done(r, zero)) != HFX_OK)
+    if ((st = fixed_done(r, FRAME_FIXED, e)) != HFX_OK ||
+        (st = check_plane_count(f->plane_count, e)) != HFX_OK)
         return st;
-    /* plane_count sizes the plane table: a length field (step 2). */
-    if (f->plane_count == 0)
-        return HFX_E_MALFORMED;
-    if (f->plane_count > HFX_MAX_PLANES)
-        return HFX_E_TOO_LARGE;
+    left = r->left;
     for (unsigned i = 0; i < f->plane_count; i++) {
         f->planes[i].offset = rd_u64(r);
         f->planes[i].stride = rd_u32(r);
-        zero = rd_skip_zero(r, 4) && zero;
+        rd_skip_zero(r, 4);
     }
-    if ((st = fixed_done(r, zero)) != HFX_OK)
+    /* A plane table longer than the payload: plane_count lies (step 3). */
+    if (r->failed)
+        return wire_error(e, HFX_E_TRUNCATED, HFX_WIRE_PAST_END, "plane_count", AT(25),
+                          f->plane_count, left);
+    if ((st = fixed_done(r, FRAME_FIXED, e)) != HFX_OK)
         return st;
     /* The data is the rest of the payload, so there are no trailing bytes. */
     f->data_len = r->left;
@@ -437,84 +503,169 @@ static enum hfx_status decode_frame(struct hfx_reader *r, struct hfx_frame *f)
     return HFX_OK;
 }
 
-static enum hfx_status decode_packet(struct hfx_reader *r, struct hfx_packet *p)
+static enum hfx_status decode_packet(struct hfx_reader *r, struct hfx_packet *p,
+                                     struct hfx_wire_error *e)
 {
     p->frame_id = rd_u64(r);
     p->pts = rd_i64(r);
     p->dts = rd_i64(r);
+    if (r->failed)
+        return fixed_done(r, PACKET_FIXED, e);
     /* An access unit has at least one byte: a shorter payload is short. */
-    if (r->failed || r->left == 0)
-        return HFX_E_TRUNCATED;
+    if (r->left == 0)
+        return wire_error(e, HFX_E_TRUNCATED, HFX_WIRE_ZERO, "data", AT(PACKET_FIXED), 0, 0);
     p->data_len = r->left;
     rd_bytes(r, &p->data, r->left);
     return HFX_OK;
 }
 
-static enum hfx_status decode_dropped(struct hfx_reader *r, struct hfx_frame_dropped *d)
+static enum hfx_status decode_dropped(struct hfx_reader *r, struct hfx_frame_dropped *d,
+                                      struct hfx_wire_error *e)
 {
-    bool zero;
-
     d->frame_id = rd_u64(r);
     d->reason = rd_u32(r);
-    zero = rd_skip_zero(r, 4);
-    return fixed_only(r, zero);
+    rd_skip_zero(r, 4);
+    return fixed_only(r, DROPPED_SIZE, e);
 }
 
-static enum hfx_status decode_body(struct hfx_reader *r, struct hfx_msg *m)
+static enum hfx_status decode_body(struct hfx_reader *r, struct hfx_msg *m,
+                                   struct hfx_wire_error *e)
 {
     switch (m->hdr.type) {
     case HFX_MSG_HELLO:
-        return decode_hello(r, &m->u.hello);
+        return decode_hello(r, &m->u.hello, e);
     case HFX_MSG_WELCOME:
-        return decode_welcome(r, &m->u.welcome);
+        return decode_welcome(r, &m->u.welcome, e);
     case HFX_MSG_PING:
     case HFX_MSG_PONG:
         m->u.ping.cookie = rd_u64(r);
-        return finish(r);
+        return fixed_only(r, PING_SIZE, e);
     case HFX_MSG_ERROR:
-        return decode_error(r, &m->u.error);
+        return decode_error(r, &m->u.error, e);
     case HFX_MSG_SHM_ATTACH:
-        return decode_shm_attach(r, &m->u.shm_attach);
+        return decode_shm_attach(r, &m->u.shm_attach, e);
     case HFX_MSG_SHM_DETACH:
-        return decode_u32_pad(r, &m->u.shm_detach.region);
+        return decode_u32_pad(r, &m->u.shm_detach.region, e);
     case HFX_MSG_CONFIGURE:
-        return decode_configure(r, &m->u.configure);
+        return decode_configure(r, &m->u.configure, e);
     case HFX_MSG_CONFIGURED:
-        return decode_configured(r, &m->u.configured);
+        return decode_configured(r, &m->u.configured, e);
     case HFX_MSG_FRAME:
-        return decode_frame(r, &m->u.frame);
+        return decode_frame(r, &m->u.frame, e);
     case HFX_MSG_PACKET:
-        return decode_packet(r, &m->u.packet);
+        return decode_packet(r, &m->u.packet, e);
     case HFX_MSG_FRAME_DROPPED:
-        return decode_dropped(r, &m->u.dropped);
+        return decode_dropped(r, &m->u.dropped, e);
     case HFX_MSG_SET_BITRATE:
-        return decode_u32_pad(r, &m->u.set_bitrate.kbps);
+        return decode_u32_pad(r, &m->u.set_bitrate.kbps, e);
     default:
         /* BYE, REQUEST_KEYFRAME, FLUSH, FLUSHED, CLOSE: empty payload. */
-        return finish(r);
+        return no_more(r, e);
     }
 }
 
-enum hfx_status hfx_msg_decode_payload(const struct hfx_header *hdr, const uint8_t *payload,
-                                       size_t payload_len, struct hfx_msg *out)
+enum hfx_status hfx_msg_decode_payload_ex(const struct hfx_header *hdr, const uint8_t *payload,
+                                          size_t payload_len, struct hfx_msg *out,
+                                          struct hfx_wire_error *err)
 {
     struct hfx_reader r;
     enum hfx_status st;
 
+    wire_error_reset(err, hdr ? hdr->type : 0);
     if (!hdr || !out || (!payload && payload_len) || payload_len != hdr->length)
         return HFX_E_INVALID;
     memset(out, 0, sizeof(*out));
     out->hdr = *hdr;
     /* The header may not come from hfx_header_decode: the type decides how
      * the payload is read, so check it again. */
-    st = check_header_rules(hdr->type, hdr->flags, hdr->stream);
+    st = check_header_rules(hdr->type, hdr->flags, hdr->stream, err);
     if (st != HFX_OK)
         return st;
     rd_init(&r, payload, payload_len);
-    st = decode_body(&r, out);
+    st = decode_body(&r, out, err);
     if (st != HFX_OK)
         return st;
-    return check_body(out);
+    return check_body(out, err);
+}
+
+enum hfx_status hfx_msg_decode_payload(const struct hfx_header *hdr, const uint8_t *payload,
+                                       size_t payload_len, struct hfx_msg *out)
+{
+    return hfx_msg_decode_payload_ex(hdr, payload, payload_len, out, NULL);
+}
+
+/* §8: the ERROR text. Header fields are named as the header's: the type
+ * in it may be the very thing that is wrong. */
+size_t hfx_wire_error_format(const struct hfx_wire_error *err, enum hfx_status st, char *out,
+                             size_t cap)
+{
+    static const struct hfx_wire_error none = {0};
+    static const char *const word[] = {
+        [HFX_WIRE_OVER] = " over",
+        [HFX_WIRE_UNDER] = " under",
+        [HFX_WIRE_NOT] = ", not",
+        [HFX_WIRE_ZERO] = ", must not be 0",
+        [HFX_WIRE_NOT_ZERO] = ", must be 0",
+        [HFX_WIRE_ODD] = ", odd",
+        [HFX_WIRE_MAGIC] = ", not HFX1",
+        [HFX_WIRE_UNKNOWN] = ", unknown",
+    };
+    const struct hfx_wire_error *e = err ? err : &none;
+    const char *msg = e->fault != HFX_WIRE_NONE && e->offset < HFX_HEADER_SIZE
+                          ? "header"
+                          : hfx_msg_type_name(e->type);
+    const char *f = e->field ? e->field : "?";
+    unsigned long long v = e->value, lim = e->limit;
+    size_t o = e->offset;
+    int n;
+
+    switch (e->fault) {
+    case HFX_WIRE_OVER:
+    case HFX_WIRE_UNDER:
+    case HFX_WIRE_NOT:
+        n = snprintf(out, cap, "%s: %s %llu at offset %zu%s %llu", msg, f, v, o, word[e->fault],
+                     lim);
+        break;
+    case HFX_WIRE_ZERO:
+    case HFX_WIRE_NOT_ZERO:
+    case HFX_WIRE_ODD:
+        n = snprintf(out, cap, "%s: %s %llu at offset %zu%s", msg, f, v, o, word[e->fault]);
+        break;
+    case HFX_WIRE_MAGIC:
+    case HFX_WIRE_UNKNOWN:
+        n = snprintf(out, cap, "%s: %s 0x%0*llx at offset %zu%s", msg, f,
+                     e->fault == HFX_WIRE_MAGIC ? 8 : 4, v, o, word[e->fault]);
+        break;
+    case HFX_WIRE_FLAGS:
+        n = snprintf(out, cap, "%s: %s 0x%04llx at offset %zu, allowed 0x%04llx", msg, f, v, o,
+                     lim);
+        break;
+    case HFX_WIRE_SHORT:
+        n = snprintf(out, cap,
+                     "%s: %s %llu bytes at offset %zu, shorter than its %llu-byte fixed part", msg,
+                     f, v, o, lim);
+        break;
+    case HFX_WIRE_PAST_END:
+        n = snprintf(out, cap, "%s: %s %llu at offset %zu, only %llu bytes left", msg, f, v, o,
+                     lim);
+        break;
+    case HFX_WIRE_LEFT_OVER:
+        n = snprintf(out, cap, "%s: %llu bytes left over at offset %zu", msg, v, o);
+        break;
+    case HFX_WIRE_NUL:
+        n = snprintf(out, cap, "%s: NUL in %s at offset %zu", msg, f, o);
+        break;
+    case HFX_WIRE_CHAR:
+        n = snprintf(out, cap, "%s: %s byte 0x%02llx at offset %zu, not printable", msg, f, v, o);
+        break;
+    case HFX_WIRE_ENDS_PAST:
+        n = snprintf(out, cap, "%s: %s at offset %zu ends at %llu, past %llu", msg, f, o, v, lim);
+        break;
+    default:
+        n = snprintf(out, cap, "%s: %s", msg, hfx_strerror(st));
+        break;
+    }
+    return n < 0 ? 0 : (size_t)n;
 }
 
 enum hfx_status hfx_msg_decode(const uint8_t *buf, size_t len, uint32_t max_payload,
@@ -656,7 +807,7 @@ enum hfx_status hfx_msg_encode(const struct hfx_msg *msg, size_t tail_len, uint8
     if (!msg || !written || (!out && cap))
         return HFX_E_INVALID;
     *written = 0;
-    if (check_header_rules(msg->hdr.type, msg->hdr.flags, msg->hdr.stream) != HFX_OK)
+    if (check_header_rules(msg->hdr.type, msg->hdr.flags, msg->hdr.stream, NULL) != HFX_OK)
         return HFX_E_INVALID;
     /* Validate the message as the decoder will see it: with the tail as
      * its data. */
@@ -667,7 +818,7 @@ enum hfx_status hfx_msg_encode(const struct hfx_msg *msg, size_t tail_len, uint8
         m.u.packet.data_len = tail_len;
     else if (tail_len != 0)
         return HFX_E_INVALID;
-    if (check_body(&m) != HFX_OK)
+    if (check_body(&m, NULL) != HFX_OK)
         return HFX_E_INVALID;
     if (m.hdr.type == HFX_MSG_CONFIGURED && m.u.configured.extradata_len &&
         !m.u.configured.extradata)

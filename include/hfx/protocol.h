@@ -255,6 +255,39 @@ struct hfx_msg {
     } u;
 };
 
+/* What a decoder or validator rejected, for the ERROR text (§8): which
+ * message, which field, at which offset, and why (the fault). */
+enum hfx_wire_fault {
+    HFX_WIRE_NONE = 0,  /* nothing recorded: HFX_OK, HFX_INCOMPLETE, HFX_E_INVALID */
+    HFX_WIRE_OVER,      /* value > limit */
+    HFX_WIRE_UNDER,     /* value < limit */
+    HFX_WIRE_NOT,       /* value != limit (a FRAME's plane count vs its format) */
+    HFX_WIRE_ZERO,      /* value is 0 and must not be */
+    HFX_WIRE_NOT_ZERO,  /* value is not 0 and must be (reserved, stream, region) */
+    HFX_WIRE_ODD,       /* value must be even */
+    HFX_WIRE_MAGIC,     /* value is not HFX_MAGIC */
+    HFX_WIRE_UNKNOWN,   /* value is no known type / fourcc */
+    HFX_WIRE_FLAGS,     /* value has bits outside limit, the allowed flags */
+    HFX_WIRE_SHORT,     /* payload of value bytes, shorter than its limit-byte fixed part */
+    HFX_WIRE_PAST_END,  /* length field says value, only limit bytes are left */
+    HFX_WIRE_LEFT_OVER, /* value bytes left over at offset */
+    HFX_WIRE_NUL,       /* NUL byte in a text or name at offset */
+    HFX_WIRE_CHAR,      /* name byte value is not printable ASCII (§2.4) */
+    HFX_WIRE_ENDS_PAST, /* a plane ends at byte value, past the limit bytes it may use */
+};
+
+struct hfx_wire_error {
+    uint16_t type;             /* message type: the header's (CONFIGURE when a
+                                * FRAME check fails on the stream's config) */
+    enum hfx_wire_fault fault; /* HFX_WIRE_NONE when nothing was recorded */
+    const char *field;         /* static, e.g. "plane_count", "planes[1].stride" */
+    size_t offset;             /* of the field from the start of the message:
+                                * header 0..15, payload fields at 16 + §5 offset */
+    uint64_t value;            /* the offending value, when has_value */
+    uint64_t limit;            /* the limit it broke, when has_limit */
+    bool has_value, has_limit;
+};
+
 /* Decode and validate the 16-byte header at buf (len bytes available).
  * Returns HFX_INCOMPLETE when len < 16; HFX_E_BAD_MAGIC, HFX_E_UNKNOWN_TYPE,
  * HFX_E_BAD_FLAGS, HFX_E_TOO_LARGE (length > max_payload) or
@@ -272,6 +305,25 @@ HFX_MUST_CHECK enum hfx_status hfx_msg_decode_payload(const struct hfx_header *h
                                                       const uint8_t *payload,
                                                       size_t payload_len,
                                                       struct hfx_msg *out);
+
+/* hfx_header_decode and hfx_msg_decode_payload with details: on an error
+ * other than HFX_E_INVALID, *err (when err is not NULL) names the field;
+ * otherwise err->fault is HFX_WIRE_NONE. Same results as the plain calls. */
+HFX_MUST_CHECK enum hfx_status hfx_header_decode_ex(const uint8_t *buf, size_t len,
+                                                    uint32_t max_payload, struct hfx_header *out,
+                                                    struct hfx_wire_error *err);
+HFX_MUST_CHECK enum hfx_status hfx_msg_decode_payload_ex(const struct hfx_header *hdr,
+                                                         const uint8_t *payload,
+                                                         size_t payload_len, struct hfx_msg *out,
+                                                         struct hfx_wire_error *err);
+
+/* The ERROR text for err (§8), e.g. "FRAME: plane_count 4 at offset 41 over
+ * 3"; without a recorded field (err NULL or HFX_WIRE_NONE) the message name
+ * and hfx_strerror(st). Writes at most cap bytes, NUL-terminated when cap > 0
+ * (out may be NULL when cap is 0); returns the full text's length, as
+ * snprintf does. */
+size_t hfx_wire_error_format(const struct hfx_wire_error *err, enum hfx_status st, char *out,
+                             size_t cap);
 
 /* Header + payload in one call: decodes one whole message from buf.
  * HFX_INCOMPLETE when buf does not yet hold it; *consumed is set only on
@@ -312,8 +364,11 @@ const char *hfx_format_name(uint32_t fourcc);
 uint32_t hfx_format_from_name(const char *name);
 
 /* Check a CONFIGURE request (§5.1): codec, even dimensions in range,
- * known format, fps, enums. */
+ * known format, fps, enums. The _ex variant fills *err (err may be NULL) on
+ * failure with the field and its offset in the CONFIGURE message. */
 HFX_MUST_CHECK enum hfx_status hfx_configure_validate(const struct hfx_configure *cfg);
+HFX_MUST_CHECK enum hfx_status hfx_configure_validate_ex(const struct hfx_configure *cfg,
+                                                         struct hfx_wire_error *err);
 
 /* Check a FRAME's planes against the stream's configuration (§5.3):
  * plane count, stride >= row bytes, every plane inside the data
@@ -325,6 +380,12 @@ HFX_MUST_CHECK enum hfx_status hfx_configure_validate(const struct hfx_configure
 HFX_MUST_CHECK enum hfx_status hfx_frame_validate(const struct hfx_configure *cfg,
                                                   const struct hfx_frame *frame,
                                                   uint64_t region_size);
+/* The same checks; on failure *err (err may be NULL) names the field at its
+ * offset in the FRAME (type CONFIGURE when cfg itself is unusable). */
+HFX_MUST_CHECK enum hfx_status hfx_frame_validate_ex(const struct hfx_configure *cfg,
+                                                     const struct hfx_frame *frame,
+                                                     uint64_t region_size,
+                                                     struct hfx_wire_error *err);
 
 #ifdef __cplusplus
 }

@@ -8,6 +8,9 @@
  *   - survive hfx_configure_validate / hfx_frame_validate, and when a frame
  *     validates, every byte of its INLINE planes must be readable: ASan
  *     then proves the bounds that hfx_frame_validate promised.
+ * Every rejection, by the codec or the validators, must name a field at an
+ * offset inside the message (§8), and the plain calls must agree with the
+ * _ex ones.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +50,23 @@ static const struct hfx_configure configs[HFX_MAX_PLANES + 1] = {
 
 static volatile uint8_t sink;
 
+/* A rejection names a field at most `len` bytes into the message, and its
+ * text can be formatted. */
+static void check_detail(enum hfx_status st, const struct hfx_wire_error *err, size_t len)
+{
+    char text[256];
+
+    if (st == HFX_OK || st == HFX_INCOMPLETE) {
+        if (err->fault != HFX_WIRE_NONE)
+            abort();
+        return;
+    }
+    if (err->fault == HFX_WIRE_NONE || !err->field || err->offset > len)
+        abort();
+    if (hfx_wire_error_format(err, st, text, sizeof(text)) == 0 || strlen(text) >= sizeof(text))
+        abort();
+}
+
 /* Read the first and last byte of every row of every plane. */
 static void touch_planes(const struct hfx_configure *cfg, const struct hfx_frame *f)
 {
@@ -62,16 +82,27 @@ static void touch_planes(const struct hfx_configure *cfg, const struct hfx_frame
     }
 }
 
-static void validate(const struct hfx_msg *m)
+static void validate(const struct hfx_msg *m, size_t len)
 {
+    struct hfx_wire_error err;
+
     if (m->hdr.type == HFX_MSG_CONFIGURE) {
-        enum hfx_status st = hfx_configure_validate(&m->u.configure);
+        enum hfx_status st = hfx_configure_validate_ex(&m->u.configure, &err);
         if (st != HFX_OK && st != HFX_E_BAD_FORMAT && st != HFX_E_BAD_DIMENSIONS &&
             st != HFX_E_MALFORMED)
             abort();
+        if (st != hfx_configure_validate(&m->u.configure))
+            abort();
+        check_detail(st, &err, len);
     } else if (m->hdr.type == HFX_MSG_FRAME) {
         const struct hfx_configure *cfg = &configs[m->u.frame.plane_count];
-        enum hfx_status st = hfx_frame_validate(cfg, &m->u.frame, REGION_SIZE);
+        enum hfx_status st = hfx_frame_validate_ex(cfg, &m->u.frame, REGION_SIZE, &err);
+        if (st != hfx_frame_validate(cfg, &m->u.frame, REGION_SIZE))
+            abort();
+        /* cfg is valid: whatever is wrong is in the FRAME. */
+        check_detail(st, &err, len);
+        if (st != HFX_OK && err.type != HFX_MSG_FRAME)
+            abort();
         if (st == HFX_OK && m->u.frame.source == HFX_SOURCE_INLINE)
             touch_planes(cfg, &m->u.frame);
     }
@@ -114,16 +145,30 @@ static void decode_stream(const uint8_t *data, size_t size, uint32_t max_payload
     size_t off = 0;
 
     while (off < size) {
+        struct hfx_wire_error err;
+        struct hfx_header hdr;
         struct hfx_msg m;
-        size_t used = 0;
+        size_t used = 0, left = size - off;
+        enum hfx_status st;
 
+        /* As lib/conn.c reads: the header, then the payload once it is all
+         * there. */
+        st = hfx_header_decode_ex(data + off, left, max_payload, &hdr, &err);
+        if (st == HFX_OK && left - HFX_HEADER_SIZE < hdr.length)
+            st = HFX_INCOMPLETE;
+        else if (st == HFX_OK)
+            st = hfx_msg_decode_payload_ex(&hdr, data + off + HFX_HEADER_SIZE, hdr.length, &m,
+                                           &err);
+        check_detail(st, &err, left);
+        if (st != hfx_msg_decode(data + off, left, max_payload, &m, &used))
+            abort();
         /* A real connection closes on the first error (§8). */
-        if (hfx_msg_decode(data + off, size - off, max_payload, &m, &used) != HFX_OK)
+        if (st != HFX_OK)
             return;
-        if (used < HFX_HEADER_SIZE || used > size - off)
+        if (used < HFX_HEADER_SIZE || used > left)
             abort();
         round_trip(&m, data + off, used);
-        validate(&m);
+        validate(&m, used);
         off += used;
     }
 }

@@ -8,6 +8,7 @@
 
 #include "hfx/protocol.h"
 #include "check.h"
+#include "wire-check.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -318,6 +319,148 @@ static void test_frame_validate_planes(void)
     CHECK_STATUS(hfx_frame_validate(&c, NULL, 0), HFX_E_INVALID);
 }
 
+/* ---- error details (§8) -------------------------------------------------- */
+
+static void expect_detail(enum hfx_status got, const struct hfx_wire_error *err,
+                          enum hfx_status want, uint16_t type, const char *field, size_t offset,
+                          long long value, long long limit, const char *text)
+{
+    CHECK_STATUS(got, want);
+    CHECK_EQ_INT(err->type, type);
+    check_wire_error(err, got, field, offset, value, limit, text);
+}
+
+/* good_config() with one change (a statement on c_), then what
+ * hfx_configure_validate_ex must say. */
+#define EXPECT_CONFIG_DETAIL(change, want, field, offset, value, limit, text)                     \
+    do {                                                                                          \
+        struct hfx_configure c_ = good_config();                                                  \
+        struct hfx_wire_error e_;                                                                 \
+        change;                                                                                   \
+        expect_detail(hfx_configure_validate_ex(&c_, &e_), &e_, want, HFX_MSG_CONFIGURE, field,   \
+                      offset, value, limit, text);                                                \
+        CHECK_STATUS(hfx_configure_validate(&c_), want);                                          \
+    } while (0)
+
+/* Offsets are those of the fields in the CONFIGURE message (§5.1 + 16). */
+static void test_configure_validate_detail(void)
+{
+    struct hfx_configure c = good_config();
+    struct hfx_wire_error err;
+
+    memset(&err, 0xa5, sizeof(err));
+    CHECK_STATUS(hfx_configure_validate_ex(&c, &err), HFX_OK);
+    CHECK_EQ_INT(err.fault, HFX_WIRE_NONE);
+    CHECK_STATUS(hfx_configure_validate_ex(&c, NULL), HFX_OK);
+    CHECK_STATUS(hfx_configure_validate_ex(NULL, &err), HFX_E_INVALID);
+    CHECK_EQ_INT(err.fault, HFX_WIRE_NONE);
+
+    EXPECT_CONFIG_DETAIL(c_.codec = 4, HFX_E_BAD_FORMAT, "codec", 16, 4, 3,
+                         "CONFIGURE: codec 4 at offset 16 over 3");
+    EXPECT_CONFIG_DETAIL(c_.fourcc = HFX_FOURCC('Y', 'U', 'Y', '2'), HFX_E_BAD_FORMAT, "fourcc",
+                         28, 0x32595559, NO_VALUE,
+                         "CONFIGURE: fourcc 0x32595559 at offset 28, unknown");
+    /* dimensions: odd, zero, over the maximum */
+    EXPECT_CONFIG_DETAIL(c_.width = 3, HFX_E_BAD_DIMENSIONS, "width", 20, 3, NO_VALUE,
+                         "CONFIGURE: width 3 at offset 20, odd");
+    EXPECT_CONFIG_DETAIL(c_.width = 0, HFX_E_BAD_DIMENSIONS, "width", 20, 0, 2,
+                         "CONFIGURE: width 0 at offset 20 under 2");
+    EXPECT_CONFIG_DETAIL(c_.height = 8194, HFX_E_BAD_DIMENSIONS, "height", 24, 8194, 8192,
+                         "CONFIGURE: height 8194 at offset 24 over 8192");
+    EXPECT_CONFIG_DETAIL(c_.fps_den = 0, HFX_E_MALFORMED, "fps_den", 36, 0, NO_VALUE,
+                         "CONFIGURE: fps_den 0 at offset 36, must not be 0");
+    EXPECT_CONFIG_DETAIL(c_.rate_control = 3, HFX_E_MALFORMED, "rate_control", 44, 3, 2,
+                         "CONFIGURE: rate_control 3 at offset 44 over 2");
+    EXPECT_CONFIG_DETAIL(c_.quality = 52, HFX_E_MALFORMED, "quality", 47, 52, 51,
+                         "CONFIGURE: quality 52 at offset 47 over 51");
+    EXPECT_CONFIG_DETAIL(c_.bitrate_kbps = 0, HFX_E_MALFORMED, "bitrate_kbps", 40, 0, 1,
+                         "CONFIGURE: bitrate_kbps 0 at offset 40 under 1");
+    EXPECT_CONFIG_DETAIL(memset(c_.encoder, 'x', sizeof(c_.encoder)), HFX_E_MALFORMED, "name_len",
+                         56, 32, 31, "CONFIGURE: name_len 32 at offset 56 over 31");
+    /* The first failing check is the one named. */
+    EXPECT_CONFIG_DETAIL((c_.width = 3, c_.height = 0, c_.fps_num = 0), HFX_E_BAD_DIMENSIONS,
+                         "width", 20, 3, NO_VALUE, "CONFIGURE: width 3 at offset 20, odd");
+}
+
+/* f against good_config() (64x48 NV12), then what
+ * hfx_frame_validate_ex must say. */
+#define EXPECT_FRAME_DETAIL(f, region, want, field, offset, value, limit, text)                   \
+    do {                                                                                          \
+        struct hfx_configure c_ = good_config();                                                  \
+        struct hfx_wire_error e_;                                                                 \
+        expect_detail(hfx_frame_validate_ex(&c_, &(f), region, &e_), &e_, want, HFX_MSG_FRAME,    \
+                      field, offset, value, limit, text);                                         \
+        CHECK_STATUS(hfx_frame_validate(&c_, &(f), region), want);                                \
+    } while (0)
+
+/* Plane i's descriptor is at 48 + 16i in the FRAME message, its stride at
+ * 56 + 16i (§5.3 + 16). */
+static void test_frame_validate_detail(void)
+{
+    struct hfx_configure c = good_config();
+    struct hfx_frame f = nv12_frame(HFX_SOURCE_INLINE, 4608);
+    struct hfx_wire_error err;
+
+    memset(&err, 0xa5, sizeof(err));
+    CHECK_STATUS(hfx_frame_validate_ex(&c, &f, 0, &err), HFX_OK);
+    CHECK_EQ_INT(err.fault, HFX_WIRE_NONE);
+    CHECK_STATUS(hfx_frame_validate_ex(&c, &f, 0, NULL), HFX_OK);
+
+    /* stride too small, too large */
+    f.planes[1].stride = 63;
+    EXPECT_FRAME_DETAIL(f, 0, HFX_E_BAD_STRIDE, "planes[1].stride", 72, 63, 64,
+                        "FRAME: planes[1].stride 63 at offset 72 under 64");
+    f = nv12_frame(HFX_SOURCE_INLINE, 4608);
+    f.planes[0].stride = HFX_MAX_STRIDE + 1;
+    EXPECT_FRAME_DETAIL(f, 0, HFX_E_BAD_STRIDE, "planes[0].stride", 56, HFX_MAX_STRIDE + 1,
+                        HFX_MAX_STRIDE,
+                        "FRAME: planes[0].stride 1048577 at offset 56 over 1048576");
+    /* plane past the data, past the region, and an end past 2^64 */
+    f = nv12_frame(HFX_SOURCE_INLINE, 4607);
+    EXPECT_FRAME_DETAIL(f, 0, HFX_E_TRUNCATED, "planes[1]", 64, 4608, 4607,
+                        "FRAME: planes[1] at offset 64 ends at 4608, past 4607");
+    f = nv12_frame(HFX_SOURCE_SHM, 0);
+    EXPECT_FRAME_DETAIL(f, 4000, HFX_E_SHM_RANGE, "planes[1]", 64, 4608, 4000,
+                        "FRAME: planes[1] at offset 64 ends at 4608, past 4000");
+    f.planes[0].offset = UINT64_MAX - 100;
+    EXPECT_FRAME_DETAIL(f, UINT64_MAX - 50, HFX_E_SHM_RANGE, "planes[0]", 48,
+                        (long long)UINT64_MAX, (long long)(UINT64_MAX - 50),
+                        "FRAME: planes[0] at offset 48 ends at 18446744073709551615, "
+                        "past 18446744073709551565");
+    /* plane count against the format, source */
+    f = nv12_frame(HFX_SOURCE_INLINE, 4608);
+    f.plane_count = 1;
+    EXPECT_FRAME_DETAIL(f, 0, HFX_E_MALFORMED, "plane_count", 41, 1, 2,
+                        "FRAME: plane_count 1 at offset 41, not 2");
+    f.source = HFX_SOURCE_SCANOUT;
+    EXPECT_FRAME_DETAIL(f, 0, HFX_E_MALFORMED, "plane_count", 41, 1, 2,
+                        "FRAME: plane_count 1 at offset 41, not 2");
+    f.source = 9;
+    EXPECT_FRAME_DETAIL(f, 0, HFX_E_MALFORMED, "source", 40, 9, 4,
+                        "FRAME: source 9 at offset 40 over 4");
+
+    /* An unusable configuration is named as the CONFIGURE's field. */
+    f = nv12_frame(HFX_SOURCE_INLINE, 4608);
+    c.fourcc = 0;
+    CHECK_STATUS(hfx_frame_validate_ex(&c, &f, 0, &err), HFX_E_BAD_FORMAT);
+    expect_detail(HFX_E_BAD_FORMAT, &err, HFX_E_BAD_FORMAT, HFX_MSG_CONFIGURE, "fourcc", 28, 0,
+                  NO_VALUE, "CONFIGURE: fourcc 0x0000 at offset 28, unknown");
+    c = good_config();
+    c.height = 0;
+    CHECK_STATUS(hfx_frame_validate_ex(&c, &f, 0, &err), HFX_E_BAD_DIMENSIONS);
+    expect_detail(HFX_E_BAD_DIMENSIONS, &err, HFX_E_BAD_DIMENSIONS, HFX_MSG_CONFIGURE, "height",
+                  24, 0, NO_VALUE, "CONFIGURE: height 0 at offset 24, must not be 0");
+    c = good_config();
+    c.fourcc = HFX_FORMAT_BGRX;
+    c.width = 1u << 30; /* rows over 32 bits */
+    f.plane_count = 1;
+    CHECK_STATUS(hfx_frame_validate_ex(&c, &f, 0, &err), HFX_E_BAD_DIMENSIONS);
+    expect_detail(HFX_E_BAD_DIMENSIONS, &err, HFX_E_BAD_DIMENSIONS, HFX_MSG_CONFIGURE, "width", 20,
+                  1u << 30, 8192, "CONFIGURE: width 1073741824 at offset 20 over 8192");
+    CHECK_STATUS(hfx_frame_validate_ex(NULL, &f, 0, &err), HFX_E_INVALID);
+    CHECK_EQ_INT(err.fault, HFX_WIRE_NONE);
+}
+
 int main(void)
 {
     static const struct check_case cases[] = {
@@ -329,6 +472,8 @@ int main(void)
         CHECK_CASE(test_frame_validate_shm),
         CHECK_CASE(test_frame_validate_overflow),
         CHECK_CASE(test_frame_validate_planes),
+        CHECK_CASE(test_configure_validate_detail),
+        CHECK_CASE(test_frame_validate_detail),
     };
     return check_run(cases, CHECK_COUNT(cases));
 }

@@ -77,6 +77,38 @@ static void test_bytes_and_reserved(void)
     CHECK_EQ_INT(r.left, 0);
 }
 
+/* The reader keeps where it is and the first non-zero reserved field, for
+ * the error details of docs/protocol.md §8. */
+static void test_position_and_reserved_record(void)
+{
+    static const uint8_t b[] = {1, 0, 0, 0, 2, 3, 0, 0, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+    struct hfx_reader r;
+
+    rd_init(&r, b, sizeof(b));
+    CHECK_EQ_INT(rd_pos(&r), 0);
+    CHECK(!r.rsvd_bad);
+    CHECK_EQ_INT(rd_u8(&r), 1);
+    CHECK(rd_skip_zero(&r, 3));
+    CHECK(!r.rsvd_bad);
+    CHECK(!rd_skip_zero(&r, 2)); /* 2, 3: the first, recorded */
+    CHECK(rd_skip_zero(&r, 2));  /* 0, 0 */
+    CHECK(!rd_skip_zero(&r, 9)); /* 4..12: not the first, not recorded */
+    CHECK(r.rsvd_bad);
+    CHECK_EQ_INT(r.rsvd_at, 4);
+    CHECK_EQ_INT(r.rsvd_val, 0x0302);
+    CHECK_EQ_INT(rd_pos(&r), 17);
+    rd_init(&r, b, sizeof(b));
+    CHECK(!rd_skip_zero(&r, 17)); /* longer than 8: the first 8 bytes */
+    CHECK_EQ_INT(r.rsvd_val, 0x0000030200000001ull);
+    rd_init(&r, b, 3);
+    (void)rd_u16(&r);
+    (void)rd_u16(&r); /* short: pos stays where the failed read began */
+    CHECK(r.failed);
+    CHECK_EQ_INT(rd_pos(&r), 2);
+    CHECK(!rd_skip_zero(&r, 1));
+    CHECK(!r.rsvd_bad); /* short is not "not zero" */
+}
+
 static void test_writer(void)
 {
     uint8_t out[16];
@@ -112,7 +144,7 @@ int main(void)
     static const struct check_case cases[] = {
         CHECK_CASE(test_little_endian),  CHECK_CASE(test_i64_extremes),
         CHECK_CASE(test_sticky_failure), CHECK_CASE(test_bytes_and_reserved),
-        CHECK_CASE(test_writer),
+        CHECK_CASE(test_writer),         CHECK_CASE(test_position_and_reserved_record),
     };
     return check_run(cases, CHECK_COUNT(cases));
 }

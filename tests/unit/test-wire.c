@@ -11,6 +11,7 @@
 #include "hfx/protocol.h"
 #include "check.h"
 #include "msg-equal.h"
+#include "wire-check.h"
 
 #define LE16(v) (uint8_t)((v)&0xffu), (uint8_t)(((v) >> 8) & 0xffu)
 #define LE32(v) LE16((v)&0xffffu), LE16(((v) >> 16) & 0xffffu)
@@ -993,6 +994,297 @@ static void test_lying_header_length(void)
     CHECK_EQ_INT(msg.u.packet.data_len, 1);
 }
 
+/* ---- error details (§8) -------------------------------------------------- */
+
+/* One malformed message: golden g, width bytes at message offset `at` set
+ * to v (width 0: none), cut or grown to `len` bytes with the header's
+ * length fixed (len 0: unchanged); then what the _ex calls must say. */
+struct bad_case {
+    unsigned g;
+    size_t at;
+    unsigned width;
+    uint64_t v;
+    size_t len;
+    uint32_t max_payload;
+    enum hfx_status st;
+    const char *field;
+    size_t offset;
+    long long value, limit;
+    const char *text;
+};
+
+/* hfx_header_decode_ex then hfx_msg_decode_payload_ex on m, as a host
+ * reads a message (lib/conn.c). */
+static enum hfx_status decode_ex(const struct buf *m, uint32_t max_payload,
+                                 struct hfx_wire_error *err)
+{
+    struct hfx_header hdr;
+    struct hfx_msg msg;
+    enum hfx_status st = hfx_header_decode_ex(m->b, m->len, max_payload, &hdr, err);
+
+    if (st != HFX_OK)
+        return st;
+    CHECK_EQ_INT(hdr.length, m->len - HFX_HEADER_SIZE);
+    return hfx_msg_decode_payload_ex(&hdr, m->b + HFX_HEADER_SIZE, hdr.length, &msg, err);
+}
+
+static void run_bad_cases(const struct bad_case *cases, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct bad_case *c = &cases[i];
+        struct hfx_wire_error err;
+        struct buf m;
+
+        copy_golden(&m, c->g);
+        if (c->len) {
+            if (c->len > m.len)
+                memset(m.b + m.len, 0, c->len - m.len);
+            m.len = c->len;
+            fix_length(&m);
+        }
+        if (c->width)
+            put_le(m.b + c->at, c->v, c->width);
+        memset(&err, 0xa5, sizeof(err));
+        CHECK_STATUS(decode_ex(&m, c->max_payload ? c->max_payload : HFX_MAX_PAYLOAD_HARD, &err),
+                     c->st);
+        check_wire_error(&err, c->st, c->field, c->offset, c->value, c->limit, c->text);
+        /* The plain calls agree, and NULL err is fine. */
+        CHECK_STATUS(decode_buf(&m, &(struct hfx_msg){0}), c->st);
+        expect_valid_still_decodes(c->g);
+    }
+}
+
+/* clang-format off */
+/* One case per class of malformed message in §8's table, header first. */
+static const struct bad_case bad_cases[] = {
+    /* bad magic: "NOPE" */
+    {G_PING, 0, 4, 0x45504f4e, 0, 0, HFX_E_BAD_MAGIC, "magic", 0, 0x45504f4e, NO_VALUE,
+     "header: magic 0x45504f4e at offset 0, not HFX1"},
+    /* unknown type */
+    {G_BYE, 4, 2, 0x0009, 0, 0, HFX_E_UNKNOWN_TYPE, "type", 4, 9, NO_VALUE,
+     "header: type 0x0009 at offset 4, unknown"},
+    /* bad flags */
+    {G_PING, 6, 2, 0x0002, 0, 0, HFX_E_BAD_FLAGS, "flags", 6, 2, 0,
+     "header: flags 0x0002 at offset 6, allowed 0x0000"},
+    {G_FRAME_INLINE, 6, 2, 0x0101, 0, 0, HFX_E_BAD_FLAGS, "flags", 6, 0x101, 1,
+     "header: flags 0x0101 at offset 6, allowed 0x0001"},
+    /* stream rule, both ways */
+    {G_PING, 8, 4, 7, 0, 0, HFX_E_MALFORMED, "stream", 8, 7, NO_VALUE,
+     "header: stream 7 at offset 8, must be 0"},
+    {G_FRAME_SHM, 8, 4, 0, 0, 0, HFX_E_MALFORMED, "stream", 8, 0, NO_VALUE,
+     "header: stream 0 at offset 8, must not be 0"},
+    /* length over the maximum in force */
+    {G_PING, 12, 4, 0xffffffffu, 0, 4096, HFX_E_TOO_LARGE, "length", 12, 0xffffffffu, 4096,
+     "header: length 4294967295 at offset 12 over 4096"},
+    /* truncated fixed part */
+    {G_CONFIGURE, 0, 0, 0, 16 + 10, 0, HFX_E_TRUNCATED, "payload", 16, 10, 44,
+     "CONFIGURE: payload 10 bytes at offset 16, shorter than its 44-byte fixed part"},
+    {G_PING, 0, 0, 0, 16 + 7, 0, HFX_E_TRUNCATED, "payload", 16, 7, 8,
+     "PING: payload 7 bytes at offset 16, shorter than its 8-byte fixed part"},
+    {G_PACKET, 0, 0, 0, 16 + 24, 0, HFX_E_TRUNCATED, "data", 40, 0, NO_VALUE,
+     "PACKET: data 0 at offset 40, must not be 0"},
+    /* a length field over its maximum, or lying about what follows */
+    {G_HELLO, 24, 2, 300, 0, 0, HFX_E_TOO_LARGE, "token_len", 24, 300, 256,
+     "HELLO: token_len 300 at offset 24 over 256"},
+    {G_HELLO, 24, 2, 7, 0, 0, HFX_E_TRUNCATED, "token_len", 24, 7, 6,
+     "HELLO: token_len 7 at offset 24, only 6 bytes left"},
+    {G_CONFIGURE, 56, 1, 32, 0, 0, HFX_E_TOO_LARGE, "name_len", 56, 32, 31,
+     "CONFIGURE: name_len 32 at offset 56 over 31"},
+    {G_CONFIGURED, 32, 4, 17, 0, 0, HFX_E_TRUNCATED, "extradata_len", 32, 17, 16,
+     "CONFIGURED: extradata_len 17 at offset 32, only 16 bytes left"},
+    {G_CONFIGURED, 30, 1, 24, 0, 0, HFX_E_TRUNCATED, "name_len", 30, 24, 23,
+     "CONFIGURED: name_len 24 at offset 30, only 23 bytes left"},
+    {G_ERROR, 20, 2, 1025, 0, 0, HFX_E_TOO_LARGE, "text_len", 20, 1025, 1024,
+     "ERROR: text_len 1025 at offset 20 over 1024"},
+    {G_FRAME_SHM, 41, 1, 3, 0, 0, HFX_E_TRUNCATED, "plane_count", 41, 3, 32,
+     "FRAME: plane_count 3 at offset 41, only 32 bytes left"},
+    /* bytes left over */
+    {G_PING, 0, 0, 0, 16 + 16, 0, HFX_E_MALFORMED, "payload", 24, 8, NO_VALUE,
+     "PING: 8 bytes left over at offset 24"},
+    {G_HELLO, 24, 2, 4, 0, 0, HFX_E_MALFORMED, "payload", 32, 2, NO_VALUE,
+     "HELLO: 2 bytes left over at offset 32"},
+    {G_BYE, 0, 0, 0, 16 + 1, 0, HFX_E_MALFORMED, "payload", 16, 1, NO_VALUE,
+     "BYE: 1 bytes left over at offset 16"},
+    {G_FRAME_SHM, 41, 1, 1, 0, 0, HFX_E_MALFORMED, "data", 64, 16, NO_VALUE,
+     "FRAME: data 16 at offset 64, must be 0"},
+    /* reserved not zero: fixed part, plane table, 3-byte field */
+    {G_FRAME_INLINE, 42, 2, 0x0100, 0, 0, HFX_E_MALFORMED, "rsvd", 42, 256, NO_VALUE,
+     "FRAME: rsvd 256 at offset 42, must be 0"},
+    {G_FRAME_SHM, 76, 4, 5, 0, 0, HFX_E_MALFORMED, "rsvd", 76, 5, NO_VALUE,
+     "FRAME: rsvd 5 at offset 76, must be 0"},
+    {G_CONFIGURE, 57, 3, 0x010000, 0, 0, HFX_E_MALFORMED, "rsvd", 57, 0x010000, NO_VALUE,
+     "CONFIGURE: rsvd 65536 at offset 57, must be 0"},
+    /* enums and ranges */
+    {G_DROPPED, 24, 4, 4, 0, 0, HFX_E_MALFORMED, "reason", 24, 4, 3,
+     "FRAME_DROPPED: reason 4 at offset 24 over 3"},
+    {G_FRAME_INLINE, 40, 1, 0, 0, 0, HFX_E_MALFORMED, "source", 40, 0, 1,
+     "FRAME: source 0 at offset 40 under 1"},
+    {G_WELCOME, 24, 4, 4095, 0, 0, HFX_E_MALFORMED, "max_payload", 24, 4095, 4096,
+     "WELCOME: max_payload 4095 at offset 24 under 4096"},
+    {G_WELCOME, 30, 2, 65, 0, 0, HFX_E_MALFORMED, "window", 30, 65, 64,
+     "WELCOME: window 65 at offset 30 over 64"},
+    {G_HELLO, 16, 2, 2, 0, 0, HFX_E_MALFORMED, "min_version", 16, 2, 1,
+     "HELLO: min_version 2 at offset 16 over 1"},
+    {G_SET_BITRATE, 16, 4, 0, 0, 0, HFX_E_MALFORMED, "kbps", 16, 0, 1,
+     "SET_BITRATE: kbps 0 at offset 16 under 1"},
+    {G_SHM_ATTACH, 24, 8, HFX_MAX_SHM_SIZE + 1, 0, 0, HFX_E_TOO_LARGE, "size", 24,
+     (long long)HFX_MAX_SHM_SIZE + 1, (long long)HFX_MAX_SHM_SIZE,
+     "SHM_ATTACH: size 17179869185 at offset 24 over 17179869184"},
+    {G_SHM_DETACH, 16, 4, 0, 0, 0, HFX_E_MALFORMED, "region", 16, 0, NO_VALUE,
+     "SHM_DETACH: region 0 at offset 16, must not be 0"},
+    {G_FRAME_INLINE, 44, 4, 9, 0, 0, HFX_E_MALFORMED, "region", 44, 9, NO_VALUE,
+     "FRAME: region 9 at offset 44, must be 0"},
+    /* NUL in text, bad name character */
+    {G_ERROR, 30, 1, 0, 0, 0, HFX_E_MALFORMED, "text", 30, NO_VALUE, NO_VALUE,
+     "ERROR: NUL in text at offset 30"},
+    {G_CONFIGURE, 62, 1, 0, 0, 0, HFX_E_MALFORMED, "name", 62, NO_VALUE, NO_VALUE,
+     "CONFIGURE: NUL in name at offset 62"},
+    {G_CONFIGURED, 38, 1, ' ', 0, 0, HFX_E_MALFORMED, "name", 38, ' ', NO_VALUE,
+     "CONFIGURED: name byte 0x20 at offset 38, not printable"},
+    /* plane_count */
+    {G_FRAME_INLINE, 41, 1, 4, 0, 0, HFX_E_TOO_LARGE, "plane_count", 41, 4, 3,
+     "FRAME: plane_count 4 at offset 41 over 3"},
+    {G_FRAME_INLINE, 41, 1, 0, 0, 0, HFX_E_MALFORMED, "plane_count", 41, 0, NO_VALUE,
+     "FRAME: plane_count 0 at offset 41, must not be 0"},
+};
+/* clang-format on */
+
+static void test_error_details(void)
+{
+    run_bad_cases(bad_cases, ARRAY_LEN(bad_cases));
+}
+
+/* §2.2 order holds for the details too: the first failing check is named. */
+static void test_error_details_order(void)
+{
+    uint8_t h[16] = {HDR(0x0003, 0x0002, 1, 9)}; /* PING: bad flags, stream, length */
+    struct hfx_wire_error err;
+    struct hfx_header hdr;
+
+    CHECK_STATUS(hfx_header_decode_ex(h, 16, 8, &hdr, &err), HFX_E_BAD_FLAGS);
+    CHECK(strcmp(err.field, "flags") == 0);
+    CHECK_EQ_INT(err.type, HFX_MSG_PING);
+    put_le(h + 6, 0, 2);
+    CHECK_STATUS(hfx_header_decode_ex(h, 16, 8, &hdr, &err), HFX_E_MALFORMED);
+    CHECK(strcmp(err.field, "stream") == 0);
+    put_le(h + 8, 0, 4);
+    CHECK_STATUS(hfx_header_decode_ex(h, 16, 8, &hdr, &err), HFX_E_TOO_LARGE);
+    CHECK(strcmp(err.field, "length") == 0);
+    /* Short input before a non-zero reserved field: the shortness. */
+    struct buf m;
+    copy_golden(&m, G_FRAME_SHM);
+    put_le(m.b + 16 + 26, 1, 2);
+    m.len = 16 + 30;
+    fix_length(&m);
+    CHECK_STATUS(decode_ex(&m, HFX_MAX_PAYLOAD_HARD, &err), HFX_E_TRUNCATED);
+    CHECK(strcmp(err.field, "payload") == 0);
+    CHECK_EQ_INT(err.limit, 32);
+    /* Two non-zero reserved fields: the first. */
+    copy_golden(&m, G_FRAME_SHM);
+    put_le(m.b + 60, 1, 4);
+    put_le(m.b + 76, 1, 4);
+    CHECK_STATUS(decode_ex(&m, HFX_MAX_PAYLOAD_HARD, &err), HFX_E_MALFORMED);
+    CHECK_EQ_INT(err.offset, 60);
+}
+
+/* No detail where there is no error, nor for API misuse. */
+static void test_error_details_none(void)
+{
+    struct hfx_wire_error err;
+    struct hfx_header hdr;
+    struct hfx_msg msg;
+    char text[64];
+
+    for (unsigned g = 0; g < G_COUNT; g++) {
+        memset(&err, 0xa5, sizeof(err));
+        CHECK_STATUS(hfx_header_decode_ex(goldens[g].bytes, goldens[g].len, HFX_MAX_PAYLOAD_HARD,
+                                          &hdr, &err),
+                     HFX_OK);
+        CHECK_EQ_INT(err.fault, HFX_WIRE_NONE);
+        CHECK(err.field == NULL);
+        memset(&err, 0xa5, sizeof(err));
+        CHECK_STATUS(hfx_msg_decode_payload_ex(&hdr, goldens[g].bytes + HFX_HEADER_SIZE,
+                                               hdr.length, &msg, &err),
+                     HFX_OK);
+        CHECK_EQ_INT(err.fault, HFX_WIRE_NONE);
+        CHECK_EQ_INT(err.type, goldens[g].msg.hdr.type);
+        CHECK_STATUS(hfx_msg_decode_payload_ex(&hdr, goldens[g].bytes + HFX_HEADER_SIZE,
+                                               hdr.length, &msg, NULL),
+                     HFX_OK);
+    }
+    CHECK_STATUS(hfx_header_decode_ex(ping_bytes, 15, 4096, &hdr, &err), HFX_INCOMPLETE);
+    CHECK_EQ_INT(err.fault, HFX_WIRE_NONE);
+    CHECK_STATUS(hfx_header_decode_ex(ping_bytes, 16, 4096, NULL, &err), HFX_E_INVALID);
+    CHECK_EQ_INT(err.fault, HFX_WIRE_NONE);
+    hdr = goldens[G_CONFIGURE].msg.hdr;
+    CHECK_STATUS(hfx_msg_decode_payload_ex(&hdr, configure_bytes + 16, 3, &msg, &err),
+                 HFX_E_INVALID);
+    CHECK_EQ_INT(err.fault, HFX_WIRE_NONE);
+    /* Without a field the text is the message and the status. */
+    CHECK_EQ_INT(hfx_wire_error_format(&err, HFX_E_INVALID, text, sizeof(text)),
+                 strlen("CONFIGURE: invalid argument"));
+    check_wire_text(text, "CONFIGURE: invalid argument");
+    hfx_wire_error_format(NULL, HFX_E_MALFORMED, text, sizeof(text));
+    check_wire_text(text, "UNKNOWN: malformed message field");
+}
+
+/* The text is cut to cap like snprintf's, and always terminated. */
+static void test_error_format_cap(void)
+{
+    static const char full[] = "FRAME: plane_count 4 at offset 41 over 3";
+    struct hfx_wire_error err;
+    struct buf m;
+    char text[sizeof(full)];
+
+    copy_golden(&m, G_FRAME_INLINE);
+    put_le(m.b + 41, 4, 1);
+    CHECK_STATUS(decode_ex(&m, HFX_MAX_PAYLOAD_HARD, &err), HFX_E_TOO_LARGE);
+    CHECK_EQ_INT(hfx_wire_error_format(&err, HFX_E_TOO_LARGE, NULL, 0), sizeof(full) - 1);
+    for (size_t cap = 1; cap <= sizeof(text); cap++) {
+        memset(text, 'x', sizeof(text));
+        CHECK_EQ_INT(hfx_wire_error_format(&err, HFX_E_TOO_LARGE, text, cap), sizeof(full) - 1);
+        CHECK_EQ_INT(strlen(text), cap - 1);
+        CHECK(strncmp(text, full, cap - 1) == 0);
+    }
+}
+
+/* Every golden with every byte set to a few values and cut at every length:
+ * a rejection always names a field inside the message, the plain calls
+ * give the same status, and the text fits a small ERROR. */
+static void test_error_details_sweep(void)
+{
+    static const uint8_t values[] = {0x00, 0x01, 0x04, 0x20, 0x80, 0xff};
+
+    for (unsigned g = 0; g < G_COUNT; g++) {
+        for (size_t len = HFX_HEADER_SIZE; len <= goldens[g].len + 2; len++) {
+            for (size_t at = 0; at < len; at++) {
+                for (unsigned k = 0; k < ARRAY_LEN(values); k++) {
+                    struct hfx_wire_error err;
+                    enum hfx_status st;
+                    struct buf m;
+                    char text[160];
+
+                    copy_golden(&m, g);
+                    memset(m.b + m.len, 0, sizeof(m.b) - m.len);
+                    m.len = len;
+                    fix_length(&m);
+                    m.b[at] = values[k];
+                    if (at >= 12 && at < 16) /* keep the length true */
+                        fix_length(&m);
+                    st = decode_ex(&m, HFX_MAX_PAYLOAD_HARD, &err);
+                    CHECK_STATUS(decode_buf(&m, &(struct hfx_msg){0}), st);
+                    if (st == HFX_OK)
+                        continue;
+                    CHECK(err.fault != HFX_WIRE_NONE && err.field != NULL);
+                    /* An empty payload is named at its start, offset 16. */
+                    CHECK(err.offset <= m.len);
+                    CHECK(hfx_wire_error_format(&err, st, text, sizeof(text)) < sizeof(text));
+                }
+            }
+        }
+    }
+}
+
 /* ---- encoder ------------------------------------------------------------- */
 
 static void expect_encode(const struct hfx_msg *msg, size_t tail, enum hfx_status want)
@@ -1130,6 +1422,11 @@ int main(void)
         CHECK_CASE(test_frame_source),
         CHECK_CASE(test_packet_dropped_bitrate),
         CHECK_CASE(test_lying_header_length),
+        CHECK_CASE(test_error_details),
+        CHECK_CASE(test_error_details_order),
+        CHECK_CASE(test_error_details_none),
+        CHECK_CASE(test_error_format_cap),
+        CHECK_CASE(test_error_details_sweep),
         CHECK_CASE(test_encode_rejects_invalid),
         CHECK_CASE(test_encode_too_large),
         CHECK_CASE(test_encode_small_buffer),

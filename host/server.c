@@ -516,11 +516,14 @@ static void on_hello(struct hfx_server *s, struct session *ss, const struct hfx_
 static void on_configure(struct hfx_server *s, struct session *ss, const struct hfx_msg *m)
 {
     uint32_t id = m->hdr.stream;
-    enum hfx_status st = hfx_configure_validate(&m->u.configure);
+    struct hfx_wire_error err;
+    enum hfx_status st = hfx_configure_validate_ex(&m->u.configure, &err);
     struct stream_params p;
+    char text[HFX_MAX_TEXT];
 
     if (st != HFX_OK) {
-        protocol_error(s, ss, id, st, "CONFIGURE: %s", hfx_strerror(st));
+        hfx_wire_error_format(&err, st, text, sizeof(text));
+        protocol_error(s, ss, id, st, "%s", text);
         return;
     }
     if (id > s->opts.max_streams) {
@@ -594,10 +597,12 @@ static void on_frame(struct hfx_server *s, struct session *ss, const struct hfx_
                        (unsigned long long)fr->frame_id, fr->source);
         return;
     }
-    st = hfx_frame_validate(cfg, fr, size);
+    struct hfx_wire_error err;
+    st = hfx_frame_validate_ex(cfg, fr, size, &err);
     if (st != HFX_OK) {
-        protocol_error(s, ss, id, st, "FRAME %llu: %s", (unsigned long long)fr->frame_id,
-                       hfx_strerror(st));
+        char text[HFX_MAX_TEXT];
+        hfx_wire_error_format(&err, st, text, sizeof(text));
+        protocol_error(s, ss, id, st, "%s (frame %llu)", text, (unsigned long long)fr->frame_id);
         return;
     }
     memset(&f, 0, sizeof(f));
@@ -765,7 +770,9 @@ static void on_readable(struct hfx_server *s, struct session *ss)
         if (nst == HFX_INCOMPLETE)
             break;
         if (nst != HFX_OK) {
-            protocol_error(s, ss, 0, nst, "undecodable message: %s", hfx_strerror(nst));
+            char text[HFX_MAX_TEXT];
+            hfx_wire_error_format(hfx_conn_last_error(ss->conn), nst, text, sizeof(text));
+            protocol_error(s, ss, 0, nst, "%s", text);
             return;
         }
         on_message(s, ss, &m);

@@ -48,6 +48,8 @@ struct hfx_conn {
     struct out_chunk *head;
     struct out_chunk *tail;
     size_t queued;
+
+    struct hfx_wire_error last_error;
 };
 
 enum hfx_status hfx_conn_new(struct hfx_transport *t, const struct hfx_conn_options *opts,
@@ -460,7 +462,7 @@ enum hfx_status hfx_conn_next(struct hfx_conn *c, struct hfx_msg *out)
     live = c->in_len - c->in_off;
     if (!c->in)
         return HFX_INCOMPLETE; /* nothing received yet */
-    st = hfx_header_decode(c->in + c->in_off, live, c->max_payload, &hdr);
+    st = hfx_header_decode_ex(c->in + c->in_off, live, c->max_payload, &hdr, &c->last_error);
     if (st == HFX_INCOMPLETE) {
         c->want = 0;
         return HFX_INCOMPLETE;
@@ -473,11 +475,17 @@ enum hfx_status hfx_conn_next(struct hfx_conn *c, struct hfx_msg *out)
         return HFX_INCOMPLETE;
     }
     c->want = 0;
-    st = hfx_msg_decode_payload(&hdr, c->in + c->in_off + HFX_HEADER_SIZE, hdr.length, out);
+    st = hfx_msg_decode_payload_ex(&hdr, c->in + c->in_off + HFX_HEADER_SIZE, hdr.length, out,
+                                   &c->last_error);
     if (st != HFX_OK)
         return st;
     c->msg_len = total;
     return HFX_OK;
+}
+
+const struct hfx_wire_error *hfx_conn_last_error(const struct hfx_conn *c)
+{
+    return &c->last_error;
 }
 
 size_t hfx_conn_buffered(const struct hfx_conn *c)

@@ -650,7 +650,8 @@ size_t hfx_wire_error_format(const struct hfx_wire_error *err, enum hfx_status s
                      lim);
         break;
     case HFX_WIRE_LEFT_OVER:
-        n = snprintf(out, cap, "%s: %llu bytes left over at offset %zu", msg, v, o);
+        n = snprintf(out, cap, "%s: %llu byte%s left over at offset %zu", msg, v,
+                     v == 1 ? "" : "s", o);
         break;
     case HFX_WIRE_NUL:
         n = snprintf(out, cap, "%s: NUL in %s at offset %zu", msg, f, o);

@@ -86,6 +86,10 @@ HFX_MUST_CHECK enum hfx_status hfx_conn_read(struct hfx_conn *c);
  * hfx_conn_free. */
 HFX_MUST_CHECK enum hfx_status hfx_conn_next(struct hfx_conn *c, struct hfx_msg *out);
 
+/* What the last failed hfx_conn_next found wrong (field, offset, value):
+ * format it with hfx_wire_error_format. Owned by the conn. */
+const struct hfx_wire_error *hfx_conn_last_error(const struct hfx_conn *c);
+
 /* Received bytes not yet returned as a message (a partial message when
  * hfx_conn_next says HFX_INCOMPLETE). */
 size_t hfx_conn_buffered(const struct hfx_conn *c);

@@ -72,6 +72,8 @@ static void check_alive(int fd, uint64_t id)
 }
 
 /* Expect ERROR with `code` on `fd`, then the close. */
+static char last_error_text[HFX_MAX_TEXT + 1];
+
 static void expect_error(int fd, enum hfx_status code)
 {
     struct hfx_msg m;
@@ -85,6 +87,7 @@ static void expect_error(int fd, enum hfx_status code)
     CHECK_EQ_INT(m.hdr.type, HFX_MSG_ERROR);
     CHECK_STATUS(m.u.error.code, code);
     CHECK(strlen(m.u.error.text) > 0);
+    memcpy(last_error_text, m.u.error.text, sizeof(last_error_text));
     CHECK(raw_wait_closed(fd));
 }
 
@@ -92,7 +95,8 @@ typedef void (*attack_fn)(int fd);
 
 /* Run one attack on a fresh connection while a good session is open, and
  * prove the good one is unaffected. */
-static void run_attack(attack_fn attack, enum hfx_status code)
+/* `says`: text the ERROR must contain (the field it names), or NULL. */
+static void run_attack(attack_fn attack, enum hfx_status code, const char *says)
 {
     struct fixture f;
     fixture_start(&f, NULL);
@@ -101,6 +105,10 @@ static void run_attack(attack_fn attack, enum hfx_status code)
     int bad = fixture_raw_conn(&f);
     attack(bad);
     expect_error(bad, code);
+    if (says && !strstr(last_error_text, says)) {
+        fprintf(stderr, "ERROR text '%s' does not mention '%s'\n", last_error_text, says);
+        CHECK(!"ERROR text names the field");
+    }
     close(bad);
     check_alive(good, 2);
     close(good);
@@ -283,7 +291,7 @@ static void attack_shm_out_of_range(int fd)
     m.u.frame.source = HFX_SOURCE_SHM;
     m.u.frame.region = 5;
     m.u.frame.plane_count = 2;
-    m.u.frame.planes[0].offset = 4096; /* 4096 + 64*64*1.5 > 8192 */
+    m.u.frame.planes[0].offset = 4096; /* luma fits; chroma ends past 8192 */
     m.u.frame.planes[0].stride = W;
     m.u.frame.planes[1].offset = 4096 + W * H;
     m.u.frame.planes[1].stride = W;
@@ -304,32 +312,32 @@ static void attack_unknown_region(int fd)
     raw_send(fd, &m, NULL, 0);
 }
 
-#define ATTACK(name, code)                                                     \
+#define ATTACK(name, code, says)                                               \
     static void test_##name(void)                                              \
     {                                                                          \
-        run_attack(attack_##name, code);                                       \
+        run_attack(attack_##name, code, says);                                 \
     }
 
-ATTACK(bad_magic, HFX_E_BAD_MAGIC)
-ATTACK(version, HFX_E_VERSION)
-ATTACK(unknown_type, HFX_E_UNKNOWN_TYPE)
-ATTACK(reserved_flags, HFX_E_BAD_FLAGS)
-ATTACK(truncated_header, HFX_E_TRUNCATED)
-ATTACK(truncated_payload, HFX_E_TRUNCATED)
-ATTACK(short_payload, HFX_E_TRUNCATED)
-ATTACK(too_large, HFX_E_TOO_LARGE)
-ATTACK(handshake_too_large, HFX_E_TOO_LARGE)
-ATTACK(zero_width, HFX_E_BAD_DIMENSIONS)
-ATTACK(odd_height, HFX_E_BAD_DIMENSIONS)
-ATTACK(huge, HFX_E_BAD_DIMENSIONS)
-ATTACK(unknown_fourcc, HFX_E_BAD_FORMAT)
-ATTACK(stride_small, HFX_E_BAD_STRIDE)
-ATTACK(inline_short, HFX_E_TRUNCATED)
-ATTACK(frame_before_configure, HFX_E_NOT_CONFIGURED)
-ATTACK(before_hello, HFX_E_STATE)
-ATTACK(host_message, HFX_E_STATE)
-ATTACK(shm_out_of_range, HFX_E_SHM_RANGE)
-ATTACK(unknown_region, HFX_E_SHM_RANGE)
+ATTACK(bad_magic, HFX_E_BAD_MAGIC, "header: magic 0x45504f4e at offset 0")
+ATTACK(version, HFX_E_VERSION, "HELLO: versions 2..7")
+ATTACK(unknown_type, HFX_E_UNKNOWN_TYPE, "type")
+ATTACK(reserved_flags, HFX_E_BAD_FLAGS, "flags")
+ATTACK(truncated_header, HFX_E_TRUNCATED, "inside a message")
+ATTACK(truncated_payload, HFX_E_TRUNCATED, "inside a message")
+ATTACK(short_payload, HFX_E_TRUNCATED, "CONFIGURE: payload 10 bytes at offset 16")
+ATTACK(too_large, HFX_E_TOO_LARGE, "header: length 4294967295 at offset 12")
+ATTACK(handshake_too_large, HFX_E_TOO_LARGE, "over 4096")
+ATTACK(zero_width, HFX_E_BAD_DIMENSIONS, "width")
+ATTACK(odd_height, HFX_E_BAD_DIMENSIONS, "height 63")
+ATTACK(huge, HFX_E_BAD_DIMENSIONS, "width 65536")
+ATTACK(unknown_fourcc, HFX_E_BAD_FORMAT, "fourcc")
+ATTACK(stride_small, HFX_E_BAD_STRIDE, "planes[0].stride 62")
+ATTACK(inline_short, HFX_E_TRUNCATED, "planes[1]")
+ATTACK(frame_before_configure, HFX_E_NOT_CONFIGURED, "before CONFIGURE")
+ATTACK(before_hello, HFX_E_STATE, "before HELLO")
+ATTACK(host_message, HFX_E_STATE, "PONG")
+ATTACK(shm_out_of_range, HFX_E_SHM_RANGE, "planes[1] at offset 64 ends at 10240, past 8192")
+ATTACK(unknown_region, HFX_E_SHM_RANGE, "no SHM region 77")
 
 static void test_token(void)
 {

@@ -1104,7 +1104,7 @@ static const struct bad_case bad_cases[] = {
     {G_HELLO, 24, 2, 4, 0, 0, HFX_E_MALFORMED, "payload", 32, 2, NO_VALUE,
      "HELLO: 2 bytes left over at offset 32"},
     {G_BYE, 0, 0, 0, 16 + 1, 0, HFX_E_MALFORMED, "payload", 16, 1, NO_VALUE,
-     "BYE: 1 bytes left over at offset 16"},
+     "BYE: 1 byte left over at offset 16"},
     {G_FRAME_SHM, 41, 1, 1, 0, 0, HFX_E_MALFORMED, "data", 64, 16, NO_VALUE,
      "FRAME: data 16 at offset 64, must be 0"},
     /* reserved not zero: fixed part, plane table, 3-byte field */

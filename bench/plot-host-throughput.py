@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Plot bench/results/host-throughput.csv and host-sessions.csv into one PNG.
 
 Usage: plot-host-throughput.py RESULTS_DIR

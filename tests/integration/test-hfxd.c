@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -272,6 +273,33 @@ static void test_fd_inline(void)
     encode_clip(&c);
     check_clip(&c);
     CHECK(hfxd_stop(&d));
+}
+
+/* hfxd serving one connection over a character device (a pty standing in
+ * for a serial port); the client holds the other end as fd:. */
+static void test_serial_pty(void)
+{
+    int master = posix_openpt(O_RDWR | O_NOCTTY);
+    char listen[96], addr[32];
+
+    CHECK(master >= 0);
+    CHECK(grantpt(master) == 0 && unlockpt(master) == 0);
+    snprintf(listen, sizeof(listen), "--listen=serial:%s", ptsname(master));
+    /* Raw mode on our side too: the bytes are binary. */
+    struct termios tio;
+    CHECK(tcgetattr(master, &tio) == 0);
+    cfmakeraw(&tio);
+    CHECK(tcsetattr(master, TCSANOW, &tio) == 0);
+    const char *const extra[] = {listen, NULL};
+    struct hfxd_process d;
+    hfxd_start(&d, -1, extra);
+    snprintf(addr, sizeof(addr), "fd:%d", master);
+    struct clip c = {.address = addr, .fourcc = HFX_FORMAT_NV12, .frames = 30, .width = 320,
+                     .height = 240};
+    encode_clip(&c);
+    check_clip(&c);
+    CHECK(hfxd_stop(&d));
+    CHECK(strstr(d.log, "frames 30, encoded 30, dropped 0") != NULL);
 }
 
 static void *clip_thread(void *arg)
@@ -587,6 +615,7 @@ int main(void)
         CHECK_CASE(test_unix_shm),
         CHECK_CASE(test_tcp_inline),
         CHECK_CASE(test_fd_inline),
+        CHECK_CASE(test_serial_pty),
         CHECK_CASE(test_four_sessions),
         CHECK_CASE(test_keyframe_on_request),
         CHECK_CASE(test_bitrate_change),

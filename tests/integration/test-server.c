@@ -489,6 +489,27 @@ static void test_keyframe_wall_clock(void)
     fixture_stop(&f);
 }
 
+/* keyint_frames: an IDR every N frames without any request. */
+static void test_keyframe_every_n_frames(void)
+{
+    struct fixture f;
+    struct hfx_msg m;
+    uint8_t buf[HFX_MAX_HEAD];
+
+    fixture_start(&f, NULL);
+    int fd = fixture_raw_conn(&f);
+    raw_handshake(fd);
+    make_configure(&m, 1, HFX_FORMAT_NV12, W, H);
+    m.u.configure.keyint_frames = 5;
+    raw_send(fd, &m, NULL, 0);
+    CHECK(raw_recv(fd, &m, buf, sizeof(buf)));
+    CHECK_EQ_INT(m.hdr.type, HFX_MSG_CONFIGURED);
+    for (uint64_t i = 0; i < 16; i++)
+        CHECK_EQ_INT(frame_is_idr(fd, 1, i, false), i % 5 == 0);
+    close(fd);
+    fixture_stop(&f);
+}
+
 /* Several streams on one connection, each with its own encoder, format and
  * size; closing one leaves the other running. */
 static void test_streams_per_connection(void)
@@ -621,6 +642,7 @@ int main(void)
         CHECK_CASE(test_tcp_public_needs_token),
         CHECK_CASE(test_keyframe_throttle),
         CHECK_CASE(test_keyframe_wall_clock),
+        CHECK_CASE(test_keyframe_every_n_frames),
         CHECK_CASE(test_streams_per_connection),
         CHECK_CASE(test_stream_over_limit),
         CHECK_CASE(test_handshake_timeout),

@@ -53,7 +53,7 @@ static void on_picture(void *user, const struct hfx_image *img, int64_t pts)
 
     if (v->failed)
         return;
-    if (img->width != v->width || img->height != v->height) {
+    if ((v->pattern || v->ref) && (img->width != v->width || img->height != v->height)) {
         v->failed = true;
         v->why = "decoded size differs from the source";
         return;

@@ -19,7 +19,8 @@ struct hfxd_process {
 
 /* Start `hfxd` (path from $HFXD) with --listen unix:DIR/sock plus extra
  * arguments (NULL-terminated), keep_fd is left open in the child (or -1).
- * Waits for its "ready" line. */
+ * Waits for its "ready" line. hfxd is killed when the calling thread ends
+ * (PR_SET_PDEATHSIG), so that no test leaves one behind. */
 void hfxd_start(struct hfxd_process *p, int keep_fd, const char *const *extra);
 
 /* SIGTERM, wait; returns true if it exited with status 0 within 10 s. */

@@ -1,0 +1,430 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vsockenc in real pipelines against a real hfxd: frame counts, PSNR
+ * against the same videotestsrc pattern, timestamps, keyframes on request,
+ * bitrate changes while playing, hfxd restarted mid-stream, and an
+ * unreachable host with and without a fallback encoder.
+ */
+#include <gst/app/gstappsink.h>
+#include <gst/gst.h>
+#include <gst/video/video.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "h264-decode.h"
+#include "hfxd-process.h"
+#include "pattern.h"
+
+#define MAX_FRAMES 400
+
+struct run {
+    /* Filled per sample from the appsink named "out". */
+    guint frames;
+    GstClockTime pts[MAX_FRAMES];
+    gboolean key[MAX_FRAMES];
+    gsize size[MAX_FRAMES];
+    gint64 when_us[MAX_FRAMES];
+    GstBuffer *pictures[MAX_FRAMES]; /* kept when keep_pictures */
+    gboolean keep_pictures;
+    gchar *error;
+    /* Hook called for each sample (index, pipeline). */
+    void (*on_sample)(struct run *r, guint index, GstElement *pipeline);
+    void *user;
+};
+
+static GstFlowReturn on_new_sample(GstAppSink *sink, gpointer data)
+{
+    struct run *r = data;
+    GstSample *s = gst_app_sink_pull_sample(sink);
+    GstBuffer *b = gst_sample_get_buffer(s);
+    guint i = r->frames;
+
+    if (i < MAX_FRAMES) {
+        r->pts[i] = GST_BUFFER_PTS(b);
+        r->key[i] = !GST_BUFFER_FLAG_IS_SET(b, GST_BUFFER_FLAG_DELTA_UNIT);
+        r->size[i] = gst_buffer_get_size(b);
+        r->when_us[i] = g_get_monotonic_time();
+        if (r->keep_pictures)
+            r->pictures[i] = gst_buffer_ref(b);
+    }
+    r->frames++;
+    if (r->on_sample) {
+        GstElement *pipeline = GST_ELEMENT(gst_object_get_parent(GST_OBJECT(sink)));
+        r->on_sample(r, i, pipeline);
+        gst_object_unref(pipeline);
+    }
+    gst_sample_unref(s);
+    return GST_FLOW_OK;
+}
+
+/* Run a pipeline description to EOS (or error, or timeout_s). */
+static GstElement *run_pipeline(const char *desc, struct run *r, int timeout_s, bool keep)
+{
+    GError *err = NULL;
+    GstElement *p = gst_parse_launch(desc, &err);
+    GstBus *bus;
+    GstMessage *msg;
+
+    if (!p) {
+        fprintf(stderr, "parse %s: %s\n", desc, err->message);
+        CHECK(!"pipeline parses");
+    }
+    GstElement *sink = gst_bin_get_by_name(GST_BIN(p), "out");
+    CHECK(sink != NULL);
+    GstAppSinkCallbacks cb = {.new_sample = on_new_sample};
+    gst_app_sink_set_callbacks(GST_APP_SINK(sink), &cb, r, NULL);
+    gst_object_unref(sink);
+    gst_element_set_state(p, GST_STATE_PLAYING);
+    bus = gst_element_get_bus(p);
+    msg = gst_bus_timed_pop_filtered(bus, (GstClockTime)timeout_s * GST_SECOND,
+                                     GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+    if (!msg) {
+        r->error = g_strdup("timeout");
+    } else if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ERROR) {
+        GError *e = NULL;
+        gchar *dbg = NULL;
+        gst_message_parse_error(msg, &e, &dbg);
+        r->error = g_strdup_printf("%s (%s)", e->message, dbg ? dbg : "");
+        g_error_free(e);
+        g_free(dbg);
+    }
+    if (msg)
+        gst_message_unref(msg);
+    gst_object_unref(bus);
+    if (!keep) {
+        gst_element_set_state(p, GST_STATE_NULL);
+        gst_object_unref(p);
+        return NULL;
+    }
+    return p;
+}
+
+static void free_run(struct run *r)
+{
+    for (guint i = 0; i < MAX_FRAMES; i++)
+        if (r->pictures[i])
+            gst_buffer_unref(r->pictures[i]);
+    g_free(r->error);
+}
+
+/* I420 picture of a sample, wrapped (no copy) for hfx_image_psnr. */
+static struct hfx_image wrap_i420(GstBuffer *b, GstMapInfo *map, guint w, guint h)
+{
+    struct hfx_image img = {.fourcc = HFX_FORMAT_I420, .width = w, .height = h};
+
+    CHECK(gst_buffer_map(b, map, GST_MAP_READ));
+    CHECK(map->size >= (gsize)w * h * 3 / 2);
+    img.plane[0] = map->data;
+    img.plane[1] = map->data + (gsize)w * h;
+    img.plane[2] = img.plane[1] + (gsize)w * h / 4;
+    img.stride[0] = w;
+    img.stride[1] = img.stride[2] = w / 2;
+    return img;
+}
+
+/* Encode n frames of videotestsrc in `format` through vsockenc, decode, and
+ * compare with the same source converted to I420 without encoding. 8000
+ * kbit/s: the default smpte pattern has a patch of fresh noise in every
+ * frame, which at x264enc's default 2048 kbit/s and 720p holds luma at
+ * about 29 dB (with x264enc as with vsockenc). */
+static void encode_and_compare(const char *address, const char *format, guint w, guint h,
+                               guint n)
+{
+    gchar *enc = g_strdup_printf(
+        "videotestsrc num-buffers=%u ! video/x-raw,format=%s,width=%u,height=%u,"
+        "framerate=30/1 ! vsockenc address=%s bitrate=8000 ! h264parse ! avdec_h264 ! "
+        "videoconvert ! "
+        "video/x-raw,format=I420 ! appsink name=out sync=false",
+        n, format, w, h, address);
+    gchar *ref = g_strdup_printf(
+        "videotestsrc num-buffers=%u ! video/x-raw,format=%s,width=%u,height=%u,"
+        "framerate=30/1 ! videoconvert ! video/x-raw,format=I420 ! appsink name=out "
+        "sync=false",
+        n, format, w, h);
+    struct run a = {.keep_pictures = TRUE}, b = {.keep_pictures = TRUE};
+    double min_psnr = 1000;
+
+    run_pipeline(enc, &a, 120, false);
+    run_pipeline(ref, &b, 120, false);
+    if (a.error)
+        fprintf(stderr, "%s: %s\n", format, a.error);
+    CHECK(a.error == NULL && b.error == NULL);
+    CHECK_EQ_INT(a.frames, n);
+    CHECK_EQ_INT(b.frames, n);
+    for (guint i = 0; i < n && i < MAX_FRAMES; i++) {
+        GstMapInfo ma, mb;
+        struct hfx_image ia = wrap_i420(a.pictures[i], &ma, w, h);
+        struct hfx_image ib = wrap_i420(b.pictures[i], &mb, w, h);
+        struct hfx_psnr p;
+        CHECK_STATUS(hfx_image_psnr(&ib, &ia, &p), HFX_OK);
+        if (p.all < min_psnr)
+            min_psnr = p.all;
+        if (p.all < 35.0)
+            fprintf(stderr, "%s frame %u: PSNR %.2f dB\n", format, i, p.all);
+        /* Timestamps come through unchanged. */
+        CHECK(a.pts[i] == b.pts[i]);
+        gst_buffer_unmap(a.pictures[i], &ma);
+        gst_buffer_unmap(b.pictures[i], &mb);
+    }
+    fprintf(stderr, "%s %ux%u: %u frames, min PSNR %.2f dB\n", format, w, h, n, min_psnr);
+    CHECK(min_psnr >= 35.0);
+    free_run(&a);
+    free_run(&b);
+    g_free(enc);
+    g_free(ref);
+}
+
+static void test_nv12_720p(void)
+{
+    struct hfxd_process d;
+    hfxd_start(&d, -1, NULL);
+    encode_and_compare(d.unix_addr, "NV12", 1280, 720, 300);
+    CHECK(hfxd_stop(&d));
+    CHECK(strstr(d.log, "frames 300, encoded 300, dropped 0") != NULL);
+}
+
+static void test_every_format(void)
+{
+    static const char *const formats[] = {"I420", "BGRx", "BGRA", "RGBx", "RGBA"};
+    struct hfxd_process d;
+
+    hfxd_start(&d, -1, NULL);
+    for (size_t i = 0; i < G_N_ELEMENTS(formats); i++)
+        encode_and_compare(d.unix_addr, formats[i], 320, 240, 60);
+    CHECK(hfxd_stop(&d));
+}
+
+static void force_at_20(struct run *r, guint i, GstElement *pipeline)
+{
+    if (i != 20)
+        return;
+    GstElement *enc = gst_bin_get_by_name(GST_BIN(pipeline), "enc");
+    GstPad *src = gst_element_get_static_pad(enc, "src");
+    r->user = GUINT_TO_POINTER(i);
+    CHECK(gst_pad_send_event(
+        src, gst_video_event_new_upstream_force_key_unit(GST_CLOCK_TIME_NONE, TRUE, 1)));
+    gst_object_unref(src);
+    gst_object_unref(enc);
+}
+
+static void test_force_key_unit(void)
+{
+    struct hfxd_process d;
+    struct run r = {.on_sample = force_at_20};
+    gchar *desc;
+
+    hfxd_start(&d, -1, NULL);
+    desc = g_strdup_printf("videotestsrc num-buffers=90 ! video/x-raw,format=NV12,width=320,"
+                           "height=240,framerate=30/1 ! vsockenc name=enc address=%s "
+                           "max-frames-in-flight=2 ! appsink name=out sync=false",
+                           d.unix_addr);
+    run_pipeline(desc, &r, 60, false);
+    CHECK(r.error == NULL);
+    CHECK_EQ_INT(r.frames, 90);
+    CHECK(r.key[0]);
+    /* The request reaches the encoder with the next frame it receives:
+     * frames already in flight (at most 2) and queued in between come first. */
+    guint first = 0;
+    for (guint i = 1; i < 90 && !first; i++)
+        if (r.key[i])
+            first = i;
+    fprintf(stderr, "forced key unit requested at output 20, IDR at %u\n", first);
+    CHECK(first > 20 && first <= 26);
+    free_run(&r);
+    g_free(desc);
+    CHECK(hfxd_stop(&d));
+}
+
+static void bitrate_at_60(struct run *r, guint i, GstElement *pipeline)
+{
+    if (i != 60)
+        return;
+    GstElement *enc = gst_bin_get_by_name(GST_BIN(pipeline), "enc");
+    g_object_set(enc, "bitrate", 8000, NULL);
+    gst_object_unref(enc);
+}
+
+static void test_bitrate_while_playing(void)
+{
+    struct hfxd_process d;
+    struct run r = {.on_sample = bitrate_at_60};
+    gchar *desc;
+
+    hfxd_start(&d, -1, NULL);
+    /* Noise: every bit of the target is used, so the size follows it. */
+    desc = g_strdup_printf("videotestsrc num-buffers=150 pattern=snow ! video/x-raw,format=NV12,"
+                           "width=640,height=360,framerate=30/1 ! vsockenc name=enc address=%s "
+                           "bitrate=200 ! appsink name=out sync=false",
+                           d.unix_addr);
+    run_pipeline(desc, &r, 60, false);
+    CHECK(r.error == NULL);
+    CHECK_EQ_INT(r.frames, 150);
+    gsize low = 0, high = 0;
+    for (guint i = 30; i < 60; i++)
+        low += r.size[i];
+    for (guint i = 110; i < 140; i++)
+        high += r.size[i];
+    fprintf(stderr, "30 frames: %zu bytes at 200 kbit/s, %zu at 8000 kbit/s\n", low, high);
+    CHECK(high > 3 * low);
+    free_run(&r);
+    g_free(desc);
+    CHECK(hfxd_stop(&d));
+}
+
+struct restart {
+    struct hfxd_process *first, second;
+    struct run *run;
+    char listen[200];
+    gint64 back_us;
+    gboolean done;
+    gint finish;
+};
+
+/* Kill hfxd hard once 30 frames came out, bring it back on the same socket
+ * 500 ms later. A thread of its own: while hfxd is away no samples come. */
+static gpointer restart_thread(gpointer data)
+{
+    struct restart *rs = data;
+
+    while (g_atomic_int_get((gint *)&rs->run->frames) < 30)
+        g_usleep(5000);
+    kill(rs->first->pid, SIGKILL);
+    waitpid(rs->first->pid, NULL, 0);
+    g_usleep(500000);
+    const char *const extra[] = {rs->listen, NULL};
+    hfxd_start(&rs->second, -1, extra);
+    rs->back_us = g_get_monotonic_time();
+    rs->done = TRUE;
+    /* hfxd dies with the thread that started it (PR_SET_PDEATHSIG): stay
+     * until the test is done with it. */
+    while (!g_atomic_int_get(&rs->finish))
+        g_usleep(10000);
+    return NULL;
+}
+
+static void test_hfxd_restart(void)
+{
+    struct hfxd_process d;
+    struct run r = {0};
+    struct restart rs = {.first = &d, .run = &r};
+    gchar *desc;
+
+    hfxd_start(&d, -1, NULL);
+    snprintf(rs.listen, sizeof(rs.listen), "--listen=%s", d.unix_addr);
+    /* A live source: frames keep coming at 30 fps while hfxd is away. */
+    desc = g_strdup_printf("videotestsrc is-live=true num-buffers=150 ! video/x-raw,format=NV12,"
+                           "width=320,height=240,framerate=30/1 ! vsockenc name=enc address=%s "
+                           "! appsink name=out sync=false",
+                           d.unix_addr);
+    GThread *t = g_thread_new("restart", restart_thread, &rs);
+    GstElement *p = run_pipeline(desc, &r, 60, true);
+    if (r.error)
+        fprintf(stderr, "pipeline: %s\n", r.error);
+    CHECK(r.error == NULL);
+    CHECK(rs.done);
+    /* Frames while hfxd was down are dropped (no fallback); after its
+     * return the stream resumes with an IDR within 1 s. */
+    gint64 resumed = 0;
+    for (guint i = 0; i < r.frames && i < MAX_FRAMES; i++)
+        if (r.when_us[i] > rs.back_us && r.key[i]) {
+            resumed = r.when_us[i];
+            break;
+        }
+    CHECK(resumed > 0);
+    fprintf(stderr, "%u frames out of 150; keyframe %.0f ms after hfxd came back\n", r.frames,
+            (resumed - rs.back_us) / 1000.0);
+    CHECK(resumed - rs.back_us < 1000000);
+    GstElement *enc = gst_bin_get_by_name(GST_BIN(p), "enc");
+    GstStructure *stats = NULL;
+    guint64 reconnects = 0, dropped = 0;
+    g_object_get(enc, "stats", &stats, NULL);
+    gst_structure_get_uint64(stats, "reconnects", &reconnects);
+    gst_structure_get_uint64(stats, "frames-dropped", &dropped);
+    fprintf(stderr, "stats: %s\n", gst_structure_to_string(stats));
+    CHECK(reconnects >= 1);
+    CHECK(dropped > 0);
+    CHECK_EQ_INT(r.frames + dropped, 150);
+    gst_structure_free(stats);
+    gst_object_unref(enc);
+    gst_element_set_state(p, GST_STATE_NULL);
+    gst_object_unref(p);
+    CHECK(hfxd_stop(&rs.second));
+    g_atomic_int_set(&rs.finish, 1);
+    g_thread_join(t);
+    /* The first hfxd was killed: clean up after it by hand. */
+    char path[160];
+    close(d.log_fd);
+    snprintf(path, sizeof(path), "%s/sock", d.dir);
+    unlink(path);
+    rmdir(d.dir);
+    free_run(&r);
+    g_free(desc);
+}
+
+static void test_unreachable(void)
+{
+    struct run r = {0}, f = {0};
+
+    run_pipeline("videotestsrc num-buffers=30 ! video/x-raw,format=NV12,width=320,height=240 ! "
+                 "vsockenc address=unix:/nonexistent/hfx.sock ! appsink name=out sync=false",
+                 &r, 30, false);
+    CHECK(r.error != NULL);
+    fprintf(stderr, "error: %s\n", r.error);
+    CHECK(strstr(r.error, "unix:/nonexistent/hfx.sock") != NULL);
+    CHECK_EQ_INT(r.frames, 0);
+
+    GstElement *p = run_pipeline(
+        "videotestsrc num-buffers=30 ! video/x-raw,format=NV12,width=320,height=240 ! "
+        "vsockenc name=enc address=unix:/nonexistent/hfx.sock fallback=x264enc ! "
+        "h264parse ! avdec_h264 ! appsink name=out sync=false",
+        &f, 60, true);
+    if (f.error)
+        fprintf(stderr, "fallback: %s\n", f.error);
+    CHECK(f.error == NULL);
+    CHECK_EQ_INT(f.frames, 30);
+    GstElement *enc = gst_bin_get_by_name(GST_BIN(p), "enc");
+    GstStructure *stats = NULL;
+    guint64 fallback_frames = 0;
+    gboolean connected = TRUE;
+    g_object_get(enc, "stats", &stats, "connected", &connected, NULL);
+    gst_structure_get_uint64(stats, "fallback-frames", &fallback_frames);
+    CHECK_EQ_INT(fallback_frames, 30);
+    CHECK(!connected);
+    gst_structure_free(stats);
+    gst_object_unref(enc);
+    gst_element_set_state(p, GST_STATE_NULL);
+    gst_object_unref(p);
+    free_run(&r);
+    free_run(&f);
+}
+
+static void test_inspect(void)
+{
+    if (getenv("HFX_SANITIZED")) {
+        /* gst-inspect is not instrumented and cannot load an ASan plugin;
+         * the normal build runs this case. */
+        return;
+    }
+    const char *const argv[] = {"/usr/bin/gst-inspect-1.0", "vsockenc", NULL};
+    CHECK_EQ_INT(run_program(argv), 0);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct check_case cases[] = {
+        CHECK_CASE(test_nv12_720p),
+        CHECK_CASE(test_every_format),
+        CHECK_CASE(test_force_key_unit),
+        CHECK_CASE(test_bitrate_while_playing),
+        CHECK_CASE(test_hfxd_restart),
+        CHECK_CASE(test_unreachable),
+        CHECK_CASE(test_inspect),
+    };
+    gst_init(&argc, &argv);
+    return check_run(cases, CHECK_COUNT(cases));
+}

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "hfx/conn.h"
+#include "hfx/discover.h"
 #include "hfx/transport.h"
 
 #define DEFAULT_TIMEOUT_MS 5000
@@ -29,6 +30,7 @@ struct client_stream {
 
 struct hfx_client {
     struct hfx_conn *conn;
+    char address[HFX_ADDRESS_MAX]; /* what was connected: auto resolved */
     struct hfx_welcome welcome;
     hfx_log_fn log;
     void *log_user;
@@ -36,20 +38,42 @@ struct hfx_client {
     struct client_stream streams[HFX_MAX_STREAMS + 1];
 };
 
+static void say(hfx_log_fn log, void *user, enum hfx_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 static void logf_(struct hfx_client *c, enum hfx_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static void logf_(struct hfx_client *c, enum hfx_log_level level, const char *fmt, ...)
+static void vsay(hfx_log_fn log, void *user, enum hfx_log_level level, const char *fmt,
+                 va_list ap) __attribute__((format(printf, 4, 0)));
+
+static void vsay(hfx_log_fn log, void *user, enum hfx_log_level level, const char *fmt,
+                 va_list ap)
 {
     char line[512];
+
+    if (!log)
+        return;
+    vsnprintf(line, sizeof(line), fmt, ap);
+    log(user, level, line);
+}
+
+/* For messages before there is a client (auto's summary). */
+static void say(hfx_log_fn log, void *user, enum hfx_log_level level, const char *fmt, ...)
+{
     va_list ap;
 
-    if (!c->log)
-        return;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
+    vsay(log, user, level, fmt, ap);
     va_end(ap);
-    c->log(c->log_user, level, line);
+}
+
+static void logf_(struct hfx_client *c, enum hfx_log_level level, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsay(c->log, c->log_user, level, fmt, ap);
+    va_end(ap);
 }
 
 static int64_t now_ms(void)
@@ -111,28 +135,35 @@ static void copy_error_text(const struct hfx_error *e, char *out, size_t cap)
     }
 }
 
-enum hfx_status hfx_client_connect(const char *address, const struct hfx_client_options *opts,
-                                   struct hfx_client **out, char *error_text, size_t error_cap)
+/* How far an attempt got before it failed: what auto ranks failures by. */
+enum stage {
+    STAGE_TRANSPORT, /* nothing connected */
+    STAGE_HANDSHAKE, /* connected, but no valid WELCOME or ERROR came */
+    STAGE_HOST,      /* the host answered with ERROR */
+};
+
+/* Connect to one concrete address and handshake within timeout ms. The
+ * token length was checked by the caller. */
+static enum hfx_status connect_one(const char *address, const struct hfx_client_options *opts,
+                                   int timeout, struct hfx_client **out, char *error_text,
+                                   size_t error_cap, enum stage *stage)
 {
     struct hfx_address addr;
     struct hfx_transport *t = NULL;
     struct hfx_client *c;
     struct hfx_msg m;
-    int timeout = opts && opts->timeout_ms > 0 ? opts->timeout_ms : DEFAULT_TIMEOUT_MS;
     size_t token_len = opts && opts->token ? strlen(opts->token) : 0;
     enum hfx_status st;
 
-    *out = NULL;
-    if (error_text && error_cap)
-        error_text[0] = '\0';
-    if (token_len > HFX_MAX_TOKEN)
-        return HFX_E_INVALID;
+    *stage = STAGE_TRANSPORT;
     st = hfx_address_parse(address, &addr);
     if (st != HFX_OK)
         return st;
     c = calloc(1, sizeof(*c));
     if (!c)
         return HFX_E_NOMEM;
+    /* Parsed, so shorter than HFX_ADDRESS_MAX. */
+    snprintf(c->address, sizeof(c->address), "%s", address);
     if (opts) {
         c->log = opts->log;
         c->log_user = opts->log_user;
@@ -151,6 +182,7 @@ enum hfx_status hfx_client_connect(const char *address, const struct hfx_client_
         free(c);
         return st;
     }
+    *stage = STAGE_HANDSHAKE;
 
     init_msg(&m, HFX_MSG_HELLO, 0);
     m.u.hello.min_version = HFX_PROTOCOL_VERSION;
@@ -169,6 +201,7 @@ enum hfx_status hfx_client_connect(const char *address, const struct hfx_client_
             if (c->welcome.version != HFX_PROTOCOL_VERSION)
                 st = HFX_E_VERSION;
         } else if (m.hdr.type == HFX_MSG_ERROR) {
+            *stage = STAGE_HOST;
             copy_error_text(&m.u.error, error_text, error_cap);
             st = m.u.error.code > HFX_INCOMPLETE && m.u.error.code < HFX_STATUS_COUNT_
                      ? (enum hfx_status)m.u.error.code
@@ -187,6 +220,121 @@ enum hfx_status hfx_client_connect(const char *address, const struct hfx_client_
           c->welcome.caps, c->welcome.window, c->welcome.max_payload);
     *out = c;
     return HFX_OK;
+}
+
+/* Failures of auto's attempts, least to most informative: a host's own
+ * ERROR says most, "nothing there" least. */
+static int failure_rank(enum hfx_status st, enum stage stage)
+{
+    if (stage == STAGE_HOST)
+        return 3;
+    if (stage == STAGE_HANDSHAKE)
+        return 2;
+    return st == HFX_E_IO || st == HFX_E_UNSUPPORTED ? 0 : 1;
+}
+
+/* The `auto` address (docs/protocol.md §1): try each candidate of
+ * hfx_discover_candidates in order, each with an even share of the time
+ * left, and keep the first that completes the handshake. */
+static enum hfx_status connect_auto(const char *port_name, const struct hfx_client_options *opts,
+                                    int timeout, struct hfx_client **out, char *error_text,
+                                    size_t error_cap)
+{
+    char cand[HFX_DISCOVER_MAX][HFX_ADDRESS_MAX];
+    char text[HFX_MAX_TEXT + 1], best_text[HFX_MAX_TEXT + 1] = "";
+    char tried[512] = "";
+    size_t n, used = 0;
+    hfx_log_fn log = opts ? opts->log : NULL;
+    void *user = opts ? opts->log_user : NULL;
+    int best_rank = -1;
+    enum hfx_status best = HFX_E_IO, st;
+    int64_t deadline = now_ms() + timeout;
+
+    st = hfx_discover_candidates(opts ? opts->discover : NULL, port_name, cand,
+                                 HFX_DISCOVER_MAX, &n);
+    if (st != HFX_OK) {
+        say(log, user, HFX_LOG_ERROR, "auto: port name %.64s: %s", port_name,
+            hfx_strerror(st));
+        return st;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int64_t left = deadline - now_ms();
+        enum stage stage;
+        int slice, r;
+
+        if (left <= 0) {
+            say(log, user, HFX_LOG_DEBUG, "auto: no time left for %s", cand[i]);
+            r = snprintf(tried + used, sizeof(tried) - used, "%s%s (not tried)",
+                         used ? ", " : "", cand[i]);
+        } else {
+            slice = (int)(left / (int64_t)(n - i));
+            slice = slice > 0 ? slice : 1;
+            say(log, user, HFX_LOG_DEBUG, "auto: trying %s (%d ms)", cand[i], slice);
+            text[0] = '\0';
+            st = connect_one(cand[i], opts, slice, out, text, sizeof(text), &stage);
+            if (st == HFX_OK) {
+                say(log, user, HFX_LOG_INFO, "auto: connected to %s", cand[i]);
+                return HFX_OK;
+            }
+            if (failure_rank(st, stage) > best_rank) {
+                best_rank = failure_rank(st, stage);
+                best = st;
+                memcpy(best_text, text, sizeof(best_text));
+            }
+            r = snprintf(tried + used, sizeof(tried) - used, "%s%s (%s)", used ? ", " : "",
+                         cand[i], hfx_status_name(st));
+        }
+        /* A list too long for the buffer is cut; each attempt was also
+         * logged on its own. */
+        if (r > 0)
+            used = (size_t)r < sizeof(tried) - used ? used + (size_t)r : sizeof(tried) - 1;
+    }
+    if (best_rank <= 0) {
+        /* Nothing there at all, or nothing that could be reached. */
+        best = HFX_E_IO;
+        snprintf(best_text, sizeof(best_text), "no hfx host found");
+    } else if (best_rank < 3) {
+        snprintf(best_text, sizeof(best_text), "no hfx host completed the handshake");
+    }
+    if (error_text && error_cap)
+        snprintf(error_text, error_cap, "%s", best_text);
+    say(log, user, HFX_LOG_WARN, "auto: %s (%s); tried: %s", best_text, hfx_status_name(best),
+        n ? tried : "nothing (no serial port, no vsock)");
+    return best;
+}
+
+/* "auto" or "auto:NAME": the port name to discover; NULL for any other
+ * address. */
+static const char *auto_port_name(const char *address)
+{
+    if (!address || strncmp(address, "auto", 4) != 0)
+        return NULL;
+    if (address[4] == '\0')
+        return HFX_PORT_NAME;
+    return address[4] == ':' ? address + 5 : NULL;
+}
+
+enum hfx_status hfx_client_connect(const char *address, const struct hfx_client_options *opts,
+                                   struct hfx_client **out, char *error_text, size_t error_cap)
+{
+    int timeout = opts && opts->timeout_ms > 0 ? opts->timeout_ms : DEFAULT_TIMEOUT_MS;
+    size_t token_len = opts && opts->token ? strlen(opts->token) : 0;
+    const char *port_name = auto_port_name(address);
+    enum stage stage;
+
+    *out = NULL;
+    if (error_text && error_cap)
+        error_text[0] = '\0';
+    if (token_len > HFX_MAX_TOKEN)
+        return HFX_E_INVALID;
+    if (port_name)
+        return connect_auto(port_name, opts, timeout, out, error_text, error_cap);
+    return connect_one(address, opts, timeout, out, error_text, error_cap, &stage);
+}
+
+const char *hfx_client_address(const struct hfx_client *c)
+{
+    return c->address;
 }
 
 const struct hfx_welcome *hfx_client_welcome(const struct hfx_client *c)

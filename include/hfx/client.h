@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "hfx/discover.h"
 #include "hfx/protocol.h"
 #include "hfx/status.h"
 
@@ -26,16 +27,34 @@ struct hfx_client_options {
     int timeout_ms;     /* connect + handshake; 0 = 5000 */
     hfx_log_fn log;     /* may be NULL */
     void *log_user;
+    /* `auto` only: where to look for the virtio-serial port (borrowed for
+     * the call); NULL = the real /sys and /dev. */
+    const struct hfx_discover_roots *discover;
 };
 
 /* Connect to address text (see hfx/transport.h), send HELLO, wait for
  * WELCOME. On an ERROR reply returns its code (e.g. HFX_E_AUTH,
  * HFX_E_BUSY) and, when error_text is not NULL, copies its text. *out is
- * owned by the caller (hfx_client_free). */
+ * owned by the caller (hfx_client_free).
+ *
+ * `auto` (guest side, docs/protocol.md §1) tries hfx_discover_candidates
+ * for HFX_PORT_NAME in order, `auto:NAME` the same for port NAME; each
+ * attempt gets an even share of the time left of timeout_ms, and the first
+ * that completes the handshake wins (hfx_client_address tells which). When
+ * all fail the most informative result is returned: a host's ERROR code
+ * (error_text gets its text), else a failed handshake or connect (e.g.
+ * HFX_E_VERSION, HFX_E_TIMEOUT), else HFX_E_IO with error_text "no hfx
+ * host found". The log callback gets each address tried and a summary.
+ * A bad NAME is HFX_E_ADDRESS, one over HFX_PORT_NAME_MAX HFX_E_TOO_LARGE. */
 HFX_MUST_CHECK enum hfx_status hfx_client_connect(const char *address,
                                                   const struct hfx_client_options *opts,
                                                   struct hfx_client **out,
                                                   char *error_text, size_t error_cap);
+
+/* The address actually connected, as text: for `auto` the candidate that
+ * answered (e.g. "serial:/dev/vport2p1"), else the address given. Owned by
+ * the client, valid until hfx_client_free. */
+const char *hfx_client_address(const struct hfx_client *c);
 
 /* The host's WELCOME (version, caps, limits). Owned by the client. */
 const struct hfx_welcome *hfx_client_welcome(const struct hfx_client *c);

@@ -8,6 +8,9 @@
  *   serial:/dev/PATH    a character device, e.g. a virtio-serial port
  *   fd:N                an already open stream file descriptor
  *
+ * `auto` is not an address of its own: hfx_client_connect resolves it to
+ * one of the above (hfx/discover.h).
+ *
  * All transports are non-blocking once created. Nothing here prints.
  *
  * SIGPIPE: sockets never raise it (MSG_NOSIGNAL, or SO_NOSIGPIPE on macOS).

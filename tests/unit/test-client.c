@@ -84,6 +84,8 @@ static void test_welcome_and_token(void)
 
     welcome(&s.replies[0], 1);
     CHECK_STATUS(run(&s, &o, &c, NULL, 0, &th), HFX_OK);
+    /* Not auto: the address as given. */
+    CHECK(strncmp(hfx_client_address(c), "fd:", 3) == 0);
     CHECK_EQ_INT(hfx_client_welcome(c)->window, 3);
     CHECK_EQ_INT(hfx_client_welcome(c)->max_streams, 4);
     CHECK_EQ_INT(s.hello.min_version, 1);

@@ -366,6 +366,63 @@ static void test_hfxd_restart(void)
     g_free(desc);
 }
 
+static void resize_at_30(struct run *r, guint i, GstElement *pipeline)
+{
+    if (i == 30) {
+        GstElement *cf = gst_bin_get_by_name(GST_BIN(pipeline), "cf");
+        GstCaps *caps = gst_caps_from_string("video/x-raw,format=NV12,width=640,height=360,"
+                                             "framerate=30/1");
+        g_object_set(cf, "caps", caps, NULL);
+        gst_caps_unref(caps);
+        gst_object_unref(cf);
+    }
+}
+
+/* Caps change mid-stream: the element drains, reconfigures the host's
+ * stream and goes on; every frame comes out, at its own size. */
+static void test_renegotiation_and_latency(void)
+{
+    struct hfxd_process d;
+    struct run r = {.on_sample = resize_at_30, .keep_pictures = TRUE};
+    gchar *desc;
+
+    hfxd_start(&d, -1, NULL);
+    desc = g_strdup_printf("videotestsrc num-buffers=90 ! capsfilter name=cf caps=video/x-raw,"
+                           "format=NV12,width=320,height=240,framerate=30/1 ! vsockenc name=enc "
+                           "address=%s ! h264parse ! avdec_h264 ! appsink name=out sync=false",
+                           d.unix_addr);
+    GstElement *p = run_pipeline(desc, &r, 60, true);
+    if (r.error)
+        fprintf(stderr, "pipeline: %s\n", r.error);
+    CHECK(r.error == NULL);
+    CHECK_EQ_INT(r.frames, 90);
+    /* The first frames are 320x240 (115200 bytes as I420), the last ones
+     * 640x360 (345600). */
+    CHECK_EQ_INT(r.size[0], 320 * 240 * 3 / 2);
+    CHECK_EQ_INT(r.size[89], 640 * 360 * 3 / 2);
+    GstElement *enc = gst_bin_get_by_name(GST_BIN(p), "enc");
+    GstQuery *q = gst_query_new_latency();
+    gboolean live;
+    GstClockTime min = 0, max = 0;
+    GstPad *src = gst_element_get_static_pad(enc, "src");
+    CHECK(gst_pad_query(src, q));
+    gst_query_parse_latency(q, &live, &min, &max);
+    fprintf(stderr, "latency reported: min %" GST_TIME_FORMAT " max %" GST_TIME_FORMAT "\n",
+            GST_TIME_ARGS(min), GST_TIME_ARGS(max));
+    CHECK(min > 0 && min < GST_SECOND);
+    CHECK(max >= min);
+    gst_query_unref(q);
+    gst_object_unref(src);
+    gst_object_unref(enc);
+    gst_element_set_state(p, GST_STATE_NULL);
+    gst_object_unref(p);
+    CHECK(hfxd_stop(&d));
+    /* Two streams' worth of frames at the host, none lost. */
+    CHECK(strstr(d.log, "dropped 0") != NULL);
+    free_run(&r);
+    g_free(desc);
+}
+
 static void test_unreachable(void)
 {
     struct run r = {0}, f = {0};
@@ -422,6 +479,7 @@ int main(int argc, char **argv)
         CHECK_CASE(test_force_key_unit),
         CHECK_CASE(test_bitrate_while_playing),
         CHECK_CASE(test_hfxd_restart),
+        CHECK_CASE(test_renegotiation_and_latency),
         CHECK_CASE(test_unreachable),
         CHECK_CASE(test_inspect),
     };

@@ -34,6 +34,7 @@
 #include <gst/pbutils/codec-utils.h>
 #include <gst/video/video.h>
 
+#include "gsthfxshmpool.h"
 #include "hfx/client.h"
 #include "hfx/encoder.h"
 
@@ -106,14 +107,22 @@ struct _GstHfxEnc
   struct hfx_configure cfg;
   gboolean have_cfg;
 
+  /* SHM: a memfd-backed pool proposed upstream (and used to copy frames
+   * that do not come from it), attached to the current connection. */
+  GstBufferPool *shm_pool;
+  guint32 shm_region;           /* region id on this connection, 0: none */
+  GstBuffer **slot_held;        /* [ID_RING]: copy-path slots until answered */
+
   GThread *reader;
   gboolean stopping;
   int wake[2];
 
   /* Stats, under client_lock. */
   guint64 frames_sent, frames_encoded, frames_dropped, reconnects, fallback_frames;
-  gint64 sent_at[ID_RING];
-  gdouble rtt_ms[RTT_RING];
+  guint64 shm_frames, shm_copies;  /* sent as SHM; of which copied in */
+  /* Large arrays live on the heap: GObject instances must stay < 64 KiB. */
+  gint64 *sent_at;              /* [ID_RING] */
+  gdouble *rtt_ms;              /* [RTT_RING] */
   guint rtt_n;
   gdouble rtt_sum;
   guint64 rtt_count;
@@ -182,6 +191,8 @@ static GstFlowReturn gst_hfx_enc_handle_frame (GstVideoEncoder * enc,
     GstVideoCodecFrame * frame);
 static GstFlowReturn gst_hfx_enc_finish (GstVideoEncoder * enc);
 static gboolean gst_hfx_enc_flush (GstVideoEncoder * enc);
+static gboolean gst_hfx_enc_propose_allocation (GstVideoEncoder * enc,
+    GstQuery * query);
 
 static void
 gst_hfx_enc_class_init (GstHfxEncClass * klass)
@@ -245,7 +256,8 @@ gst_hfx_enc_class_init (GstHfxEncClass * klass)
   g_object_class_install_property (gobject_class, PROP_STATS,
       g_param_spec_boxed ("stats", "Statistics",
           "frames-sent, frames-encoded, frames-dropped, fallback-frames, "
-          "reconnects, rtt-mean-ms, rtt-p99-ms, backend, address",
+          "reconnects, shm-frames, shm-copies, rtt-mean-ms, rtt-p99-ms, "
+          "backend, address, connected",
           GST_TYPE_STRUCTURE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
   g_object_class_install_property (gobject_class, PROP_CONNECTED,
       g_param_spec_boolean ("connected", "Connected",
@@ -265,6 +277,8 @@ gst_hfx_enc_class_init (GstHfxEncClass * klass)
   venc_class->handle_frame = GST_DEBUG_FUNCPTR (gst_hfx_enc_handle_frame);
   venc_class->finish = GST_DEBUG_FUNCPTR (gst_hfx_enc_finish);
   venc_class->flush = GST_DEBUG_FUNCPTR (gst_hfx_enc_flush);
+  venc_class->propose_allocation =
+      GST_DEBUG_FUNCPTR (gst_hfx_enc_propose_allocation);
 
   GST_DEBUG_CATEGORY_INIT (gst_hfx_enc_debug, "vsockenc", 0,
       "hfx host encoder");
@@ -286,6 +300,9 @@ gst_hfx_enc_init (GstHfxEnc * self)
   g_cond_init (&self->cond);
   g_queue_init (&self->in_flight);
   g_queue_init (&self->fb_frames);
+  self->sent_at = g_new0 (gint64, ID_RING);
+  self->rtt_ms = g_new0 (gdouble, RTT_RING);
+  self->slot_held = g_new0 (GstBuffer *, ID_RING);
 }
 
 static void
@@ -300,6 +317,9 @@ gst_hfx_enc_finalize (GObject * object)
   g_free (self->token);
   g_free (self->fallback_name);
   g_free (self->connected_address);
+  g_free (self->sent_at);
+  g_free (self->rtt_ms);
+  g_free (self->slot_held);
   g_mutex_clear (&self->client_lock);
   g_cond_clear (&self->cond);
   G_OBJECT_CLASS (parent_class)->finalize (object);
@@ -380,6 +400,8 @@ make_stats (GstHfxEnc * self)
       "frames-dropped", G_TYPE_UINT64, self->frames_dropped,
       "fallback-frames", G_TYPE_UINT64, self->fallback_frames,
       "reconnects", G_TYPE_UINT64, self->reconnects,
+      "shm-frames", G_TYPE_UINT64, self->shm_frames,
+      "shm-copies", G_TYPE_UINT64, self->shm_copies,
       "rtt-mean-ms", G_TYPE_DOUBLE, mean,
       "rtt-p99-ms", G_TYPE_DOUBLE, p99,
       "backend", G_TYPE_STRING, self->backend,
@@ -467,6 +489,64 @@ wake_reader (GstHfxEnc * self)
     GST_WARNING_OBJECT (self, "wake pipe: %s", g_strerror (errno));
 }
 
+/* A frame is answered: the host is done reading its slot. */
+static void
+release_slot (GstHfxEnc * self, guint64 id)
+{
+  gst_clear_buffer (&self->slot_held[id % ID_RING]);
+}
+
+static void
+release_all_slots (GstHfxEnc * self)
+{
+  for (guint i = 0; i < ID_RING; i++)
+    gst_clear_buffer (&self->slot_held[i]);
+}
+
+static GstHfxFrameSource
+frame_source (GstHfxEnc * self)
+{
+  GstHfxFrameSource fs;
+
+  GST_OBJECT_LOCK (self);
+  fs = self->frame_source;
+  GST_OBJECT_UNLOCK (self);
+  return fs;
+}
+
+/* Share the pool's memfd with the host on this connection (client_lock
+ * held). With frame-source=auto a host or transport without SHM means
+ * inline frames; with frame-source=shm it is an error. */
+static gboolean
+attach_pool (GstHfxEnc * self)
+{
+  GstHfxShmPool *pool = GST_HFX_SHM_POOL (self->shm_pool);
+  enum hfx_status st;
+
+  if (!self->client || !self->shm_pool || self->shm_region)
+    return TRUE;
+  st = hfx_client_attach_shm (self->client, gst_hfx_shm_pool_get_fd (pool),
+      gst_hfx_shm_pool_get_size (pool), &self->shm_region);
+  if (st == HFX_OK) {
+    GST_INFO_OBJECT (self, "shared memory region %u (%" G_GSIZE_FORMAT
+        " bytes) attached", self->shm_region,
+        gst_hfx_shm_pool_get_size (pool));
+    return TRUE;
+  }
+  self->shm_region = 0;
+  if (frame_source (self) == GST_HFX_FRAME_SOURCE_SHM) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+        ("frame-source=shm, but %s cannot share memory with this host: %s",
+            self->connected_address, hfx_strerror (st)),
+        ("shared memory needs a unix: address and a host that offers it; "
+            "use frame-source=auto or inline"));
+    return FALSE;
+  }
+  GST_INFO_OBJECT (self, "no shared memory on %s (%s): inline frames",
+      self->connected_address, hfx_strerror (st));
+  return TRUE;
+}
+
 /* Connect and (when a format is known) configure. Called without
  * client_lock; returns the status. */
 static enum hfx_status
@@ -499,10 +579,12 @@ connect_host (GstHfxEnc * self, gchar * err, gsize err_cap)
   self->connected_address = address;
   self->configured = FALSE;
   self->configure_failed = FALSE;
+  self->shm_region = 0;
   if (self->have_cfg) {
     st = hfx_client_configure (client, STREAM_ID, &self->cfg);
     if (st != HFX_OK)
       GST_WARNING_OBJECT (self, "configure: %s", hfx_strerror (st));
+    attach_pool (self);
   }
   g_cond_broadcast (&self->cond);
   g_mutex_unlock (&self->client_lock);
@@ -520,6 +602,8 @@ lose_connection (GstHfxEnc * self)
 
   hfx_client_free (&self->client);
   self->configured = FALSE;
+  self->shm_region = 0;
+  release_all_slots (self);
   while ((id = g_queue_pop_head (&self->in_flight))) {
     lost = g_list_append (lost, id);
     self->frames_dropped++;
@@ -643,6 +727,7 @@ pump_events (GstHfxEnc * self, GList ** outs)
         GstBuffer *buf = gst_buffer_new_memdup (ev.u.packet.data,
             ev.u.packet.data_len);
         g_queue_remove (&self->in_flight, GUINT_TO_POINTER ((guint) id + 1));
+        release_slot (self, id);
         record_rtt (self, id);
         self->frames_encoded++;
         *outs = add_out (*outs, (guint32) id, buf, ev.keyframe);
@@ -651,6 +736,7 @@ pump_events (GstHfxEnc * self, GList ** outs)
       case HFX_EVENT_DROPPED:
         g_queue_remove (&self->in_flight,
             GUINT_TO_POINTER ((guint) ev.u.dropped.frame_id + 1));
+        release_slot (self, ev.u.dropped.frame_id);
         self->frames_dropped++;
         *outs = add_out (*outs, (guint32) ev.u.dropped.frame_id, NULL, FALSE);
         break;
@@ -762,10 +848,11 @@ gst_hfx_enc_start (GstVideoEncoder * enc)
   self->reported_latency = GST_CLOCK_TIME_NONE;
   self->frames_sent = self->frames_encoded = self->frames_dropped = 0;
   self->reconnects = self->fallback_frames = 0;
+  self->shm_frames = self->shm_copies = 0;
   self->rtt_n = 0;
   self->rtt_count = 0;
   self->rtt_sum = 0;
-  memset (self->sent_at, 0, sizeof (self->sent_at));
+  memset (self->sent_at, 0, ID_RING * sizeof (gint64));
 
   st = connect_host (self, err, sizeof (err));
   if (st != HFX_OK && !have_fallback) {
@@ -833,7 +920,13 @@ gst_hfx_enc_stop (GstVideoEncoder * enc)
   hfx_client_free (&self->client);
   g_queue_clear (&self->in_flight);
   self->configured = FALSE;
+  self->shm_region = 0;
+  release_all_slots (self);
   g_mutex_unlock (&self->client_lock);
+  if (self->shm_pool) {
+    gst_buffer_pool_set_active (self->shm_pool, FALSE);
+    gst_clear_object (&self->shm_pool);
+  }
   if (self->wake[0] >= 0) {
     close (self->wake[0]);
     close (self->wake[1]);
@@ -982,9 +1075,40 @@ gst_hfx_enc_set_format (GstVideoEncoder * enc, GstVideoCodecState * state)
   g_clear_pointer (&self->input_state, gst_video_codec_state_unref);
   self->input_state = gst_video_codec_state_ref (state);
 
+  /* A new format needs a new pool (and region) for shared memory. */
+  g_mutex_lock (&self->client_lock);
+  release_all_slots (self);
+  self->shm_region = 0;
+  g_mutex_unlock (&self->client_lock);
+  if (self->shm_pool) {
+    gst_buffer_pool_set_active (self->shm_pool, FALSE);
+    gst_clear_object (&self->shm_pool);
+  }
+  if (frame_source (self) != GST_HFX_FRAME_SOURCE_INLINE) {
+    GError *error = NULL;
+    guint slots;
+    GST_OBJECT_LOCK (self);
+    /* Frames in flight, plus what upstream and the queue in front of us
+     * may hold. */
+    slots = MIN (self->max_in_flight * 2 + 4, GST_HFX_SHM_POOL_MAX_SLOTS);
+    GST_OBJECT_UNLOCK (self);
+    self->shm_pool = gst_hfx_shm_pool_new (info, slots, &error);
+    if (!self->shm_pool) {
+      GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,
+          ("Cannot create shared memory for frames: %s", error->message),
+          (NULL));
+      g_clear_error (&error);
+      return FALSE;
+    }
+  }
+
   g_mutex_lock (&self->client_lock);
   self->cfg = cfg;
   self->have_cfg = TRUE;
+  if (self->client && !attach_pool (self)) {
+    g_mutex_unlock (&self->client_lock);
+    return FALSE;
+  }
   if (self->client) {
     self->configured = FALSE;
     self->configure_failed = FALSE;
@@ -1205,6 +1329,7 @@ gst_hfx_enc_handle_frame (GstVideoEncoder * enc, GstVideoCodecFrame * frame)
   gboolean bitrate_changed, force;
   guint bitrate;
   uint64_t offset = 0;
+  GstBuffer *slot = NULL;
   enum hfx_status st;
 
   GST_OBJECT_LOCK (self);
@@ -1249,6 +1374,73 @@ gst_hfx_enc_handle_frame (GstVideoEncoder * enc, GstVideoCodecFrame * frame)
   if (force && hfx_client_request_keyframe (self->client, STREAM_ID) != HFX_OK)
     GST_WARNING_OBJECT (self, "keyframe request not sent");
 
+  memset (&f, 0, sizeof (f));
+  f.frame_id = frame->system_frame_number;
+  f.pts = GST_CLOCK_TIME_IS_VALID (frame->pts) ?
+      (int64_t) (frame->pts / 1000) : 0;
+  f.duration = GST_CLOCK_TIME_IS_VALID (frame->duration) ?
+      frame->duration / 1000 : 0;
+  f.plane_count = (uint8_t) planes;
+
+  if (self->shm_region) {
+    GstHfxShmPool *pool = GST_HFX_SHM_POOL (self->shm_pool);
+    GstBuffer *in = frame->input_buffer;
+    const GstVideoInfo *info = &self->input_state->info;
+    GstVideoMeta *meta;
+    gsize off = 0;
+
+    if (!gst_hfx_shm_pool_buffer_offset (pool, in, &off)) {
+      /* Upstream did not render into our pool: copy into a free slot.
+       * That may wait for the host to release one, so not under
+       * client_lock, which the reader needs to release slots. */
+      g_mutex_unlock (&self->client_lock);
+      if (!gst_buffer_pool_is_active (self->shm_pool))
+        gst_buffer_pool_set_active (self->shm_pool, TRUE);
+      if (!gst_video_frame_map (&vframe, info, in, GST_MAP_READ)) {
+        gst_video_codec_frame_unref (frame);
+        GST_ELEMENT_ERROR (self, STREAM, FORMAT, (NULL), ("cannot map frame"));
+        return GST_FLOW_ERROR;
+      }
+      gboolean copied = gst_hfx_shm_pool_acquire_slot_copy (pool, &vframe,
+          FALSE, &slot, &off);
+      gst_video_frame_unmap (&vframe);
+      g_mutex_lock (&self->client_lock);
+      if (!copied || !self->client || !self->shm_region) {
+        /* Flushing, or the host went away meanwhile. */
+        g_mutex_unlock (&self->client_lock);
+        if (slot)
+          gst_buffer_unref (slot);
+        self->frames_dropped++;
+        return gst_video_encoder_finish_frame (enc, frame);
+      }
+      in = slot;
+    }
+    meta = gst_buffer_get_video_meta (in);
+    f.source = HFX_SOURCE_SHM;
+    f.region = self->shm_region;
+    for (guint p = 0; p < planes; p++) {
+      f.planes[p].offset = off + (meta ? meta->offset[p] :
+          GST_VIDEO_INFO_PLANE_OFFSET (info, p));
+      f.planes[p].stride = meta ? meta->stride[p] :
+          GST_VIDEO_INFO_PLANE_STRIDE (info, p);
+    }
+    self->sent_at[f.frame_id % ID_RING] = g_get_monotonic_time ();
+    st = hfx_client_submit (self->client, STREAM_ID, &f, NULL, 0, FALSE, 5000);
+    if (st == HFX_OK) {
+      self->shm_frames++;
+      self->shm_copies += slot != NULL;
+    }
+    if (st == HFX_OK && slot) {
+      /* Keep the slot until the host answers this frame. */
+      gst_clear_buffer (&self->slot_held[f.frame_id % ID_RING]);
+      self->slot_held[f.frame_id % ID_RING] = slot;
+      slot = NULL;
+    }
+    if (slot)
+      gst_buffer_unref (slot);
+    goto submitted;
+  }
+
   if (!gst_video_frame_map (&vframe, &self->input_state->info,
           frame->input_buffer, GST_MAP_READ)) {
     g_mutex_unlock (&self->client_lock);
@@ -1256,14 +1448,7 @@ gst_hfx_enc_handle_frame (GstVideoEncoder * enc, GstVideoCodecFrame * frame)
     GST_ELEMENT_ERROR (self, STREAM, FORMAT, (NULL), ("cannot map frame"));
     return GST_FLOW_ERROR;
   }
-  memset (&f, 0, sizeof (f));
-  f.frame_id = frame->system_frame_number;
-  f.pts = GST_CLOCK_TIME_IS_VALID (frame->pts) ?
-      (int64_t) (frame->pts / 1000) : 0;
-  f.duration = GST_CLOCK_TIME_IS_VALID (frame->duration) ?
-      frame->duration / 1000 : 0;
   f.source = HFX_SOURCE_INLINE;
-  f.plane_count = (uint8_t) planes;
   for (guint p = 0; p < planes; p++) {
     uint32_t row_bytes = 0, rows = 0;
     hfx_format_plane_size (fourcc, self->cfg.width, self->cfg.height, p,
@@ -1278,6 +1463,7 @@ gst_hfx_enc_handle_frame (GstVideoEncoder * enc, GstVideoCodecFrame * frame)
   st = hfx_client_submit (self->client, STREAM_ID, &f, iov, (int) planes,
       FALSE, 5000);
   gst_video_frame_unmap (&vframe);
+submitted:
   if (st == HFX_OK) {
     g_queue_push_tail (&self->in_flight,
         GUINT_TO_POINTER (frame->system_frame_number + 1));
@@ -1299,6 +1485,30 @@ gst_hfx_enc_handle_frame (GstVideoEncoder * enc, GstVideoCodecFrame * frame)
   if (self->frames_sent % 30 == 1)
     update_latency (self);
   return GST_FLOW_OK;
+}
+
+static gboolean
+gst_hfx_enc_propose_allocation (GstVideoEncoder * enc, GstQuery * query)
+{
+  GstHfxEnc *self = GST_HFX_ENC (enc);
+  gboolean offer;
+
+  gst_query_add_allocation_meta (query, GST_VIDEO_META_API_TYPE, NULL);
+  g_mutex_lock (&self->client_lock);
+  offer = self->shm_pool && self->shm_region;
+  g_mutex_unlock (&self->client_lock);
+  if (offer) {
+    /* Upstream that takes this pool renders straight into memory the host
+     * reads: only offsets cross the socket. */
+    GstStructure *config = gst_buffer_pool_get_config (self->shm_pool);
+    GstCaps *caps;
+    guint size, min, max;
+    gst_buffer_pool_config_get_params (config, &caps, &size, &min, &max);
+    gst_query_add_allocation_pool (query, self->shm_pool, size, 0, max);
+    gst_structure_free (config);
+  }
+  return GST_VIDEO_ENCODER_CLASS (parent_class)->propose_allocation (enc,
+      query);
 }
 
 static GstFlowReturn

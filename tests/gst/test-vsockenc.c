@@ -132,15 +132,15 @@ static struct hfx_image wrap_i420(GstBuffer *b, GstMapInfo *map, guint w, guint 
  * kbit/s: the default smpte pattern has a patch of fresh noise in every
  * frame, which at x264enc's default 2048 kbit/s and 720p holds luma at
  * about 29 dB (with x264enc as with vsockenc). */
-static void encode_and_compare(const char *address, const char *format, guint w, guint h,
-                               guint n)
+static void encode_and_compare_with(const char *address, const char *format, guint w,
+                                    guint h, guint n, const char *props)
 {
     gchar *enc = g_strdup_printf(
         "videotestsrc num-buffers=%u ! video/x-raw,format=%s,width=%u,height=%u,"
-        "framerate=30/1 ! vsockenc address=%s bitrate=8000 ! h264parse ! avdec_h264 ! "
+        "framerate=30/1 ! vsockenc address=%s bitrate=8000 %s ! h264parse ! avdec_h264 ! "
         "videoconvert ! "
         "video/x-raw,format=I420 ! appsink name=out sync=false",
-        n, format, w, h, address);
+        n, format, w, h, address, props);
     gchar *ref = g_strdup_printf(
         "videotestsrc num-buffers=%u ! video/x-raw,format=%s,width=%u,height=%u,"
         "framerate=30/1 ! videoconvert ! video/x-raw,format=I420 ! appsink name=out "
@@ -177,6 +177,12 @@ static void encode_and_compare(const char *address, const char *format, guint w,
     free_run(&b);
     g_free(enc);
     g_free(ref);
+}
+
+static void encode_and_compare(const char *address, const char *format, guint w, guint h,
+                               guint n)
+{
+    encode_and_compare_with(address, format, w, h, n, "");
 }
 
 static void test_nv12_720p(void)
@@ -460,6 +466,120 @@ static void test_unreachable(void)
     free_run(&f);
 }
 
+static guint64 stat_of(GstElement *pipeline, const char *field)
+{
+    GstElement *enc = gst_bin_get_by_name(GST_BIN(pipeline), "enc");
+    GstStructure *stats = NULL;
+    guint64 v = 0;
+    g_object_get(enc, "stats", &stats, NULL);
+    CHECK(gst_structure_get_uint64(stats, field, &v));
+    gst_structure_free(stats);
+    gst_object_unref(enc);
+    return v;
+}
+
+/* frame-source=shm: videotestsrc renders into the proposed pool (no copy);
+ * through videoconvert's own buffers each frame is copied into a slot;
+ * the pictures survive either way. */
+static void test_shm(void)
+{
+    struct hfxd_process d;
+    struct run a = {0}, b = {0};
+    gchar *desc;
+
+    hfxd_start(&d, -1, NULL);
+    desc = g_strdup_printf("videotestsrc num-buffers=60 ! video/x-raw,format=NV12,width=640,"
+                           "height=360,framerate=30/1 ! vsockenc name=enc address=%s "
+                           "frame-source=shm ! h264parse ! avdec_h264 ! appsink name=out "
+                           "sync=false",
+                           d.unix_addr);
+    GstElement *p = run_pipeline(desc, &a, 60, true);
+    CHECK(a.error == NULL);
+    CHECK_EQ_INT(a.frames, 60);
+    CHECK_EQ_INT(stat_of(p, "shm-frames"), 60);
+    CHECK_EQ_INT(stat_of(p, "shm-copies"), 0);
+    gst_element_set_state(p, GST_STATE_NULL);
+    gst_object_unref(p);
+    g_free(desc);
+
+    /* Pixels intact through shared memory. */
+    encode_and_compare_with(d.unix_addr, "NV12", 640, 360, 30, "frame-source=shm");
+    encode_and_compare_with(d.unix_addr, "BGRx", 320, 240, 30, "frame-source=shm");
+
+    /* Raw frames parsed out of a file are not from the pool: copied in. */
+    char raw[160];
+    snprintf(raw, sizeof(raw), "%s/frames.nv12", d.dir);
+    desc = g_strdup_printf("videotestsrc num-buffers=60 ! video/x-raw,format=NV12,width=640,"
+                           "height=360 ! filesink location=%s", raw);
+    GstElement *w = gst_parse_launch(desc, NULL);
+    gst_element_set_state(w, GST_STATE_PLAYING);
+    GstBus *bus = gst_element_get_bus(w);
+    GstMessage *m = gst_bus_timed_pop_filtered(bus, 30 * GST_SECOND,
+                                               GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+    CHECK(m && GST_MESSAGE_TYPE(m) == GST_MESSAGE_EOS);
+    gst_message_unref(m);
+    gst_object_unref(bus);
+    gst_element_set_state(w, GST_STATE_NULL);
+    gst_object_unref(w);
+    g_free(desc);
+    desc = g_strdup_printf("filesrc location=%s ! rawvideoparse format=nv12 width=640 "
+                           "height=360 framerate=30/1 ! vsockenc name=enc address=%s "
+                           "frame-source=shm ! h264parse ! avdec_h264 ! appsink name=out "
+                           "sync=false",
+                           raw, d.unix_addr);
+    p = run_pipeline(desc, &b, 60, true);
+    CHECK(b.error == NULL);
+    CHECK_EQ_INT(b.frames, 60);
+    guint64 copies = stat_of(p, "shm-copies");
+    fprintf(stderr, "from rawvideoparse: %" G_GUINT64_FORMAT " of 60 frames copied\n",
+            copies);
+    CHECK_EQ_INT(stat_of(p, "shm-frames"), 60);
+    CHECK_EQ_INT(copies, 60);
+    unlink(raw);
+    gst_element_set_state(p, GST_STATE_NULL);
+    gst_object_unref(p);
+    g_free(desc);
+    free_run(&a);
+    free_run(&b);
+    CHECK(hfxd_stop(&d));
+    CHECK(strstr(d.log, "frames 60, encoded 60, dropped 0") != NULL);
+}
+
+/* Shared memory needs a unix socket: frame-source=shm over TCP is an error
+ * that says so; auto falls back to inline frames. */
+static void test_shm_needs_unix(void)
+{
+    static const char *const extra[] = {"--listen=tcp:127.0.0.1:0", NULL};
+    struct hfxd_process d;
+    struct run a = {0}, b = {0};
+    gchar *desc;
+
+    hfxd_start(&d, -1, extra);
+    desc = g_strdup_printf("videotestsrc num-buffers=10 ! video/x-raw,format=NV12,width=320,"
+                           "height=240 ! vsockenc name=enc address=tcp:127.0.0.1:%u "
+                           "frame-source=shm ! appsink name=out sync=false",
+                           d.tcp_port);
+    run_pipeline(desc, &a, 30, false);
+    CHECK(a.error != NULL);
+    fprintf(stderr, "error: %s\n", a.error);
+    CHECK(strstr(a.error, "frame-source=shm") != NULL);
+    g_free(desc);
+    desc = g_strdup_printf("videotestsrc num-buffers=10 ! video/x-raw,format=NV12,width=320,"
+                           "height=240 ! vsockenc name=enc address=tcp:127.0.0.1:%u "
+                           "frame-source=auto ! appsink name=out sync=false",
+                           d.tcp_port);
+    GstElement *p = run_pipeline(desc, &b, 30, true);
+    CHECK(b.error == NULL);
+    CHECK_EQ_INT(b.frames, 10);
+    CHECK_EQ_INT(stat_of(p, "shm-frames"), 0);
+    gst_element_set_state(p, GST_STATE_NULL);
+    gst_object_unref(p);
+    g_free(desc);
+    free_run(&a);
+    free_run(&b);
+    CHECK(hfxd_stop(&d));
+}
+
 static void test_inspect(void)
 {
     if (getenv("HFX_SANITIZED")) {
@@ -481,6 +601,8 @@ int main(int argc, char **argv)
         CHECK_CASE(test_hfxd_restart),
         CHECK_CASE(test_renegotiation_and_latency),
         CHECK_CASE(test_unreachable),
+        CHECK_CASE(test_shm),
+        CHECK_CASE(test_shm_needs_unix),
         CHECK_CASE(test_inspect),
     };
     gst_init(&argc, &argv);

@@ -101,6 +101,7 @@ struct _GstHfxEnc
   guint8 sps[256];
   gsize sps_len;
   gchar backend[HFX_MAX_NAME + 1];
+  gchar host_error[HFX_MAX_TEXT + 1];   /* the host's last ERROR text */
   GQueue in_flight;             /* system_frame_numbers sent, not answered */
   guint finishing;              /* answers taken by the reader, not finished */
   gboolean want_config;         /* (re)configure after a reconnect */
@@ -118,8 +119,9 @@ struct _GstHfxEnc
   int wake[2];
 
   /* Stats, under client_lock. */
-  guint64 frames_sent, frames_encoded, frames_dropped, reconnects, fallback_frames;
-  guint64 shm_frames, shm_copies;  /* sent as SHM; of which copied in */
+  guint64 frames_sent, frames_encoded, frames_dropped, reconnects,
+      fallback_frames;
+  guint64 shm_frames, shm_copies;       /* sent as SHM; of which copied in */
   /* Large arrays live on the heap: GObject instances must stay < 64 KiB. */
   gint64 *sent_at;              /* [ID_RING] */
   gdouble *rtt_ms;              /* [RTT_RING] */
@@ -244,8 +246,7 @@ gst_hfx_enc_class_init (GstHfxEncClass * klass)
   g_object_class_install_property (gobject_class, PROP_TOKEN,
       g_param_spec_string ("token", "Token",
           "Authentication token the host requires (NULL for none)", NULL,
-          G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS |
-          GST_PARAM_MUTABLE_READY));
+          G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (gobject_class, PROP_FALLBACK,
       g_param_spec_string ("fallback", "Fallback encoder",
           "Factory name of a local H.264 encoder (e.g. x264enc) used while "
@@ -529,8 +530,7 @@ attach_pool (GstHfxEnc * self)
       gst_hfx_shm_pool_get_size (pool), &self->shm_region);
   if (st == HFX_OK) {
     GST_INFO_OBJECT (self, "shared memory region %u (%" G_GSIZE_FORMAT
-        " bytes) attached", self->shm_region,
-        gst_hfx_shm_pool_get_size (pool));
+        " bytes) attached", self->shm_region, gst_hfx_shm_pool_get_size (pool));
     return TRUE;
   }
   self->shm_region = 0;
@@ -579,6 +579,7 @@ connect_host (GstHfxEnc * self, gchar * err, gsize err_cap)
   self->connected_address = address;
   self->configured = FALSE;
   self->configure_failed = FALSE;
+  self->host_error[0] = '\0';
   self->shm_region = 0;
   if (self->have_cfg) {
     st = hfx_client_configure (client, STREAM_ID, &self->cfg);
@@ -652,8 +653,7 @@ finish_outputs (GstHfxEnc * self, GList * outs)
 }
 
 static GList *
-add_out (GList * outs, guint32 frame_number, GstBuffer * buf,
-    gboolean keyframe)
+add_out (GList * outs, guint32 frame_number, GstBuffer * buf, gboolean keyframe)
 {
   struct pending_out *o = g_new0 (struct pending_out, 1);
 
@@ -747,10 +747,11 @@ pump_events (GstHfxEnc * self, GList ** outs)
         self->flushed = TRUE;
         break;
       case HFX_EVENT_ERROR:
+        g_strlcpy (self->host_error, ev.u.error.text,
+            sizeof (self->host_error));
         GST_ELEMENT_WARNING (self, STREAM, ENCODE,
             ("The hfx host reported an error: %s", ev.u.error.text),
-            ("%s on stream %u", hfx_status_name (ev.u.error.code),
-                ev.stream));
+            ("%s on stream %u", hfx_status_name (ev.u.error.code), ev.stream));
         if (ev.stream == STREAM_ID) {
           self->configure_failed = !self->configured;
           self->configured = FALSE;
@@ -1061,8 +1062,7 @@ gst_hfx_enc_set_format (GstVideoEncoder * enc, GstVideoCodecState * state)
     GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
         ("%ux%u %s cannot be encoded by an hfx host (sizes must be even)",
             cfg.width, cfg.height,
-            gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (info))),
-        (NULL));
+            gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (info))), (NULL));
     return FALSE;
   }
 
@@ -1124,13 +1124,15 @@ gst_hfx_enc_set_format (GstVideoEncoder * enc, GstVideoCodecState * state)
       g_mutex_lock (&self->client_lock);
     }
   }
-  g_mutex_unlock (&self->client_lock);
   if (!ok) {
     GST_ELEMENT_ERROR (self, STREAM, ENCODE,
-        ("The hfx host could not configure an encoder for %ux%u %s",
-            cfg.width, cfg.height, hfx_format_name (cfg.fourcc)), (NULL));
+        ("The hfx host could not configure an encoder for %ux%u %s: %s",
+            cfg.width, cfg.height, hfx_format_name (cfg.fourcc),
+            self->host_error[0] ? self->host_error : "no answer"), (NULL));
+    g_mutex_unlock (&self->client_lock);
     return FALSE;
   }
+  g_mutex_unlock (&self->client_lock);
   update_output_caps (self, state);
   return TRUE;
 }

@@ -466,6 +466,28 @@ static void test_unreachable(void)
     free_run(&f);
 }
 
+/* The host's ERROR reaches the bus with its text. */
+static void test_host_error_on_bus(void)
+{
+    struct hfxd_process d;
+    struct run r = {0};
+    gchar *desc;
+
+    hfxd_start(&d, -1, NULL);
+    /* Known to the host, but there is no such hardware here. */
+    desc = g_strdup_printf("videotestsrc num-buffers=10 ! video/x-raw,format=NV12,width=320,"
+                           "height=240 ! vsockenc address=%s encoder=h264_nvenc ! "
+                           "appsink name=out sync=false",
+                           d.unix_addr);
+    run_pipeline(desc, &r, 30, false);
+    CHECK(r.error != NULL);
+    fprintf(stderr, "error: %s\n", r.error);
+    CHECK(strstr(r.error, "cannot open encoder h264_nvenc") != NULL);
+    free_run(&r);
+    g_free(desc);
+    CHECK(hfxd_stop(&d));
+}
+
 static guint64 stat_of(GstElement *pipeline, const char *field)
 {
     GstElement *enc = gst_bin_get_by_name(GST_BIN(pipeline), "enc");
@@ -601,6 +623,7 @@ int main(int argc, char **argv)
         CHECK_CASE(test_hfxd_restart),
         CHECK_CASE(test_renegotiation_and_latency),
         CHECK_CASE(test_unreachable),
+        CHECK_CASE(test_host_error_on_bus),
         CHECK_CASE(test_shm),
         CHECK_CASE(test_shm_needs_unix),
         CHECK_CASE(test_inspect),

@@ -313,7 +313,21 @@ static gpointer restart_thread(gpointer data)
     return NULL;
 }
 
+static void hfxd_restart_case(const char *props, gboolean with_fallback);
+
 static void test_hfxd_restart(void)
+{
+    hfxd_restart_case("", FALSE);
+}
+
+/* With a fallback, frames keep coming out while hfxd is away (encoded by
+ * x264enc); only the few in flight at the moment of the kill are lost. */
+static void test_hfxd_restart_fallback(void)
+{
+    hfxd_restart_case("fallback=x264enc", TRUE);
+}
+
+static void hfxd_restart_case(const char *props, gboolean with_fallback)
 {
     struct hfxd_process d;
     struct run r = {0};
@@ -325,8 +339,8 @@ static void test_hfxd_restart(void)
     /* A live source: frames keep coming at 30 fps while hfxd is away. */
     desc = g_strdup_printf("videotestsrc is-live=true num-buffers=150 ! video/x-raw,format=NV12,"
                            "width=320,height=240,framerate=30/1 ! vsockenc name=enc address=%s "
-                           "! appsink name=out sync=false",
-                           d.unix_addr);
+                           "%s ! appsink name=out sync=false",
+                           d.unix_addr, props);
     GThread *t = g_thread_new("restart", restart_thread, &rs);
     GstElement *p = run_pipeline(desc, &r, 60, true);
     if (r.error)
@@ -337,7 +351,7 @@ static void test_hfxd_restart(void)
      * return the stream resumes with an IDR within 1 s. */
     gint64 resumed = 0;
     for (guint i = 0; i < r.frames && i < MAX_FRAMES; i++)
-        if (r.when_us[i] > rs.back_us && r.key[i]) {
+        if (r.when_us[i] > rs.back_us + (with_fallback ? 100000 : 0) && r.key[i]) {
             resumed = r.when_us[i];
             break;
         }
@@ -353,8 +367,15 @@ static void test_hfxd_restart(void)
     gst_structure_get_uint64(stats, "frames-dropped", &dropped);
     fprintf(stderr, "stats: %s\n", gst_structure_to_string(stats));
     CHECK(reconnects >= 1);
-    CHECK(dropped > 0);
     CHECK_EQ_INT(r.frames + dropped, 150);
+    if (with_fallback) {
+        guint64 fallback = 0;
+        gst_structure_get_uint64(stats, "fallback-frames", &fallback);
+        CHECK(fallback >= 10); /* ~0.5 s of 30 fps while hfxd was away */
+        CHECK(dropped <= 4);   /* at most the frames in flight at the kill */
+    } else {
+        CHECK(dropped > 0);
+    }
     gst_structure_free(stats);
     gst_object_unref(enc);
     gst_element_set_state(p, GST_STATE_NULL);
@@ -621,6 +642,7 @@ int main(int argc, char **argv)
         CHECK_CASE(test_force_key_unit),
         CHECK_CASE(test_bitrate_while_playing),
         CHECK_CASE(test_hfxd_restart),
+        CHECK_CASE(test_hfxd_restart_fallback),
         CHECK_CASE(test_renegotiation_and_latency),
         CHECK_CASE(test_unreachable),
         CHECK_CASE(test_host_error_on_bus),

@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench-util.h"
 #include "hfx/client.h"
 #include "hfx/encoder.h"
 #include "hfxd-process.h"
@@ -42,33 +43,12 @@ struct result {
     unsigned n;
 };
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 static double pct(const struct result *r, double p)
 {
     if (!r->n)
         return 0;
     size_t i = (size_t)(p / 100.0 * (double)(r->n - 1) + 0.5);
     return r->lat_ms[i];
-}
-
-static double median(const double v[ROUNDS])
-{
-    double s[ROUNDS];
-    memcpy(s, v, sizeof(s));
-    qsort(s, ROUNDS, sizeof(double), cmp_double);
-    return s[ROUNDS / 2];
 }
 
 static void die(const char *what)
@@ -473,18 +453,18 @@ int main(int argc, char **argv)
         die("cannot write the CSV");
     fprintf(csv, "case,fps,ratio_to_direct,latency_p50_ms,latency_p99_ms,"
                  "beyond_encode_p50_ms,beyond_encode_p99_ms,dropped\n");
-    fprintf(csv, "direct,%.1f,1.000,%.3f,%.3f,0,0,0\n", median(fps_a), pct(&direct, 50),
-            pct(&direct, 99));
-    fprintf(csv, "hfxd-inline,%.1f,%.3f,%.3f,%.3f,%.3f,%.3f,%u\n", median(fps_b),
-            median(ratio_inl), pct(&inl1.r, 50), pct(&inl1.r, 99),
+    fprintf(csv, "direct,%.1f,1.000,%.3f,%.3f,0,0,0\n", median(fps_a, ROUNDS),
+            pct(&direct, 50), pct(&direct, 99));
+    fprintf(csv, "hfxd-inline,%.1f,%.3f,%.3f,%.3f,%.3f,%.3f,%u\n", median(fps_b, ROUNDS),
+            median(ratio_inl, ROUNDS), pct(&inl1.r, 50), pct(&inl1.r, 99),
             pct(&inl1.beyond, 50), pct(&inl1.beyond, 99), inl.dropped);
-    fprintf(csv, "hfxd-shm,%.1f,%.3f,%.3f,%.3f,%.3f,%.3f,%u\n", median(fps_c),
-            median(ratio_shm), pct(&shm1.r, 50), pct(&shm1.r, 99),
+    fprintf(csv, "hfxd-shm,%.1f,%.3f,%.3f,%.3f,%.3f,%.3f,%u\n", median(fps_c, ROUNDS),
+            median(ratio_shm, ROUNDS), pct(&shm1.r, 50), pct(&shm1.r, 99),
             pct(&shm1.beyond, 50), pct(&shm1.beyond, 99), shm.dropped);
     fclose(csv);
     fprintf(stderr, "median over %d rounds: direct %.1f fps, inline %.1f (%.3f), shm %.1f "
-                    "(%.3f)\n", ROUNDS, median(fps_a), median(fps_b), median(ratio_inl),
-            median(fps_c), median(ratio_shm));
+                    "(%.3f)\n", ROUNDS, median(fps_a, ROUNDS), median(fps_b, ROUNDS),
+            median(ratio_inl, ROUNDS), median(fps_c, ROUNDS), median(ratio_shm, ROUNDS));
 
     /* Peak RSS with 4 sessions at 1080p, in a fresh hfxd. */
     struct hfxd_process d4;

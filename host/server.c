@@ -759,6 +759,7 @@ static void on_readable(struct hfx_server *s, struct session *ss)
     struct hfx_msg m;
 
     if (!eof && st != HFX_OK && st != HFX_INCOMPLETE) {
+        srv_log(s, HFX_LOG_WARN, "session %u: read: %s; closing", ss->id, hfx_strerror(st));
         ss->state = SESSION_CLOSING;
         ss->close_deadline_ms = mono_ms();
         return;

@@ -428,6 +428,12 @@ enum hfx_status hfx_conn_read(struct hfx_conn *c)
         if (c->want > live && c->want - live > need)
             need = c->want - live;
         st = reserve_in(c, need);
+        if (st == HFX_E_TOO_LARGE && live > 0) {
+            /* The buffer holds as much as a message may be: let
+             * hfx_conn_next parse it (or reject its header) before reading
+             * more. A fast sender must not turn into an error here. */
+            break;
+        }
         if (st != HFX_OK)
             return st;
         st = hfx_transport_read(c->t, c->in + c->in_len, c->in_cap - c->in_len, &got, fds,

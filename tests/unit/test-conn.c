@@ -132,6 +132,39 @@ static void test_oversized_and_garbage(void)
     hfx_conn_free(&b);
 }
 
+/* A peer that sends far more than one message may be long before we read
+ * at all: the reader stops at the buffer's limit and the parser gets to say
+ * what is wrong (here: the magic), instead of a read error. */
+static void test_flood_before_first_read(void)
+{
+    struct hfx_conn *a, *b;
+    struct hfx_msg m;
+    static uint8_t junk[1 << 20];
+    struct hfx_conn_options o = {.max_payload = 4096};
+    size_t sent = 0;
+
+    pair(&a, &b, &o);
+    memset(junk, 0x5a, sizeof(junk));
+    int fd = hfx_conn_fd(a);
+    int fl = fcntl(fd, F_GETFL);
+    int big = 4 << 20;
+    CHECK(fcntl(fd, F_SETFL, fl | O_NONBLOCK) == 0);
+    /* Room for the whole flood in the socket (root may exceed wmem_max). */
+    if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof(big)) != 0)
+        CHECK(setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof(big)) == 0);
+    for (;;) {
+        ssize_t n = send(fd, junk + sent, sizeof(junk) - sent, MSG_NOSIGNAL);
+        if (n <= 0)
+            break;
+        sent += (size_t)n;
+    }
+    CHECK(sent > 300 * 1024); /* more than one read buffer's worth is waiting */
+    CHECK_STATUS(hfx_conn_read(b), HFX_OK);
+    CHECK_STATUS(hfx_conn_next(b, &m), HFX_E_BAD_MAGIC);
+    hfx_conn_free(&a);
+    hfx_conn_free(&b);
+}
+
 /* The peer does not read: the queue grows to its maximum and then refuses
  * (nothing is queued half). */
 static void test_slow_consumer(void)
@@ -257,6 +290,7 @@ int main(void)
         CHECK_CASE(test_messages_in_order),
         CHECK_CASE(test_byte_at_a_time),
         CHECK_CASE(test_oversized_and_garbage),
+        CHECK_CASE(test_flood_before_first_read),
         CHECK_CASE(test_slow_consumer),
         CHECK_CASE(test_send_wait_timeout),
         CHECK_CASE(test_fd_and_payload_handover),

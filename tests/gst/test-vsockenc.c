@@ -6,6 +6,7 @@
  * unreachable host with and without a fallback encoder.
  */
 #include <gst/app/gstappsink.h>
+#include <gst/check/gstharness.h>
 #include <gst/gst.h>
 #include <gst/video/video.h>
 #include <signal.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "hfx/encoder.h"
 #include "h264-decode.h"
 #include "hfxd-process.h"
 #include "pattern.h"
@@ -623,6 +625,71 @@ static void test_shm_needs_unix(void)
     CHECK(hfxd_stop(&d));
 }
 
+/* GstHarness: frames pushed in come out as H.264 access units with their
+ * timestamps, the first a keyframe with SPS/PPS; a force-key-unit event
+ * from upstream (a downstream event) gives another IDR; EOS drains. */
+static void test_harness(void)
+{
+    struct hfxd_process d;
+    gchar *launch;
+    GstHarness *h;
+    GstVideoInfo info;
+
+    hfxd_start(&d, -1, NULL);
+    launch = g_strdup_printf("vsockenc address=%s max-frames-in-flight=4", d.unix_addr);
+    h = gst_harness_new_parse(launch);
+    gst_harness_set_src_caps_str(h, "video/x-raw,format=I420,width=64,height=48,"
+                                    "framerate=30/1");
+    gst_video_info_set_format(&info, GST_VIDEO_FORMAT_I420, 64, 48);
+    for (guint i = 0; i < 20; i++) {
+        GstBuffer *b = gst_harness_create_buffer(h, GST_VIDEO_INFO_SIZE(&info));
+        GstMapInfo map;
+        gst_buffer_map(b, &map, GST_MAP_WRITE);
+        memset(map.data, (int)(i * 11), map.size);
+        gst_buffer_unmap(b, &map);
+        GST_BUFFER_PTS(b) = i * GST_SECOND / 30;
+        GST_BUFFER_DURATION(b) = GST_SECOND / 30;
+        if (i == 12)
+            CHECK(gst_harness_push_event(h, gst_video_event_new_downstream_force_key_unit(
+                                                GST_BUFFER_PTS(b), GST_CLOCK_TIME_NONE,
+                                                GST_CLOCK_TIME_NONE, TRUE, 1)));
+        CHECK_EQ_INT(gst_harness_push(h, b), GST_FLOW_OK);
+    }
+    CHECK(gst_harness_push_event(h, gst_event_new_eos()));
+    guint keys = 0, key_after_12 = 0;
+    for (guint i = 0; i < 20; i++) {
+        GstBuffer *out = gst_harness_pull(h);
+        CHECK(out != NULL);
+        CHECK(GST_BUFFER_PTS(out) == i * GST_SECOND / 30);
+        if (!GST_BUFFER_FLAG_IS_SET(out, GST_BUFFER_FLAG_DELTA_UNIT)) {
+            GstMapInfo map;
+            keys++;
+            if (i >= 12 && !key_after_12)
+                key_after_12 = i;
+            gst_buffer_map(out, &map, GST_MAP_READ);
+            CHECK(hfx_h264_is_idr(map.data, map.size));
+            CHECK(hfx_h264_has_parameter_sets(map.data, map.size));
+            gst_buffer_unmap(out, &map);
+        }
+        gst_buffer_unref(out);
+    }
+    CHECK_EQ_INT(gst_harness_buffers_in_queue(h), 0);
+    fprintf(stderr, "harness: %u keyframes, the forced one at %u\n", keys, key_after_12);
+    CHECK_EQ_INT(keys, 2);
+    CHECK(key_after_12 >= 12 && key_after_12 <= 14);
+    GstCaps *caps = gst_pad_get_current_caps(h->sinkpad);
+    gchar *text = gst_caps_to_string(caps);
+    fprintf(stderr, "output caps: %s\n", text);
+    CHECK(strstr(text, "stream-format=(string)byte-stream") != NULL);
+    CHECK(strstr(text, "profile=(string)") != NULL);
+    CHECK(strstr(text, "level=(string)") != NULL);
+    g_free(text);
+    gst_caps_unref(caps);
+    gst_harness_teardown(h);
+    g_free(launch);
+    CHECK(hfxd_stop(&d));
+}
+
 static void test_inspect(void)
 {
     if (getenv("HFX_SANITIZED")) {
@@ -637,6 +704,7 @@ static void test_inspect(void)
 int main(int argc, char **argv)
 {
     static const struct check_case cases[] = {
+        CHECK_CASE(test_harness),
         CHECK_CASE(test_nv12_720p),
         CHECK_CASE(test_every_format),
         CHECK_CASE(test_force_key_unit),

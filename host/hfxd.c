@@ -62,6 +62,9 @@ static void usage(FILE *f)
             "      --max-streams N          streams per connection (default 8, max 64)\n"
             "      --window N               frames in flight per stream (default 4, max 64)\n"
             "      --keyframe-min-interval MS  minimum time between forced IDRs (default 200)\n"
+            "      --handshake-timeout MS   close a connection without HELLO after MS\n"
+            "                               (default 10000; a virtio-serial port is\n"
+            "                               connected long before the guest speaks)\n"
             "      --token-file PATH        require this token (first line of PATH);\n"
             "                               needed to listen on a non-loopback TCP address\n"
             "  -v, --verbose                more log output (repeat for debug)\n"
@@ -130,7 +133,7 @@ static void *wait_signals(void *arg)
 int main(int argc, char **argv)
 {
     enum { OPT_MAX_SESSIONS = 256, OPT_MAX_STREAMS, OPT_WINDOW, OPT_TOKEN_FILE, OPT_KEYMIN,
-           OPT_VERSION };
+           OPT_VERSION, OPT_HANDSHAKE };
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, 'l'},
         {"encoder", required_argument, NULL, 'e'},
@@ -138,6 +141,7 @@ int main(int argc, char **argv)
         {"max-streams", required_argument, NULL, OPT_MAX_STREAMS},
         {"window", required_argument, NULL, OPT_WINDOW},
         {"keyframe-min-interval", required_argument, NULL, OPT_KEYMIN},
+        {"handshake-timeout", required_argument, NULL, OPT_HANDSHAKE},
         {"token-file", required_argument, NULL, OPT_TOKEN_FILE},
         {"verbose", no_argument, NULL, 'v'},
         {"quiet", no_argument, NULL, 'q'},
@@ -185,6 +189,11 @@ int main(int argc, char **argv)
             if (parse_uint("--keyframe-min-interval", optarg, 0, 600000, &v))
                 return 2;
             opts.keyframe_min_interval_ms = (int)v;
+            break;
+        case OPT_HANDSHAKE:
+            if (parse_uint("--handshake-timeout", optarg, 1, 86400000, &v))
+                return 2;
+            opts.handshake_timeout_ms = (int)v;
             break;
         case OPT_TOKEN_FILE:
             if (read_token(optarg, token, sizeof(token)))

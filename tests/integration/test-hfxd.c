@@ -5,6 +5,7 @@
  * compared with the source (frame count exact, PSNR >= 35 dB).
  */
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -12,8 +13,10 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -428,6 +431,44 @@ static void test_window_overflow_drops(void)
     CHECK(hfxd_stop(&d));
 }
 
+/* --handshake-timeout: a connection that never says HELLO is closed after
+ * that long (a virtio-serial port is connected long before the guest speaks,
+ * so VM setups raise it). */
+static void test_hfxd_handshake_timeout(void)
+{
+    static const char *const extra[] = {"--handshake-timeout", "400", NULL};
+    struct hfxd_process d;
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    struct timespec t0, t1;
+    char buf[4096];
+    ssize_t n;
+
+    hfxd_start(&d, -1, extra);
+    CHECK(strncmp(d.unix_addr, "unix:", 5) == 0);
+    size_t len = strlen(d.unix_addr + 5);
+    CHECK(len < sizeof(sa.sun_path));
+    memcpy(sa.sun_path, d.unix_addr + 5, len + 1);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    CHECK(fd >= 0);
+    CHECK(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) { /* the host's HELLO, then its ERROR, then EOF */
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        CHECK(poll(&pfd, 1, 5000) == 1);
+        n = read(fd, buf, sizeof(buf));
+        if (n <= 0)
+            break;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    fprintf(stderr, "silent connection closed after %.0f ms\n", ms);
+    CHECK(ms >= 350 && ms < 3000);
+    close(fd);
+    hfxd_collect_log(&d);
+    CHECK(strstr(d.log, "no HELLO within 400 ms") != NULL);
+    CHECK(hfxd_stop(&d));
+}
+
 /* A client killed in the middle of a frame, and 1 MB of random bytes, while
  * another session encodes: that session gets every frame, intact. */
 static void test_hostile_neighbours(void)
@@ -604,6 +645,8 @@ static void test_cli_errors(void)
     CHECK_EQ_INT(run_program(a4), 2);
     const char *const a5[] = {hfxd, "--listen", "unix:/tmp/x", "--encoder", "nope", NULL};
     CHECK_EQ_INT(run_program(a5), 2);
+    const char *const a7[] = {hfxd, "--listen", "unix:/tmp/x", "--handshake-timeout", "0", NULL};
+    CHECK_EQ_INT(run_program(a7), 2);
     const char *const a6[] = {hfxd, "--help", NULL};
     CHECK_EQ_INT(run_program(a6), 0);
 }
@@ -620,6 +663,7 @@ int main(void)
         CHECK_CASE(test_keyframe_on_request),
         CHECK_CASE(test_bitrate_change),
         CHECK_CASE(test_window_overflow_drops),
+        CHECK_CASE(test_hfxd_handshake_timeout),
         CHECK_CASE(test_hostile_neighbours),
         CHECK_CASE(test_cli_pattern),
         CHECK_CASE(test_cli_y4m_shm),

@@ -691,6 +691,21 @@ static void on_message(struct hfx_server *s, struct session *ss, const struct hf
             on_hello(s, ss, m);
         return;
     }
+    if (type == HFX_MSG_HELLO) {
+        /* A serial port (virtio-serial through QEMU's chardev) outlives the
+         * guest process that used it: a new client's HELLO on a live
+         * session means the old one is gone. Start over. */
+        srv_log(s, HFX_LOG_INFO, "session %u: HELLO again: a new client on this connection",
+                ss->id);
+        for (uint32_t sid = 1; sid <= HFX_MAX_STREAMS; sid++)
+            close_stream(s, ss, sid, false);
+        for (int i = 0; i < MAX_REGIONS; i++)
+            shm_region_unref(&ss->regions[i]);
+        hfx_conn_set_max_payload(ss->conn, HFX_MAX_PAYLOAD_HANDSHAKE);
+        ss->state = SESSION_HELLO;
+        on_hello(s, ss, m);
+        return;
+    }
     if (id > s->opts.max_streams && type != HFX_MSG_ERROR) {
         protocol_error(s, ss, id, HFX_E_UNKNOWN_STREAM, "%s: stream %u over max_streams %u",
                        hfx_msg_type_name(type), id, s->opts.max_streams);

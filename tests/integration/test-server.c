@@ -489,6 +489,31 @@ static void test_keyframe_wall_clock(void)
     fixture_stop(&f);
 }
 
+/* A new client on a connection that outlived the old one (a serial port):
+ * HELLO again starts the session over; the old stream is gone. */
+static void test_hello_again(void)
+{
+    struct fixture f;
+    struct hfx_msg m;
+    uint8_t buf[HFX_MAX_HEAD];
+
+    fixture_start(&f, NULL);
+    int fd = good_session(&f);
+    check_alive(fd, 1);
+    raw_handshake(fd);
+    send_frame(fd, 1, 2, W, sizeof(frame_nv12));
+    CHECK(raw_recv(fd, &m, buf, sizeof(buf)));
+    CHECK_EQ_INT(m.hdr.type, HFX_MSG_ERROR);
+    CHECK_STATUS(m.u.error.code, HFX_E_NOT_CONFIGURED);
+    close(fd);
+    fd = good_session(&f);
+    raw_handshake(fd);
+    raw_configure(fd, 1, HFX_FORMAT_NV12, W, H);
+    check_alive(fd, 3);
+    close(fd);
+    fixture_stop(&f);
+}
+
 /* keyint_frames: an IDR every N frames without any request. */
 static void test_keyframe_every_n_frames(void)
 {
@@ -643,6 +668,7 @@ int main(void)
         CHECK_CASE(test_keyframe_throttle),
         CHECK_CASE(test_keyframe_wall_clock),
         CHECK_CASE(test_keyframe_every_n_frames),
+        CHECK_CASE(test_hello_again),
         CHECK_CASE(test_streams_per_connection),
         CHECK_CASE(test_stream_over_limit),
         CHECK_CASE(test_handshake_timeout),

@@ -1373,8 +1373,10 @@ gst_hfx_enc_handle_frame (GstVideoEncoder * enc, GstVideoCodecFrame * frame)
   if (bitrate_changed
       && hfx_client_set_bitrate (self->client, STREAM_ID, bitrate) != HFX_OK)
     GST_WARNING_OBJECT (self, "bitrate change to %u kbit/s not sent", bitrate);
-  if (force && hfx_client_request_keyframe (self->client, STREAM_ID) != HFX_OK)
-    GST_WARNING_OBJECT (self, "keyframe request not sent");
+  /* A force-key-unit becomes the frame's FORCE_KEYFRAME flag: the per-frame
+   * form of REQUEST_KEYFRAME, so the IDR lands on this very frame even when
+   * earlier ones still wait at the host (REQUEST_KEYFRAME would apply to
+   * the next frame the host encodes). The host throttles both alike. */
 
   memset (&f, 0, sizeof (f));
   f.frame_id = frame->system_frame_number;
@@ -1427,7 +1429,7 @@ gst_hfx_enc_handle_frame (GstVideoEncoder * enc, GstVideoCodecFrame * frame)
           GST_VIDEO_INFO_PLANE_STRIDE (info, p);
     }
     self->sent_at[f.frame_id % ID_RING] = g_get_monotonic_time ();
-    st = hfx_client_submit (self->client, STREAM_ID, &f, NULL, 0, FALSE, 5000);
+    st = hfx_client_submit (self->client, STREAM_ID, &f, NULL, 0, force, 5000);
     if (st == HFX_OK) {
       self->shm_frames++;
       self->shm_copies += slot != NULL;
@@ -1463,7 +1465,7 @@ gst_hfx_enc_handle_frame (GstVideoEncoder * enc, GstVideoCodecFrame * frame)
   }
   self->sent_at[f.frame_id % ID_RING] = g_get_monotonic_time ();
   st = hfx_client_submit (self->client, STREAM_ID, &f, iov, (int) planes,
-      FALSE, 5000);
+      force, 5000);
   gst_video_frame_unmap (&vframe);
 submitted:
   if (st == HFX_OK) {

@@ -1411,10 +1411,10 @@ gst_hfx_enc_handle_frame (GstVideoEncoder * enc, GstVideoCodecFrame * frame)
       g_mutex_lock (&self->client_lock);
       if (!copied || !self->client || !self->shm_region) {
         /* Flushing, or the host went away meanwhile. */
+        self->frames_dropped++;
         g_mutex_unlock (&self->client_lock);
         if (slot)
           gst_buffer_unref (slot);
-        self->frames_dropped++;
         return gst_video_encoder_finish_frame (enc, frame);
       }
       in = slot;
@@ -1480,11 +1480,19 @@ submitted:
     GST_WARNING_OBJECT (self, "frame %" G_GUINT64_FORMAT " not sent: %s",
         (guint64) f.frame_id, hfx_strerror (st));
     /* The reader notices the broken connection and answers the frames in
-     * flight; this one is dropped now. */
+     * flight; this one goes to the fallback, or is dropped and counted. */
     frame = gst_video_encoder_get_frame (enc, (int) f.frame_id);
-    if (frame)
-      return gst_video_encoder_finish_frame (enc, frame);
-    return GST_FLOW_OK;
+    if (!frame)
+      return GST_FLOW_OK;
+    GST_OBJECT_LOCK (self);
+    gboolean fallback = self->fallback_name && self->fallback_name[0];
+    GST_OBJECT_UNLOCK (self);
+    if (fallback)
+      return encode_with_fallback (self, frame);
+    g_mutex_lock (&self->client_lock);
+    self->frames_dropped++;
+    g_mutex_unlock (&self->client_lock);
+    return gst_video_encoder_finish_frame (enc, frame);
   }
   if (self->frames_sent % 30 == 1)
     update_latency (self);

@@ -827,6 +827,17 @@ reader_thread (gpointer data)
 }
 
 static gboolean
+has_fallback (GstHfxEnc * self)
+{
+  gboolean yes;
+
+  GST_OBJECT_LOCK (self);
+  yes = self->fallback_name && self->fallback_name[0];
+  GST_OBJECT_UNLOCK (self);
+  return yes;
+}
+
+static gboolean
 gst_hfx_enc_start (GstVideoEncoder * enc)
 {
   GstHfxEnc *self = GST_HFX_ENC (enc);
@@ -834,9 +845,7 @@ gst_hfx_enc_start (GstVideoEncoder * enc)
   gboolean have_fallback;
   enum hfx_status st;
 
-  GST_OBJECT_LOCK (self);
-  have_fallback = self->fallback_name && self->fallback_name[0];
-  GST_OBJECT_UNLOCK (self);
+  have_fallback = has_fallback (self);
 
   if (!g_unix_open_pipe (self->wake, FD_CLOEXEC, NULL)) {
     GST_ELEMENT_ERROR (self, RESOURCE, FAILED, (NULL), ("pipe failed"));
@@ -973,6 +982,23 @@ wait_for (GstHfxEnc * self, gboolean (*cond_fn) (GstHfxEnc *), gint64 timeout)
   return cond_fn (self);
 }
 
+/* wait_for on the streaming thread (stream lock and client_lock held): the
+ * stream lock is let go meanwhile, since the reader needs it to finish
+ * frames, and taken back before client_lock (the lock order). */
+static gboolean
+wait_streamless (GstHfxEnc * self, gboolean (*cond_fn) (GstHfxEnc *))
+{
+  GstVideoEncoder *enc = GST_VIDEO_ENCODER (self);
+  gboolean met;
+
+  GST_VIDEO_ENCODER_STREAM_UNLOCK (enc);
+  met = wait_for (self, cond_fn, REPLY_TIMEOUT_US);
+  g_mutex_unlock (&self->client_lock);
+  GST_VIDEO_ENCODER_STREAM_LOCK (enc);
+  g_mutex_lock (&self->client_lock);
+  return met;
+}
+
 static gboolean
 is_configured (GstHfxEnc * self)
 {
@@ -993,18 +1019,12 @@ is_flushed (GstHfxEnc * self)
 static void
 drain (GstHfxEnc * self)
 {
-  GstVideoEncoder *enc = GST_VIDEO_ENCODER (self);
-
   g_mutex_lock (&self->client_lock);
   if (self->client && self->configured) {
     self->flushed = FALSE;
     if (hfx_client_flush (self->client, STREAM_ID) == HFX_OK) {
-      GST_VIDEO_ENCODER_STREAM_UNLOCK (enc);
-      if (!wait_for (self, is_flushed, REPLY_TIMEOUT_US))
+      if (!wait_streamless (self, is_flushed))
         GST_WARNING_OBJECT (self, "host did not confirm the drain");
-      g_mutex_unlock (&self->client_lock);
-      GST_VIDEO_ENCODER_STREAM_LOCK (enc);
-      g_mutex_lock (&self->client_lock);
     }
   }
   g_mutex_unlock (&self->client_lock);
@@ -1115,13 +1135,8 @@ gst_hfx_enc_set_format (GstVideoEncoder * enc, GstVideoCodecState * state)
     if (hfx_client_configure (self->client, STREAM_ID, &cfg) != HFX_OK) {
       ok = FALSE;
     } else {
-      GST_VIDEO_ENCODER_STREAM_UNLOCK (enc);
       wake_reader (self);
-      ok = wait_for (self, is_configured, REPLY_TIMEOUT_US)
-          && self->configured;
-      g_mutex_unlock (&self->client_lock);
-      GST_VIDEO_ENCODER_STREAM_LOCK (enc);
-      g_mutex_lock (&self->client_lock);
+      ok = wait_streamless (self, is_configured) && self->configured;
     }
   }
   if (!ok) {
@@ -1275,6 +1290,21 @@ encode_with_fallback (GstHfxEnc * self, GstVideoCodecFrame * frame)
   return gst_pad_push (self->fb_src, in);
 }
 
+/* The host cannot take this frame: the fallback encodes it, or it is
+ * dropped and counted. Takes the frame. */
+static GstFlowReturn
+host_unreachable (GstHfxEnc * self, GstVideoCodecFrame * frame)
+{
+  if (has_fallback (self))
+    return encode_with_fallback (self, frame);
+  g_mutex_lock (&self->client_lock);
+  self->frames_dropped++;
+  g_mutex_unlock (&self->client_lock);
+  GST_DEBUG_OBJECT (self, "host unreachable: dropping frame %u",
+      frame->system_frame_number);
+  return gst_video_encoder_finish_frame (GST_VIDEO_ENCODER (self), frame);
+}
+
 static gboolean
 has_room (GstHfxEnc * self)
 {
@@ -1345,26 +1375,11 @@ gst_hfx_enc_handle_frame (GstVideoEncoder * enc, GstVideoCodecFrame * frame)
   /* Window full: wait for answers without holding the stream lock, which
    * the reader needs to finish frames. */
   if (self->client && !has_room (self)) {
-    GST_VIDEO_ENCODER_STREAM_UNLOCK (enc);
-    wait_for (self, has_room, REPLY_TIMEOUT_US);
-    g_mutex_unlock (&self->client_lock);
-    GST_VIDEO_ENCODER_STREAM_LOCK (enc);
-    g_mutex_lock (&self->client_lock);
+    wait_streamless (self, has_room);
   }
   if (!self->client || !self->configured) {
-    gboolean fallback;
     g_mutex_unlock (&self->client_lock);
-    GST_OBJECT_LOCK (self);
-    fallback = self->fallback_name && self->fallback_name[0];
-    GST_OBJECT_UNLOCK (self);
-    if (fallback)
-      return encode_with_fallback (self, frame);
-    g_mutex_lock (&self->client_lock);
-    self->frames_dropped++;
-    g_mutex_unlock (&self->client_lock);
-    GST_DEBUG_OBJECT (self, "host unreachable: dropping frame %u",
-        frame->system_frame_number);
-    return gst_video_encoder_finish_frame (enc, frame);
+    return host_unreachable (self, frame);
   }
   if (self->fb_started) {
     /* Back on the host: its first frame is an IDR (new stream). */
@@ -1482,17 +1497,7 @@ submitted:
     /* The reader notices the broken connection and answers the frames in
      * flight; this one goes to the fallback, or is dropped and counted. */
     frame = gst_video_encoder_get_frame (enc, (int) f.frame_id);
-    if (!frame)
-      return GST_FLOW_OK;
-    GST_OBJECT_LOCK (self);
-    gboolean fallback = self->fallback_name && self->fallback_name[0];
-    GST_OBJECT_UNLOCK (self);
-    if (fallback)
-      return encode_with_fallback (self, frame);
-    g_mutex_lock (&self->client_lock);
-    self->frames_dropped++;
-    g_mutex_unlock (&self->client_lock);
-    return gst_video_encoder_finish_frame (enc, frame);
+    return frame ? host_unreachable (self, frame) : GST_FLOW_OK;
   }
   if (self->frames_sent % 30 == 1)
     update_latency (self);

@@ -34,6 +34,7 @@
 #include <gst/pbutils/codec-utils.h>
 #include <gst/video/video.h>
 
+#include "gsthfxivshmem.h"
 #include "gsthfxshmpool.h"
 #include "hfx/client.h"
 #include "hfx/encoder.h"
@@ -48,6 +49,7 @@ GST_DEBUG_CATEGORY_STATIC (gst_hfx_enc_debug);
 #define DEFAULT_FRAME_SOURCE GST_HFX_FRAME_SOURCE_AUTO
 #define DEFAULT_MAX_IN_FLIGHT 4
 #define DEFAULT_FALLBACK ""
+#define DEFAULT_SHM_DEVICE "auto"
 
 #define STREAM_ID 1
 /* How long the host may take to answer CONFIGURE or a drain. */
@@ -69,6 +71,7 @@ enum
   PROP_MAX_IN_FLIGHT,
   PROP_TOKEN,
   PROP_FALLBACK,
+  PROP_SHM_DEVICE,
   PROP_STATS,
   PROP_CONNECTED,
 };
@@ -86,6 +89,7 @@ struct _GstHfxEnc
   guint max_in_flight;
   gchar *token;
   gchar *fallback_name;
+  gchar *shm_device;
   gboolean bitrate_changed;
 
   /* The connection, under client_lock; cond signals window space, replies
@@ -108,10 +112,13 @@ struct _GstHfxEnc
   struct hfx_configure cfg;
   gboolean have_cfg;
 
-  /* SHM: a memfd-backed pool proposed upstream (and used to copy frames
-   * that do not come from it), attached to the current connection. */
+  /* SHM: a pool proposed upstream (and used to copy frames that do not
+   * come from it), in a memfd attached to the current connection or in the
+   * ivshmem region the host shares as region 0. */
   GstBufferPool *shm_pool;
-  guint32 shm_region;           /* region id on this connection, 0: none */
+  GstHfxIvshmem *ivshmem;       /* opened once, kept until stop () */
+  gboolean shm_ready;           /* the host reads shm_pool's frames */
+  guint32 shm_region;           /* their region id on this connection */
   GstBuffer **slot_held;        /* [ID_RING]: copy-path slots until answered */
 
   GThread *reader;
@@ -254,10 +261,19 @@ gst_hfx_enc_class_init (GstHfxEncClass * klass)
           "reconnecting, and an unreachable host at start is an error",
           DEFAULT_FALLBACK, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
           GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_SHM_DEVICE,
+      g_param_spec_string ("shm-device", "Shared memory device",
+          "Where frame-source=shm/auto finds memory shared with the host when "
+          "the transport cannot pass a memfd (virtio-serial, vsock): an "
+          "ivshmem-plain device whose BAR holds hfxd's region header. "
+          "auto: the first such device; a PCI address (0000:00:03.0) or sysfs "
+          "directory; none: never use one", DEFAULT_SHM_DEVICE,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (gobject_class, PROP_STATS,
       g_param_spec_boxed ("stats", "Statistics",
           "frames-sent, frames-encoded, frames-dropped, fallback-frames, "
-          "reconnects, shm-frames, shm-copies, rtt-mean-ms, rtt-p99-ms, "
+          "reconnects, shm-frames, shm-copies, shm-memory, rtt-mean-ms, rtt-p99-ms, "
           "backend, address, connected",
           GST_TYPE_STRUCTURE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
   g_object_class_install_property (gobject_class, PROP_CONNECTED,
@@ -296,6 +312,7 @@ gst_hfx_enc_init (GstHfxEnc * self)
   self->frame_source = DEFAULT_FRAME_SOURCE;
   self->max_in_flight = DEFAULT_MAX_IN_FLIGHT;
   self->fallback_name = g_strdup (DEFAULT_FALLBACK);
+  self->shm_device = g_strdup (DEFAULT_SHM_DEVICE);
   self->wake[0] = self->wake[1] = -1;
   g_mutex_init (&self->client_lock);
   g_cond_init (&self->cond);
@@ -317,6 +334,7 @@ gst_hfx_enc_finalize (GObject * object)
     memset (self->token, 0, strlen (self->token));
   g_free (self->token);
   g_free (self->fallback_name);
+  g_free (self->shm_device);
   g_free (self->connected_address);
   g_free (self->sent_at);
   g_free (self->rtt_ms);
@@ -366,6 +384,10 @@ gst_hfx_enc_set_property (GObject * object, guint prop_id,
       g_free (self->fallback_name);
       self->fallback_name = g_value_dup_string (value);
       break;
+    case PROP_SHM_DEVICE:
+      g_free (self->shm_device);
+      self->shm_device = g_value_dup_string (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -403,6 +425,8 @@ make_stats (GstHfxEnc * self)
       "reconnects", G_TYPE_UINT64, self->reconnects,
       "shm-frames", G_TYPE_UINT64, self->shm_frames,
       "shm-copies", G_TYPE_UINT64, self->shm_copies,
+      "shm-memory", G_TYPE_STRING, !self->shm_ready ? "none" :
+      self->shm_region ? "memfd" : "ivshmem",
       "rtt-mean-ms", G_TYPE_DOUBLE, mean,
       "rtt-p99-ms", G_TYPE_DOUBLE, p99,
       "backend", G_TYPE_STRING, self->backend,
@@ -453,6 +477,9 @@ gst_hfx_enc_get_property (GObject * object, guint prop_id, GValue * value,
       break;
     case PROP_FALLBACK:
       g_value_set_string (value, self->fallback_name);
+      break;
+    case PROP_SHM_DEVICE:
+      g_value_set_string (value, self->shm_device);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -515,35 +542,53 @@ frame_source (GstHfxEnc * self)
   return fs;
 }
 
-/* Share the pool's memfd with the host on this connection (client_lock
- * held). With frame-source=auto a host or transport without SHM means
- * inline frames; with frame-source=shm it is an error. */
+/* Make the pool's frames readable by the host on this connection
+ * (client_lock held): attach its memfd, or, for a pool in the ivshmem
+ * region, check that the host shares that region as region 0. With
+ * frame-source=auto a host or transport without SHM means inline frames;
+ * with frame-source=shm it is an error. */
 static gboolean
 attach_pool (GstHfxEnc * self)
 {
   GstHfxShmPool *pool = GST_HFX_SHM_POOL (self->shm_pool);
+  const gchar *why;
   enum hfx_status st;
 
-  if (!self->client || !self->shm_pool || self->shm_region)
+  if (!self->client || !self->shm_pool || self->shm_ready)
     return TRUE;
-  st = hfx_client_attach_shm (self->client, gst_hfx_shm_pool_get_fd (pool),
-      gst_hfx_shm_pool_get_size (pool), &self->shm_region);
-  if (st == HFX_OK) {
-    GST_INFO_OBJECT (self, "shared memory region %u (%" G_GSIZE_FORMAT
-        " bytes) attached", self->shm_region, gst_hfx_shm_pool_get_size (pool));
-    return TRUE;
+  if (gst_hfx_shm_pool_get_ivshmem (pool)) {
+    if (hfx_client_welcome (self->client)->caps & HFX_CAP_SHM_FILE) {
+      GST_INFO_OBJECT (self, "frames go through region 0 (%s)",
+          gst_hfx_shm_pool_get_ivshmem (pool)->path);
+      self->shm_region = 0;
+      self->shm_ready = TRUE;
+      return TRUE;
+    }
+    st = HFX_E_UNSUPPORTED;
+    why = "the host shares no region 0 on this connection (hfxd --shm-file)";
+  } else {
+    st = hfx_client_attach_shm (self->client, gst_hfx_shm_pool_get_fd (pool),
+        gst_hfx_shm_pool_get_size (pool), &self->shm_region);
+    if (st == HFX_OK) {
+      GST_INFO_OBJECT (self, "shared memory region %u (%" G_GSIZE_FORMAT
+          " bytes) attached", self->shm_region,
+          gst_hfx_shm_pool_get_size (pool));
+      self->shm_ready = TRUE;
+      return TRUE;
+    }
+    why = "a memfd needs a unix: address and a host that offers it, an "
+        "ivshmem device needs hfxd --shm-file";
   }
-  self->shm_region = 0;
+  self->shm_ready = FALSE;
   if (frame_source (self) == GST_HFX_FRAME_SOURCE_SHM) {
     GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
         ("frame-source=shm, but %s cannot share memory with this host: %s",
             self->connected_address, hfx_strerror (st)),
-        ("shared memory needs a unix: address and a host that offers it; "
-            "use frame-source=auto or inline"));
+        ("%s; use frame-source=auto or inline", why));
     return FALSE;
   }
-  GST_INFO_OBJECT (self, "no shared memory on %s (%s): inline frames",
-      self->connected_address, hfx_strerror (st));
+  GST_INFO_OBJECT (self, "no shared memory on %s (%s: %s): inline frames",
+      self->connected_address, hfx_strerror (st), why);
   return TRUE;
 }
 
@@ -580,7 +625,7 @@ connect_host (GstHfxEnc * self, gchar * err, gsize err_cap)
   self->configured = FALSE;
   self->configure_failed = FALSE;
   self->host_error[0] = '\0';
-  self->shm_region = 0;
+  self->shm_ready = FALSE;
   if (self->have_cfg) {
     st = hfx_client_configure (client, STREAM_ID, &self->cfg);
     if (st != HFX_OK)
@@ -603,7 +648,7 @@ lose_connection (GstHfxEnc * self)
 
   hfx_client_free (&self->client);
   self->configured = FALSE;
-  self->shm_region = 0;
+  self->shm_ready = FALSE;
   release_all_slots (self);
   while ((id = g_queue_pop_head (&self->in_flight))) {
     lost = g_list_append (lost, id);
@@ -930,13 +975,14 @@ gst_hfx_enc_stop (GstVideoEncoder * enc)
   hfx_client_free (&self->client);
   g_queue_clear (&self->in_flight);
   self->configured = FALSE;
-  self->shm_region = 0;
+  self->shm_ready = FALSE;
   release_all_slots (self);
   g_mutex_unlock (&self->client_lock);
   if (self->shm_pool) {
     gst_buffer_pool_set_active (self->shm_pool, FALSE);
     gst_clear_object (&self->shm_pool);
   }
+  g_clear_pointer (&self->ivshmem, gst_hfx_ivshmem_unref);
   if (self->wake[0] >= 0) {
     close (self->wake[0]);
     close (self->wake[1]);
@@ -1048,6 +1094,44 @@ update_output_caps (GstHfxEnc * self, GstVideoCodecState * state)
   gst_video_codec_state_unref (out);
 }
 
+/* The pool for frame-source shm/auto: in the guest's ivshmem region when
+ * there is one (the transports a guest has cannot pass a memfd), else in a
+ * memfd. The region is opened once and kept until stop (): its flock keeps
+ * other encoders out, and buffers of an old pool that upstream still holds
+ * after a renegotiation keep it mapped anyway. */
+static GstBufferPool *
+new_shm_pool (GstHfxEnc * self, const GstVideoInfo * info, guint slots,
+    GError ** error)
+{
+  GError *why = NULL;
+  GstBufferPool *pool;
+  gchar *device;
+
+  GST_OBJECT_LOCK (self);
+  device = g_strdup (self->shm_device);
+  GST_OBJECT_UNLOCK (self);
+  if (!self->ivshmem && device && device[0] && g_strcmp0 (device, "none")) {
+    self->ivshmem = gst_hfx_ivshmem_open (device, &why);
+    if (!self->ivshmem && g_strcmp0 (device, "auto") == 0) {
+      GST_INFO_OBJECT (self, "no ivshmem region: %s", why->message);
+    } else if (!self->ivshmem) {
+      GST_ELEMENT_WARNING (self, RESOURCE, NOT_FOUND,
+          ("shm-device=%s cannot be used: %s", device, why->message), (NULL));
+    }
+    g_clear_error (&why);
+  }
+  g_free (device);
+  if (self->ivshmem) {
+    pool = gst_hfx_shm_pool_new_in_ivshmem (info, slots, self->ivshmem, &why);
+    if (pool)
+      return pool;
+    GST_WARNING_OBJECT (self, "the ivshmem region cannot hold this format: "
+        "%s; using a memfd", why->message);
+    g_clear_error (&why);
+  }
+  return gst_hfx_shm_pool_new (info, slots, error);
+}
+
 static gboolean
 gst_hfx_enc_set_format (GstVideoEncoder * enc, GstVideoCodecState * state)
 {
@@ -1098,7 +1182,7 @@ gst_hfx_enc_set_format (GstVideoEncoder * enc, GstVideoCodecState * state)
   /* A new format needs a new pool (and region) for shared memory. */
   g_mutex_lock (&self->client_lock);
   release_all_slots (self);
-  self->shm_region = 0;
+  self->shm_ready = FALSE;
   g_mutex_unlock (&self->client_lock);
   if (self->shm_pool) {
     gst_buffer_pool_set_active (self->shm_pool, FALSE);
@@ -1112,7 +1196,7 @@ gst_hfx_enc_set_format (GstVideoEncoder * enc, GstVideoCodecState * state)
      * may hold. */
     slots = MIN (self->max_in_flight * 2 + 4, GST_HFX_SHM_POOL_MAX_SLOTS);
     GST_OBJECT_UNLOCK (self);
-    self->shm_pool = gst_hfx_shm_pool_new (info, slots, &error);
+    self->shm_pool = new_shm_pool (self, info, slots, &error);
     if (!self->shm_pool) {
       GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,
           ("Cannot create shared memory for frames: %s", error->message),
@@ -1401,7 +1485,7 @@ gst_hfx_enc_handle_frame (GstVideoEncoder * enc, GstVideoCodecFrame * frame)
       frame->duration / 1000 : 0;
   f.plane_count = (uint8_t) planes;
 
-  if (self->shm_region) {
+  if (self->shm_ready) {
     GstHfxShmPool *pool = GST_HFX_SHM_POOL (self->shm_pool);
     GstBuffer *in = frame->input_buffer;
     const GstVideoInfo *info = &self->input_state->info;
@@ -1424,7 +1508,7 @@ gst_hfx_enc_handle_frame (GstVideoEncoder * enc, GstVideoCodecFrame * frame)
           FALSE, &slot, &off);
       gst_video_frame_unmap (&vframe);
       g_mutex_lock (&self->client_lock);
-      if (!copied || !self->client || !self->shm_region) {
+      if (!copied || !self->client || !self->shm_ready) {
         /* Flushing, or the host went away meanwhile. */
         self->frames_dropped++;
         g_mutex_unlock (&self->client_lock);
@@ -1512,7 +1596,7 @@ gst_hfx_enc_propose_allocation (GstVideoEncoder * enc, GstQuery * query)
 
   gst_query_add_allocation_meta (query, GST_VIDEO_META_API_TYPE, NULL);
   g_mutex_lock (&self->client_lock);
-  offer = self->shm_pool && self->shm_region;
+  offer = self->shm_pool && self->shm_ready;
   g_mutex_unlock (&self->client_lock);
   if (offer) {
     /* Upstream that takes this pool renders straight into memory the host

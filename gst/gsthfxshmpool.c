@@ -52,9 +52,11 @@ struct _GstHfxShmAllocator
 {
   GstAllocator parent;
 
-  gint fd;
-  guint8 *data;                 /* read-write mapping of the whole region */
+  gint fd;                      /* the memfd; -1 in an ivshmem region */
+  GstHfxIvshmem *ivshmem;       /* the region the slots are in, or NULL */
+  guint8 *data;                 /* read-write mapping of slot 0 onwards */
   gsize size;                   /* slots * slot_size */
+  gsize region_offset;          /* of slot 0 in the region the host maps */
   gsize slot_size;
   guint slots;
 
@@ -149,7 +151,9 @@ gst_hfx_shm_allocator_finalize (GObject * object)
 
   GST_DEBUG_OBJECT (self, "unmapping region of %" G_GSIZE_FORMAT " bytes, "
       "closing fd %d", self->size, self->fd);
-  if (self->data)
+  if (self->ivshmem)
+    gst_hfx_ivshmem_unref (self->ivshmem);
+  else if (self->data)
     munmap (self->data, self->size);
   if (self->fd >= 0)
     close (self->fd);
@@ -249,6 +253,29 @@ map_failed:
   }
 }
 
+/* Slots in the data area of an ivshmem region (the caller checked that
+ * they fit); the allocator keeps a reference on it. */
+static GstHfxShmAllocator *
+gst_hfx_shm_allocator_new_in_ivshmem (gsize slot_size, guint slots,
+    GstHfxIvshmem * ivshmem)
+{
+  GstHfxShmAllocator *self;
+
+  self = g_object_new (gst_hfx_shm_allocator_get_type (), NULL);
+  gst_object_ref_sink (self);
+  self->ivshmem = gst_hfx_ivshmem_ref (ivshmem);
+  self->data = ivshmem->data + ivshmem->data_offset;
+  self->region_offset = ivshmem->data_offset;
+  self->size = slot_size * slots;
+  self->slot_size = slot_size;
+  self->slots = slots;
+
+  GST_DEBUG_OBJECT (self, "%s: %u slots of %" G_GSIZE_FORMAT " bytes",
+      ivshmem->path, slots, slot_size);
+
+  return self;
+}
+
 /* A memory of @size bytes owning the first free slot, or NULL when every
  * slot is still owned by a live memory. */
 static GstMemory *
@@ -297,6 +324,9 @@ struct _GstHfxShmPool
 };
 
 G_DEFINE_TYPE (GstHfxShmPool, gst_hfx_shm_pool, GST_TYPE_BUFFER_POOL);
+
+static GstBufferPool *pool_new (const GstVideoInfo * info, guint slots,
+    GstHfxIvshmem * ivshmem, GError ** error);
 
 static const gchar **
 gst_hfx_shm_pool_get_options (GstBufferPool * pool)
@@ -463,6 +493,36 @@ gst_hfx_shm_pool_init (GstHfxShmPool * self)
 GstBufferPool *
 gst_hfx_shm_pool_new (const GstVideoInfo * info, guint slots, GError ** error)
 {
+  return pool_new (info, slots, NULL, error);
+}
+
+/**
+ * gst_hfx_shm_pool_new_in_ivshmem:
+ * @info: the layout of every frame
+ * @slots: the number of slots wanted, 2 to %GST_HFX_SHM_POOL_MAX_SLOTS
+ * @ivshmem: (transfer none): the region; the pool keeps a reference
+ *
+ * As gst_hfx_shm_pool_new(), with the slots in the data area of @ivshmem
+ * (region 0, docs/protocol.md §7.1) instead of a memfd: as many as fit, up
+ * to @slots; fewer than 2 is an error. gst_hfx_shm_pool_buffer_offset()
+ * then gives offsets from the start of the region, as FRAME wants them.
+ *
+ * Returns: (transfer full) (nullable): a new #GstHfxShmPool, or %NULL with
+ *   @error set.
+ */
+GstBufferPool *
+gst_hfx_shm_pool_new_in_ivshmem (const GstVideoInfo * info, guint slots,
+    GstHfxIvshmem * ivshmem, GError ** error)
+{
+  g_return_val_if_fail (ivshmem != NULL, NULL);
+
+  return pool_new (info, slots, ivshmem, error);
+}
+
+static GstBufferPool *
+pool_new (const GstVideoInfo * info, guint slots, GstHfxIvshmem * ivshmem,
+    GError ** error)
+{
   GstHfxShmPool *self;
   GstHfxShmAllocator *allocator;
   GstStructure *config;
@@ -486,6 +546,12 @@ gst_hfx_shm_pool_new (const GstVideoInfo * info, guint slots, GError ** error)
   if (slot_size > G_MAXUINT || slot_size * slots > G_MAXINT64 ||
       slot_size * slots > G_MAXSIZE)
     goto too_large;
+  if (ivshmem) {
+    guint64 fit = (ivshmem->size - ivshmem->data_offset) / slot_size;
+    if (fit < 2)
+      goto too_large;
+    slots = (guint) MIN (fit, slots);
+  }
 
   caps = gst_video_info_to_caps (info);
   if (caps == NULL)
@@ -495,7 +561,9 @@ gst_hfx_shm_pool_new (const GstVideoInfo * info, guint slots, GError ** error)
   self = g_object_new (GST_TYPE_HFX_SHM_POOL, NULL);
   gst_object_ref_sink (self);
 
-  allocator = gst_hfx_shm_allocator_new ((gsize) slot_size, slots, error);
+  allocator = ivshmem ?
+      gst_hfx_shm_allocator_new_in_ivshmem ((gsize) slot_size, slots, ivshmem) :
+      gst_hfx_shm_allocator_new ((gsize) slot_size, slots, error);
   if (allocator == NULL) {
     gst_caps_unref (caps);
     gst_object_unref (self);
@@ -514,10 +582,11 @@ gst_hfx_shm_pool_new (const GstVideoInfo * info, guint slots, GError ** error)
     goto config_failed;
 
   GST_INFO_OBJECT (self, "%s %dx%d, %u slots of %" G_GUINT64_FORMAT
-      " bytes in fd %d",
+      " bytes in %s %d",
       gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (info)),
       GST_VIDEO_INFO_WIDTH (info), GST_VIDEO_INFO_HEIGHT (info), slots,
-      slot_size, allocator->fd);
+      slot_size, ivshmem ? "ivshmem region at" : "fd",
+      ivshmem ? (gint) ivshmem->data_offset : allocator->fd);
 
   return GST_BUFFER_POOL_CAST (self);
 
@@ -537,8 +606,8 @@ bad_slots:
 too_large:
   {
     g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
-        "%u slots of %" G_GUINT64_FORMAT " bytes are too large", slots,
-        slot_size);
+        "%u slots of %" G_GUINT64_FORMAT " bytes are too large%s", slots,
+        slot_size, ivshmem ? " (fewer than 2 fit the ivshmem region)" : "");
     return NULL;
   }
 config_failed:
@@ -557,7 +626,7 @@ config_failed:
  * Returns: (transfer none): the memfd of the region, close-on-exec, sealed
  *   with F_SEAL_SHRINK | F_SEAL_GROW. It stays open as long as @pool or any
  *   of its buffers; do not close it. Send it with SCM_RIGHTS, which passes
- *   the host a duplicate.
+ *   the host a duplicate. -1 for a pool in an ivshmem region.
  */
 gint
 gst_hfx_shm_pool_get_fd (GstHfxShmPool * pool)
@@ -565,6 +634,21 @@ gst_hfx_shm_pool_get_fd (GstHfxShmPool * pool)
   g_return_val_if_fail (GST_IS_HFX_SHM_POOL (pool), -1);
 
   return pool->allocator->fd;
+}
+
+/**
+ * gst_hfx_shm_pool_get_ivshmem:
+ * @pool: a #GstHfxShmPool
+ *
+ * Returns: (transfer none) (nullable): the ivshmem region the slots are
+ *   in, or %NULL for a pool in a memfd.
+ */
+GstHfxIvshmem *
+gst_hfx_shm_pool_get_ivshmem (GstHfxShmPool * pool)
+{
+  g_return_val_if_fail (GST_IS_HFX_SHM_POOL (pool), NULL);
+
+  return pool->allocator->ivshmem;
 }
 
 /**
@@ -637,7 +721,7 @@ gst_hfx_shm_pool_buffer_offset (GstHfxShmPool * pool, GstBuffer * buf,
   if (start > region->size || mem->size > region->size - start)
     return FALSE;
 
-  *offset = (gsize) start;
+  *offset = region->region_offset + (gsize) start;
   return TRUE;
 }
 

@@ -9,6 +9,8 @@
 #include <gst/gst.h>
 #include <gst/video/video.h>
 
+#include "gsthfxivshmem.h"
+
 G_BEGIN_DECLS
 
 #define GST_TYPE_HFX_SHM_POOL (gst_hfx_shm_pool_get_type ())
@@ -32,8 +34,15 @@ G_DECLARE_FINAL_TYPE (GstHfxShmPool, gst_hfx_shm_pool, GST, HFX_SHM_POOL,
 GstBufferPool *gst_hfx_shm_pool_new (const GstVideoInfo * info, guint slots,
     GError ** error);
 
+/* ivshmem: borrowed, the pool keeps a reference */
+GstBufferPool *gst_hfx_shm_pool_new_in_ivshmem (const GstVideoInfo * info,
+    guint slots, GstHfxIvshmem * ivshmem, GError ** error);
+
 /* borrowed: open as long as the pool or any of its buffers */
 gint gst_hfx_shm_pool_get_fd (GstHfxShmPool * pool);
+
+/* the region the slots are in, NULL for a memfd pool; borrowed */
+GstHfxIvshmem *gst_hfx_shm_pool_get_ivshmem (GstHfxShmPool * pool);
 
 gsize gst_hfx_shm_pool_get_size (GstHfxShmPool * pool);
 

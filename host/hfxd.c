@@ -65,6 +65,12 @@ static void usage(FILE *f)
             "      --handshake-timeout MS   close a connection without HELLO after MS\n"
             "                               (default 10000; a virtio-serial port is\n"
             "                               connected long before the guest speaks)\n"
+            "      --shm-file PATH          give the connections of the --listen before\n"
+            "                               it PATH as shared region 0 (e.g. the file\n"
+            "                               behind a VM's ivshmem-plain device,\n"
+            "                               docs/protocol.md 7.1); created if missing\n"
+            "      --shm-size MIB           size of a --shm-file that hfxd creates\n"
+            "                               (default 64; an existing file keeps its size)\n"
             "      --token-file PATH        require this token (first line of PATH);\n"
             "                               needed to listen on a non-loopback TCP address\n"
             "  -v, --verbose                more log output (repeat for debug)\n"
@@ -133,7 +139,7 @@ static void *wait_signals(void *arg)
 int main(int argc, char **argv)
 {
     enum { OPT_MAX_SESSIONS = 256, OPT_MAX_STREAMS, OPT_WINDOW, OPT_TOKEN_FILE, OPT_KEYMIN,
-           OPT_VERSION, OPT_HANDSHAKE };
+           OPT_VERSION, OPT_HANDSHAKE, OPT_SHM_FILE, OPT_SHM_SIZE };
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, 'l'},
         {"encoder", required_argument, NULL, 'e'},
@@ -143,6 +149,8 @@ int main(int argc, char **argv)
         {"keyframe-min-interval", required_argument, NULL, OPT_KEYMIN},
         {"handshake-timeout", required_argument, NULL, OPT_HANDSHAKE},
         {"token-file", required_argument, NULL, OPT_TOKEN_FILE},
+        {"shm-file", required_argument, NULL, OPT_SHM_FILE},
+        {"shm-size", required_argument, NULL, OPT_SHM_SIZE},
         {"verbose", no_argument, NULL, 'v'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
@@ -150,7 +158,9 @@ int main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     const char *listen[MAX_LISTEN];
+    const char *shm_file[MAX_LISTEN] = {NULL};
     unsigned nlisten = 0;
+    uint64_t shm_size = 64ull << 20;
     struct log_ctx log = {.max = HFX_LOG_INFO};
     struct hfx_server_options opts = {.keyframe_min_interval_ms = -1};
     char token[300];
@@ -194,6 +204,19 @@ int main(int argc, char **argv)
             if (parse_uint("--handshake-timeout", optarg, 1, 86400000, &v))
                 return 2;
             opts.handshake_timeout_ms = (int)v;
+            break;
+        case OPT_SHM_FILE:
+            if (nlisten == 0 || shm_file[nlisten - 1]) {
+                fprintf(stderr, "hfxd: --shm-file %s: give it after the --listen it is for "
+                                "(one per --listen)\n", optarg);
+                return 2;
+            }
+            shm_file[nlisten - 1] = optarg;
+            break;
+        case OPT_SHM_SIZE:
+            if (parse_uint("--shm-size", optarg, 1, 16384, &v))
+                return 2;
+            shm_size = (uint64_t)v << 20;
             break;
         case OPT_TOKEN_FILE:
             if (read_token(optarg, token, sizeof(token)))
@@ -285,9 +308,12 @@ int main(int argc, char **argv)
         return 1;
     }
     for (unsigned i = 0; i < nlisten; i++) {
-        st = hfx_server_listen(srv, listen[i]);
+        st = shm_file[i] ? hfx_server_listen_shared(srv, listen[i], shm_file[i], shm_size)
+                         : hfx_server_listen(srv, listen[i]);
         if (st != HFX_OK) {
-            fprintf(stderr, "hfxd: cannot listen on %s: %s\n", listen[i], hfx_strerror(st));
+            fprintf(stderr, "hfxd: cannot listen on %s%s%s: %s\n", listen[i],
+                    shm_file[i] ? " with --shm-file " : "", shm_file[i] ? shm_file[i] : "",
+                    hfx_strerror(st));
             hfx_server_free(&srv);
             return 1;
         }

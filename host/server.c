@@ -22,6 +22,7 @@
 
 #include "hfx/conn.h"
 #include "hfx/protocol.h"
+#include "hfx/region.h"
 #include "shm.h"
 #include "stream.h"
 
@@ -48,6 +49,8 @@ struct session {
     struct stream *streams[HFX_MAX_STREAMS + 1];
     struct hfx_configure configs[HFX_MAX_STREAMS + 1];
     struct shm_region *regions[MAX_REGIONS];
+    struct shm_region *shared; /* region 0, from the listener; NULL: none */
+    uint64_t frames_shm;       /* FRAMEs with source SHM (any region) */
     /* Totals of streams already closed, for the end-of-session line. */
     struct stream_stats done;
 };
@@ -59,6 +62,7 @@ struct hfx_server {
     size_t token_len;
 
     struct hfx_listener *listeners[MAX_LISTENERS];
+    struct shm_region *listener_shared[MAX_LISTENERS]; /* region 0 per listener */
     unsigned nlisteners;
     struct session *sessions;
     unsigned nsessions;
@@ -175,7 +179,12 @@ static bool is_listening_socket(int fd)
     return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &len) == 0 && v;
 }
 
-enum hfx_status hfx_server_listen(struct hfx_server *s, const char *address)
+static enum hfx_status add_transport_shared(struct hfx_server *s, struct hfx_transport *t,
+                                           struct shm_region *shared);
+
+/* shared: borrowed; the listener or connection takes its own reference. */
+static enum hfx_status listen_on(struct hfx_server *s, const char *address,
+                                 struct shm_region *shared)
 {
     struct hfx_address addr;
     struct hfx_listener *l = NULL;
@@ -194,7 +203,7 @@ enum hfx_status hfx_server_listen(struct hfx_server *s, const char *address)
         st = hfx_transport_connect(&addr, 0, &t);
         if (st != HFX_OK)
             return st;
-        return hfx_server_add_transport(s, t);
+        return add_transport_shared(s, t, shared);
     }
     if (s->nlisteners == MAX_LISTENERS)
         return HFX_E_TOO_LARGE;
@@ -208,9 +217,34 @@ enum hfx_status hfx_server_listen(struct hfx_server *s, const char *address)
         srv_log(s, HFX_LOG_ERROR, "cannot listen on %s: %s", address, hfx_strerror(st));
         return st;
     }
+    s->listener_shared[s->nlisteners] = shared ? shm_region_ref(shared) : NULL;
     s->listeners[s->nlisteners++] = l;
     srv_log(s, HFX_LOG_INFO, "listening on %s", address);
     return HFX_OK;
+}
+
+enum hfx_status hfx_server_listen(struct hfx_server *s, const char *address)
+{
+    return listen_on(s, address, NULL);
+}
+
+enum hfx_status hfx_server_listen_shared(struct hfx_server *s, const char *address,
+                                         const char *shm_file, uint64_t shm_size)
+{
+    struct shm_region *shared = NULL;
+    enum hfx_status st = shm_region_open_file(shm_file, shm_size, &shared);
+
+    if (st != HFX_OK) {
+        srv_log(s, HFX_LOG_ERROR, "shared memory file %s: %s%s%s", shm_file, hfx_strerror(st),
+                st == HFX_E_IO ? ": " : "", st == HFX_E_IO ? strerror(errno) : "");
+        return st;
+    }
+    st = listen_on(s, address, shared);
+    if (st == HFX_OK)
+        srv_log(s, HFX_LOG_INFO, "%s: region 0 is %s (%zu MiB)", address, shm_file,
+                shared->size >> 20);
+    shm_region_unref(&shared);
+    return st;
 }
 
 uint16_t hfx_server_listener_port(const struct hfx_server *s, unsigned n)
@@ -251,6 +285,12 @@ static void describe_peer(int fd, char *out, size_t cap)
 
 enum hfx_status hfx_server_add_transport(struct hfx_server *s, struct hfx_transport *t)
 {
+    return add_transport_shared(s, t, NULL);
+}
+
+static enum hfx_status add_transport_shared(struct hfx_server *s, struct hfx_transport *t,
+                                           struct shm_region *shared)
+{
     struct session *ss = calloc(1, sizeof(*ss));
     struct hfx_conn_options co = {.max_payload = HFX_MAX_PAYLOAD_HANDSHAKE,
                                   .max_queued = s->opts.max_queued};
@@ -266,6 +306,7 @@ enum hfx_status hfx_server_add_transport(struct hfx_server *s, struct hfx_transp
         return st;
     }
     ss->id = ++s->next_id;
+    ss->shared = shared ? shm_region_ref(shared) : NULL;
     ss->state = SESSION_HELLO;
     ss->started_ms = mono_ms();
     describe_peer(hfx_conn_fd(ss->conn), ss->peer, sizeof(ss->peer));
@@ -443,15 +484,17 @@ static void end_session(struct hfx_server *s, struct session *ss)
         close_stream(s, ss, id, false);
     for (int i = 0; i < MAX_REGIONS; i++)
         shm_region_unref(&ss->regions[i]);
+    shm_region_unref(&ss->shared);
     mean_ms = ss->done.frames_encoded
                   ? (double)ss->done.encode_ns / 1e6 / (double)ss->done.frames_encoded
                   : 0.0;
     srv_log(s, HFX_LOG_INFO,
             "session %u end: %.1f s, frames %llu, encoded %llu, dropped %llu, "
-            "mean encode %.2f ms, %llu bytes out%s%s",
+            "from shared memory %llu, mean encode %.2f ms, %llu bytes out%s%s",
             ss->id, (double)(mono_ms() - ss->started_ms) / 1000.0,
             (unsigned long long)ss->done.frames_in, (unsigned long long)ss->done.frames_encoded,
-            (unsigned long long)ss->done.frames_dropped, mean_ms,
+            (unsigned long long)ss->done.frames_dropped, (unsigned long long)ss->frames_shm,
+            mean_ms,
             (unsigned long long)ss->done.bytes_out, ss->done.encoder[0] ? ", encoder " : "",
             ss->done.encoder);
     while (*pp && *pp != ss)
@@ -504,6 +547,8 @@ static void on_hello(struct hfx_server *s, struct session *ss, const struct hfx_
     w.u.welcome.caps = HFX_CAP_INLINE;
     if (hfx_transport_can_pass_fds(hfx_conn_transport(ss->conn)))
         w.u.welcome.caps |= HFX_CAP_SHM_FD;
+    if (ss->shared)
+        w.u.welcome.caps |= HFX_CAP_SHM_FILE;
     w.u.welcome.max_payload = s->opts.max_payload;
     w.u.welcome.max_streams = (uint16_t)s->opts.max_streams;
     w.u.welcome.window = (uint16_t)s->opts.window;
@@ -562,6 +607,15 @@ static struct shm_region *find_region(struct session *ss, uint32_t id, int *slot
     return NULL;
 }
 
+/* Region 0 starts with the host's header (§7.1); frames go after it. */
+static bool planes_in_data_area(const struct hfx_frame *fr)
+{
+    for (unsigned i = 0; i < fr->plane_count; i++)
+        if (fr->planes[i].offset < HFX_REGION_HEADER_SIZE)
+            return false;
+    return true;
+}
+
 static void on_frame(struct hfx_server *s, struct session *ss, const struct hfx_msg *m)
 {
     uint32_t id = m->hdr.stream;
@@ -580,7 +634,8 @@ static void on_frame(struct hfx_server *s, struct session *ss, const struct hfx_
         return;
     }
     if (fr->source == HFX_SOURCE_SHM) {
-        region = find_region(ss, fr->region, NULL);
+        /* Region 0 is never attached: SHM_ATTACH/DETACH of 0 fail to decode. */
+        region = fr->region == 0 ? ss->shared : find_region(ss, fr->region, NULL);
         if (!region) {
             protocol_error(s, ss, id, HFX_E_SHM_RANGE, "FRAME %llu: no SHM region %u",
                            (unsigned long long)fr->frame_id, fr->region);
@@ -588,6 +643,12 @@ static void on_frame(struct hfx_server *s, struct session *ss, const struct hfx_
         }
         base = region->map;
         size = region->size;
+        if (region == ss->shared && !planes_in_data_area(fr)) {
+            protocol_error(s, ss, id, HFX_E_SHM_RANGE,
+                           "FRAME %llu: a plane in region 0's header (bytes 0..%u)",
+                           (unsigned long long)fr->frame_id, HFX_REGION_HEADER_SIZE - 1);
+            return;
+        }
     } else if (fr->source == HFX_SOURCE_INLINE) {
         base = fr->data;
         size = fr->data_len;
@@ -616,6 +677,7 @@ static void on_frame(struct hfx_server *s, struct session *ss, const struct hfx_
     }
     if (region) {
         f.region = shm_region_ref(region);
+        ss->frames_shm++;
     } else {
         /* Hand the receive buffer to the worker instead of copying it. */
         void *block = NULL;
@@ -805,8 +867,10 @@ static void on_readable(struct hfx_server *s, struct session *ss)
     ss->close_deadline_ms = mono_ms();
 }
 
-static void accept_all(struct hfx_server *s, struct hfx_listener *l)
+static void accept_all(struct hfx_server *s, unsigned n)
 {
+    struct hfx_listener *l = s->listeners[n];
+
     for (;;) {
         struct hfx_transport *t = NULL;
         enum hfx_status st = hfx_listener_accept(l, &t);
@@ -816,7 +880,7 @@ static void accept_all(struct hfx_server *s, struct hfx_listener *l)
             srv_log(s, HFX_LOG_WARN, "accept: %s", hfx_strerror(st));
             return;
         }
-        st = hfx_server_add_transport(s, t);
+        st = add_transport_shared(s, t, s->listener_shared[n]);
         if (st != HFX_OK)
             srv_log(s, HFX_LOG_WARN, "new connection: %s", hfx_strerror(st));
     }
@@ -912,7 +976,7 @@ enum hfx_status hfx_server_run(struct hfx_server *s, int stop_fd)
         size_t k = 2;
         for (unsigned i = 0; i < s->nlisteners; i++, k++)
             if (pfds[k].revents & POLLIN)
-                accept_all(s, s->listeners[i]);
+                accept_all(s, i);
         /* Sessions added by accept_all are at the head of the list and have
          * no pollfd yet: skip them by matching descriptors. */
         for (struct session *ss = s->sessions; ss && k < n; ss = ss->next) {
@@ -963,8 +1027,10 @@ void hfx_server_free(struct hfx_server **sp)
     while (s->workers.live)
         pthread_cond_wait(&s->workers.cond, &s->workers.lock);
     pthread_mutex_unlock(&s->workers.lock);
-    for (unsigned i = 0; i < s->nlisteners; i++)
+    for (unsigned i = 0; i < s->nlisteners; i++) {
         hfx_listener_free(&s->listeners[i]);
+        shm_region_unref(&s->listener_shared[i]);
+    }
     if (s->wake[0] >= 0)
         close(s->wake[0]);
     if (s->wake[1] >= 0)

@@ -1,29 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 #include "shm.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
-enum hfx_status shm_region_map(int fd, uint64_t size, uint32_t id, struct shm_region **out)
+#include "hfx/protocol.h"
+#include "hfx/region.h"
+
+static enum hfx_status map_read_only(int fd, uint64_t size, uint32_t id, struct shm_region **out)
 {
-    struct stat st;
     struct shm_region *r;
-    void *map;
+    void *map = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, fd, 0);
 
-    *out = NULL;
-    if (size == 0 || size > SIZE_MAX)
-        return HFX_E_SHM_RANGE;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < 0 ||
-        (uint64_t)st.st_size < size)
-        return HFX_E_SHM_RANGE;
-#ifdef F_GET_SEALS
-    int seals = fcntl(fd, F_GET_SEALS);
-    if (seals < 0 || !(seals & F_SEAL_SHRINK))
-        return HFX_E_SHM_RANGE;
-#endif
-    map = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, fd, 0);
     if (map == MAP_FAILED)
         return HFX_E_SHM_RANGE;
     r = calloc(1, sizeof(*r));
@@ -37,6 +29,75 @@ enum hfx_status shm_region_map(int fd, uint64_t size, uint32_t id, struct shm_re
     r->size = (size_t)size;
     *out = r;
     return HFX_OK;
+}
+
+enum hfx_status shm_region_map(int fd, uint64_t size, uint32_t id, struct shm_region **out)
+{
+    struct stat st;
+
+    *out = NULL;
+    if (size == 0 || size > SIZE_MAX)
+        return HFX_E_SHM_RANGE;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < 0 ||
+        (uint64_t)st.st_size < size)
+        return HFX_E_SHM_RANGE;
+#ifdef F_GET_SEALS
+    int seals = fcntl(fd, F_GET_SEALS);
+    if (seals < 0 || !(seals & F_SEAL_SHRINK))
+        return HFX_E_SHM_RANGE;
+#endif
+    return map_read_only(fd, size, id, out);
+}
+
+enum hfx_status shm_region_open_file(const char *path, uint64_t create_size,
+                                     struct shm_region **out)
+{
+    uint8_t page[HFX_REGION_HEADER_SIZE] = {0};
+    struct hfx_region_header h;
+    struct stat st;
+    uint64_t size;
+    enum hfx_status status;
+    int fd;
+
+    *out = NULL;
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return HFX_E_IO;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+        goto io_error;
+    size = (uint64_t)st.st_size;
+    if (size == 0) {
+        size = create_size;
+        if (size < HFX_REGION_MIN_SIZE || size > HFX_MAX_SHM_SIZE)
+            goto range_error;
+        if (ftruncate(fd, (off_t)size) != 0)
+            goto io_error;
+    }
+    if (size < HFX_REGION_MIN_SIZE || size > HFX_MAX_SHM_SIZE || size > SIZE_MAX)
+        goto range_error;
+    h = hfx_region_header_for(size);
+    status = hfx_region_header_encode(&h, page, sizeof(page));
+    if (status != HFX_OK) {
+        close(fd);
+        return status;
+    }
+    /* The whole header page, so that stale bytes after the fields read as
+     * zero. */
+    if (pwrite(fd, page, sizeof(page), 0) != (ssize_t)sizeof(page))
+        goto io_error;
+    status = map_read_only(fd, size, 0, out);
+    close(fd);
+    return status;
+
+io_error: {
+    int e = errno;
+    close(fd);
+    errno = e;
+    return HFX_E_IO;
+}
+range_error:
+    close(fd);
+    return HFX_E_SHM_RANGE;
 }
 
 struct shm_region *shm_region_ref(struct shm_region *r)

@@ -26,6 +26,17 @@ struct shm_region {
 HFX_MUST_CHECK enum hfx_status shm_region_map(int fd, uint64_t size, uint32_t id,
                                               struct shm_region **out);
 
+/* Region 0 (docs/protocol.md §7.1): open path read-write, creating it
+ * (mode 0600) with create_size bytes when it is missing or empty (QEMU's
+ * memory-backend-file creates it too, with the size it is given), write
+ * the header and map the file read-only. No seals here: only the host side
+ * can resize the file, and whoever can also owns QEMU's and hfxd's memory.
+ * HFX_E_IO (with errno) when the file cannot be opened, sized or written,
+ * HFX_E_SHM_RANGE when its size is out of range (HFX_REGION_MIN_SIZE to
+ * HFX_MAX_SHM_SIZE). */
+HFX_MUST_CHECK enum hfx_status shm_region_open_file(const char *path, uint64_t create_size,
+                                                    struct shm_region **out);
+
 struct shm_region *shm_region_ref(struct shm_region *r);
 
 /* Drop one reference; unmaps and frees with the last. NULL-safe, sets NULL. */

@@ -45,6 +45,18 @@ HFX_MUST_CHECK enum hfx_status hfx_server_new(const struct hfx_server_options *o
  * that is not loopback is refused with HFX_E_AUTH unless a token is set. */
 HFX_MUST_CHECK enum hfx_status hfx_server_listen(struct hfx_server *s, const char *address);
 
+/* As hfx_server_listen, and every connection through this address gets the
+ * file shm_file as its region 0 (capability SHM_FILE, docs/protocol.md
+ * §7.1), e.g. the file behind a VM's ivshmem device. The file is created
+ * with shm_size bytes when missing or empty, its header is written, and it
+ * is mapped read-only until the server is freed. The region has one data
+ * area: one client at a time per file (one VM, one port). HFX_E_IO (errno
+ * set) or HFX_E_SHM_RANGE for the file, else as hfx_server_listen. */
+HFX_MUST_CHECK enum hfx_status hfx_server_listen_shared(struct hfx_server *s,
+                                                        const char *address,
+                                                        const char *shm_file,
+                                                        uint64_t shm_size);
+
 /* For a tcp:HOST:0 listener: the port bound by the n-th listener (0-based),
  * or 0. */
 uint16_t hfx_server_listener_port(const struct hfx_server *s, unsigned n);

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+/* hfx: the guest's view of region 0, an ivshmem-plain device shared with
+ * the host (docs/protocol.md §7.1). Documented in gsthfxivshmem.c.
+ */
+
+#ifndef __GST_HFX_IVSHMEM_H__
+#define __GST_HFX_IVSHMEM_H__
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* Reference counted (g_rc_box): every pool allocator that has slots in the
+ * region holds a reference, so the mapping outlives their memories. */
+typedef struct
+{
+  gchar *path;                  /* the sysfs resource file mapped */
+  gint fd;                      /* open on path, flock()ed exclusively */
+  guint8 *data;                 /* read-write mapping of the whole BAR */
+  gsize size;                   /* BAR size == the region's size */
+  gsize data_offset;            /* first byte frames may use */
+} GstHfxIvshmem;
+
+/* device: "auto", a PCI address (0000:00:03.0) or a sysfs device directory.
+ * Returns: (transfer full) (nullable): the mapped region, or NULL with
+ * @error set (GST_RESOURCE_ERROR_NOT_FOUND when there is no usable device). */
+GstHfxIvshmem *gst_hfx_ivshmem_open (const gchar * device, GError ** error);
+
+GstHfxIvshmem *gst_hfx_ivshmem_ref (GstHfxIvshmem * shm);
+
+void gst_hfx_ivshmem_unref (GstHfxIvshmem * shm);
+
+G_END_DECLS
+
+#endif /* __GST_HFX_IVSHMEM_H__ */

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Region 0: a memory region shared out of band (an ivshmem BAR on the
+ * guest side, the file behind it on the host side; docs/protocol.md §7.1).
+ * The host writes a header at its start; a guest reads it to know that the
+ * device is hfx's and where frames may go. Frames live in
+ * [header_size, size); FRAME messages name region 0 and give plane offsets
+ * from the region's start.
+ */
+#ifndef HFX_REGION_H
+#define HFX_REGION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hfx/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define HFX_REGION_MAGIC "HFXREGN0" /* 8 bytes, no terminator on the wire */
+#define HFX_REGION_VERSION 1u
+#define HFX_REGION_HEADER_SIZE 4096u /* where the frames start */
+#define HFX_REGION_HEADER_BYTES 64u  /* encoded fields; the rest of the page is zero */
+/* Header page plus one page of frame data: anything smaller holds no frame. */
+#define HFX_REGION_MIN_SIZE (2u * HFX_REGION_HEADER_SIZE)
+
+struct hfx_region_header {
+    uint32_t version;     /* HFX_REGION_VERSION */
+    uint32_t header_size; /* HFX_REGION_HEADER_SIZE */
+    uint64_t size;        /* the whole region, header included */
+};
+
+/* A version-1 header for a region of size bytes. */
+struct hfx_region_header hfx_region_header_for(uint64_t size);
+
+/* Write HFX_REGION_HEADER_BYTES bytes into buf. HFX_E_TOO_LARGE when cap is
+ * smaller, HFX_E_INVALID when h is not a valid header. */
+HFX_MUST_CHECK enum hfx_status hfx_region_header_encode(const struct hfx_region_header *h,
+                                                        uint8_t *buf, size_t cap);
+
+/* Parse the first HFX_REGION_HEADER_BYTES of buf (a copy: the region is
+ * writable by the other side). HFX_E_BAD_MAGIC (not an hfx region, e.g. an
+ * ivshmem device that is not ours or a host that has not started yet),
+ * HFX_E_VERSION, HFX_E_MALFORMED (short, reserved bytes not zero, sizes out
+ * of range). The caller still compares size with what it mapped. */
+HFX_MUST_CHECK enum hfx_status hfx_region_header_decode(const uint8_t *buf, size_t len,
+                                                        struct hfx_region_header *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* HFX_REGION_H */

@@ -113,7 +113,7 @@ open_device (const gchar * dir, GError ** error)
   struct hfx_region_header h;
   guint8 copy[HFX_REGION_HEADER_BYTES];
   GstHfxIvshmem *shm;
-  enum hfx_status st;
+  enum hfx_status st = HFX_OK;
   struct stat sb;
 
   if (!is_ivshmem (dir)) {
@@ -135,9 +135,13 @@ open_device (const gchar * dir, GError ** error)
   shm->fd = open (shm->path, O_RDWR | O_CLOEXEC);
   if (shm->fd < 0)
     goto open_failed;
-  if (fstat (shm->fd, &sb) != 0 || sb.st_size <= 0)
+  if (fstat (shm->fd, &sb) != 0)
     goto open_failed;
-  shm->size = (gsize) sb.st_size;
+  /* Checked before mmap: an empty file cannot be mapped, and errno would
+   * not say why. */
+  shm->size = sb.st_size > 0 ? (gsize) sb.st_size : 0;
+  if (shm->size < sizeof (copy))
+    goto no_header;
   if (flock (shm->fd, LOCK_EX | LOCK_NB) != 0)
     goto locked;
   shm->data = mmap (NULL, shm->size, PROT_READ | PROT_WRITE, MAP_SHARED,
@@ -149,8 +153,6 @@ open_device (const gchar * dir, GError ** error)
 
   /* The host writes the header; read a copy once, as the protocol asks of
    * anything read from shared memory. */
-  if (shm->size < sizeof (copy))
-    goto no_header;
   memcpy (copy, shm->data, sizeof (copy));
   st = hfx_region_header_decode (copy, sizeof (copy), &h);
   if (st != HFX_OK)

@@ -1,18 +1,23 @@
 /* SPDX-License-Identifier: MIT */
 /* GstHfxShmPool: slots, video meta, what the host sees through its own
  * read-only mapping of the memfd, seals, the slot limit, sub-buffers, the
- * copy path, and upstream elements writing into the pool.
+ * copy path, and upstream elements writing into the pool. GstHfxIvshmem on
+ * a fake sysfs device directory, and pools in its region.
  */
 
 #include <gst/check/gstcheck.h>
 #include <gst/video/video.h>
+
+#include <glib/gstdio.h>
 
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "gsthfxivshmem.h"
 #include "gsthfxshmpool.h"
+#include "hfx/region.h"
 
 #define WIDTH 64
 #define HEIGHT 48
@@ -770,6 +775,475 @@ GST_START_TEST (test_videoconvert_fills_pool)
 
 GST_END_TEST;
 
+/* ivshmem: what the guest sees of region 0 is a PCI device directory in
+ * sysfs (vendor, device, enable, resource2). A temporary directory with
+ * the same files stands in for it; resource2 is a plain file, as the file
+ * behind the device is on the host. */
+
+#define REGION_SIZE (1024 * 1024)
+
+static void
+write_text (const gchar * dir, const gchar * name, const gchar * text)
+{
+  gchar *path = g_build_filename (dir, name, NULL);
+
+  fail_unless (g_file_set_contents (path, text, -1, NULL));
+  g_free (path);
+}
+
+/* resource2 (or another name) of size bytes, with an hfx header that
+ * announces header_says bytes (0: no header, the file is zeros) */
+static void
+write_region (const gchar * dir, const gchar * name, gsize size,
+    guint64 header_says)
+{
+  gchar *path = g_build_filename (dir, name, NULL);
+  gint fd = open (path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+  fail_unless (fd >= 0);
+  fail_unless (ftruncate (fd, size) == 0);
+  if (header_says) {
+    struct hfx_region_header h = hfx_region_header_for (header_says);
+    guint8 bytes[HFX_REGION_HEADER_BYTES];
+
+    fail_unless_equals_int (hfx_region_header_encode (&h, bytes,
+            sizeof (bytes)), HFX_OK);
+    fail_unless (pwrite (fd, bytes, sizeof (bytes), 0) ==
+        (ssize_t) sizeof (bytes));
+  }
+  close (fd);
+  g_free (path);
+}
+
+/* a fake device directory; vendor or device NULL: that file is missing */
+static gchar *
+fake_device_new (const gchar * vendor, const gchar * device, gsize size,
+    guint64 header_says)
+{
+  gchar *dir = g_dir_make_tmp ("hfx-ivshmem-XXXXXX", NULL);
+
+  fail_unless (dir != NULL);
+  if (vendor)
+    write_text (dir, "vendor", vendor);
+  if (device)
+    write_text (dir, "device", device);
+  write_text (dir, "enable", "0\n");
+  write_region (dir, "resource2", size, header_says);
+  return dir;
+}
+
+static void
+fake_device_free (gchar * dir)
+{
+  static const gchar *const names[] = {
+    "vendor", "device", "enable", "resource2", "resource2_wc",
+  };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (names); i++) {
+    gchar *path = g_build_filename (dir, names[i], NULL);
+
+    g_remove (path);
+    g_free (path);
+  }
+  fail_unless (g_rmdir (dir) == 0, "%s is not empty", dir);
+  g_free (dir);
+}
+
+static gchar *
+read_text (const gchar * dir, const gchar * name)
+{
+  gchar *path = g_build_filename (dir, name, NULL);
+  gchar *text = NULL;
+
+  fail_unless (g_file_get_contents (path, &text, NULL, NULL));
+  g_free (path);
+  return text;
+}
+
+/* What hfxd does with the file: a read-only mapping of its own. */
+static const guint8 *
+host_map_file (const gchar * dir, gsize size)
+{
+  gchar *path = g_build_filename (dir, "resource2", NULL);
+  gint fd = open (path, O_RDONLY | O_CLOEXEC);
+  gpointer map;
+
+  fail_unless (fd >= 0);
+  map = mmap (NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+  fail_unless (map != MAP_FAILED);
+  close (fd);
+  g_free (path);
+  return map;
+}
+
+/* Open dir and expect failure with code, the message containing every
+ * string of the NULL-terminated list. */
+static void
+expect_open_error (const gchar * dir, gint code, ...)
+{
+  GError *err = NULL;
+  const gchar *says;
+  va_list ap;
+
+  fail_unless (gst_hfx_ivshmem_open (dir, &err) == NULL);
+  fail_unless (err != NULL);
+  GST_INFO ("%s: %s", dir, err->message);
+  fail_unless (g_error_matches (err, GST_RESOURCE_ERROR, code),
+      "error %d (%s), not %d", err->code, err->message, code);
+  va_start (ap, code);
+  while ((says = va_arg (ap, const gchar *)))
+      fail_unless (strstr (err->message, says) != NULL,
+        "'%s' does not say '%s'", err->message, says);
+  va_end (ap);
+  g_error_free (err);
+}
+
+GST_START_TEST (test_ivshmem_open)
+{
+  gchar *dir = fake_device_new ("0x1af4\n", "0x1110\n", REGION_SIZE,
+      REGION_SIZE);
+  const guint8 *host = host_map_file (dir, REGION_SIZE);
+  GstHfxIvshmem *shm;
+  GError *err = NULL;
+  gchar *text;
+
+  shm = gst_hfx_ivshmem_open (dir, &err);
+  fail_unless (shm != NULL, "%s", err ? err->message : "?");
+  fail_unless_equals_uint64 (shm->size, REGION_SIZE);
+  fail_unless_equals_uint64 (shm->data_offset, HFX_REGION_HEADER_SIZE);
+  fail_unless (g_str_has_suffix (shm->path, "/resource2"), "%s", shm->path);
+  fail_unless (shm->fd >= 0);
+  fail_unless (fcntl (shm->fd, F_GETFD) & FD_CLOEXEC);
+  fail_unless (memcmp (shm->data, HFX_REGION_MAGIC, 8) == 0);
+
+  /* the device was enabled, as sysfs wants before the BAR is used */
+  text = read_text (dir, "enable");
+  fail_unless_equals_string (g_strstrip (text), "1");
+  g_free (text);
+
+  /* writes go to the file the host maps */
+  shm->data[HFX_REGION_HEADER_SIZE] = 0x42;
+  shm->data[REGION_SIZE - 1] = 0x24;
+  fail_unless_equals_int (host[HFX_REGION_HEADER_SIZE], 0x42);
+  fail_unless_equals_int (host[REGION_SIZE - 1], 0x24);
+  gst_hfx_ivshmem_unref (shm);
+
+  /* an enabled device stays as it is; the write-combining variant of the
+   * BAR is preferred where the kernel offers it */
+  write_text (dir, "enable", "1\n");
+  write_region (dir, "resource2_wc", REGION_SIZE, REGION_SIZE);
+  shm = gst_hfx_ivshmem_open (dir, &err);
+  fail_unless (shm != NULL, "%s", err ? err->message : "?");
+  fail_unless (g_str_has_suffix (shm->path, "/resource2_wc"), "%s", shm->path);
+  gst_hfx_ivshmem_unref (shm);
+  gst_hfx_ivshmem_unref (NULL);
+
+  munmap ((gpointer) host, REGION_SIZE);
+  fake_device_free (dir);
+}
+
+GST_END_TEST;
+
+/* An ivshmem device without hfxd's header (the host is not running, or
+ * the device is someone else's): refused, saying so. */
+GST_START_TEST (test_ivshmem_no_header)
+{
+  gchar *dir = fake_device_new ("0x1af4\n", "0x1110\n", REGION_SIZE, 0);
+
+  expect_open_error (dir, GST_RESOURCE_ERROR_NOT_FOUND,
+      "no hfx region header", hfx_strerror (HFX_E_BAD_MAGIC), "--shm-file",
+      NULL);
+
+  /* too small for a header at all, or empty: said as such (an empty file
+   * was once "cannot map ...: No such file or directory", a stale errno) */
+  write_region (dir, "resource2", HFX_REGION_HEADER_BYTES - 1, 0);
+  expect_open_error (dir, GST_RESOURCE_ERROR_NOT_FOUND,
+      "no hfx region header", "too small", NULL);
+  write_region (dir, "resource2", 0, 0);
+  expect_open_error (dir, GST_RESOURCE_ERROR_NOT_FOUND,
+      "no hfx region header", "too small", NULL);
+
+  /* a header of another version */
+  write_region (dir, "resource2", REGION_SIZE, REGION_SIZE);
+  {
+    gchar *path = g_build_filename (dir, "resource2", NULL);
+    gint fd = open (path, O_RDWR | O_CLOEXEC);
+    guint8 two = 2;
+
+    fail_unless (fd >= 0);
+    fail_unless (pwrite (fd, &two, 1, 8) == 1);
+    close (fd);
+    g_free (path);
+  }
+  expect_open_error (dir, GST_RESOURCE_ERROR_NOT_FOUND,
+      "no hfx region header", hfx_strerror (HFX_E_VERSION), NULL);
+
+  fake_device_free (dir);
+}
+
+GST_END_TEST;
+
+/* The header says another size than the BAR has: refused, naming both. */
+GST_START_TEST (test_ivshmem_size_mismatch)
+{
+  gchar *dir = fake_device_new ("0x1af4\n", "0x1110\n", 2 * REGION_SIZE,
+      REGION_SIZE);
+
+  expect_open_error (dir, GST_RESOURCE_ERROR_SETTINGS,
+      "header says 1048576 bytes", "the BAR has 2097152", NULL);
+  write_region (dir, "resource2", REGION_SIZE, 2 * REGION_SIZE);
+  expect_open_error (dir, GST_RESOURCE_ERROR_SETTINGS,
+      "header says 2097152 bytes", "the BAR has 1048576", NULL);
+  fake_device_free (dir);
+}
+
+GST_END_TEST;
+
+/* One encoder at a time per device: the second open fails as busy until
+ * the first lets go. */
+GST_START_TEST (test_ivshmem_busy)
+{
+  gchar *dir = fake_device_new ("0x1af4\n", "0x1110\n", REGION_SIZE,
+      REGION_SIZE);
+  GstHfxIvshmem *first, *again;
+  GError *err = NULL;
+
+  first = gst_hfx_ivshmem_open (dir, &err);
+  fail_unless (first != NULL, "%s", err ? err->message : "?");
+  expect_open_error (dir, GST_RESOURCE_ERROR_BUSY, "in use", NULL);
+  /* a reference is not a second user */
+  again = gst_hfx_ivshmem_ref (first);
+  fail_unless (again == first);
+  gst_hfx_ivshmem_unref (first);
+  expect_open_error (dir, GST_RESOURCE_ERROR_BUSY, "in use", NULL);
+  gst_hfx_ivshmem_unref (again);
+
+  again = gst_hfx_ivshmem_open (dir, &err);
+  fail_unless (again != NULL, "%s", err ? err->message : "?");
+  gst_hfx_ivshmem_unref (again);
+  fake_device_free (dir);
+}
+
+GST_END_TEST;
+
+/* Only PCI 1af4:1110 is taken, and another device is neither enabled nor
+ * opened. */
+GST_START_TEST (test_ivshmem_wrong_device)
+{
+  static const gchar *const ids[][2] = {
+    {"0x8086\n", "0x1110\n"},
+    {"0x1af4\n", "0x1111\n"},
+    {"0x1af4\n", NULL},
+    {NULL, "0x1110\n"},
+    {"ivshmem\n", "0x1110\n"},
+  };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (ids); i++) {
+    gchar *dir = fake_device_new (ids[i][0], ids[i][1], REGION_SIZE,
+        REGION_SIZE);
+    gchar *text;
+
+    expect_open_error (dir, GST_RESOURCE_ERROR_NOT_FOUND,
+        "is not an ivshmem device", "1af4:1110", NULL);
+    text = read_text (dir, "enable");
+    fail_unless_equals_string (g_strstrip (text), "0");
+    g_free (text);
+    fake_device_free (dir);
+  }
+  expect_open_error ("/nonexistent/hfx-ivshmem", GST_RESOURCE_ERROR_NOT_FOUND,
+      "is not an ivshmem device", NULL);
+}
+
+GST_END_TEST;
+
+static GstHfxIvshmem *
+open_fake (const gchar * dir)
+{
+  GError *err = NULL;
+  GstHfxIvshmem *shm = gst_hfx_ivshmem_open (dir, &err);
+
+  fail_unless (shm != NULL, "%s", err ? err->message : "?");
+  return shm;
+}
+
+/* A pool in the region: slots from the first byte after the header, one
+ * slot size apart, each within the region; what the host maps of the file
+ * holds what was written through the buffers; the header is not touched.
+ * The pool keeps the region mapped (and locked) until it and its buffers
+ * are gone. */
+GST_START_TEST (test_ivshmem_pool)
+{
+  gchar *dir = fake_device_new ("0x1af4\n", "0x1110\n", REGION_SIZE,
+      REGION_SIZE);
+  const guint8 *host = host_map_file (dir, REGION_SIZE);
+  guint8 header[HFX_REGION_HEADER_SIZE];
+  GstHfxIvshmem *shm = open_fake (dir);
+  GstBufferPool *pool;
+  GstHfxShmPool *hpool;
+  GstBuffer *bufs[SLOTS], *extra;
+  gsize offsets[SLOTS], slot_size, lowest = G_MAXSIZE;
+  GstVideoInfo info;
+  GError *err = NULL;
+  guint i;
+
+  memcpy (header, host, sizeof (header));
+  make_info (&info, formats[__i__]);
+  pool = gst_hfx_shm_pool_new_in_ivshmem (&info, SLOTS, shm, &err);
+  fail_unless (pool != NULL, "%s", err ? err->message : "?");
+  hpool = GST_HFX_SHM_POOL (pool);
+  /* the pool holds its own reference */
+  gst_hfx_ivshmem_unref (shm);
+  shm = gst_hfx_shm_pool_get_ivshmem (hpool);
+  fail_unless (shm != NULL);
+  fail_unless_equals_int (gst_hfx_shm_pool_get_fd (hpool), -1);
+  slot_size = gst_hfx_shm_pool_get_slot_size (hpool);
+  fail_unless_equals_uint64 (slot_size,
+      GST_ROUND_UP_N (info.size, GST_HFX_SHM_POOL_SLOT_ALIGN));
+  fail_unless_equals_uint64 (gst_hfx_shm_pool_get_size (hpool),
+      SLOTS * slot_size);
+  fail_unless (gst_buffer_pool_set_active (pool, TRUE));
+
+  for (i = 0; i < SLOTS; i++) {
+    GstVideoFrame frame;
+
+    offsets[i] = acquire_at (pool, &bufs[i]);
+    lowest = MIN (lowest, offsets[i]);
+    fail_unless (offsets[i] >= HFX_REGION_HEADER_SIZE,
+        "slot at %" G_GSIZE_FORMAT, offsets[i]);
+    fail_unless_equals_uint64 ((offsets[i] - HFX_REGION_HEADER_SIZE) %
+        slot_size, 0);
+    fail_unless (offsets[i] + slot_size <= REGION_SIZE);
+    fail_unless (gst_video_frame_map (&frame, &info, bufs[i], GST_MAP_WRITE));
+    fill_frame (&frame, i);
+    gst_video_frame_unmap (&frame);
+  }
+  fail_unless_equals_uint64 (lowest, HFX_REGION_HEADER_SIZE);
+  fail_unless_equals_int (try_acquire (pool, &extra), GST_FLOW_EOS);
+  for (i = 0; i < SLOTS; i++)
+    check_host_pattern (&info, host, offsets[i],
+        gst_buffer_get_video_meta (bufs[i]), i);
+  fail_unless (memcmp (header, host, sizeof (header)) == 0,
+      "the pool wrote into the header");
+
+  /* the copy path lands in a slot of the region too */
+  {
+    GstBuffer *src_buf = gst_buffer_new_allocate (NULL, info.size, NULL);
+    GstVideoFrame src;
+    GstBuffer *out;
+    gsize offset;
+
+    fail_unless (gst_video_frame_map (&src, &info, src_buf, GST_MAP_WRITE));
+    fill_frame (&src, 77);
+    gst_buffer_unref (bufs[1]);
+    fail_unless (gst_hfx_shm_pool_acquire_slot_copy (hpool, &src, TRUE, &out,
+            &offset));
+    fail_unless_equals_uint64 (offset, offsets[1]);
+    check_host_pattern (&info, host, offset, gst_buffer_get_video_meta (out),
+        77);
+    gst_video_frame_unmap (&src);
+    gst_buffer_unref (src_buf);
+    bufs[1] = out;
+  }
+
+  /* locked while the pool lives */
+  expect_open_error (dir, GST_RESOURCE_ERROR_BUSY, "in use", NULL);
+  free_pool (pool, bufs, SLOTS);
+  shm = open_fake (dir);
+  gst_hfx_ivshmem_unref (shm);
+
+  munmap ((gpointer) host, REGION_SIZE);
+  fake_device_free (dir);
+}
+
+GST_END_TEST;
+
+/* Only as many slots as fit after the header; fewer than 2 is an error. */
+GST_START_TEST (test_ivshmem_pool_fit)
+{
+  GstVideoInfo info;
+  GstBufferPool *pool;
+  GstBuffer *bufs[3], *extra;
+  GstStructure *config;
+  GstHfxIvshmem *shm;
+  GError *err = NULL;
+  guint max_buffers, i;
+  gsize slot_size, size;
+  gchar *dir;
+
+  make_info (&info, GST_VIDEO_FORMAT_NV12);
+  slot_size = GST_ROUND_UP_N (info.size, GST_HFX_SHM_POOL_SLOT_ALIGN);
+
+  /* room for 3.5 slots: 3 */
+  size = HFX_REGION_HEADER_SIZE + 3 * slot_size + slot_size / 2;
+  dir = fake_device_new ("0x1af4\n", "0x1110\n", size, size);
+  shm = open_fake (dir);
+  pool = gst_hfx_shm_pool_new_in_ivshmem (&info, 8, shm, &err);
+  fail_unless (pool != NULL, "%s", err ? err->message : "?");
+  fail_unless_equals_uint64 (gst_hfx_shm_pool_get_size (GST_HFX_SHM_POOL
+          (pool)), 3 * slot_size);
+  config = gst_buffer_pool_get_config (pool);
+  fail_unless (gst_buffer_pool_config_get_params (config, NULL, NULL, NULL,
+          &max_buffers));
+  fail_unless_equals_int (max_buffers, 3);
+  gst_structure_free (config);
+  fail_unless (gst_buffer_pool_set_active (pool, TRUE));
+  for (i = 0; i < 3; i++) {
+    gsize offset = acquire_at (pool, &bufs[i]);
+
+    fail_unless (offset >= HFX_REGION_HEADER_SIZE);
+    fail_unless (offset + slot_size <= size);
+  }
+  fail_unless_equals_int (try_acquire (pool, &extra), GST_FLOW_EOS);
+  free_pool (pool, bufs, 3);
+
+  /* fewer wanted than fit: as many as wanted */
+  pool = gst_hfx_shm_pool_new_in_ivshmem (&info, 2, shm, &err);
+  fail_unless (pool != NULL, "%s", err ? err->message : "?");
+  fail_unless_equals_uint64 (gst_hfx_shm_pool_get_size (GST_HFX_SHM_POOL
+          (pool)), 2 * slot_size);
+  gst_object_unref (pool);
+  gst_hfx_ivshmem_unref (shm);
+  fake_device_free (dir);
+
+  /* room for 1.5 slots: refused */
+  size = HFX_REGION_HEADER_SIZE + slot_size + slot_size / 2;
+  size = MAX (size, HFX_REGION_MIN_SIZE);
+  dir = fake_device_new ("0x1af4\n", "0x1110\n", size, size);
+  shm = open_fake (dir);
+  fail_unless (gst_hfx_shm_pool_new_in_ivshmem (&info, SLOTS, shm,
+          &err) == NULL);
+  fail_unless (g_error_matches (err, GST_RESOURCE_ERROR,
+          GST_RESOURCE_ERROR_SETTINGS));
+  fail_unless (strstr (err->message, "fewer than 2 fit") != NULL, "%s",
+      err->message);
+  g_clear_error (&err);
+  gst_hfx_ivshmem_unref (shm);
+  fake_device_free (dir);
+
+  /* 720p NV12 in hfxd's smallest --shm-size (1 MiB): none; in 8 MiB: 6 */
+  gst_video_info_set_format (&info, GST_VIDEO_FORMAT_NV12, 1280, 720);
+  dir = fake_device_new ("0x1af4\n", "0x1110\n", 1 << 20, 1 << 20);
+  shm = open_fake (dir);
+  fail_unless (gst_hfx_shm_pool_new_in_ivshmem (&info, SLOTS, shm,
+          &err) == NULL);
+  g_clear_error (&err);
+  gst_hfx_ivshmem_unref (shm);
+  fake_device_free (dir);
+  dir = fake_device_new ("0x1af4\n", "0x1110\n", 8 << 20, 8 << 20);
+  shm = open_fake (dir);
+  pool = gst_hfx_shm_pool_new_in_ivshmem (&info, 12, shm, &err);
+  fail_unless (pool != NULL, "%s", err ? err->message : "?");
+  fail_unless_equals_uint64 (gst_hfx_shm_pool_get_size (GST_HFX_SHM_POOL
+          (pool)), 6 * GST_ROUND_UP_N (info.size, GST_HFX_SHM_POOL_SLOT_ALIGN));
+  gst_object_unref (pool);
+  gst_hfx_ivshmem_unref (shm);
+  fake_device_free (dir);
+}
+
+GST_END_TEST;
+
 static Suite *
 shmpool_suite (void)
 {
@@ -790,6 +1264,13 @@ shmpool_suite (void)
   tcase_add_test (tc, test_new_errors);
   tcase_add_test (tc, test_videotestsrc_fills_pool);
   tcase_add_test (tc, test_videoconvert_fills_pool);
+  tcase_add_test (tc, test_ivshmem_open);
+  tcase_add_test (tc, test_ivshmem_no_header);
+  tcase_add_test (tc, test_ivshmem_size_mismatch);
+  tcase_add_test (tc, test_ivshmem_busy);
+  tcase_add_test (tc, test_ivshmem_wrong_device);
+  tcase_add_loop_test (tc, test_ivshmem_pool, 0, n);
+  tcase_add_test (tc, test_ivshmem_pool_fit);
 
   return s;
 }

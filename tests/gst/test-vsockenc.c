@@ -9,6 +9,7 @@
 #include <gst/check/gstharness.h>
 #include <gst/gst.h>
 #include <gst/video/video.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 
 #include "check.h"
 #include "hfx/encoder.h"
+#include "hfx/region.h"
 #include "h264-decode.h"
 #include "hfxd-process.h"
 #include "pattern.h"
@@ -134,12 +136,13 @@ static struct hfx_image wrap_i420(GstBuffer *b, GstMapInfo *map, guint w, guint 
  * kbit/s: the default smpte pattern has a patch of fresh noise in every
  * frame, which at x264enc's default 2048 kbit/s and 720p holds luma at
  * about 29 dB (with x264enc as with vsockenc). */
-static void encode_and_compare_with(const char *address, const char *format, guint w,
-                                    guint h, guint n, const char *props)
+static void encode_and_compare_stats(const char *address, const char *format, guint w,
+                                     guint h, guint n, const char *props, GstStructure **stats)
 {
     gchar *enc = g_strdup_printf(
         "videotestsrc num-buffers=%u ! video/x-raw,format=%s,width=%u,height=%u,"
-        "framerate=30/1 ! vsockenc address=%s bitrate=8000 %s ! h264parse ! avdec_h264 ! "
+        "framerate=30/1 ! vsockenc name=enc address=%s bitrate=8000 %s ! h264parse ! "
+        "avdec_h264 ! "
         "videoconvert ! "
         "video/x-raw,format=I420 ! appsink name=out sync=false",
         n, format, w, h, address, props);
@@ -151,7 +154,15 @@ static void encode_and_compare_with(const char *address, const char *format, gui
     struct run a = {.keep_pictures = TRUE}, b = {.keep_pictures = TRUE};
     double min_psnr = 1000;
 
-    run_pipeline(enc, &a, 120, false);
+    GstElement *p = run_pipeline(enc, &a, 120, stats != NULL);
+    if (p) {
+        /* The element's counters, read before it stops. */
+        GstElement *e = gst_bin_get_by_name(GST_BIN(p), "enc");
+        g_object_get(e, "stats", stats, NULL);
+        gst_object_unref(e);
+        gst_element_set_state(p, GST_STATE_NULL);
+        gst_object_unref(p);
+    }
     run_pipeline(ref, &b, 120, false);
     if (a.error)
         fprintf(stderr, "%s: %s\n", format, a.error);
@@ -179,6 +190,12 @@ static void encode_and_compare_with(const char *address, const char *format, gui
     free_run(&b);
     g_free(enc);
     g_free(ref);
+}
+
+static void encode_and_compare_with(const char *address, const char *format, guint w,
+                                    guint h, guint n, const char *props)
+{
+    encode_and_compare_stats(address, format, w, h, n, props, NULL);
 }
 
 static void encode_and_compare(const char *address, const char *format, guint w, guint h,
@@ -625,6 +642,199 @@ static void test_shm_needs_unix(void)
     CHECK(hfxd_stop(&d));
 }
 
+/* ivshmem on the host, without a VM: a temporary directory with the files
+ * vsockenc reads of a PCI device in sysfs (vendor, device, enable) and
+ * resource2, the BAR, here the very file hfxd maps as region 0. */
+static void write_file(const char *dir, const char *name, const void *data, size_t len)
+{
+    char path[160];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    CHECK(fd >= 0);
+    CHECK(write(fd, data, len) == (ssize_t)len);
+    close(fd);
+}
+
+static void fake_ivshmem_dir(char *dir, size_t cap)
+{
+    snprintf(dir, cap, "/tmp/hfx-ivshmem-XXXXXX");
+    CHECK(mkdtemp(dir) != NULL);
+    write_file(dir, "vendor", "0x1af4\n", 7);
+    write_file(dir, "device", "0x1110\n", 7);
+    write_file(dir, "enable", "0\n", 2);
+}
+
+/* resource2 of size bytes, with an hfx header unless `header` is false:
+ * what hfxd --shm-file would have written. */
+static void fake_ivshmem_bar(const char *dir, uint64_t size, bool header)
+{
+    char path[160];
+    uint8_t bytes[HFX_REGION_HEADER_BYTES];
+    struct hfx_region_header h = hfx_region_header_for(size);
+
+    snprintf(path, sizeof(path), "%s/resource2", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    CHECK(fd >= 0);
+    CHECK(ftruncate(fd, (off_t)size) == 0);
+    if (header) {
+        CHECK_STATUS(hfx_region_header_encode(&h, bytes, sizeof(bytes)), HFX_OK);
+        CHECK(pwrite(fd, bytes, sizeof(bytes), 0) == (ssize_t)sizeof(bytes));
+    }
+    close(fd);
+}
+
+static void remove_fake_ivshmem(const char *dir)
+{
+    static const char *const names[] = {"vendor", "device", "enable", "resource2"};
+    char path[160];
+
+    for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
+        snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+        unlink(path);
+    }
+    CHECK(rmdir(dir) == 0);
+}
+
+static const char *stat_string(const GstStructure *stats, const char *field)
+{
+    const char *v = gst_structure_get_string(stats, field);
+    CHECK(v != NULL);
+    return v;
+}
+
+static guint64 stat_u64(const GstStructure *stats, const char *field)
+{
+    guint64 v = 0;
+    CHECK(gst_structure_get_uint64(stats, field, &v));
+    return v;
+}
+
+/* Region 0 end to end on the host: hfxd --shm-file creates the BAR file of
+ * a fake ivshmem device, vsockenc (shm-device=that directory) puts its
+ * pool in it and sends only offsets; 60 frames of 720p come back intact,
+ * all of them through shared memory, and nothing was written over the
+ * header. */
+static void test_ivshmem(void)
+{
+    char dev[64], bar[96], props[160];
+    struct hfxd_process d;
+    GstStructure *stats = NULL;
+    uint8_t page[HFX_REGION_HEADER_SIZE];
+    struct hfx_region_header h;
+
+    fake_ivshmem_dir(dev, sizeof(dev));
+    snprintf(bar, sizeof(bar), "%s/resource2", dev);
+    const char *const extra[] = {"--shm-file", bar, "--shm-size", "32", NULL};
+    hfxd_start(&d, -1, extra);
+    snprintf(props, sizeof(props), "frame-source=shm shm-device=%s", dev);
+    encode_and_compare_stats(d.unix_addr, "NV12", 1280, 720, 60, props, &stats);
+    CHECK(stats != NULL);
+    gchar *text = gst_structure_to_string(stats);
+    fprintf(stderr, "stats: %s\n", text);
+    g_free(text);
+    CHECK(strcmp(stat_string(stats, "shm-memory"), "ivshmem") == 0);
+    CHECK_EQ_INT(stat_u64(stats, "shm-frames"), 60);
+    CHECK_EQ_INT(stat_u64(stats, "shm-copies"), 0); /* videotestsrc drew into the region */
+    CHECK_EQ_INT(stat_u64(stats, "frames-dropped"), 0);
+    gst_structure_free(stats);
+    CHECK(hfxd_stop(&d));
+    CHECK(strstr(d.log, "frames 60, encoded 60, dropped 0, from shared memory 60,") != NULL);
+
+    /* The header page is as hfxd wrote it, and the device was enabled. */
+    int fd = open(bar, O_RDONLY | O_CLOEXEC);
+    CHECK(fd >= 0);
+    CHECK(pread(fd, page, sizeof(page), 0) == (ssize_t)sizeof(page));
+    close(fd);
+    CHECK_STATUS(hfx_region_header_decode(page, sizeof(page), &h), HFX_OK);
+    CHECK(h.size == 32u << 20);
+    for (size_t i = HFX_REGION_HEADER_BYTES; i < sizeof(page); i++)
+        CHECK_EQ_INT(page[i], 0);
+    gchar *enable = NULL;
+    gchar *enable_path = g_build_filename(dev, "enable", NULL);
+    CHECK(g_file_get_contents(enable_path, &enable, NULL, NULL));
+    CHECK(enable[0] == '1');
+    g_free(enable);
+    g_free(enable_path);
+    remove_fake_ivshmem(dev);
+}
+
+/* An ivshmem region, but a host without --shm-file on this connection:
+ * frame-source=shm is an error that says what is missing; auto sends the
+ * frames inline. A device without hfxd's header is not used: the pool
+ * goes to a memfd, which a unix socket can pass. */
+static void test_ivshmem_host_without_file(void)
+{
+    char dev[64];
+    struct hfxd_process d;
+    struct run a = {0}, b = {0}, c = {0};
+    gchar *desc;
+
+    fake_ivshmem_dir(dev, sizeof(dev));
+    fake_ivshmem_bar(dev, 16u << 20, true);
+    hfxd_start(&d, -1, NULL);
+
+    desc = g_strdup_printf("videotestsrc num-buffers=10 ! video/x-raw,format=NV12,width=320,"
+                           "height=240 ! vsockenc name=enc address=%s frame-source=shm "
+                           "shm-device=%s ! appsink name=out sync=false",
+                           d.unix_addr, dev);
+    run_pipeline(desc, &a, 30, false);
+    CHECK(a.error != NULL);
+    fprintf(stderr, "error: %s\n", a.error);
+    CHECK(strstr(a.error, "frame-source=shm") != NULL);
+    CHECK(strstr(a.error, "--shm-file") != NULL);
+    CHECK_EQ_INT(a.frames, 0);
+    g_free(desc);
+
+    desc = g_strdup_printf("videotestsrc num-buffers=10 ! video/x-raw,format=NV12,width=320,"
+                           "height=240 ! vsockenc name=enc address=%s frame-source=auto "
+                           "shm-device=%s ! appsink name=out sync=false",
+                           d.unix_addr, dev);
+    GstElement *p = run_pipeline(desc, &b, 30, true);
+    if (b.error)
+        fprintf(stderr, "auto: %s\n", b.error);
+    CHECK(b.error == NULL);
+    CHECK_EQ_INT(b.frames, 10);
+    CHECK_EQ_INT(stat_of(p, "shm-frames"), 0);
+    GstElement *enc = gst_bin_get_by_name(GST_BIN(p), "enc");
+    GstStructure *stats = NULL;
+    g_object_get(enc, "stats", &stats, NULL);
+    CHECK(strcmp(stat_string(stats, "shm-memory"), "none") == 0);
+    gst_structure_free(stats);
+    gst_object_unref(enc);
+    gst_element_set_state(p, GST_STATE_NULL);
+    gst_object_unref(p);
+    g_free(desc);
+
+    fake_ivshmem_bar(dev, 16u << 20, false);
+    desc = g_strdup_printf("videotestsrc num-buffers=10 ! video/x-raw,format=NV12,width=320,"
+                           "height=240 ! vsockenc name=enc address=%s frame-source=shm "
+                           "shm-device=%s ! appsink name=out sync=false",
+                           d.unix_addr, dev);
+    p = run_pipeline(desc, &c, 30, true);
+    if (c.error)
+        fprintf(stderr, "no header: %s\n", c.error);
+    CHECK(c.error == NULL);
+    CHECK_EQ_INT(c.frames, 10);
+    CHECK_EQ_INT(stat_of(p, "shm-frames"), 10);
+    enc = gst_bin_get_by_name(GST_BIN(p), "enc");
+    g_object_get(enc, "stats", &stats, NULL);
+    CHECK(strcmp(stat_string(stats, "shm-memory"), "memfd") == 0);
+    gst_structure_free(stats);
+    gst_object_unref(enc);
+    gst_element_set_state(p, GST_STATE_NULL);
+    gst_object_unref(p);
+    g_free(desc);
+
+    free_run(&a);
+    free_run(&b);
+    free_run(&c);
+    CHECK(hfxd_stop(&d));
+    /* auto's session: every frame inline; the memfd one: all shared. */
+    CHECK(strstr(d.log, "frames 10, encoded 10, dropped 0, from shared memory 0,") != NULL);
+    CHECK(strstr(d.log, "frames 10, encoded 10, dropped 0, from shared memory 10,") != NULL);
+    remove_fake_ivshmem(dev);
+}
+
 /* GstHarness: frames pushed in come out as H.264 access units with their
  * timestamps, the first a keyframe with SPS/PPS; a force-key-unit event
  * from upstream (a downstream event) gives another IDR; EOS drains. */
@@ -717,6 +927,8 @@ int main(int argc, char **argv)
         CHECK_CASE(test_host_error_on_bus),
         CHECK_CASE(test_shm),
         CHECK_CASE(test_shm_needs_unix),
+        CHECK_CASE(test_ivshmem),
+        CHECK_CASE(test_ivshmem_host_without_file),
         CHECK_CASE(test_inspect),
     };
     gst_init(&argc, &argv);

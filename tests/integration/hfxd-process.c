@@ -132,3 +132,45 @@ int run_program(const char *const *argv)
         return -1;
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
+
+int run_program_output(const char *const *argv, char *out, size_t cap)
+{
+    int status, pipefd[2];
+    size_t len = 0;
+    pid_t pid;
+
+    if (cap == 0 || pipe(pipefd) != 0)
+        return -1;
+    pid = fork();
+    if (pid < 0) {
+        close(pipefd[0]);
+        close(pipefd[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        dup2(pipefd[1], 1);
+        dup2(pipefd[1], 2);
+        close(pipefd[0]);
+        close(pipefd[1]);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    close(pipefd[1]);
+    for (;;) {
+        char drop[512];
+        char *to = len + 1 < cap ? out + len : drop;
+        size_t room = len + 1 < cap ? cap - 1 - len : sizeof(drop);
+        ssize_t n = read(pipefd[0], to, room);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        if (to != drop)
+            len += (size_t)n;
+    }
+    out[len] = '\0';
+    close(pipefd[0]);
+    if (waitpid(pid, &status, 0) != pid)
+        return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}

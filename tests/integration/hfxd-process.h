@@ -4,6 +4,7 @@
 #define HFX_TEST_HFXD_PROCESS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -31,5 +32,9 @@ void hfxd_collect_log(struct hfxd_process *p);
 
 /* Run a program (argv[0] is a path) and return its exit status, or -1. */
 int run_program(const char *const *argv);
+
+/* The same, with what it wrote to stdout and stderr in out (cap bytes,
+ * NUL-terminated, the rest dropped). */
+int run_program_output(const char *const *argv, char *out, size_t cap);
 
 #endif

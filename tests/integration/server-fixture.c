@@ -21,7 +21,7 @@ static void *run_server(void *arg)
     return NULL;
 }
 
-void fixture_start(struct fixture *f, const struct hfx_server_options *opts)
+static void start(struct fixture *f, const struct hfx_server_options *opts, uint64_t shm_size)
 {
     struct hfx_server_options o = {.keyframe_min_interval_ms = -1};
 
@@ -33,8 +33,26 @@ void fixture_start(struct fixture *f, const struct hfx_server_options *opts)
     snprintf(f->address, sizeof(f->address), "unix:%s/sock", f->dir);
     CHECK(pipe(f->stop) == 0);
     CHECK_STATUS(hfx_server_new(&o, &f->srv), HFX_OK);
-    CHECK_STATUS(hfx_server_listen(f->srv, f->address), HFX_OK);
+    if (shm_size) {
+        snprintf(f->shm_path, sizeof(f->shm_path), "%s/region", f->dir);
+        CHECK_STATUS(hfx_server_listen_shared(f->srv, f->address, f->shm_path, shm_size),
+                     HFX_OK);
+    } else {
+        CHECK_STATUS(hfx_server_listen(f->srv, f->address), HFX_OK);
+    }
     CHECK(pthread_create(&f->thread, NULL, run_server, f) == 0);
+}
+
+void fixture_start(struct fixture *f, const struct hfx_server_options *opts)
+{
+    start(f, opts, 0);
+}
+
+void fixture_start_shared(struct fixture *f, const struct hfx_server_options *opts,
+                          uint64_t shm_size)
+{
+    CHECK(shm_size > 0);
+    start(f, opts, shm_size);
 }
 
 void fixture_stop(struct fixture *f)
@@ -48,6 +66,8 @@ void fixture_stop(struct fixture *f)
     close(f->stop[1]);
     snprintf(path, sizeof(path), "%s/sock", f->dir);
     unlink(path);
+    if (f->shm_path[0])
+        unlink(f->shm_path);
     rmdir(f->dir);
 }
 

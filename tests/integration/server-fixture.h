@@ -20,10 +20,15 @@ struct fixture {
     int stop[2];
     char dir[64];
     char address[128]; /* unix:DIR/sock */
+    char shm_path[96]; /* DIR/region when started shared, else "" */
 };
 
 /* Start a server listening on a fresh unix socket; opts may be NULL. */
 void fixture_start(struct fixture *f, const struct hfx_server_options *opts);
+/* The same, with the file DIR/region (shm_size bytes, created by the
+ * server) as the listener's region 0 (hfx_server_listen_shared). */
+void fixture_start_shared(struct fixture *f, const struct hfx_server_options *opts,
+                          uint64_t shm_size);
 void fixture_stop(struct fixture *f);
 
 /* A raw connection: returns the client end of a socketpair whose other end

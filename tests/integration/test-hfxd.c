@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -22,6 +23,7 @@
 #include "check.h"
 #include "h264-decode.h"
 #include "hfx/client.h"
+#include "hfx/region.h"
 #include "hfx/transport.h"
 #include "hfxd-process.h"
 #include "pattern.h"
@@ -35,6 +37,9 @@ struct clip {
     uint32_t width, height;
     unsigned frames;
     bool shm;
+    /* Frames in region 0: this file (hfxd --shm-file), mapped read-write
+     * as QEMU maps the file behind an ivshmem device. */
+    const char *region0;
     uint32_t bitrate;
     /* Hooks: before submitting frame i (may request a keyframe etc.). */
     void (*before_frame)(struct clip *c, struct hfx_client *cl, unsigned i);
@@ -112,6 +117,28 @@ static enum hfx_event_type next(struct clip *c, struct hfx_client *cl,
     return ev.type;
 }
 
+/* Map region 0's file read-write and check the header hfxd wrote. */
+static uint8_t *map_region0(const char *path, size_t *size)
+{
+    uint8_t copy[HFX_REGION_HEADER_BYTES];
+    struct hfx_region_header h;
+    struct stat st;
+    uint8_t *map;
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+
+    CHECK(fd >= 0);
+    CHECK(fstat(fd, &st) == 0 && st.st_size > 0);
+    *size = (size_t)st.st_size;
+    map = mmap(NULL, *size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    CHECK(map != MAP_FAILED);
+    close(fd);
+    memcpy(copy, map, sizeof(copy));
+    CHECK_STATUS(hfx_region_header_decode(copy, sizeof(copy), &h), HFX_OK);
+    CHECK(h.size == *size);
+    CHECK_EQ_INT(h.header_size, HFX_REGION_HEADER_SIZE);
+    return map;
+}
+
 /* Encode c->frames of the pattern through the host and check the result. */
 static void encode_clip(struct clip *c)
 {
@@ -121,6 +148,7 @@ static void encode_clip(struct clip *c)
     struct hfx_image img;
     struct hfx_configure cfg;
     uint8_t *shm = NULL;
+    size_t shm_size = 0, shm_base = 0, slot_size = 0;
     uint32_t region = 0;
     unsigned window;
     char err[256];
@@ -138,12 +166,24 @@ static void encode_clip(struct clip *c)
     if (c->shm) {
         int fd = memfd_create("hfx-test", MFD_CLOEXEC | MFD_ALLOW_SEALING);
         CHECK(fd >= 0);
-        CHECK(ftruncate(fd, (off_t)(img.size * window)) == 0);
+        slot_size = img.size;
+        shm_size = img.size * window;
+        CHECK(ftruncate(fd, (off_t)shm_size) == 0);
         CHECK(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK) == 0);
-        shm = mmap(NULL, img.size * window, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        shm = mmap(NULL, shm_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
         CHECK(shm != MAP_FAILED);
-        CHECK_STATUS(hfx_client_attach_shm(cl, fd, img.size * window, &region), HFX_OK);
+        CHECK_STATUS(hfx_client_attach_shm(cl, fd, shm_size, &region), HFX_OK);
         close(fd);
+    } else if (c->region0) {
+        /* Never attached: the host offers it, frames name region 0 and
+         * put their planes after the header, page-aligned as vsockenc's
+         * pool does. */
+        CHECK(hfx_client_welcome(cl)->caps & HFX_CAP_SHM_FILE);
+        shm = map_region0(c->region0, &shm_size);
+        shm_base = HFX_REGION_HEADER_SIZE;
+        slot_size = (img.size + 4095) & ~(size_t)4095;
+        CHECK(shm_base + slot_size * window <= shm_size);
+        region = 0;
     }
     memset(&cfg, 0, sizeof(cfg));
     cfg.codec = HFX_CODEC_H264;
@@ -178,7 +218,7 @@ static void encode_clip(struct clip *c)
         }
         if (shm) {
             /* With at most `window` in flight, slot i % window is free. */
-            size_t slot = (i % window) * img.size;
+            size_t slot = shm_base + (i % window) * slot_size;
             struct hfx_image view = img;
             for (unsigned p = 0; p < planes; p++) {
                 view.plane[p] = shm + slot + (img.plane[p] - img.base);
@@ -202,7 +242,7 @@ static void encode_clip(struct clip *c)
     hfx_h264_decoder_free(&dec);
     hfx_client_free(&cl);
     if (shm)
-        munmap(shm, img.size * window);
+        munmap(shm, shm_size);
     hfx_image_release(&img);
     hfx_image_release(&k.src);
     hfx_image_release(&k.src_i420);
@@ -534,6 +574,107 @@ static void test_hostile_neighbours(void)
     CHECK(strstr(d.log, "HFX_E_BAD_MAGIC") != NULL);
 }
 
+/* Region 0 shared out of band (hfxd --shm-file): hfxd creates the file at
+ * --shm-size, offers SHM_FILE on that listener only, and reads 60 frames of
+ * 1280x720 NV12 that the client wrote into the file after the header. */
+static void test_region0_shm_file(void)
+{
+    char dir[] = "/tmp/hfx-region0-XXXXXX";
+    char path[64], plain[128], plain_addr[96];
+    struct hfxd_process d;
+    struct hfx_client *cl = NULL;
+    struct stat st;
+
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof(path), "%s/region", dir);
+    snprintf(plain_addr, sizeof(plain_addr), "unix:%s/plain", dir);
+    snprintf(plain, sizeof(plain), "--listen=%s", plain_addr);
+    /* hfxd_start's --listen comes first: --shm-file is for that one. */
+    const char *const extra[] = {"--shm-file", path, "--shm-size", "16", plain, NULL};
+    hfxd_start(&d, -1, extra);
+    CHECK(stat(path, &st) == 0);
+    CHECK(st.st_size == 16 << 20);
+    CHECK(strstr(d.log, "region 0 is") != NULL && strstr(d.log, path) != NULL);
+
+    /* The second listener has no region 0. */
+    CHECK_STATUS(hfx_client_connect(plain_addr, NULL, &cl, NULL, 0), HFX_OK);
+    CHECK(!(hfx_client_welcome(cl)->caps & HFX_CAP_SHM_FILE));
+    CHECK(hfx_client_welcome(cl)->caps & HFX_CAP_SHM_FD);
+    hfx_client_free(&cl);
+
+    struct clip c = {.address = d.unix_addr, .fourcc = HFX_FORMAT_NV12, .frames = 60,
+                     .region0 = path};
+    encode_clip(&c);
+    check_clip(&c);
+    fprintf(stderr, "region 0: min PSNR %.2f dB\n", c.min_psnr);
+    CHECK(hfxd_stop(&d));
+    CHECK(strstr(d.log, "frames 60, encoded 60, dropped 0, from shared memory 60,") != NULL);
+    /* The file stays, at its size: QEMU may still have it. */
+    CHECK(stat(path, &st) == 0);
+    CHECK(st.st_size == 16 << 20);
+    unlink(path);
+    CHECK(rmdir(dir) == 0);
+}
+
+/* hfxd refuses a --shm-file it cannot use: exit 1 and a message naming the
+ * file; a misplaced --shm-file or a --shm-size out of range is a usage
+ * error (2). No socket is left behind. */
+static void test_region0_hfxd_refuses(void)
+{
+    const char *hfxd = getenv("HFXD");
+    char dir[] = "/tmp/hfx-region0-XXXXXX";
+    char sock[64], listen[80], missing[96], small[64], out[4096];
+    struct stat st;
+    int fd;
+
+    CHECK(hfxd != NULL);
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(sock, sizeof(sock), "%s/sock", dir);
+    snprintf(listen, sizeof(listen), "--listen=unix:%s", sock);
+    snprintf(missing, sizeof(missing), "%s/no-such-dir/region", dir);
+    snprintf(small, sizeof(small), "%s/small", dir);
+
+    const char *const a1[] = {hfxd, listen, "--shm-file", missing, NULL};
+    CHECK_EQ_INT(run_program_output(a1, out, sizeof(out)), 1);
+    fprintf(stderr, "%s", out);
+    CHECK(strstr(out, missing) != NULL);
+    CHECK(strstr(out, "No such file or directory") != NULL);
+    CHECK(stat(sock, &st) != 0);
+
+    /* A file smaller than the header page plus one page. */
+    fd = open(small, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    CHECK(fd >= 0);
+    CHECK(ftruncate(fd, 4096) == 0);
+    close(fd);
+    const char *const a2[] = {hfxd, listen, "--shm-file", small, NULL};
+    CHECK_EQ_INT(run_program_output(a2, out, sizeof(out)), 1);
+    fprintf(stderr, "%s", out);
+    CHECK(strstr(out, small) != NULL);
+    CHECK(strstr(out, hfx_strerror(HFX_E_SHM_RANGE)) != NULL);
+    CHECK(stat(sock, &st) != 0);
+    CHECK(stat(small, &st) == 0 && st.st_size == 4096);
+
+    /* A directory is not a file. */
+    const char *const a3[] = {hfxd, listen, "--shm-file", dir, NULL};
+    CHECK_EQ_INT(run_program_output(a3, out, sizeof(out)), 1);
+    CHECK(strstr(out, dir) != NULL);
+
+    /* Usage errors. */
+    const char *const a4[] = {hfxd, "--shm-file", small, listen, NULL};
+    CHECK_EQ_INT(run_program_output(a4, out, sizeof(out)), 2);
+    CHECK(strstr(out, small) != NULL);
+    const char *const a5[] = {hfxd, listen, "--shm-file", small, "--shm-file", small, NULL};
+    CHECK_EQ_INT(run_program_output(a5, out, sizeof(out)), 2);
+    const char *const a6[] = {hfxd, listen, "--shm-file", small, "--shm-size", "0", NULL};
+    CHECK_EQ_INT(run_program_output(a6, out, sizeof(out)), 2);
+    const char *const a7[] = {hfxd, listen, "--shm-file", small, "--shm-size", "16385", NULL};
+    CHECK_EQ_INT(run_program_output(a7, out, sizeof(out)), 2);
+    CHECK(stat(sock, &st) != 0);
+
+    unlink(small);
+    CHECK(rmdir(dir) == 0);
+}
+
 static void test_cli_pattern(void)
 {
     const char *enc = getenv("HFX_ENCODE");
@@ -665,6 +806,8 @@ int main(void)
         CHECK_CASE(test_window_overflow_drops),
         CHECK_CASE(test_hfxd_handshake_timeout),
         CHECK_CASE(test_hostile_neighbours),
+        CHECK_CASE(test_region0_shm_file),
+        CHECK_CASE(test_region0_hfxd_refuses),
         CHECK_CASE(test_cli_pattern),
         CHECK_CASE(test_cli_y4m_shm),
         CHECK_CASE(test_token_tcp),

@@ -10,12 +10,14 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "check.h"
 #include "hfx/encoder.h"
 #include "hfx/protocol.h"
+#include "hfx/region.h"
 #include "server-fixture.h"
 
 #define W 64
@@ -96,11 +98,17 @@ typedef void (*attack_fn)(int fd);
 
 /* Run one attack on a fresh connection while a good session is open, and
  * prove the good one is unaffected. */
-/* `says`: text the ERROR must contain (the field it names), or NULL. */
-static void run_attack(attack_fn attack, enum hfx_status code, const char *says)
+/* `says`: text the ERROR must contain (the field it names), or NULL.
+ * shm_size: the listener's region 0 file (hfx_server_listen_shared), 0 for
+ * none. */
+static void run_attack_on(attack_fn attack, enum hfx_status code, const char *says,
+                          uint64_t shm_size)
 {
     struct fixture f;
-    fixture_start(&f, NULL);
+    if (shm_size)
+        fixture_start_shared(&f, NULL, shm_size);
+    else
+        fixture_start(&f, NULL);
     int good = good_session(&f);
     check_alive(good, 1);
     int bad = fixture_raw_conn(&f);
@@ -114,6 +122,11 @@ static void run_attack(attack_fn attack, enum hfx_status code, const char *says)
     check_alive(good, 2);
     close(good);
     fixture_stop(&f);
+}
+
+static void run_attack(attack_fn attack, enum hfx_status code, const char *says)
+{
+    run_attack_on(attack, code, says, 0);
 }
 
 static void attack_bad_magic(int fd)
@@ -313,10 +326,70 @@ static void attack_unknown_region(int fd)
     raw_send(fd, &m, NULL, 0);
 }
 
+/* FRAME of W x H NV12 on stream 1, source SHM, region 0, with the two
+ * planes at these offsets from the region's start. */
+static void send_region0_frame(int fd, uint64_t id, uint64_t luma, uint64_t chroma)
+{
+    struct hfx_msg m;
+
+    init_header(&m, HFX_MSG_FRAME, 1);
+    m.u.frame.frame_id = id;
+    m.u.frame.source = HFX_SOURCE_SHM;
+    m.u.frame.region = 0;
+    m.u.frame.plane_count = 2;
+    m.u.frame.planes[0].offset = luma;
+    m.u.frame.planes[0].stride = W;
+    m.u.frame.planes[1].offset = chroma;
+    m.u.frame.planes[1].stride = W;
+    raw_send(fd, &m, NULL, 0);
+}
+
+/* Region 0 starts with the host's header: a plane there is refused before
+ * a byte of it is read, whether it is the first plane... */
+static void attack_region0_in_header(int fd)
+{
+    raw_handshake(fd);
+    raw_configure(fd, 1, HFX_FORMAT_NV12, W, H);
+    send_region0_frame(fd, 9, 0, W * H);
+}
+
+/* ...or a later one reaching into its last byte (4095), with the luma in
+ * the data area. */
+static void attack_region0_chroma_in_header(int fd)
+{
+    raw_handshake(fd);
+    raw_configure(fd, 1, HFX_FORMAT_NV12, W, H);
+    send_region0_frame(fd, 9, 2 * HFX_REGION_HEADER_SIZE, HFX_REGION_HEADER_SIZE - 1);
+}
+
+/* In the data area but past the end of the file (8192 bytes, the
+ * smallest region): the same range check as an attached region. */
+static void attack_region0_past_end(int fd)
+{
+    raw_handshake(fd);
+    raw_configure(fd, 1, HFX_FORMAT_NV12, W, H);
+    send_region0_frame(fd, 9, HFX_REGION_HEADER_SIZE, HFX_REGION_HEADER_SIZE + W * H);
+}
+
+/* Region 0 on a listener that was given no file. */
+static void attack_region0_without_file(int fd)
+{
+    raw_handshake(fd);
+    raw_configure(fd, 1, HFX_FORMAT_NV12, W, H);
+    send_region0_frame(fd, 9, HFX_REGION_HEADER_SIZE, HFX_REGION_HEADER_SIZE + W * H);
+}
+
 #define ATTACK(name, code, says)                                               \
     static void test_##name(void)                                              \
     {                                                                          \
         run_attack(attack_##name, code, says);                                 \
+    }
+
+/* The same on a listener with a region 0 file of shm_size bytes. */
+#define ATTACK_SHARED(name, code, says, shm_size)                              \
+    static void test_##name(void)                                              \
+    {                                                                          \
+        run_attack_on(attack_##name, code, says, shm_size);                    \
     }
 
 ATTACK(bad_magic, HFX_E_BAD_MAGIC, "header: magic 0x45504f4e at offset 0")
@@ -339,6 +412,274 @@ ATTACK(before_hello, HFX_E_STATE, "before HELLO")
 ATTACK(host_message, HFX_E_STATE, "PONG")
 ATTACK(shm_out_of_range, HFX_E_SHM_RANGE, "planes[1] at offset 64 ends at 10240, past 8192")
 ATTACK(unknown_region, HFX_E_SHM_RANGE, "no SHM region 77")
+ATTACK_SHARED(region0_in_header, HFX_E_SHM_RANGE,
+              "FRAME 9: a plane in region 0's header (bytes 0..4095)", 1 << 20)
+ATTACK_SHARED(region0_chroma_in_header, HFX_E_SHM_RANGE, "a plane in region 0's header", 1 << 20)
+ATTACK_SHARED(region0_past_end, HFX_E_SHM_RANGE, "planes[1] at offset 64 ends at 10240, past 8192",
+              HFX_REGION_MIN_SIZE)
+ATTACK(region0_without_file, HFX_E_SHM_RANGE, "FRAME 9: no SHM region 0")
+
+/* HELLO offering every way of sharing memory; returns WELCOME's caps. */
+static uint32_t hello_caps(int fd)
+{
+    struct hfx_msg m;
+    uint8_t buf[1024];
+
+    init_header(&m, HFX_MSG_HELLO, 0);
+    m.u.hello.min_version = m.u.hello.max_version = 1;
+    m.u.hello.caps = HFX_CAP_INLINE | HFX_CAP_SHM_FD | HFX_CAP_SHM_FILE;
+    raw_send(fd, &m, NULL, 0);
+    CHECK(raw_recv(fd, &m, buf, sizeof(buf)));
+    CHECK_EQ_INT(m.hdr.type, HFX_MSG_WELCOME);
+    return m.u.welcome.caps;
+}
+
+/* WELCOME offers SHM_FILE exactly on a listener that has a region 0. */
+static void test_region0_caps(void)
+{
+    struct fixture f;
+    uint32_t caps;
+    int fd;
+
+    fixture_start(&f, NULL);
+    fd = fixture_raw_conn(&f);
+    caps = hello_caps(fd);
+    CHECK(caps & HFX_CAP_INLINE);
+    CHECK(caps & HFX_CAP_SHM_FD);
+    CHECK(!(caps & HFX_CAP_SHM_FILE));
+    close(fd);
+    fixture_stop(&f);
+
+    fixture_start_shared(&f, NULL, 1 << 20);
+    fd = fixture_raw_conn(&f);
+    caps = hello_caps(fd);
+    CHECK(caps & HFX_CAP_INLINE);
+    CHECK(caps & HFX_CAP_SHM_FD);
+    CHECK(caps & HFX_CAP_SHM_FILE);
+    close(fd);
+    fixture_stop(&f);
+}
+
+/* The client's side of region 0, as QEMU has it: the same file mapped
+ * read-write. Frames starting at the first byte of the data area, ending
+ * at the region's last byte, and in between are encoded: with the refused
+ * frames above, proof that the boundaries are where they should be. */
+static void test_region0_frames(void)
+{
+    const uint64_t size = 64 * 1024;
+    const uint64_t at[3] = {HFX_REGION_HEADER_SIZE, size - sizeof(frame_nv12),
+                            HFX_REGION_HEADER_SIZE + 8192};
+    static uint8_t buf[1 << 20];
+    struct hfx_region_header h;
+    uint8_t copy[HFX_REGION_HEADER_BYTES];
+    struct fixture f;
+    struct hfx_msg m;
+    struct stat st;
+
+    fixture_start_shared(&f, NULL, size);
+    int rfd = open(f.shm_path, O_RDWR | O_CLOEXEC);
+    CHECK(rfd >= 0);
+    CHECK(fstat(rfd, &st) == 0);
+    CHECK_EQ_INT(st.st_size, size);
+    uint8_t *map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, rfd, 0);
+    CHECK(map != MAP_FAILED);
+    close(rfd);
+    memcpy(copy, map, sizeof(copy));
+    CHECK_STATUS(hfx_region_header_decode(copy, sizeof(copy), &h), HFX_OK);
+    CHECK(h.size == size);
+
+    int fd = fixture_raw_conn(&f);
+    CHECK(hello_caps(fd) & HFX_CAP_SHM_FILE);
+    raw_configure(fd, 1, HFX_FORMAT_NV12, W, H);
+    for (unsigned i = 0; i < 3; i++) {
+        memset(map + at[i], (int)(16 + i * 40), W * H);
+        memset(map + at[i] + W * H, 0x80, W * H / 2);
+        send_region0_frame(fd, i, at[i], at[i] + W * H);
+        CHECK(raw_recv(fd, &m, buf, sizeof(buf)));
+        CHECK_EQ_INT(m.hdr.type, HFX_MSG_PACKET);
+        CHECK(m.u.packet.frame_id == i);
+        CHECK(m.u.packet.data_len > 0);
+    }
+    close(fd);
+    munmap(map, size);
+    fixture_stop(&f);
+}
+
+static char listen_log[4096];
+
+static void collect_log(void *user, enum hfx_log_level level, const char *msg)
+{
+    size_t n = strlen(listen_log);
+    (void)user;
+    (void)level;
+    snprintf(listen_log + n, sizeof(listen_log) - n, "%s\n", msg);
+}
+
+/* hfx_server_listen_shared's answer about path, on a fresh socket in dir
+ * (last_sock), with what it logged in listen_log. */
+static char last_sock[128];
+static unsigned n_listens;
+
+static enum hfx_status listen_shared(struct hfx_server *srv, const char *dir, const char *path,
+                                     uint64_t shm_size)
+{
+    char address[160];
+
+    snprintf(last_sock, sizeof(last_sock), "%s/sock%u", dir, n_listens++);
+    snprintf(address, sizeof(address), "unix:%s", last_sock);
+    listen_log[0] = '\0';
+    return hfx_server_listen_shared(srv, address, path, shm_size);
+}
+
+static void make_file(const char *path, uint64_t size, int fill)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    CHECK(fd >= 0);
+    CHECK(ftruncate(fd, (off_t)size) == 0);
+    if (fill >= 0 && size) {
+        uint8_t page[HFX_REGION_HEADER_SIZE * 2];
+        size_t len = size < sizeof(page) ? (size_t)size : sizeof(page);
+        memset(page, fill, sizeof(page));
+        CHECK(pwrite(fd, page, len, 0) == (ssize_t)len);
+    }
+    close(fd);
+}
+
+/* The header page exactly as include/hfx/region.h lays it out: magic
+ * HFXREGN0, version 1, header_size 4096, size, all little-endian, then
+ * zeros to the end of the page. */
+static void check_header_bytes(const char *path, uint64_t size)
+{
+    uint8_t page[HFX_REGION_HEADER_SIZE];
+    uint8_t want[24] = {'H', 'F', 'X', 'R', 'E', 'G', 'N', '0', 1, 0, 0, 0, 0x00, 0x10, 0, 0};
+    struct hfx_region_header h;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    for (int i = 0; i < 8; i++)
+        want[16 + i] = (uint8_t)(size >> (8 * i));
+    CHECK(fd >= 0);
+    CHECK(pread(fd, page, sizeof(page), 0) == (ssize_t)sizeof(page));
+    close(fd);
+    CHECK(memcmp(page, want, sizeof(want)) == 0);
+    for (size_t i = sizeof(want); i < sizeof(page); i++)
+        if (page[i] != 0) {
+            fprintf(stderr, "header byte %zu is 0x%02x\n", i, page[i]);
+            CHECK(!"the rest of the header page is zero");
+        }
+    CHECK_STATUS(hfx_region_header_decode(page, sizeof(page), &h), HFX_OK);
+    CHECK_EQ_INT(h.version, HFX_REGION_VERSION);
+    CHECK_EQ_INT(h.header_size, HFX_REGION_HEADER_SIZE);
+    CHECK(h.size == size);
+}
+
+static uint64_t file_size(const char *path)
+{
+    struct stat st;
+    CHECK(stat(path, &st) == 0);
+    CHECK(S_ISREG(st.st_mode));
+    return (uint64_t)st.st_size;
+}
+
+/* A refusal logs the file's name and why, and leaves no listener. */
+static void check_refused(const char *path, const char *says)
+{
+    struct stat st;
+
+    if (!strstr(listen_log, path) || !strstr(listen_log, says)) {
+        fprintf(stderr, "log: %s(wanted '%s' and '%s')\n", listen_log, path, says);
+        CHECK(!"the refusal names the file and why");
+    }
+    CHECK(stat(last_sock, &st) != 0);
+}
+
+/* hfx_server_listen_shared and the region file: created (0600) with the
+ * size asked for when missing or empty, kept at its size when it exists
+ * (the header rewritten, the data area left alone), refused when the size
+ * is out of range or the path cannot be opened as a file. */
+static void test_listen_shared_file(void)
+{
+    struct hfx_server_options o = {.keyframe_min_interval_ms = -1, .log = collect_log};
+    struct hfx_server *srv = NULL;
+    char dir[] = "/tmp/hfx-region-XXXXXX";
+    char path[96], other[96], sub[96];
+    struct stat st;
+    uint8_t b;
+
+    CHECK(mkdtemp(dir) != NULL);
+    CHECK_STATUS(hfx_server_new(&o, &srv), HFX_OK);
+    snprintf(path, sizeof(path), "%s/region", dir);
+
+    /* Missing: created with the size asked for, owner-only. */
+    CHECK_STATUS(listen_shared(srv, dir, path, 1 << 20), HFX_OK);
+    CHECK(stat(path, &st) == 0);
+    CHECK_EQ_INT(st.st_mode & 0777, 0600);
+    CHECK(file_size(path) == 1 << 20);
+    check_header_bytes(path, 1 << 20);
+    CHECK(strstr(listen_log, path) != NULL);
+
+    /* Existing, another size, garbage in the header page, data after it:
+     * the size stays, the header page is rewritten whole, the data area is
+     * not touched. */
+    snprintf(other, sizeof(other), "%s/existing", dir);
+    make_file(other, 3 << 20, 0xa5);
+    CHECK_STATUS(listen_shared(srv, dir, other, 1 << 20), HFX_OK);
+    CHECK(file_size(other) == 3 << 20);
+    check_header_bytes(other, 3 << 20);
+    int fd = open(other, O_RDONLY | O_CLOEXEC);
+    CHECK(fd >= 0);
+    CHECK(pread(fd, &b, 1, HFX_REGION_HEADER_SIZE) == 1);
+    CHECK_EQ_INT(b, 0xa5);
+    close(fd);
+
+    /* Empty counts as missing (QEMU may have created it). */
+    make_file(other, 0, -1);
+    CHECK_STATUS(listen_shared(srv, dir, other, 2 << 20), HFX_OK);
+    CHECK(file_size(other) == 2 << 20);
+    check_header_bytes(other, 2 << 20);
+    unlink(other);
+
+    /* Sizes out of range, asked for or found: refused, the file not
+     * written. */
+    snprintf(other, sizeof(other), "%s/small", dir);
+    CHECK_STATUS(listen_shared(srv, dir, other, HFX_REGION_MIN_SIZE - 1), HFX_E_SHM_RANGE);
+    check_refused(other, hfx_strerror(HFX_E_SHM_RANGE));
+    CHECK_STATUS(listen_shared(srv, dir, other, HFX_MAX_SHM_SIZE + 1), HFX_E_SHM_RANGE);
+    check_refused(other, hfx_strerror(HFX_E_SHM_RANGE));
+    make_file(other, HFX_REGION_MIN_SIZE - 4096, 0x5a);
+    CHECK_STATUS(listen_shared(srv, dir, other, 1 << 20), HFX_E_SHM_RANGE);
+    check_refused(other, hfx_strerror(HFX_E_SHM_RANGE));
+    CHECK(file_size(other) == HFX_REGION_MIN_SIZE - 4096);
+    fd = open(other, O_RDONLY | O_CLOEXEC);
+    CHECK(fd >= 0);
+    CHECK(pread(fd, &b, 1, 0) == 1);
+    CHECK_EQ_INT(b, 0x5a);
+    close(fd);
+    make_file(other, HFX_MAX_SHM_SIZE + 4096, -1); /* sparse */
+    CHECK_STATUS(listen_shared(srv, dir, other, 1 << 20), HFX_E_SHM_RANGE);
+    check_refused(other, hfx_strerror(HFX_E_SHM_RANGE));
+    unlink(other);
+
+    /* The smallest region is fine. */
+    CHECK_STATUS(listen_shared(srv, dir, other, HFX_REGION_MIN_SIZE), HFX_OK);
+    check_header_bytes(other, HFX_REGION_MIN_SIZE);
+    unlink(other);
+
+    /* Not openable as a regular file: a missing directory, a directory. */
+    snprintf(sub, sizeof(sub), "%s/no-such-dir/region", dir);
+    CHECK_STATUS(listen_shared(srv, dir, sub, 1 << 20), HFX_E_IO);
+    check_refused(sub, "No such file or directory");
+    CHECK_STATUS(listen_shared(srv, dir, dir, 1 << 20), HFX_E_IO);
+    check_refused(dir, "Is a directory");
+
+    hfx_server_free(&srv);
+    unlink(path);
+    for (unsigned i = 0; i < n_listens; i++) {
+        char sock[160];
+        snprintf(sock, sizeof(sock), "%s/sock%u", dir, i);
+        unlink(sock);
+    }
+    CHECK(rmdir(dir) == 0);
+}
 
 static void test_token(void)
 {
@@ -672,6 +1013,13 @@ int main(void)
         CHECK_CASE(test_host_message),
         CHECK_CASE(test_shm_out_of_range),
         CHECK_CASE(test_unknown_region),
+        CHECK_CASE(test_region0_in_header),
+        CHECK_CASE(test_region0_chroma_in_header),
+        CHECK_CASE(test_region0_past_end),
+        CHECK_CASE(test_region0_without_file),
+        CHECK_CASE(test_region0_caps),
+        CHECK_CASE(test_region0_frames),
+        CHECK_CASE(test_listen_shared_file),
         CHECK_CASE(test_token),
         CHECK_CASE(test_busy),
         CHECK_CASE(test_tcp_public_needs_token),

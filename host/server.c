@@ -23,6 +23,7 @@
 #include "hfx/conn.h"
 #include "hfx/protocol.h"
 #include "hfx/region.h"
+#include "hfx/token.h"
 #include "shm.h"
 #include "stream.h"
 
@@ -506,21 +507,6 @@ static void end_session(struct hfx_server *s, struct session *ss)
     free(ss);
 }
 
-/* Constant-time comparison: the time taken must not tell how much of a
- * guessed token was right. */
-static bool token_equal(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
-{
-    uint8_t diff = (uint8_t)(alen != blen);
-    size_t n = alen < blen ? alen : blen;
-
-    for (size_t i = 0; i < HFX_MAX_TOKEN; i++) {
-        uint8_t x = i < n ? a[i] : 0;
-        uint8_t y = i < n ? b[i] : 0;
-        diff |= (uint8_t)(x ^ y);
-    }
-    return diff == 0;
-}
-
 static void on_hello(struct hfx_server *s, struct session *ss, const struct hfx_msg *m)
 {
     const struct hfx_hello *h = &m->u.hello;
@@ -532,8 +518,7 @@ static void on_hello(struct hfx_server *s, struct session *ss, const struct hfx_
                        h->min_version, h->max_version, HFX_PROTOCOL_VERSION);
         return;
     }
-    if (s->token && !token_equal(h->token, h->token_len, (const uint8_t *)s->token,
-                                 s->token_len)) {
+    if (s->token && !hfx_token_equal(h->token, h->token_len, s->token, s->token_len)) {
         protocol_error(s, ss, 0, HFX_E_AUTH, "HELLO: token missing or wrong");
         return;
     }

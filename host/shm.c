@@ -2,6 +2,7 @@
 #include "shm.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -57,10 +58,15 @@ enum hfx_status shm_region_open_file(const char *path, uint64_t create_size,
     struct stat st;
     uint64_t size;
     enum hfx_status status;
+    bool created = false; /* by us: removed again if it cannot be used */
     int fd;
 
     *out = NULL;
-    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) {
+        fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        created = fd >= 0;
+    }
     if (fd < 0)
         return HFX_E_IO;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
@@ -77,27 +83,31 @@ enum hfx_status shm_region_open_file(const char *path, uint64_t create_size,
         goto range_error;
     h = hfx_region_header_for(size);
     status = hfx_region_header_encode(&h, page, sizeof(page));
-    if (status != HFX_OK) {
-        close(fd);
-        return status;
-    }
+    if (status != HFX_OK)
+        goto fail;
     /* The whole header page, so that stale bytes after the fields read as
      * zero. */
     if (pwrite(fd, page, sizeof(page), 0) != (ssize_t)sizeof(page))
         goto io_error;
     status = map_read_only(fd, size, 0, out);
+    if (status != HFX_OK)
+        goto fail;
     close(fd);
-    return status;
+    return HFX_OK;
 
-io_error: {
+io_error:
+    status = HFX_E_IO;
+    goto fail;
+range_error:
+    status = HFX_E_SHM_RANGE;
+fail: {
     int e = errno;
+    if (created)
+        unlink(path);
     close(fd);
     errno = e;
-    return HFX_E_IO;
+    return status;
 }
-range_error:
-    close(fd);
-    return HFX_E_SHM_RANGE;
 }
 
 struct shm_region *shm_region_ref(struct shm_region *r)

@@ -43,3 +43,14 @@ enum hfx_status hfx_token_read_file(const char *path, char *out, size_t cap, boo
     memset(line, 0, sizeof(line));
     return HFX_OK;
 }
+
+bool hfx_token_equal(const void *a, size_t alen, const void *b, size_t blen)
+{
+    const uint8_t *x = a, *y = b;
+    uint8_t diff = (uint8_t)(alen != blen || alen > HFX_MAX_TOKEN);
+    size_t n = alen < blen ? alen : blen;
+
+    for (size_t i = 0; i < HFX_MAX_TOKEN; i++)
+        diff |= (uint8_t)((i < n ? x[i] : 0) ^ (i < n ? y[i] : 0));
+    return diff == 0;
+}

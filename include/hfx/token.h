@@ -24,6 +24,11 @@ extern "C" {
 HFX_MUST_CHECK enum hfx_status hfx_token_read_file(const char *path, char *out, size_t cap,
                                                    bool *exposed);
 
+/* Whether two tokens are equal, in time that depends on neither's bytes
+ * (a guess must not learn how much of it was right). Tokens are at most
+ * HFX_MAX_TOKEN bytes; a longer one is never equal. */
+bool hfx_token_equal(const void *a, size_t alen, const void *b, size_t blen);
+
 #ifdef __cplusplus
 }
 #endif

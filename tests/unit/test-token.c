@@ -71,12 +71,28 @@ static void test_exposed_and_missing(void)
     CHECK_STATUS(hfx_token_read_file("/nonexistent/token", out, sizeof(out), NULL), HFX_E_IO);
 }
 
+static void test_equal(void)
+{
+    char big[HFX_MAX_TOKEN + 2];
+
+    CHECK(hfx_token_equal("s3cret", 6, "s3cret", 6));
+    CHECK(!hfx_token_equal("s3cret", 6, "s3creT", 6));
+    CHECK(!hfx_token_equal("s3cret", 6, "s3cre", 5));
+    CHECK(!hfx_token_equal("", 0, "x", 1));
+    CHECK(hfx_token_equal("", 0, "", 0));
+    memset(big, 'a', sizeof(big));
+    CHECK(hfx_token_equal(big, HFX_MAX_TOKEN, big, HFX_MAX_TOKEN));
+    /* Over the limit: never equal, even to itself. */
+    CHECK(!hfx_token_equal(big, sizeof(big), big, sizeof(big)));
+}
+
 int main(void)
 {
     static const struct check_case cases[] = {
         CHECK_CASE(test_first_line_trimmed),
         CHECK_CASE(test_rejects_empty_and_long),
         CHECK_CASE(test_exposed_and_missing),
+        CHECK_CASE(test_equal),
     };
     return check_run(cases, CHECK_COUNT(cases));
 }

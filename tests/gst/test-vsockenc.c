@@ -702,6 +702,17 @@ static const char *stat_string(const GstStructure *stats, const char *field)
     return v;
 }
 
+/* The element's "shm-memory" stat is want. */
+static void check_shm_memory(GstElement *pipeline, const char *want)
+{
+    GstElement *enc = gst_bin_get_by_name(GST_BIN(pipeline), "enc");
+    GstStructure *stats = NULL;
+    g_object_get(enc, "stats", &stats, NULL);
+    CHECK(strcmp(stat_string(stats, "shm-memory"), want) == 0);
+    gst_structure_free(stats);
+    gst_object_unref(enc);
+}
+
 static guint64 stat_u64(const GstStructure *stats, const char *field)
 {
     guint64 v = 0;
@@ -795,12 +806,7 @@ static void test_ivshmem_host_without_file(void)
     CHECK(b.error == NULL);
     CHECK_EQ_INT(b.frames, 10);
     CHECK_EQ_INT(stat_of(p, "shm-frames"), 0);
-    GstElement *enc = gst_bin_get_by_name(GST_BIN(p), "enc");
-    GstStructure *stats = NULL;
-    g_object_get(enc, "stats", &stats, NULL);
-    CHECK(strcmp(stat_string(stats, "shm-memory"), "none") == 0);
-    gst_structure_free(stats);
-    gst_object_unref(enc);
+    check_shm_memory(p, "none");
     gst_element_set_state(p, GST_STATE_NULL);
     gst_object_unref(p);
     g_free(desc);
@@ -816,11 +822,7 @@ static void test_ivshmem_host_without_file(void)
     CHECK(c.error == NULL);
     CHECK_EQ_INT(c.frames, 10);
     CHECK_EQ_INT(stat_of(p, "shm-frames"), 10);
-    enc = gst_bin_get_by_name(GST_BIN(p), "enc");
-    g_object_get(enc, "stats", &stats, NULL);
-    CHECK(strcmp(stat_string(stats, "shm-memory"), "memfd") == 0);
-    gst_structure_free(stats);
-    gst_object_unref(enc);
+    check_shm_memory(p, "memfd");
     gst_element_set_state(p, GST_STATE_NULL);
     gst_object_unref(p);
     g_free(desc);

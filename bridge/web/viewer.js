@@ -43,7 +43,11 @@
         messagesReceived: 0,
         bytesReceived: 0,       // access-unit bytes, headers not counted
         framesSkipped: 0,       // not decoded: waiting for a keyframe
-        firstFrameMs: null,     // first draw, ms since navigation (performance.now())
+        // Where a late joiner's first picture spends its time, ms since navigation
+        // (performance.now()) on the latest connection: open, first message, first draw.
+        openMs: null,
+        firstMessageMs: null,
+        firstFrameMs: null,
         keyframeRequests: 0,
         connections: 0,
         reconnectInMs: 0,
@@ -332,6 +336,7 @@
     viewer.drawPath = drawPath;
     const drawSamples = [];
     let rgbx = null;            // ImageData reused by the copy path
+    let firstDrawPending = true;    // the next draw is the connection's first
     // Draws run one after another, in output order: the copy path is async.
     let drawQueue = Promise.resolve();
 
@@ -381,8 +386,11 @@
 
     function frameDrawn(meta) {
         const now = performance.now();
-        if (viewer.framesDrawn++ === 0)
+        viewer.framesDrawn++;
+        if (firstDrawPending) {
+            firstDrawPending = false;
             viewer.firstFrameMs = now;
+        }
         if (!meta)
             return;
         viewer.lastSeq = meta.seq;
@@ -441,6 +449,8 @@
         const gen = ++generation;
         viewer.connections++;
         viewer.bridgeStats = null;
+        viewer.openMs = viewer.firstMessageMs = viewer.firstFrameMs = null;
+        firstDrawPending = true;
         inbox.length = 0;
         waitForKeyframe();
         // The decoder may hold chunks of the old connection: drop them. A new
@@ -461,8 +471,10 @@
         s.binaryType = 'arraybuffer';
         socket = s;
         s.onopen = () => {
-            if (gen === generation)
-                setState('streaming');
+            if (gen !== generation)
+                return;
+            viewer.openMs = performance.now();
+            setState('streaming');
         };
         s.onmessage = (ev) => {
             if (gen !== generation)
@@ -474,8 +486,11 @@
             // Only a peer that sends a stream resets the backoff, so one that
             // accepts and hangs up at once is not hammered every 250 ms.
             backoffMs = BACKOFF_MIN_MS;
+            const arrival = performance.now();
+            if (viewer.firstMessageMs === null)
+                viewer.firstMessageMs = arrival;
             viewer.messagesReceived++;
-            inbox.push({ buf: ev.data, arrival: performance.now(), generation: gen });
+            inbox.push({ buf: ev.data, arrival, generation: gen });
             pump();
         };
         s.onclose = (ev) => {

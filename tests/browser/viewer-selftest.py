@@ -133,6 +133,8 @@ def check_bars(c, name, session):
 
 def check_viewer(c, name, session, conn, out):
     st = viewer_state(session)
+    # The last reports may still be on their way to the server.
+    wait_until(lambda: len(conn.drawn) >= st['framesDrawn'], 2)
     c.results[name] = {k: st[k] for k in ('framesDrawn', 'lastSeq', 'keyframesSeen', 'errors',
                                           'state', 'codec', 'canvas')}
     c.check(f'{name}: >= 90 frames drawn', st['framesDrawn'] >= 90, st['framesDrawn'])

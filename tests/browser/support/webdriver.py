@@ -180,7 +180,17 @@ class Driver:
                 pass    # not the main thread: the caller handles signals
 
     def _start(self):
-        self.port = free_port()
+        # free_port() can lose a race with another process binding the same
+        # port: chromedriver then exits at once, and a new port is tried.
+        for attempt in range(3):
+            try:
+                return self._start_on(free_port())
+            except WebDriverError as e:
+                if e.error != 'chromedriver exited' or attempt == 2:
+                    raise
+
+    def _start_on(self, port):
+        self.port = port
         self.log_path = self.output_dir / 'chromedriver.log'
         cmd = [self.chromedriver, f'--port={self.port}', f'--log-path={self.log_path}']
         if os.environ.get('HFX_WEBDRIVER_DEBUG'):

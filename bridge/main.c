@@ -1,0 +1,309 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * desktop-bridge: capture the desktop, encode it through vsockenc (or
+ * x264enc) and serve it to browsers (docs/bridge.md).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gio/gio.h>
+#include <glib-unix.h>
+#include <gst/gst.h>
+
+#include "capture.h"
+#include "server.h"
+
+typedef struct
+{
+  GMainLoop *loop;
+  BridgeServer *server;
+  BridgeCapture *capture;
+  int status;
+  guint stats_interval_s;
+} Bridge;
+
+static void
+on_au (const guint8 * au, gsize len, gboolean keyframe, gint64 pts_us,
+    gint64 capture_us, guint width, guint height, gpointer user_data)
+{
+  Bridge *b = user_data;
+
+  bridge_server_push_au (b->server, au, len, keyframe, pts_us, capture_us,
+      width, height);
+}
+
+static void
+on_capture_error (const gchar * message, gpointer user_data)
+{
+  Bridge *b = user_data;
+
+  g_printerr ("desktop-bridge: capture stopped: %s\n", message);
+  b->status = 1;
+  g_main_loop_quit (b->loop);
+}
+
+static void
+request_keyframe (gpointer user_data)
+{
+  Bridge *b = user_data;
+
+  if (b->capture)
+    bridge_capture_request_keyframe (b->capture);
+}
+
+static gchar *
+describe_encoder (gpointer user_data)
+{
+  Bridge *b = user_data;
+
+  return b->capture ? bridge_capture_encoder_in_use (b->capture) :
+      g_strdup ("none");
+}
+
+static gboolean
+on_signal (gpointer user_data)
+{
+  Bridge *b = user_data;
+
+  g_printerr ("desktop-bridge: stopping\n");
+  g_main_loop_quit (b->loop);
+  return G_SOURCE_CONTINUE;
+}
+
+/* A line of progress now and then: what a user watching the terminal
+ * wants to know. */
+static gboolean
+print_stats (gpointer user_data)
+{
+  Bridge *b = user_data;
+  gchar *json = bridge_server_stats_json (b->server, FALSE);
+
+  g_print ("desktop-bridge: stats %s\n", json);
+  g_free (json);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+parse_source (const gchar * text, BridgeCaptureOptions * o, GError ** error)
+{
+  if (g_str_equal (text, "test"))
+    o->source = BRIDGE_SOURCE_TEST;
+  else if (g_str_equal (text, "x11"))
+    o->source = BRIDGE_SOURCE_X11;
+  else if (g_str_equal (text, "pipewire"))
+    o->source = BRIDGE_SOURCE_PIPEWIRE;
+  else if (g_str_has_prefix (text, "pipewire:")) {
+    o->source = BRIDGE_SOURCE_PIPEWIRE;
+    o->path = text + strlen ("pipewire:");
+  } else if (g_str_has_prefix (text, "file:") && text[5]) {
+    o->source = BRIDGE_SOURCE_FILE;
+    o->path = text + strlen ("file:");
+  } else {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+        "--source %s: expected x11, pipewire[:NODE], test or file:PATH", text);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean
+parse_encoder (const gchar * text, BridgeCaptureOptions * o, GError ** error)
+{
+  if (g_str_equal (text, "auto"))
+    o->encoder = BRIDGE_ENCODER_AUTO;
+  else if (g_str_equal (text, "vsockenc"))
+    o->encoder = BRIDGE_ENCODER_VSOCKENC;
+  else if (g_str_equal (text, "x264enc"))
+    o->encoder = BRIDGE_ENCODER_X264ENC;
+  else {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+        "--encoder %s: expected auto, vsockenc or x264enc", text);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* HOST:PORT, [IPV6]:PORT */
+static gboolean
+parse_listen (const gchar * text, gchar ** host, guint * port, GError ** error)
+{
+  const gchar *colon = strrchr (text, ':');
+  guint64 p;
+
+  if (!colon || colon == text ||
+      !g_ascii_string_to_unsigned (colon + 1, 10, 0, 65535, &p, NULL)) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+        "--listen %s: expected HOST:PORT, e.g. 127.0.0.1:8080", text);
+    return FALSE;
+  }
+  if (text[0] == '[' && colon[-1] == ']')
+    *host = g_strndup (text + 1, colon - text - 2);
+  else
+    *host = g_strndup (text, colon - text);
+  *port = (guint) p;
+  return TRUE;
+}
+
+static gboolean
+parse_size (const gchar * text, guint * w, guint * h, GError ** error)
+{
+  gchar **parts = g_strsplit (text, "x", 2);
+  guint64 a = 0, b = 0;
+  gboolean ok = parts[0] && parts[1] &&
+      g_ascii_string_to_unsigned (parts[0], 10, 16, 8192, &a, NULL) &&
+      g_ascii_string_to_unsigned (parts[1], 10, 16, 8192, &b, NULL) &&
+      a % 2 == 0 && b % 2 == 0;
+
+  g_strfreev (parts);
+  if (!ok) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+        "--size %s: expected WIDTHxHEIGHT, even numbers 16..8192", text);
+    return FALSE;
+  }
+  *w = (guint) a;
+  *h = (guint) b;
+  return TRUE;
+}
+
+int
+main (int argc, char **argv)
+{
+  gchar *source = NULL, *encoder = NULL, *listen = NULL, *size = NULL;
+  gchar *token = NULL, *address = NULL, *host = NULL;
+  gint bitrate = 4000, fps = 30, key_interval = 2000, key_min = 500;
+  gint stats_interval = 10;
+  GOptionEntry entries[] = {
+    {"source", 's', 0, G_OPTION_ARG_STRING, &source,
+        "x11, pipewire[:NODE], test or file:PATH (default test)", "SOURCE"},
+    {"encoder", 'e', 0, G_OPTION_ARG_STRING, &encoder,
+        "auto (vsockenc, x264enc while no host answers), vsockenc or "
+          "x264enc (default auto)", "ENC"},
+    {"address", 0, 0, G_OPTION_ARG_STRING, &address,
+        "vsockenc's host address (default auto)", "ADDR"},
+    {"listen", 'l', 0, G_OPTION_ARG_STRING, &listen,
+          "HTTP + WebSocket address (default 127.0.0.1:8080; port 0: any)",
+        "HOST:PORT"},
+    {"bitrate", 'b', 0, G_OPTION_ARG_INT, &bitrate,
+        "kbit/s (default 4000)", "KBIT"},
+    {"fps", 'f', 0, G_OPTION_ARG_INT, &fps, "frames per second (default 30)",
+        "N"},
+    {"size", 0, 0, G_OPTION_ARG_STRING, &size,
+        "scale to WxH (default: the source's size; test: 1280x720)", "WxH"},
+    {"token", 't', 0, G_OPTION_ARG_STRING, &token,
+        "viewers must give ?token=T (default: none)", "T"},
+    {"keyframe-interval", 0, 0, G_OPTION_ARG_INT, &key_interval,
+        "a keyframe at least every MS of wall-clock time (default 2000)", "MS"},
+    {"keyframe-min-interval", 0, 0, G_OPTION_ARG_INT, &key_min,
+        "at most one requested keyframe per MS (default 500)", "MS"},
+    {"stats-interval", 0, 0, G_OPTION_ARG_INT, &stats_interval,
+        "print stats every S seconds, 0: never (default 10)", "S"},
+    {NULL}
+  };
+  GOptionContext *ctx;
+  GError *error = NULL;
+  BridgeCaptureOptions copts = {.fps = 30 };
+  BridgeServerOptions sopts = { 0 };
+  Bridge b = { 0 };
+
+  ctx = g_option_context_new ("- stream a desktop to browsers");
+  g_option_context_set_summary (ctx,
+      "Captures the screen, encodes it to H.264 through vsockenc (the hfx "
+      "host) or x264enc, and serves it\nat http://HOST:PORT/ to browsers "
+      "with WebCodecs (docs/bridge.md).");
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  g_option_context_add_group (ctx, gst_init_get_option_group ());
+  if (!g_option_context_parse (ctx, &argc, &argv, &error))
+    goto usage;
+  if (argc > 1) {
+    g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+        "unexpected argument '%s'", argv[1]);
+    goto usage;
+  }
+  if (!parse_source (source ? source : "test", &copts, &error) ||
+      !parse_encoder (encoder ? encoder : "auto", &copts, &error) ||
+      !parse_listen (listen ? listen : "127.0.0.1:8080", &host, &sopts.port,
+          &error) ||
+      (size && !parse_size (size, &copts.width, &copts.height, &error)))
+    goto usage;
+  if (bitrate < 16 || bitrate > 200000 || fps < 1 || fps > 240 ||
+      key_interval < 100 || key_min < 0 || stats_interval < 0) {
+    g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+        "--bitrate 16..200000, --fps 1..240, --keyframe-interval >= 100, "
+        "--keyframe-min-interval >= 0");
+    goto usage;
+  }
+  if (!size && copts.source == BRIDGE_SOURCE_TEST) {
+    copts.width = 1280;
+    copts.height = 720;
+  }
+  copts.bitrate_kbit = (guint) bitrate;
+  copts.fps = (guint) fps;
+  copts.keyframe_interval_ms = (guint) key_interval;
+  copts.address = address;
+
+  {
+    GInetAddress *ia = g_inet_address_new_from_string (host);
+    if (ia && !g_inet_address_get_is_loopback (ia) && !(token && token[0]))
+      g_printerr ("desktop-bridge: warning: listening on %s without --token: "
+          "anyone who can reach it can watch this desktop\n", host);
+    g_clear_object (&ia);
+  }
+  b.loop = g_main_loop_new (NULL, FALSE);
+  sopts.host = host;
+  sopts.token = token && token[0] ? token : NULL;
+  sopts.keyframe_interval_ms = (guint) key_interval;
+  sopts.keyframe_min_interval_ms = (guint) MAX (key_min, 1);
+  sopts.request_keyframe = request_keyframe;
+  sopts.describe_encoder = describe_encoder;
+  sopts.user_data = &b;
+  b.server = bridge_server_new (&sopts, &error);
+  if (!b.server) {
+    g_printerr ("desktop-bridge: cannot listen on %s: %s\n",
+        listen ? listen : "127.0.0.1:8080", error->message);
+    b.status = 1;
+    goto out;
+  }
+  b.capture = bridge_capture_new (&copts, on_au, on_capture_error, &b, &error);
+  if (!b.capture || !bridge_capture_start (b.capture, &error)) {
+    g_printerr ("desktop-bridge: %s\n", error->message);
+    b.status = 1;
+    goto out;
+  }
+  g_unix_signal_add (SIGINT, on_signal, &b);
+  g_unix_signal_add (SIGTERM, on_signal, &b);
+  if (stats_interval)
+    g_timeout_add_seconds ((guint) stats_interval, print_stats, &b);
+  /* Scripts wait for this line and take the port from it. */
+  g_print ("desktop-bridge: serving http://%s%s%s:%u/ (source %s, encoder %s, "
+      "%d fps, %d kbit/s)\n", strchr (host, ':') ? "[" : "", host,
+      strchr (host, ':') ? "]" : "", bridge_server_port (b.server),
+      source ? source : "test", encoder ? encoder : "auto", fps, bitrate);
+  g_main_loop_run (b.loop);
+
+out:
+  bridge_capture_free (b.capture);
+  b.capture = NULL;
+  bridge_server_free (b.server);
+  if (b.loop)
+    g_main_loop_unref (b.loop);
+  g_clear_error (&error);
+  g_free (host);
+  g_free (source);
+  g_free (encoder);
+  g_free (listen);
+  g_free (size);
+  g_free (address);
+  if (token)
+    memset (token, 0, strlen (token));
+  g_free (token);
+  g_option_context_free (ctx);
+  return b.status;
+
+usage:
+  g_printerr ("desktop-bridge: %s\n(see desktop-bridge --help)\n",
+      error->message);
+  g_clear_error (&error);
+  g_option_context_free (ctx);
+  return 2;
+}

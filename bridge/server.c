@@ -1,0 +1,593 @@
+/* SPDX-License-Identifier: MIT */
+#include "server.h"
+
+#include <string.h>
+
+#include <json-glib/json-glib.h>
+#include <libsoup/soup.h>
+
+#include "hfx/token.h"
+#include "keytimer.h"
+#include "message.h"
+
+#define RESOURCE_PREFIX "/org/hfx/bridge/"
+#define RATE_RING 256           /* frames remembered for fps and bitrate */
+#define LAT_RING 512
+#define TICK_MS 50
+/* Viewer messages are a few dozen bytes; refuse anything much larger. */
+#define MAX_VIEWER_MSG 4096
+
+typedef struct
+{
+  BridgeServer *server;
+  guint id;
+  SoupWebsocketConnection *ws;
+} ViewerConn;
+
+typedef struct
+{
+  gdouble ms[LAT_RING];
+  guint64 n;
+} LatRing;
+
+struct _BridgeServer
+{
+  BridgeServerOptions opts;
+  gchar *host, *token;
+  GMainContext *ctx;
+  SoupServer *soup;
+  guint port;
+  BridgeHub *hub;
+  GHashTable *conns;            /* id -> ViewerConn* */
+  BridgeKeyTimer keys;
+  guint tick;
+  gint64 last_stats_push_us;
+
+  guint32 next_seq;
+  guint width, height;
+  guint64 frames, keyframes, bytes, bad_viewer_msgs;
+  gint64 rate_at_us[RATE_RING];
+  gsize rate_bytes[RATE_RING];
+  LatRing encode, decode;
+};
+
+static void
+lat_add (LatRing * r, gdouble ms)
+{
+  r->ms[r->n % LAT_RING] = ms;
+  r->n++;
+}
+
+static int
+cmp_double (const void *a, const void *b)
+{
+  double x = *(const double *) a, y = *(const double *) b;
+
+  return x < y ? -1 : x > y;
+}
+
+/* p50 and p99 of the recent samples; FALSE when there are none. */
+static gboolean
+lat_percentiles (const LatRing * r, gdouble * p50, gdouble * p99)
+{
+  gdouble sorted[LAT_RING];
+  gsize n = MIN (r->n, LAT_RING);
+
+  if (!n)
+    return FALSE;
+  memcpy (sorted, r->ms, n * sizeof (gdouble));
+  qsort (sorted, n, sizeof (gdouble), cmp_double);
+  *p50 = sorted[(n - 1) / 2];
+  *p99 = sorted[MIN (n - 1, (n * 99) / 100)];
+  return TRUE;
+}
+
+/* Frames and bytes of the last second. */
+static void
+rates (BridgeServer * s, gint64 now_us, gdouble * fps, gdouble * kbit)
+{
+  guint n = 0;
+  gsize bytes = 0;
+
+  for (guint64 i = 0; i < MIN (s->frames, RATE_RING); i++) {
+    guint64 k = (s->frames - 1 - i) % RATE_RING;
+    if (now_us - s->rate_at_us[k] > G_USEC_PER_SEC)
+      break;
+    n++;
+    bytes += s->rate_bytes[k];
+  }
+  *fps = n;
+  *kbit = bytes * 8.0 / 1000.0;
+}
+
+static void
+pump (BridgeServer * s, ViewerConn * vc)
+{
+  BridgeFrame *f;
+
+  if (soup_websocket_connection_get_state (vc->ws) != SOUP_WEBSOCKET_STATE_OPEN)
+    return;
+  /* soup queues what it cannot write yet; the hub's window bounds that. */
+  while ((f = bridge_hub_next (s->hub, vc->id))) {
+    gsize len;
+    gconstpointer data = g_bytes_get_data (f->msg, &len);
+    soup_websocket_connection_send_binary (vc->ws, data, len);
+    bridge_frame_unref (f);
+  }
+}
+
+static void
+pump_all (BridgeServer * s)
+{
+  GHashTableIter it;
+  gpointer value;
+
+  g_hash_table_iter_init (&it, s->conns);
+  while (g_hash_table_iter_next (&it, NULL, &value))
+    pump (s, value);
+}
+
+static void
+maybe_request_keyframe (BridgeServer * s, gint64 now_us)
+{
+  if (bridge_hub_take_keyframe_wish (s->hub))
+    bridge_key_timer_want (&s->keys);
+  if (bridge_key_timer_due (&s->keys, now_us) && s->opts.request_keyframe)
+    s->opts.request_keyframe (s->opts.user_data);
+}
+
+/* The encoder's access units, moved from the streaming thread. */
+typedef struct
+{
+  BridgeServer *server;
+  GBytes *au;
+  gboolean keyframe;
+  gint64 pts_us, capture_us, arrived_us;
+  guint width, height;
+} PendingAu;
+
+static void
+pending_free (gpointer data)
+{
+  PendingAu *p = data;
+
+  g_bytes_unref (p->au);
+  g_free (p);
+}
+
+static gboolean
+take_au (gpointer data)
+{
+  PendingAu *p = data;
+  BridgeServer *s = p->server;
+  BridgeMsgHeader h = { 0 };
+  BridgeFrame *f;
+  gint64 now = g_get_monotonic_time ();
+  gsize len;
+  const guint8 *au = g_bytes_get_data (p->au, &len);
+
+  h.flags = p->keyframe ? BRIDGE_MSG_FLAG_KEYFRAME : 0;
+  h.seq = s->next_seq++;
+  h.width = (guint16) MIN (p->width, G_MAXUINT16);
+  h.height = (guint16) MIN (p->height, G_MAXUINT16);
+  h.pts_us = p->pts_us;
+  h.capture_us = p->capture_us;
+  f = bridge_frame_new (bridge_msg_new (&h, au, len), h.seq, p->keyframe,
+      p->capture_us);
+
+  s->rate_at_us[s->frames % RATE_RING] = now;
+  s->rate_bytes[s->frames % RATE_RING] = len;
+  s->frames++;
+  s->bytes += len;
+  s->width = p->width;
+  s->height = p->height;
+  lat_add (&s->encode, (p->arrived_us - p->capture_us) / 1000.0);
+  if (p->keyframe) {
+    s->keyframes++;
+    bridge_key_timer_keyframe (&s->keys, now);
+  }
+  bridge_hub_push (s->hub, f);
+  bridge_frame_unref (f);
+  pump_all (s);
+  maybe_request_keyframe (s, now);
+  return G_SOURCE_REMOVE;
+}
+
+void
+bridge_server_push_au (BridgeServer * s, const guint8 * au, gsize len,
+    gboolean keyframe, gint64 pts_us, gint64 capture_us, guint width,
+    guint height)
+{
+  PendingAu *p = g_new0 (PendingAu, 1);
+
+  p->server = s;
+  p->au = g_bytes_new (au, len);
+  p->keyframe = keyframe;
+  p->pts_us = pts_us;
+  p->capture_us = capture_us;
+  p->arrived_us = g_get_monotonic_time ();
+  p->width = width;
+  p->height = height;
+  g_main_context_invoke_full (s->ctx, G_PRIORITY_HIGH, take_au, p,
+      pending_free);
+}
+
+/* Viewers */
+
+static void
+on_viewer_message (SoupWebsocketConnection * ws, gint type, GBytes * message,
+    ViewerConn * vc)
+{
+  BridgeServer *s = vc->server;
+  BridgeViewerMsg m;
+  GError *error = NULL;
+  gsize len;
+  const gchar *text = g_bytes_get_data (message, &len);
+
+  if (type != SOUP_WEBSOCKET_DATA_TEXT ||
+      !bridge_viewer_msg_parse (text, len, &m, &error)) {
+    s->bad_viewer_msgs++;
+    g_printerr ("desktop-bridge: viewer %u: %s; closing\n", vc->id,
+        error ? error->message : "binary message");
+    soup_websocket_connection_close (ws,
+        SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, "unexpected message");
+    g_clear_error (&error);
+    return;
+  }
+  if (m.type == BRIDGE_VIEWER_DRAWN) {
+    if (bridge_hub_ack (s->hub, vc->id, m.seq, g_get_monotonic_time ()) &&
+        m.decode_ms >= 0)
+      lat_add (&s->decode, m.decode_ms);
+    pump (s, vc);
+  } else {
+    bridge_hub_resync (s->hub, vc->id);
+    maybe_request_keyframe (s, g_get_monotonic_time ());
+  }
+}
+
+static void
+on_viewer_closed (SoupWebsocketConnection * ws, ViewerConn * vc)
+{
+  BridgeServer *s = vc->server;
+
+  g_print ("desktop-bridge: viewer %u left\n", vc->id);
+  bridge_hub_remove_viewer (s->hub, vc->id);
+  g_hash_table_remove (s->conns, GUINT_TO_POINTER (vc->id));
+}
+
+static void
+viewer_conn_free (gpointer data)
+{
+  ViewerConn *vc = data;
+
+  g_signal_handlers_disconnect_by_data (vc->ws, vc);
+  if (soup_websocket_connection_get_state (vc->ws) == SOUP_WEBSOCKET_STATE_OPEN)
+    soup_websocket_connection_close (vc->ws, SOUP_WEBSOCKET_CLOSE_GOING_AWAY,
+        NULL);
+  g_object_unref (vc->ws);
+  g_free (vc);
+}
+
+static void
+on_websocket (SoupServer * soup, SoupServerMessage * msg, const char *path,
+    SoupWebsocketConnection * ws, gpointer user_data)
+{
+  BridgeServer *s = user_data;
+  ViewerConn *vc = g_new0 (ViewerConn, 1);
+
+  vc->server = s;
+  vc->ws = g_object_ref (ws);
+  vc->id = bridge_hub_add_viewer (s->hub);
+  soup_websocket_connection_set_max_incoming_payload_size (ws, MAX_VIEWER_MSG);
+  soup_websocket_connection_set_keepalive_interval (ws, 5);
+  g_signal_connect (ws, "message", G_CALLBACK (on_viewer_message), vc);
+  g_signal_connect (ws, "closed", G_CALLBACK (on_viewer_closed), vc);
+  g_hash_table_insert (s->conns, GUINT_TO_POINTER (vc->id), vc);
+  g_print ("desktop-bridge: viewer %u joined from %s\n", vc->id,
+      soup_server_message_get_remote_host (msg));
+  pump (s, vc);
+  maybe_request_keyframe (s, g_get_monotonic_time ());
+}
+
+/* HTTP */
+
+static gboolean
+token_ok (BridgeServer * s, SoupServerMessage * msg)
+{
+  GHashTable *params;
+  const gchar *query, *given;
+  gboolean ok;
+
+  if (!s->token)
+    return TRUE;
+  query = g_uri_get_query (soup_server_message_get_uri (msg));
+  params = query ? g_uri_parse_params (query, -1, "&", G_URI_PARAMS_NONE,
+      NULL) : NULL;
+  given = params ? g_hash_table_lookup (params, "token") : NULL;
+  ok = given && hfx_token_equal (given, strlen (given), s->token,
+      strlen (s->token));
+  if (params)
+    g_hash_table_unref (params);
+  return ok;
+}
+
+static void
+respond (SoupServerMessage * msg, guint status, const gchar * type,
+    GBytes * body)
+{
+  SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
+
+  soup_message_headers_replace (headers, "Cache-Control", "no-store");
+  soup_server_message_set_status (msg, status, NULL);
+  soup_server_message_set_response (msg, type, SOUP_MEMORY_COPY,
+      g_bytes_get_data (body, NULL), g_bytes_get_size (body));
+}
+
+static void
+respond_text (SoupServerMessage * msg, guint status, const gchar * text)
+{
+  GBytes *b = g_bytes_new_static (text, strlen (text));
+
+  respond (msg, status, "text/plain; charset=utf-8", b);
+  g_bytes_unref (b);
+}
+
+static void
+on_http (SoupServer * soup, SoupServerMessage * msg, const char *path,
+    GHashTable * query, gpointer user_data)
+{
+  BridgeServer *s = user_data;
+  const gchar *name = NULL, *type = NULL;
+
+  if (soup_server_message_get_method (msg) != SOUP_METHOD_GET &&
+      soup_server_message_get_method (msg) != SOUP_METHOD_HEAD) {
+    respond_text (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "GET only\n");
+    return;
+  }
+  if (g_str_equal (path, "/ws")) {
+    /* Only the token here: leaving the status unset lets the WebSocket
+     * handshake go on. */
+    if (!token_ok (s, msg))
+      respond_text (msg, SOUP_STATUS_FORBIDDEN, "token missing or wrong\n");
+    return;
+  }
+  if (g_str_equal (path, "/stats")) {
+    gchar *json;
+    GBytes *b;
+    if (!token_ok (s, msg)) {
+      respond_text (msg, SOUP_STATUS_FORBIDDEN, "token missing or wrong\n");
+      return;
+    }
+    json = bridge_server_stats_json (s, TRUE);
+    b = g_bytes_new_take (json, strlen (json));
+    respond (msg, SOUP_STATUS_OK, "application/json", b);
+    g_bytes_unref (b);
+    return;
+  }
+  if (g_str_equal (path, "/") || g_str_equal (path, "/index.html")) {
+    name = RESOURCE_PREFIX "index.html";
+    type = "text/html; charset=utf-8";
+  } else if (g_str_equal (path, "/viewer.js")) {
+    name = RESOURCE_PREFIX "viewer.js";
+    type = "text/javascript; charset=utf-8";
+  }
+  if (name) {
+    GBytes *b = g_resources_lookup_data (name, 0, NULL);
+    if (b) {
+      respond (msg, SOUP_STATUS_OK, type, b);
+      g_bytes_unref (b);
+      return;
+    }
+  }
+  respond_text (msg, SOUP_STATUS_NOT_FOUND, "not found\n");
+}
+
+/* Once a second every viewer hears the latency the bridge measured, for
+ * its overlay; the keyframe heartbeat is checked every tick. */
+static gboolean
+on_tick (gpointer user_data)
+{
+  BridgeServer *s = user_data;
+  gint64 now = g_get_monotonic_time ();
+  gdouble p50 = 0, p99 = 0, fps, kbit;
+  GHashTableIter it;
+  gpointer value;
+  gchar *text;
+
+  maybe_request_keyframe (s, now);
+  if (now - s->last_stats_push_us < G_USEC_PER_SEC)
+    return G_SOURCE_CONTINUE;
+  s->last_stats_push_us = now;
+  bridge_hub_latency (s->hub, &p50, &p99);
+  rates (s, now, &fps, &kbit);
+  text = g_strdup_printf ("{\"type\":\"stats\",\"latency_p50_ms\":%.1f,"
+      "\"latency_p99_ms\":%.1f,\"fps\":%.0f,\"bitrate_kbit\":%.0f}", p50, p99,
+      fps, kbit);
+  g_hash_table_iter_init (&it, s->conns);
+  while (g_hash_table_iter_next (&it, NULL, &value)) {
+    ViewerConn *vc = value;
+    if (soup_websocket_connection_get_state (vc->ws) ==
+        SOUP_WEBSOCKET_STATE_OPEN)
+      soup_websocket_connection_send_text (vc->ws, text);
+  }
+  g_free (text);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+add_latency (JsonBuilder * b, const gchar * name, const LatRing * r)
+{
+  gdouble p50 = 0, p99 = 0;
+
+  json_builder_set_member_name (b, name);
+  json_builder_begin_object (b);
+  if (lat_percentiles (r, &p50, &p99)) {
+    json_builder_set_member_name (b, "p50_ms");
+    json_builder_add_double_value (b, p50);
+    json_builder_set_member_name (b, "p99_ms");
+    json_builder_add_double_value (b, p99);
+  }
+  json_builder_set_member_name (b, "samples");
+  json_builder_add_int_value (b, (gint64) r->n);
+  json_builder_end_object (b);
+}
+
+#define MEMBER_INT(b, name, v) \
+  G_STMT_START { json_builder_set_member_name (b, name); \
+    json_builder_add_int_value (b, (gint64) (v)); } G_STMT_END
+#define MEMBER_DOUBLE(b, name, v) \
+  G_STMT_START { json_builder_set_member_name (b, name); \
+    json_builder_add_double_value (b, v); } G_STMT_END
+
+gchar *
+bridge_server_stats_json (BridgeServer * s, gboolean pretty)
+{
+  JsonBuilder *b = json_builder_new ();
+  JsonNode *root;
+  GArray *ids;
+  gchar *encoder, *json;
+  gdouble fps, kbit, p50 = 0, p99 = 0;
+  gboolean have_latency;
+
+  rates (s, g_get_monotonic_time (), &fps, &kbit);
+  encoder = s->opts.describe_encoder ?
+      s->opts.describe_encoder (s->opts.user_data) : g_strdup ("unknown");
+  json_builder_begin_object (b);
+  MEMBER_DOUBLE (b, "fps", fps);
+  MEMBER_DOUBLE (b, "bitrate_kbit", kbit);
+  json_builder_set_member_name (b, "encoder");
+  json_builder_add_string_value (b, encoder);
+  MEMBER_INT (b, "width", s->width);
+  MEMBER_INT (b, "height", s->height);
+  MEMBER_INT (b, "frames", s->frames);
+  MEMBER_INT (b, "keyframes", s->keyframes);
+  MEMBER_INT (b, "bytes", s->bytes);
+  MEMBER_INT (b, "keyframe_requests", s->keys.requested);
+  MEMBER_INT (b, "bad_viewer_messages", s->bad_viewer_msgs);
+
+  json_builder_set_member_name (b, "latency");
+  json_builder_begin_object (b);
+  have_latency = bridge_hub_latency (s->hub, &p50, &p99);
+  json_builder_set_member_name (b, "glass_to_glass");
+  json_builder_begin_object (b);
+  if (have_latency) {
+    MEMBER_DOUBLE (b, "p50_ms", p50);
+    MEMBER_DOUBLE (b, "p99_ms", p99);
+  }
+  json_builder_end_object (b);
+  add_latency (b, "capture_to_encoded", &s->encode);
+  add_latency (b, "viewer_decode_draw", &s->decode);
+  json_builder_end_object (b);
+
+  json_builder_set_member_name (b, "viewers");
+  json_builder_begin_array (b);
+  ids = bridge_hub_viewer_ids (s->hub);
+  for (guint i = 0; i < ids->len; i++) {
+    BridgeViewerStats vs;
+    guint id = g_array_index (ids, guint, i);
+    if (!bridge_hub_viewer_stats (s->hub, id, &vs))
+      continue;
+    json_builder_begin_object (b);
+    MEMBER_INT (b, "id", id);
+    MEMBER_INT (b, "queue", vs.queued);
+    MEMBER_INT (b, "in_flight", vs.in_flight);
+    MEMBER_INT (b, "sent", vs.sent);
+    MEMBER_INT (b, "acked", vs.acked);
+    MEMBER_INT (b, "dropped", vs.dropped);
+    MEMBER_INT (b, "cutbacks", vs.cutbacks);
+    MEMBER_DOUBLE (b, "latency_p50_ms", vs.latency_p50_ms);
+    MEMBER_DOUBLE (b, "latency_p99_ms", vs.latency_p99_ms);
+    json_builder_end_object (b);
+  }
+  g_array_unref (ids);
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+
+  root = json_builder_get_root (b);
+  json = json_to_string (root, pretty);
+  json_node_unref (root);
+  g_object_unref (b);
+  g_free (encoder);
+  return json;
+}
+
+BridgeServer *
+bridge_server_new (const BridgeServerOptions * opts, GError ** error)
+{
+  BridgeServer *s = g_new0 (BridgeServer, 1);
+  GInetAddress *addr;
+  GSocketAddress *sa;
+  GSList *uris;
+
+  s->opts = *opts;
+  s->host = g_strdup (opts->host ? opts->host : "127.0.0.1");
+  s->token = g_strdup (opts->token);
+  s->opts.host = s->host;
+  s->opts.token = s->token;
+  if (!s->opts.keyframe_min_interval_ms)
+    s->opts.keyframe_min_interval_ms = 500;
+  if (!s->opts.keyframe_interval_ms)
+    s->opts.keyframe_interval_ms = 2000;
+  s->ctx = g_main_context_ref_thread_default ();
+  s->hub = bridge_hub_new (&opts->hub);
+  s->conns = g_hash_table_new_full (NULL, NULL, NULL, viewer_conn_free);
+  bridge_key_timer_init (&s->keys, s->opts.keyframe_min_interval_ms,
+      s->opts.keyframe_interval_ms, g_get_monotonic_time ());
+
+  s->soup = soup_server_new ("server-header", "desktop-bridge ", NULL);
+  soup_server_add_handler (s->soup, NULL, on_http, s, NULL);
+  soup_server_add_handler (s->soup, "/ws", on_http, s, NULL);
+  soup_server_add_websocket_handler (s->soup, "/ws", NULL, NULL, on_websocket,
+      s, NULL);
+
+  addr = g_inet_address_new_from_string (s->host);
+  if (!addr) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+        "--listen: '%s' is not an IP address", s->host);
+    bridge_server_free (s);
+    return NULL;
+  }
+  sa = g_inet_socket_address_new (addr, (guint16) opts->port);
+  g_object_unref (addr);
+  if (!soup_server_listen (s->soup, sa, 0, error)) {
+    g_object_unref (sa);
+    bridge_server_free (s);
+    return NULL;
+  }
+  g_object_unref (sa);
+  uris = soup_server_get_uris (s->soup);
+  if (uris)
+    s->port = (guint) g_uri_get_port (uris->data);
+  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
+  s->tick = g_timeout_add (TICK_MS, on_tick, s);
+  return s;
+}
+
+guint
+bridge_server_port (BridgeServer * s)
+{
+  return s->port;
+}
+
+void
+bridge_server_free (BridgeServer * s)
+{
+  if (!s)
+    return;
+  /* Access units already handed over hold a pointer to s. */
+  while (g_main_context_pending (s->ctx))
+    g_main_context_iteration (s->ctx, FALSE);
+  if (s->tick)
+    g_source_remove (s->tick);
+  if (s->conns)
+    g_hash_table_unref (s->conns);
+  if (s->soup) {
+    soup_server_disconnect (s->soup);
+    g_object_unref (s->soup);
+  }
+  bridge_hub_free (s->hub);
+  g_main_context_unref (s->ctx);
+  g_free (s->host);
+  g_free (s->token);
+  g_free (s);
+}

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * desktop-bridge's HTTP + WebSocket side (docs/bridge.md): serves the
+ * viewer, streams every access unit to every viewer through a BridgeHub,
+ * takes their acknowledgements and keyframe requests, and answers /stats.
+ * Runs on the thread-default main context of the thread that created it;
+ * only bridge_server_push_au () may be called from another thread.
+ */
+#ifndef BRIDGE_SERVER_H
+#define BRIDGE_SERVER_H
+
+#include <glib.h>
+
+#include "hub.h"
+
+G_BEGIN_DECLS
+
+typedef struct _BridgeServer BridgeServer;
+
+/* Ask the encoder for a keyframe now (already throttled). */
+typedef void (*BridgeKeyframeFunc) (gpointer user_data);
+/* The encoder in use, for /stats; returns a new string. */
+typedef gchar *(*BridgeDescribeFunc) (gpointer user_data);
+
+typedef struct
+{
+  const gchar *host;            /* address to listen on; NULL = 127.0.0.1 */
+  guint port;                   /* 0: any free port */
+  const gchar *token;           /* NULL: no token */
+  guint keyframe_min_interval_ms;       /* 0 = 500 */
+  guint keyframe_interval_ms;   /* heartbeat; 0 = 2000 */
+  BridgeHubOptions hub;
+  BridgeKeyframeFunc request_keyframe;
+  BridgeDescribeFunc describe_encoder;
+  gpointer user_data;
+} BridgeServerOptions;
+
+/* Listens at once. NULL with *error when the address cannot be bound. */
+BridgeServer *bridge_server_new (const BridgeServerOptions * opts,
+    GError ** error);
+
+/* The port bound (useful with port 0). */
+guint bridge_server_port (BridgeServer * s);
+
+/* One access unit from the encoder; any thread. au is copied. */
+void bridge_server_push_au (BridgeServer * s, const guint8 * au, gsize len,
+    gboolean keyframe, gint64 pts_us, gint64 capture_us, guint width,
+    guint height);
+
+/* The /stats document (pretty: indented, else one line); free with
+ * g_free. */
+gchar *bridge_server_stats_json (BridgeServer * s, gboolean pretty);
+
+/* Stop whatever calls bridge_server_push_au () first. NULL-safe. */
+void bridge_server_free (BridgeServer * s);
+
+G_END_DECLS
+
+#endif /* BRIDGE_SERVER_H */

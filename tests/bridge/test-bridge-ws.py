@@ -1,0 +1,236 @@
+#!/usr/bin/python3
+"""desktop-bridge end to end without a browser: the real program on
+127.0.0.1, the tests' WebSocket client (tests/browser/support/wsclient.py)
+as viewer.
+
+    test-bridge-ws.py DESKTOP_BRIDGE HFX_VERIFY [CASE...]
+
+Each case starts its own desktop-bridge (x264enc, test source, 640x360) and
+stops it. Exit status 0 when every case passed."""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "browser",
+                                "support"))
+import bridgeproc  # noqa: E402
+from bridgewire import nal_types, parse_message  # noqa: E402
+from wsclient import ConnectionClosed, HandshakeError  # noqa: E402
+
+BRIDGE = sys.argv[1]
+VERIFY = sys.argv[2]
+
+
+def Bridge(*extra, size="640x360", fps=30):
+    return bridgeproc.Bridge(BRIDGE, "--encoder", "x264enc", "--source", "test", "--size", size,
+                             "--fps", str(fps), *extra)
+
+
+def check(cond, what):
+    if not cond:
+        raise AssertionError(what)
+
+
+def read_frames(ws, n, ack=True, timeout=20):
+    """n stream messages (acknowledged like a viewer that draws at once)."""
+    frames = []
+    deadline = time.monotonic() + timeout
+    while len(frames) < n:
+        check(time.monotonic() < deadline, f"only {len(frames)} of {n} frames in {timeout} s")
+        op, payload = ws.recv()
+        if op == 2:
+            f = vars(parse_message(payload))
+            f["keyframe"] = f["key"]
+            f["arrived"] = time.monotonic()
+            frames.append(f)
+            if ack:
+                ws.send_text(json.dumps({"type": "drawn", "seq": f["seq"],
+                                         "capture_us": f["capture_us"], "decode_ms": 1.0}))
+    return frames
+
+
+def case_stream_decodes():
+    b = Bridge()
+    try:
+        ws = b.ws()
+        frames = read_frames(ws, 90)
+        first = frames[0]
+        check(first["keyframe"], "the first message is not a keyframe")
+        check(7 in nal_types(first["au"]) and 5 in nal_types(first["au"]),
+              f"the first keyframe lacks SPS or IDR: NAL types {nal_types(first['au'])}")
+        check((first["width"], first["height"]) == (640, 360), f"size {first['width']}x{first['height']}")
+        seqs = [f["seq"] for f in frames]
+        check(seqs == list(range(seqs[0], seqs[0] + 90)), "seq is not +1 per frame")
+        for f in frames:
+            check(f["keyframe"] == (5 in nal_types(f["au"])), f"frame {f['seq']}: keyframe flag vs NAL types")
+        with tempfile.NamedTemporaryFile(suffix=".h264", delete=False) as out:
+            for f in frames:
+                out.write(f["au"])
+        r = subprocess.run([VERIFY, out.name, "--expect-frames", "90"], capture_output=True, text=True)
+        os.unlink(out.name)
+        check(r.returncode == 0, "hfx-verify: " + r.stdout + r.stderr)
+        st = b.stats()
+        v = st["viewers"]
+        check(len(v) == 1 and v[0]["acked"] >= 89, f"viewers {v}")
+        g2g = st["latency"]["glass_to_glass"]
+        check("p50_ms" in g2g and 0 < g2g["p50_ms"] < 1000, f"glass to glass {g2g}")
+        check(st["encoder"] == "x264enc" and st["width"] == 640, f"stats {st}")
+        check(25 <= st["fps"] <= 35, f"fps {st['fps']}")
+        print(f"  90 frames decoded; fps {st['fps']:.0f}, glass-to-glass p50 {g2g['p50_ms']:.1f} ms "
+              f"p99 {g2g['p99_ms']:.1f} ms, capture-to-encoded p50 "
+              f"{st['latency']['capture_to_encoded']['p50_ms']:.1f} ms")
+        ws.close()
+    finally:
+        check(b.stop() == 0, "desktop-bridge did not exit 0 on SIGTERM")
+
+
+def case_token():
+    b = Bridge("--token", "s3cret")
+    try:
+        for path in ("/stats", "/stats?token=wrong"):
+            try:
+                urllib.request.urlopen(b.url(path), timeout=5)
+                raise AssertionError(f"{path} answered without the token")
+            except urllib.error.HTTPError as e:
+                check(e.code == 403, f"{path}: HTTP {e.code}")
+        for path in ("/ws", "/ws?token=s3cre"):
+            try:
+                b.ws(path)
+                raise AssertionError(f"{path} upgraded without the token")
+            except HandshakeError as e:
+                check(e.status == 403, str(e))
+        check(b.stats("?token=s3cret")["width"] in (0, 640), "stats with the token")
+        read_frames(b.ws("/ws?token=s3cret"), 5)
+        with urllib.request.urlopen(b.url("/"), timeout=5) as r:
+            check(r.status == 200 and b"<" in r.read(), "/ needs no token")
+        print("  403 without or with a wrong token on /ws and /stats; streams with it")
+    finally:
+        b.stop()
+
+
+def case_slow_viewer():
+    b = Bridge()
+    try:
+        slow = b.ws(rcvbuf=4096)  # never reads, never acknowledges
+        fast = b.ws()
+        read_frames(fast, 10)
+        rss0 = b.rss_kb()
+        t0 = time.monotonic()
+        frames = read_frames(fast, 150)
+        took = time.monotonic() - t0
+        st = b.stats()
+        by_id = {v["id"]: v for v in st["viewers"]}
+        slow_v, fast_v = by_id[1], by_id[2]
+        check(fast_v["dropped"] == 0, f"the reading viewer lost frames: {fast_v}")
+        check(took < 150 / 30 * 1.5, f"150 frames took {took:.1f} s")
+        check(slow_v["in_flight"] <= 8 and slow_v["queue"] <= 60, f"slow viewer unbounded: {slow_v}")
+        check(slow_v["cutbacks"] >= 1 and slow_v["dropped"] > 0, f"slow viewer never cut back: {slow_v}")
+        grew = b.rss_kb() - rss0
+        check(grew < 30000, f"RSS grew {grew} kB in {took:.1f} s")
+        print(f"  reader: 150 frames in {took:.2f} s, 0 dropped; stalled viewer: {slow_v['in_flight']} in "
+              f"flight, {slow_v['queue']} queued, {slow_v['dropped']} dropped, {slow_v['cutbacks']} "
+              f"cut-backs; RSS {grew:+d} kB")
+        check(frames[-1]["seq"] - frames[0]["seq"] == 149, "gaps for the reading viewer")
+        slow.close()
+        fast.close()
+    finally:
+        b.stop()
+
+
+def case_late_joiner_and_keyframe_request():
+    # No heartbeat within the test: keyframes come only when asked for. A
+    # viewer's keyframe request also drops what it has not drawn (it lost its
+    # decoder state), so a cut-back afterwards is expected.
+    b = Bridge("--keyframe-interval", "60000")
+    try:
+        first = b.ws()
+        read_frames(first, 60)
+        t0 = time.monotonic()
+        late = b.ws()
+        f = read_frames(late, 1)[0]
+        waited = time.monotonic() - t0
+        check(f["keyframe"], "the late joiner's first frame is not a keyframe")
+        check(waited < 1.0, f"the late joiner waited {waited:.2f} s for a picture")
+        # Keep up for a second (the replayed GOP, then live frames): no
+        # cut-back, so the next keyframe can only come from the request.
+        read_frames(late, 30)
+        late_v = [v for v in b.stats()["viewers"] if v["id"] == 2][0]
+        check(late_v["cutbacks"] == 0, f"the late viewer was cut back: {late_v}")
+        requests0 = b.stats()["keyframe_requests"]
+        time.sleep(0.6)  # past the request throttle
+        late.send_text(json.dumps({"type": "keyframe"}))
+        t0 = time.monotonic()
+        got = None
+        while got is None and time.monotonic() - t0 < 3:
+            for fr in read_frames(late, 1):
+                if fr["keyframe"]:
+                    got = time.monotonic() - t0
+        check(got is not None and got < 1.5, "no keyframe after a request")
+        check(b.stats()["keyframe_requests"] > requests0, "the request was not counted")
+        print(f"  late joiner: keyframe after {waited * 1000:.0f} ms; requested keyframe after "
+              f"{got * 1000:.0f} ms")
+        first.close()
+        late.close()
+    finally:
+        b.stop()
+
+
+def case_bad_viewer_message():
+    b = Bridge()
+    try:
+        good = b.ws()
+        bad = b.ws()
+        read_frames(bad, 1)
+        bad.send_text("this is not json")
+        code = None
+        deadline = time.monotonic() + 5
+        try:
+            while time.monotonic() < deadline:
+                bad.recv(timeout=5)
+        except ConnectionClosed as e:
+            code = e.code
+        check(code == 1008, f"close code {code}")
+        read_frames(good, 30)
+        check(b.stats()["bad_viewer_messages"] == 1, "not counted")
+        print("  garbage from one viewer: closed with 1008, the other keeps streaming")
+    finally:
+        b.stop()
+
+
+def case_bad_options():
+    for args, want in ((["--source", "bogus"], "--source bogus"),
+                       (["--listen", "nonsense"], "--listen nonsense"),
+                       (["--size", "641x360"], "--size 641x360"),
+                       (["--encoder", "h265"], "--encoder h265")):
+        r = subprocess.run([BRIDGE, *args], capture_output=True, text=True, timeout=10)
+        check(r.returncode == 2 and want in r.stderr, f"{args}: exit {r.returncode}: {r.stderr}")
+    r = subprocess.run([BRIDGE, "--help"], capture_output=True, text=True, timeout=10)
+    check(r.returncode == 0 and "--source" in r.stdout, "--help")
+    print("  bad --source/--listen/--size/--encoder: exit 2 naming the option")
+
+
+CASES = {n[5:]: f for n, f in sorted(globals().items()) if n.startswith("case_")}
+
+
+def main():
+    names = sys.argv[3:] or list(CASES)
+    failed = 0
+    for name in names:
+        t = time.monotonic()
+        try:
+            CASES[name]()
+            print(f"ok {name} ({time.monotonic() - t:.1f} s)")
+        except Exception as e:  # noqa: BLE001 - report every case
+            failed += 1
+            print(f"FAIL {name}: {type(e).__name__}: {e}")
+    print(f"{len(names) - failed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: MIT */
+/* bridge/message.c: the stream message header and the viewer's JSON. */
+#include <string.h>
+
+#include "check.h"
+#include "message.h"
+
+static void test_header_layout(void)
+{
+    BridgeMsgHeader h = {.flags = BRIDGE_MSG_FLAG_KEYFRAME, .seq = 0x01020304,
+                         .width = 1280, .height = 720, .pts_us = 33333,
+                         .capture_us = -2};
+    static const guint8 au[] = {0, 0, 0, 1, 0x65, 0xaa};
+    static const guint8 want[32] = {1, 1, 32, 0, 4, 3, 2, 1, 0x00, 0x05, 0xd0, 0x02,
+                                    0, 0, 0, 0, 0x35, 0x82, 0, 0, 0, 0, 0, 0,
+                                    0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    GBytes *msg = bridge_msg_new(&h, au, sizeof(au));
+    gsize len;
+    const guint8 *data = g_bytes_get_data(msg, &len);
+    BridgeMsgHeader back;
+    const guint8 *p;
+    gsize plen;
+
+    CHECK_EQ_INT(len, 32 + sizeof(au));
+    CHECK(memcmp(data, want, sizeof(want)) == 0);
+    CHECK(bridge_msg_parse(data, len, &back, &p, &plen));
+    CHECK(back.flags == h.flags && back.seq == h.seq && back.width == h.width &&
+          back.height == h.height && back.pts_us == h.pts_us &&
+          back.capture_us == h.capture_us);
+    CHECK(plen == sizeof(au) && memcmp(p, au, plen) == 0);
+    g_bytes_unref(msg);
+}
+
+static void test_header_rejects(void)
+{
+    BridgeMsgHeader h = {0};
+    GBytes *msg = bridge_msg_new(&h, NULL, 0);
+    guint8 buf[64];
+    const guint8 *p;
+    gsize plen;
+
+    memcpy(buf, g_bytes_get_data(msg, NULL), 32);
+    g_bytes_unref(msg);
+    CHECK(bridge_msg_parse(buf, 32, &h, &p, &plen));
+    CHECK_EQ_INT(plen, 0);
+    CHECK(!bridge_msg_parse(buf, 31, &h, &p, &plen));
+    buf[0] = 2;
+    CHECK(!bridge_msg_parse(buf, 32, &h, &p, &plen));
+    buf[0] = 1;
+    buf[1] = 2; /* unknown flag */
+    CHECK(!bridge_msg_parse(buf, 32, &h, &p, &plen));
+    buf[1] = 0;
+    buf[2] = 40; /* header past the end */
+    CHECK(!bridge_msg_parse(buf, 32, &h, &p, &plen));
+    /* A longer header from a later revision: skipped. */
+    memset(buf + 32, 0x77, 8);
+    CHECK(bridge_msg_parse(buf, 44, &h, &p, &plen));
+    CHECK(plen == 4 && p == buf + 40);
+    buf[2] = 31;
+    CHECK(!bridge_msg_parse(buf, 44, &h, &p, &plen));
+    buf[2] = 32;
+    buf[13] = 1; /* reserved */
+    CHECK(!bridge_msg_parse(buf, 32, &h, &p, &plen));
+}
+
+static gboolean parse(const char *text, BridgeViewerMsg *m)
+{
+    GError *error = NULL;
+    gboolean ok = bridge_viewer_msg_parse(text, strlen(text), m, &error);
+    CHECK(ok == (error == NULL));
+    g_clear_error(&error);
+    return ok;
+}
+
+static void test_viewer_messages(void)
+{
+    BridgeViewerMsg m;
+
+    CHECK(parse("{\"type\":\"drawn\",\"seq\":42,\"capture_us\":5,\"decode_ms\":3.5}", &m));
+    CHECK(m.type == BRIDGE_VIEWER_DRAWN && m.seq == 42 && m.decode_ms == 3.5);
+    CHECK(parse("{\"type\":\"drawn\",\"seq\":4294967295}", &m));
+    CHECK(m.seq == 4294967295u && m.decode_ms == -1);
+    CHECK(parse("{\"type\":\"drawn\",\"seq\":1,\"decode_ms\":7}", &m));
+    CHECK(m.decode_ms == 7);
+    CHECK(parse("{\"type\":\"keyframe\"}", &m));
+    CHECK(m.type == BRIDGE_VIEWER_KEYFRAME);
+    CHECK(!parse("", &m));
+    CHECK(!parse("not json", &m));
+    CHECK(!parse("[1,2]", &m));
+    CHECK(!parse("{\"type\":\"bogus\"}", &m));
+    CHECK(!parse("{\"type\":7}", &m));
+    CHECK(!parse("{\"type\":\"drawn\"}", &m));
+    CHECK(!parse("{\"type\":\"drawn\",\"seq\":-1}", &m));
+    CHECK(!parse("{\"type\":\"drawn\",\"seq\":4294967296}", &m));
+    CHECK(!parse("{\"type\":\"drawn\",\"seq\":1.5}", &m));
+    CHECK(!parse("{\"type\":\"drawn\",\"seq\":\"1\"}", &m));
+}
+
+int main(void)
+{
+    static const struct check_case cases[] = {
+        CHECK_CASE(test_header_layout),
+        CHECK_CASE(test_header_rejects),
+        CHECK_CASE(test_viewer_messages),
+    };
+    return check_run(cases, CHECK_COUNT(cases));
+}

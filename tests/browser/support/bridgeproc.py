@@ -1,0 +1,69 @@
+"""desktop-bridge as a child process for tests: started on 127.0.0.1 with a
+free port (--listen 127.0.0.1:0, the port read from its "serving" line),
+its output kept, stopped with SIGTERM."""
+import json
+import re
+import signal
+import subprocess
+import threading
+import urllib.request
+
+from wsclient import WebSocketClient
+
+
+class Bridge:
+    def __init__(self, program, *args, env=None, start_timeout=15):
+        self.proc = subprocess.Popen(
+            [program, "--listen", "127.0.0.1:0", "--stats-interval", "0", *args],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        self.lines = []
+        self.port = None
+        ready = threading.Event()
+
+        def reader():
+            for line in self.proc.stdout:
+                self.lines.append(line.rstrip("\n"))
+                m = re.search(r"serving http://127\.0\.0\.1:(\d+)/", line)
+                if m:
+                    self.port = int(m.group(1))
+                    ready.set()
+            ready.set()
+        threading.Thread(target=reader, daemon=True).start()
+        if not ready.wait(start_timeout) or self.port is None:
+            self.stop()
+            raise AssertionError("desktop-bridge did not start:\n" + "\n".join(self.lines))
+
+    def url(self, path="/"):
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def stats(self, query=""):
+        with urllib.request.urlopen(self.url("/stats" + query), timeout=5) as r:
+            return json.loads(r.read())
+
+    def ws(self, path="/ws", rcvbuf=None):
+        return WebSocketClient(f"ws://127.0.0.1:{self.port}{path}", rcvbuf=rcvbuf)
+
+    def rss_kb(self):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return 0
+
+    def stop(self):
+        """SIGTERM, then SIGKILL after 10 s; returns the exit status."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False

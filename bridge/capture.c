@@ -45,8 +45,11 @@ make_source (BridgeCapture * cap, const BridgeCaptureOptions * opts,
   switch (opts->source) {
     case BRIDGE_SOURCE_TEST:
       src = make (cap, "videotestsrc", "source", error);
+      /* Stamped with the clock when made, not with the nominal frame time:
+       * a source that cannot keep up (a slow guest) must not look like one
+       * with ever more latency. */
       if (src)
-        g_object_set (src, "is-live", TRUE, NULL);
+        g_object_set (src, "is-live", TRUE, "do-timestamp", TRUE, NULL);
       break;
     case BRIDGE_SOURCE_X11:
       src = make (cap, "ximagesrc", "source", error);

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 #include "capture.h"
 
+#include <gio/gio.h>
 #include <gst/app/app.h>
 #include <gst/video/video.h>
 
 #include "hfx/encoder.h"
+#include "portal.h"
 
 struct _BridgeCapture
 {
@@ -16,6 +18,7 @@ struct _BridgeCapture
   BridgeCaptureErrorFunc on_error;
   gpointer user_data;
   guint bus_watch;
+  BridgePortalStream portal;    /* pipewire through the portal; fd -1: none */
 };
 
 /* A new element, already in the pipeline (which frees it). */
@@ -33,6 +36,42 @@ make (BridgeCapture * cap, const gchar * factory, const gchar * name,
         g_str_equal (factory, "vsockenc") ?
         " (set GST_PLUGIN_PATH to hfx's build/gst)" : "");
   return e;
+}
+
+/* PipeWire 0.3.64 renamed "path" (a node id) to "target-object" (an id,
+ * serial or name). */
+static void
+set_pipewire_target (GstElement * src, const gchar * target)
+{
+  g_object_set (src, g_object_class_find_property (G_OBJECT_GET_CLASS (src),
+          "target-object") ? "target-object" : "path", target, NULL);
+}
+
+/* No node given: ask the ScreenCast portal for a monitor, as a Wayland or
+ * sandboxed desktop requires. Without a portal on the session bus,
+ * pipewiresrc's own default (the default video node) is what there is. */
+static gboolean
+pipewire_from_portal (BridgeCapture * cap, GstElement * src, GError ** error)
+{
+  GError *err = NULL;
+  gchar node[16];
+
+  if (!bridge_portal_screencast (60000, &cap->portal, &err)) {
+    if (g_error_matches (err, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED)) {
+      g_printerr ("desktop-bridge: no ScreenCast portal (%s); using "
+          "pipewiresrc's default node\n", err->message);
+      g_clear_error (&err);
+      return TRUE;
+    }
+    g_propagate_prefixed_error (error, err, "ScreenCast portal: ");
+    return FALSE;
+  }
+  g_snprintf (node, sizeof (node), "%u", cap->portal.node);
+  g_object_set (src, "fd", cap->portal.fd, NULL);
+  set_pipewire_target (src, node);
+  g_print ("desktop-bridge: ScreenCast portal session %s: PipeWire node %s\n",
+      cap->portal.session, node);
+  return TRUE;
 }
 
 static GstElement *
@@ -59,7 +98,9 @@ make_source (BridgeCapture * cap, const BridgeCaptureOptions * opts,
     case BRIDGE_SOURCE_PIPEWIRE:
       src = make (cap, "pipewiresrc", "source", error);
       if (src && opts->path)
-        g_object_set (src, "path", opts->path, NULL);
+        set_pipewire_target (src, opts->path);
+      else if (src && !pipewire_from_portal (cap, src, error))
+        src = NULL;
       break;
     case BRIDGE_SOURCE_FILE:
       uri = gst_filename_to_uri (opts->path, error);
@@ -203,6 +244,7 @@ bridge_capture_new (const BridgeCaptureOptions * opts, BridgeAuFunc on_au,
   const gchar *enc_name;
   gboolean ok;
 
+  cap->portal.fd = -1;
   cap->on_au = on_au;
   cap->on_error = on_error;
   cap->user_data = user_data;
@@ -285,7 +327,8 @@ bridge_capture_new (const BridgeCaptureOptions * opts, BridgeAuFunc on_au,
   if (opts->source == BRIDGE_SOURCE_FILE)
     g_signal_connect (src, "pad-added", G_CALLBACK (on_pad_added), cap);
   else
-    ok = ok && gst_element_link_many (src, srccaps, cap->convert, NULL);
+    ok = ok && (srccaps ? gst_element_link_many (src, srccaps, cap->convert,
+            NULL) : gst_element_link (src, cap->convert));
   if (!ok) {
     g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_NEGOTIATION,
         "cannot link the capture pipeline");
@@ -298,6 +341,7 @@ bridge_capture_new (const BridgeCaptureOptions * opts, BridgeAuFunc on_au,
 
 failed:
   gst_object_unref (cap->pipeline);
+  bridge_portal_stream_clear (&cap->portal);
   g_free (cap);
   return NULL;
 }
@@ -305,13 +349,30 @@ failed:
 gboolean
 bridge_capture_start (BridgeCapture * cap, GError ** error)
 {
-  if (gst_element_set_state (cap->pipeline, GST_STATE_PLAYING) ==
-      GST_STATE_CHANGE_FAILURE) {
-    g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_STATE_CHANGE,
-        "the capture pipeline does not start (see the error above)");
-    return FALSE;
-  }
-  return TRUE;
+  GstBus *bus;
+  GstMessage *msg;
+  GError *err = NULL;
+  gchar *dbg = NULL;
+
+  if (gst_element_set_state (cap->pipeline, GST_STATE_PLAYING) !=
+      GST_STATE_CHANGE_FAILURE)
+    return TRUE;
+  /* The main loop is not running yet: take the element's reason from the
+   * bus here. */
+  bus = gst_pipeline_get_bus (GST_PIPELINE (cap->pipeline));
+  msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+  gst_object_unref (bus);
+  if (msg)
+    gst_message_parse_error (msg, &err, &dbg);
+  g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_STATE_CHANGE,
+      "the capture pipeline does not start: %s: %s%s%s%s",
+      msg ? GST_OBJECT_NAME (msg->src) : "?", err ? err->message : "no reason",
+      dbg ? " (" : "", dbg ? dbg : "", dbg ? ")" : "");
+  g_clear_error (&err);
+  g_free (dbg);
+  if (msg)
+    gst_message_unref (msg);
+  return FALSE;
 }
 
 void
@@ -364,5 +425,6 @@ bridge_capture_free (BridgeCapture * cap)
   if (cap->bus_watch)
     g_source_remove (cap->bus_watch);
   gst_object_unref (cap->pipeline);
+  bridge_portal_stream_clear (&cap->portal);
   g_free (cap);
 }

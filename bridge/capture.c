@@ -19,6 +19,7 @@ struct _BridgeCapture
   gpointer user_data;
   guint bus_watch;
   BridgePortalStream portal;    /* pipewire through the portal; fd -1: none */
+  gboolean loop;                /* seek back to the start at the end */
 };
 
 /* A new element, already in the pipeline (which frees it). */
@@ -197,6 +198,11 @@ on_bus_message (GstBus * bus, GstMessage * msg, gpointer user_data)
       g_free (dbg);
       break;
     case GST_MESSAGE_EOS:
+      /* A file plays in a loop: a stream that just stops would leave every
+       * viewer on its last picture. */
+      if (cap->loop && gst_element_seek_simple (cap->pipeline, GST_FORMAT_TIME,
+              GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_KEY_UNIT, 0))
+        break;
       cap->on_error ("end of stream", cap->user_data);
       break;
     default:
@@ -245,6 +251,7 @@ bridge_capture_new (const BridgeCaptureOptions * opts, BridgeAuFunc on_au,
   gboolean ok;
 
   cap->portal.fd = -1;
+  cap->loop = opts->source == BRIDGE_SOURCE_FILE;
   cap->on_au = on_au;
   cap->on_error = on_error;
   cap->user_data = user_data;

@@ -202,6 +202,31 @@ def case_bad_viewer_message():
         b.stop()
 
 
+def case_file_source_loops():
+    with tempfile.TemporaryDirectory() as tmp:
+        clip = os.path.join(tmp, "clip.mkv")
+        r = subprocess.run(["gst-launch-1.0", "-q", "videotestsrc", "num-buffers=45", "pattern=ball",
+                            "!", "video/x-raw,width=640,height=360,framerate=30/1", "!", "x264enc",
+                            "!", "matroskamux", "!", "filesink", f"location={clip}"],
+                           capture_output=True, text=True, timeout=60)
+        check(r.returncode == 0, "making the clip: " + r.stderr)
+        b = bridgeproc.Bridge(BRIDGE, "--encoder", "x264enc", "--source", f"file:{clip}")
+        try:
+            ws = b.ws()
+            t0 = time.monotonic()
+            frames = read_frames(ws, 100)
+            took = time.monotonic() - t0
+            # 45 frames in the file: 100 means it played more than twice, at
+            # its own pace (not as fast as it decodes).
+            check(2.5 < took < 5, f"100 frames took {took:.1f} s")
+            check((frames[0]["width"], frames[0]["height"]) == (640, 360), "size")
+            check(b.proc.poll() is None, "the bridge ended with the file")
+            print(f"  a 45-frame file: 100 frames in {took:.1f} s, looping")
+            ws.close()
+        finally:
+            b.stop()
+
+
 def case_bad_options():
     for args, want in ((["--source", "bogus"], "--source bogus"),
                        (["--listen", "nonsense"], "--listen nonsense"),

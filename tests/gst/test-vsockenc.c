@@ -773,6 +773,29 @@ static void test_ivshmem(void)
  * frame-source=shm is an error that says what is missing; auto sends the
  * frames inline. A device without hfxd's header is not used: the pool
  * goes to a memfd, which a unix socket can pass. */
+
+/* Ten 320x240 frames through vsockenc with frame-source and shm-device:
+ * all must come back, shm_frames of them through shared memory of the
+ * kind want_memory ("none", "memfd", "ivshmem"). */
+static void run_ten_frames(const char *address, const char *dev, const char *frame_source,
+                           struct run *r, guint64 shm_frames, const char *want_memory)
+{
+    char *desc = g_strdup_printf("videotestsrc num-buffers=10 ! video/x-raw,format=NV12,"
+                                 "width=320,height=240 ! vsockenc name=enc address=%s "
+                                 "frame-source=%s shm-device=%s ! appsink name=out sync=false",
+                                 address, frame_source, dev);
+    GstElement *p = run_pipeline(desc, r, 30, true);
+    if (r->error)
+        fprintf(stderr, "frame-source=%s: %s\n", frame_source, r->error);
+    CHECK(r->error == NULL);
+    CHECK_EQ_INT(r->frames, 10);
+    CHECK_EQ_INT(stat_of(p, "shm-frames"), shm_frames);
+    check_shm_memory(p, want_memory);
+    gst_element_set_state(p, GST_STATE_NULL);
+    gst_object_unref(p);
+    g_free(desc);
+}
+
 static void test_ivshmem_host_without_file(void)
 {
     char dev[64];
@@ -796,36 +819,9 @@ static void test_ivshmem_host_without_file(void)
     CHECK_EQ_INT(a.frames, 0);
     g_free(desc);
 
-    desc = g_strdup_printf("videotestsrc num-buffers=10 ! video/x-raw,format=NV12,width=320,"
-                           "height=240 ! vsockenc name=enc address=%s frame-source=auto "
-                           "shm-device=%s ! appsink name=out sync=false",
-                           d.unix_addr, dev);
-    GstElement *p = run_pipeline(desc, &b, 30, true);
-    if (b.error)
-        fprintf(stderr, "auto: %s\n", b.error);
-    CHECK(b.error == NULL);
-    CHECK_EQ_INT(b.frames, 10);
-    CHECK_EQ_INT(stat_of(p, "shm-frames"), 0);
-    check_shm_memory(p, "none");
-    gst_element_set_state(p, GST_STATE_NULL);
-    gst_object_unref(p);
-    g_free(desc);
-
+    run_ten_frames(d.unix_addr, dev, "auto", &b, 0, "none");
     fake_ivshmem_bar(dev, 16u << 20, false);
-    desc = g_strdup_printf("videotestsrc num-buffers=10 ! video/x-raw,format=NV12,width=320,"
-                           "height=240 ! vsockenc name=enc address=%s frame-source=shm "
-                           "shm-device=%s ! appsink name=out sync=false",
-                           d.unix_addr, dev);
-    p = run_pipeline(desc, &c, 30, true);
-    if (c.error)
-        fprintf(stderr, "no header: %s\n", c.error);
-    CHECK(c.error == NULL);
-    CHECK_EQ_INT(c.frames, 10);
-    CHECK_EQ_INT(stat_of(p, "shm-frames"), 10);
-    check_shm_memory(p, "memfd");
-    gst_element_set_state(p, GST_STATE_NULL);
-    gst_object_unref(p);
-    g_free(desc);
+    run_ten_frames(d.unix_addr, dev, "shm", &c, 10, "memfd");
 
     free_run(&a);
     free_run(&b);

@@ -227,22 +227,17 @@ class Driver:
             except Exception:
                 pass
         if self.proc is not None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
-            except OSError:
-                pass
-            try:
-                self.proc.wait(timeout=3)
-            except subprocess.TimeoutExpired:
-                pass
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except OSError:
-                pass
-            try:
-                self.proc.wait(timeout=3)
-            except subprocess.TimeoutExpired:
-                pass
+            # The whole group (chromedriver, chromium and its helpers):
+            # politely, then not.
+            for sig in (signal.SIGTERM, signal.SIGKILL):
+                try:
+                    os.killpg(self.proc.pid, sig)
+                except OSError:
+                    pass
+                try:
+                    self.proc.wait(timeout=3)
+                except subprocess.TimeoutExpired:
+                    pass
         _kill_matching(self.tmp)
         shutil.rmtree(self.tmp, ignore_errors=True)
         for sig, handler in self._old_handlers.items():

@@ -25,6 +25,14 @@
  *
  * Usage: gst-pipeline OUT_DIR [FRAMES]
  * Environment: HFXD (the hfxd binary), GST_PLUGIN_PATH (vsockenc).
+ *
+ * gst-pipeline --one CASE WxH FRAMES [ADDRESS] runs one case once with the
+ * same source and settings, against an hfxd someone else started (ADDRESS,
+ * default auto: a guest's virtio-serial port), and prints one line
+ * "result case=... fps=... ..." (or "... error=...", exit status 1).
+ * bench/run-vm-offload runs it inside a guest. Around the counted frames it
+ * prints "@mark begin" and "@mark end" lines, flushed at once, so that a
+ * watcher on the host can sample CPU counters over the same stretch.
  */
 #include <gst/app/gstappsrc.h>
 #include <gst/gst.h>
@@ -82,8 +90,10 @@ struct run {
     pid_t hfxd;
     gboolean check_memfd; /* look for a memfd in hfxd's maps mid-run */
     gboolean memfd_seen;
-    double t0, t1;     /* wall time at output WARMUP+1 and at the last */
-    double cpu0, cpu1; /* this process's CPU seconds at the same points */
+    gboolean marks;     /* print @mark lines around the counted frames */
+    unsigned timeout_s; /* give up on the pipeline after this; 0: 120 */
+    double t0, t1;      /* wall time at output WARMUP+1 and at the last */
+    double cpu0, cpu1;  /* this process's CPU seconds at the same points */
     double hfxd_cpu0, hfxd_cpu1;
 };
 
@@ -203,6 +213,12 @@ static GstPadProbeReturn on_output(GstPad *pad, GstPadProbeInfo *info, gpointer 
     struct run *r = data;
 
     r->out++;
+    if (r->marks && r->out == WARMUP + 1) {
+        /* Before t0: writing the line (to a 9p file in a guest) must not
+         * count. */
+        printf("@mark begin\n");
+        fflush(stdout);
+    }
     if (r->out == WARMUP + 1 || r->out == r->frames) {
         double t = now_s(), cpu = process_cpu_s(), hc = pid_cpu_s(r->hfxd);
         if (r->out == WARMUP + 1) {
@@ -215,13 +231,23 @@ static GstPadProbeReturn on_output(GstPad *pad, GstPadProbeInfo *info, gpointer 
             r->hfxd_cpu1 = hc;
         }
     }
+    if (r->marks && r->out == r->frames) {
+        printf("@mark end\n");
+        fflush(stdout);
+    }
     if (r->check_memfd && r->out == r->frames / 2)
         r->memfd_seen = has_memfd_mapping(r->hfxd);
     return GST_PAD_PROBE_OK;
 }
 
-/* Run one case; fills r, returns NULL or an error text (g_free it). */
-static gchar *run_case(enum case_id c, const char *address, struct run *r, guint64 *dropped)
+/* What vsockenc's stats said at the end of a run (zero for x264enc). */
+struct enc_stats {
+    guint64 dropped, shm_frames, shm_copies;
+    gchar *address; /* where it connected; g_free */
+};
+
+/* Run one case; fills r and es, returns NULL or an error text (g_free it). */
+static gchar *run_case(enum case_id c, const char *address, struct run *r, struct enc_stats *es)
 {
     gchar *element = cases[c].element ? g_strdup_printf(cases[c].element, address) : NULL;
     gchar *desc = element ? g_strdup_printf("appsrc name=src ! %s ! video/x-h264,"
@@ -233,6 +259,7 @@ static gchar *run_case(enum case_id c, const char *address, struct run *r, guint
     GstElement *p = gst_parse_launch(desc, &err);
     gchar *error = NULL;
 
+    memset(es, 0, sizeof(*es));
     g_free(element);
     g_free(desc);
     if (!p) {
@@ -253,7 +280,8 @@ static gchar *run_case(enum case_id c, const char *address, struct run *r, guint
     gst_element_set_state(p, GST_STATE_PLAYING);
     GstBus *bus = gst_element_get_bus(p);
     GstMessage *msg =
-        gst_bus_timed_pop_filtered(bus, 120 * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+        gst_bus_timed_pop_filtered(bus, (r->timeout_s ? r->timeout_s : 120) * GST_SECOND,
+                                   GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
     if (!msg) {
         error = g_strdup("timeout");
     } else if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ERROR) {
@@ -264,13 +292,15 @@ static gchar *run_case(enum case_id c, const char *address, struct run *r, guint
     } else if (r->out != r->frames) {
         error = g_strdup_printf("%u frames out of %u", r->out, r->frames);
     }
-    *dropped = 0;
     GstElement *enc = c >= C_VSOCK_4 ? gst_bin_get_by_name(GST_BIN(p), "enc") : NULL;
     if (enc) {
         GstStructure *stats = NULL;
         g_object_get(enc, "stats", &stats, NULL);
         if (stats) {
-            gst_structure_get_uint64(stats, "frames-dropped", dropped);
+            gst_structure_get_uint64(stats, "frames-dropped", &es->dropped);
+            gst_structure_get_uint64(stats, "shm-frames", &es->shm_frames);
+            gst_structure_get_uint64(stats, "shm-copies", &es->shm_copies);
+            es->address = g_strdup(gst_structure_get_string(stats, "address"));
             gst_structure_free(stats);
         }
         gst_object_unref(enc);
@@ -308,6 +338,54 @@ static void fmt_fps(char *out, size_t n, const struct cell *cl, unsigned round)
         snprintf(out, n, "n/a");
 }
 
+/* --one CASE WxH FRAMES [ADDRESS]: see the comment at the top. */
+static int one_case(int argc, char **argv)
+{
+    const char *address = argc > 5 ? argv[5] : "auto";
+    unsigned w = 0, h = 0, frames = argc > 4 ? (unsigned)atoi(argv[4]) : 0;
+    int c = 0;
+    struct source src;
+    struct enc_stats es;
+
+    while (c < N_CASES && (argc < 3 || strcmp(cases[c].name, argv[2]) != 0))
+        c++;
+    if (argc < 5 || c == N_CASES || sscanf(argv[3], "%ux%u", &w, &h) != 2 || frames < 2 * WARMUP) {
+        fprintf(stderr,
+                "usage: gst-pipeline --one CASE WxH FRAMES [ADDRESS]\n"
+                "CASE: source x264-1thread x264-auto vsockenc-4 vsockenc-1 "
+                "vsockenc-shm; FRAMES >= %d\n",
+                2 * WARMUP);
+        return 2;
+    }
+    if (cases[c].element && strstr(cases[c].element, "x264enc") &&
+        !gst_element_factory_find("x264enc"))
+        die("no x264enc (gstreamer1.0-plugins-ugly)");
+    make_source(&src, w, h);
+    /* x264enc in a TCG guest makes a few 1080p frames a second. */
+    struct run r = {.src = &src, .frames = frames, .marks = TRUE, .timeout_s = 900};
+    gchar *error = run_case(c, address, &r, &es);
+    printf("result case=%s size=%ux%u frames=%u", cases[c].name, w, h, frames);
+    if (error) {
+        /* error= runs to the end of the line: keep it one line. */
+        g_strdelimit(error, "\n\"", ' ');
+        printf(" error=%s\n", error);
+    } else {
+        unsigned n = frames - WARMUP - 1;
+        double dt = r.t1 - r.t0;
+        printf(" counted=%u seconds=%.4f fps=%.2f cpu_ms=%.2f dropped=%llu shm_frames=%llu "
+               "shm_copies=%llu address=%s\n",
+               n, dt, n / dt, (r.cpu1 - r.cpu0) * 1000.0 / n, (unsigned long long)es.dropped,
+               (unsigned long long)es.shm_frames, (unsigned long long)es.shm_copies,
+               es.address ? es.address : "-");
+    }
+    fflush(stdout);
+    g_free(es.address);
+    free_source(&src);
+    int status = error ? 1 : 0;
+    g_free(error);
+    return status;
+}
+
 int main(int argc, char **argv)
 {
     const char *out = argc > 1 ? argv[1] : "bench/results";
@@ -318,6 +396,8 @@ int main(int argc, char **argv)
     char path[512];
 
     gst_init(&argc, &argv);
+    if (argc > 1 && strcmp(argv[1], "--one") == 0)
+        return one_case(argc, argv);
     if (frames < 2 * WARMUP)
         die("FRAMES must be at least 40");
     if (!gst_element_factory_find("x264enc"))
@@ -343,10 +423,11 @@ int main(int argc, char **argv)
                                 .frames = frames,
                                 .hfxd = d.pid,
                                 .check_memfd = c >= C_VSOCK_4};
-                guint64 dropped;
+                struct enc_stats es;
                 fprintf(stderr, "round %u: %ux%u %-13s ", round + 1, sizes[s].w, sizes[s].h,
                         cases[c].name);
-                gchar *error = run_case(c, d.unix_addr, &r, &dropped);
+                gchar *error = run_case(c, d.unix_addr, &r, &es);
+                g_free(es.address);
                 if (error) {
                     fprintf(stderr, "failed: %s\n", error);
                     if (c != C_VSOCK_SHM)
@@ -371,7 +452,7 @@ int main(int argc, char **argv)
                 cl->fps[cl->rounds] = n / dt;
                 cl->cpu_ms[cl->rounds] = (r.cpu1 - r.cpu0) * 1000.0 / n;
                 cl->hfxd_cpu_ms[cl->rounds] = (r.hfxd_cpu1 - r.hfxd_cpu0) * 1000.0 / n;
-                cl->dropped += dropped;
+                cl->dropped += es.dropped;
                 cl->rounds++;
                 fprintf(stderr, "%7.1f fps, CPU/frame: pipeline %.2f ms, hfxd %.2f ms\n", n / dt,
                         cl->cpu_ms[cl->rounds - 1], cl->hfxd_cpu_ms[cl->rounds - 1]);

@@ -52,6 +52,7 @@ struct session {
     struct shm_region *regions[MAX_REGIONS];
     struct shm_region *shared; /* region 0, from the listener; NULL: none */
     uint64_t frames_shm;       /* FRAMEs with source SHM (any region) */
+    bool after_bye;            /* ended by BYE, waiting for the next HELLO */
     /* Totals of streams already closed, for the end-of-session line. */
     struct stream_stats done;
 };
@@ -476,19 +477,12 @@ static void close_stream(struct hfx_server *s, struct session *ss, uint32_t id, 
     }
 }
 
-static void end_session(struct hfx_server *s, struct session *ss)
+static void log_session_end(struct hfx_server *s, const struct session *ss)
 {
-    struct session **pp = &s->sessions;
-    double mean_ms;
+    double mean_ms = ss->done.frames_encoded
+                         ? (double)ss->done.encode_ns / 1e6 / (double)ss->done.frames_encoded
+                         : 0.0;
 
-    for (uint32_t id = 1; id <= HFX_MAX_STREAMS; id++)
-        close_stream(s, ss, id, false);
-    for (int i = 0; i < MAX_REGIONS; i++)
-        shm_region_unref(&ss->regions[i]);
-    shm_region_unref(&ss->shared);
-    mean_ms = ss->done.frames_encoded
-                  ? (double)ss->done.encode_ns / 1e6 / (double)ss->done.frames_encoded
-                  : 0.0;
     srv_log(s, HFX_LOG_INFO,
             "session %u end: %.1f s, frames %llu, encoded %llu, dropped %llu, "
             "from shared memory %llu, mean encode %.2f ms, %llu bytes out%s%s",
@@ -498,6 +492,28 @@ static void end_session(struct hfx_server *s, struct session *ss)
             mean_ms,
             (unsigned long long)ss->done.bytes_out, ss->done.encoder[0] ? ", encoder " : "",
             ss->done.encoder);
+}
+
+/* Streams and attached regions go (pending frames dropped unanswered); the
+ * connection, its region 0 and its totals stay. */
+static void clear_session(struct hfx_server *s, struct session *ss)
+{
+    for (uint32_t id = 1; id <= HFX_MAX_STREAMS; id++)
+        close_stream(s, ss, id, false);
+    for (int i = 0; i < MAX_REGIONS; i++)
+        shm_region_unref(&ss->regions[i]);
+}
+
+static void end_session(struct hfx_server *s, struct session *ss)
+{
+    struct session **pp = &s->sessions;
+
+    clear_session(s, ss);
+    shm_region_unref(&ss->shared);
+    /* After a BYE the session was reported then; an idle connection closing
+     * is not another one. */
+    if (!ss->after_bye)
+        log_session_end(s, ss);
     while (*pp && *pp != ss)
         pp = &(*pp)->next;
     if (*pp)
@@ -539,6 +555,7 @@ static void on_hello(struct hfx_server *s, struct session *ss, const struct hfx_
     w.u.welcome.window = (uint16_t)s->opts.window;
     hfx_conn_set_max_payload(ss->conn, s->opts.max_payload);
     ss->state = SESSION_READY;
+    ss->after_bye = false;
     srv_log(s, HFX_LOG_INFO, "session %u start: %s", ss->id, ss->peer);
     send_or_close(s, ss, &w);
 }
@@ -744,10 +761,7 @@ static void on_message(struct hfx_server *s, struct session *ss, const struct hf
          * session means the old one is gone. Start over. */
         srv_log(s, HFX_LOG_INFO, "session %u: HELLO again: a new client on this connection",
                 ss->id);
-        for (uint32_t sid = 1; sid <= HFX_MAX_STREAMS; sid++)
-            close_stream(s, ss, sid, false);
-        for (int i = 0; i < MAX_REGIONS; i++)
-            shm_region_unref(&ss->regions[i]);
+        clear_session(s, ss);
         hfx_conn_set_max_payload(ss->conn, HFX_MAX_PAYLOAD_HANDSHAKE);
         ss->state = SESSION_HELLO;
         on_hello(s, ss, m);
@@ -800,8 +814,19 @@ static void on_message(struct hfx_server *s, struct session *ss, const struct hf
             shm_region_unref(&ss->regions[slot]);
         break;
     case HFX_MSG_BYE:
-        ss->state = SESSION_CLOSING;
-        ss->close_deadline_ms = mono_ms();
+        /* The session ends; the connection waits for the next HELLO. A
+         * virtio-serial port outlives the guest process that used it, and
+         * closing it would lose the next client's first bytes while QEMU
+         * reconnects. A client on a socket closes after BYE anyway. */
+        clear_session(s, ss);
+        log_session_end(s, ss);
+        memset(&ss->done, 0, sizeof(ss->done));
+        ss->frames_shm = 0;
+        ss->id = ++s->next_id;
+        ss->started_ms = mono_ms();
+        ss->after_bye = true;
+        hfx_conn_set_max_payload(ss->conn, HFX_MAX_PAYLOAD_HANDSHAKE);
+        ss->state = SESSION_HELLO;
         break;
     case HFX_MSG_ERROR:
         srv_log(s, HFX_LOG_WARN, "session %u: client reports %s: %s", ss->id,
@@ -897,7 +922,14 @@ static int reap_sessions(struct hfx_server *s)
          * forever. */
         if (ss->state == SESSION_HELLO) {
             int64_t deadline = ss->started_ms + s->opts.handshake_timeout_ms;
-            if (now >= deadline)
+            if (now >= deadline && ss->after_bye) {
+                /* No ERROR: on a serial port it would wait for the next
+                 * client to read it as its first message. */
+                srv_log(s, HFX_LOG_DEBUG, "connection of session %u idle since BYE; closing",
+                        ss->id);
+                ss->state = SESSION_CLOSING;
+                ss->close_deadline_ms = now;
+            } else if (now >= deadline)
                 protocol_error(s, ss, 0, HFX_E_TIMEOUT, "no HELLO within %d ms",
                                s->opts.handshake_timeout_ms);
             else if (wait < 0 || deadline - now < wait)

@@ -865,6 +865,38 @@ static void test_hello_again(void)
     fixture_stop(&f);
 }
 
+/* BYE ends the session, not the connection: a serial port is used by one
+ * guest process after another, and the next one's HELLO must be heard. The
+ * old stream is gone; a new session on the same connection works. */
+static void test_bye_then_hello(void)
+{
+    struct fixture f;
+    struct hfx_msg m;
+    uint8_t buf[HFX_MAX_HEAD];
+
+    fixture_start(&f, NULL);
+    int fd = good_session(&f);
+    check_alive(fd, 1);
+    init_header(&m, HFX_MSG_BYE, 0);
+    raw_send(fd, &m, NULL, 0);
+    /* Before a new HELLO anything else is out of order, as on a fresh
+     * connection. */
+    raw_handshake(fd);
+    send_frame(fd, 1, 2, W, sizeof(frame_nv12));
+    CHECK(raw_recv(fd, &m, buf, sizeof(buf)));
+    CHECK_EQ_INT(m.hdr.type, HFX_MSG_ERROR);
+    CHECK_STATUS(m.u.error.code, HFX_E_NOT_CONFIGURED);
+    close(fd);
+    fd = good_session(&f);
+    init_header(&m, HFX_MSG_BYE, 0);
+    raw_send(fd, &m, NULL, 0);
+    raw_handshake(fd);
+    raw_configure(fd, 1, HFX_FORMAT_NV12, W, H);
+    check_alive(fd, 3);
+    close(fd);
+    fixture_stop(&f);
+}
+
 /* keyint_frames: an IDR every N frames without any request. */
 static void test_keyframe_every_n_frames(void)
 {
@@ -1027,6 +1059,7 @@ int main(void)
         CHECK_CASE(test_keyframe_wall_clock),
         CHECK_CASE(test_keyframe_every_n_frames),
         CHECK_CASE(test_hello_again),
+        CHECK_CASE(test_bye_then_hello),
         CHECK_CASE(test_streams_per_connection),
         CHECK_CASE(test_stream_over_limit),
         CHECK_CASE(test_handshake_timeout),

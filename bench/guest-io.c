@@ -9,8 +9,9 @@
  *               32 KiB per write, so that is nearly the whole frame)
  *   bar-copy    a frame copied into the ivshmem BAR (PCI 1af4:1110,
  *               sysfs resource2, after writing 1 to its enable file), slot
- *               after slot: the copy into shared memory an SHM frame costs
- *               when the guest did not render there
+ *               after slot in the data area after hfxd's header page, as
+ *               vsockenc places them: the copy into shared memory an SHM
+ *               frame costs when the guest did not render there
  *   port-write  the frame's bytes written to the virtio-serial port
  *               org.helix.frame-export with blocking writes, to a plain
  *               reader on the host: the transport alone, without protocol
@@ -35,6 +36,7 @@
 #include <unistd.h>
 
 #include "bench-util.h"
+#include "hfx/region.h"
 #include "pattern.h"
 
 #define SOURCE_FRAMES 8
@@ -150,7 +152,10 @@ static int copy_bar(struct job *j, double *seconds)
         return fail(j, path);
     }
     size_t size = j->src[0].size, bar = (size_t)st.st_size;
-    size_t slots = bar / size;
+    /* The header page is hfxd's (docs/protocol.md 7.1): a later vsockenc
+     * in this guest needs it intact. */
+    size_t base = HFX_REGION_HEADER_SIZE;
+    size_t slots = bar > base ? (bar - base) / size : 0;
     if (slots == 0) {
         close(fd);
         snprintf(j->error, sizeof(j->error), "BAR of %zu bytes is smaller than a frame", bar);
@@ -163,11 +168,11 @@ static int copy_bar(struct job *j, double *seconds)
     /* Untimed: the first write to each page of the BAR makes the host
      * allocate it in the shared file; a pool reuses its slots, so that
      * happens once per boot, not per frame. */
-    memset(map, 0, slots * size);
+    memset(map + base, 0, slots * size);
     mark("begin");
     double t0 = now_s();
     for (unsigned i = 0; i < j->frames; i++)
-        memcpy(map + (i % slots) * size, j->src[i % SOURCE_FRAMES].base, size);
+        memcpy(map + base + (i % slots) * size, j->src[i % SOURCE_FRAMES].base, size);
     *seconds = now_s() - t0;
     mark("end");
     munmap(map, bar);

@@ -11,6 +11,18 @@ import urllib.request
 from wsclient import WebSocketClient
 
 
+def terminate(proc, grace=10):
+    """SIGTERM, then SIGKILL after grace seconds; returns the exit status."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
+
+
 class Bridge:
     def __init__(self, program, *args, env=None, start_timeout=15):
         self.proc = subprocess.Popen(
@@ -52,14 +64,7 @@ class Bridge:
 
     def stop(self):
         """SIGTERM, then SIGKILL after 10 s; returns the exit status."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
+        return terminate(self.proc)
 
     def __enter__(self):
         return self

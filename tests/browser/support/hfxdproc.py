@@ -7,11 +7,12 @@ SIGTERM.
         ... run-in-vm --serial-socket h.socket ...
 """
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
 from pathlib import Path
+
+from bridgeproc import terminate
 
 
 class Hfxd:
@@ -40,16 +41,10 @@ class Hfxd:
 
     def stop(self):
         """SIGTERM, then SIGKILL after 10 s; returns the exit status. Idempotent."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        status = terminate(self.proc)
         self._log.close()
         shutil.rmtree(self.dir, ignore_errors=True)
-        return self.proc.returncode
+        return status
 
     def __enter__(self):
         return self

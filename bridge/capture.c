@@ -75,6 +75,32 @@ pipewire_from_portal (BridgeCapture * cap, GstElement * src, GError ** error)
   return TRUE;
 }
 
+/* videotestsrc stamps frame n with n / fps whenever it manages to make it
+ * (do-timestamp only fills an empty PTS), so a source that makes 24 of 30
+ * frames a second, as in a TCG guest, would look like one whose latency
+ * grows by 0.2 s every second. The capture time is when the frame leaves
+ * the source: stamp it with the pipeline clock there. The source's segment
+ * starts at 0, so running time and PTS are the same. */
+static GstPadProbeReturn
+stamp_with_clock (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
+{
+  GstElement *src = GST_PAD_PARENT (pad);
+  GstClock *clock = gst_element_get_clock (src);
+  GstClockTime now, base;
+  GstBuffer *buf;
+
+  if (!clock)
+    return GST_PAD_PROBE_OK;
+  now = gst_clock_get_time (clock);
+  gst_object_unref (clock);
+  base = gst_element_get_base_time (src);
+  buf = gst_buffer_make_writable (GST_PAD_PROBE_INFO_BUFFER (info));
+  GST_BUFFER_PTS (buf) = now > base ? now - base : 0;
+  GST_BUFFER_DTS (buf) = GST_CLOCK_TIME_NONE;
+  GST_PAD_PROBE_INFO_DATA (info) = buf;
+  return GST_PAD_PROBE_OK;
+}
+
 static GstElement *
 make_source (BridgeCapture * cap, const BridgeCaptureOptions * opts,
     GError ** error)
@@ -85,11 +111,14 @@ make_source (BridgeCapture * cap, const BridgeCaptureOptions * opts,
   switch (opts->source) {
     case BRIDGE_SOURCE_TEST:
       src = make (cap, "videotestsrc", "source", error);
-      /* Stamped with the clock when made, not with the nominal frame time:
-       * a source that cannot keep up (a slow guest) must not look like one
-       * with ever more latency. */
-      if (src)
-        g_object_set (src, "is-live", TRUE, "do-timestamp", TRUE, NULL);
+      if (src) {
+        GstPad *pad = gst_element_get_static_pad (src, "src");
+
+        g_object_set (src, "is-live", TRUE, NULL);
+        gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, stamp_with_clock,
+            NULL, NULL);
+        gst_object_unref (pad);
+      }
       break;
     case BRIDGE_SOURCE_X11:
       src = make (cap, "ximagesrc", "source", error);

@@ -282,6 +282,7 @@ main (int argc, char **argv)
   g_main_loop_run (b.loop);
 
 out:
+  bridge_server_stop_intake (b.server);
   bridge_capture_free (b.capture);
   b.capture = NULL;
   bridge_server_free (b.server);

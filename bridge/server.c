@@ -16,6 +16,11 @@
 #define TICK_MS 50
 /* Viewer messages are a few dozen bytes; refuse anything much larger. */
 #define MAX_VIEWER_MSG 4096
+/* Access units handed over by the encoder's thread and not yet taken by the
+ * main context. Past this the encoder's thread waits, and the leaky queue in
+ * front of the encoder drops raw frames: a main loop slower than the
+ * encoder costs frames, never memory, and never a broken stream. */
+#define INTAKE_MAX 8
 
 typedef struct
 {
@@ -49,6 +54,14 @@ struct _BridgeServer
   gint64 rate_at_us[RATE_RING];
   gsize rate_bytes[RATE_RING];
   LatRing encode, decode;
+
+  /* The hand-off from the encoder's thread, under intake_lock. */
+  GMutex intake_lock;
+  GCond intake_room;
+  GQueue intake;                /* PendingAu*, at most INTAKE_MAX */
+  gboolean intake_scheduled;    /* a take_intake source is attached */
+  gboolean intake_closed;
+  guint64 intake_waits;         /* access units that waited for room */
 };
 
 static void
@@ -139,7 +152,6 @@ maybe_request_keyframe (BridgeServer * s, gint64 now_us)
 /* The encoder's access units, moved from the streaming thread. */
 typedef struct
 {
-  BridgeServer *server;
   GBytes *au;
   gboolean keyframe;
   gint64 pts_us, capture_us, arrived_us;
@@ -155,11 +167,9 @@ pending_free (gpointer data)
   g_free (p);
 }
 
-static gboolean
-take_au (gpointer data)
+static void
+take_au (BridgeServer * s, PendingAu * p)
 {
-  PendingAu *p = data;
-  BridgeServer *s = p->server;
   BridgeMsgHeader h = { 0 };
   BridgeFrame *f;
   gint64 now = g_get_monotonic_time ();
@@ -190,7 +200,29 @@ take_au (gpointer data)
   bridge_frame_unref (f);
   pump_all (s);
   maybe_request_keyframe (s, now);
-  return G_SOURCE_REMOVE;
+}
+
+/* On the main context: take the waiting access units one at a time, so the
+ * encoder's thread gets room as soon as there is some. */
+static gboolean
+take_intake (gpointer data)
+{
+  BridgeServer *s = data;
+
+  for (;;) {
+    PendingAu *p;
+
+    g_mutex_lock (&s->intake_lock);
+    p = g_queue_pop_head (&s->intake);
+    if (!p)
+      s->intake_scheduled = FALSE;
+    g_cond_broadcast (&s->intake_room);
+    g_mutex_unlock (&s->intake_lock);
+    if (!p)
+      return G_SOURCE_REMOVE;
+    take_au (s, p);
+    pending_free (p);
+  }
 }
 
 void
@@ -198,18 +230,55 @@ bridge_server_push_au (BridgeServer * s, const guint8 * au, gsize len,
     gboolean keyframe, gint64 pts_us, gint64 capture_us, guint width,
     guint height)
 {
-  PendingAu *p = g_new0 (PendingAu, 1);
+  PendingAu *p;
+  GSource *source = NULL;
 
-  p->server = s;
+  g_mutex_lock (&s->intake_lock);
+  if (!s->intake_closed && s->intake.length >= INTAKE_MAX) {
+    s->intake_waits++;
+    while (!s->intake_closed && s->intake.length >= INTAKE_MAX)
+      g_cond_wait (&s->intake_room, &s->intake_lock);
+  }
+  if (s->intake_closed) {
+    g_mutex_unlock (&s->intake_lock);
+    return;
+  }
+  p = g_new0 (PendingAu, 1);
   p->au = g_bytes_new (au, len);
   p->keyframe = keyframe;
   p->pts_us = pts_us;
   p->capture_us = capture_us;
+  /* After any wait for room: the wait is the main loop's, not the
+   * encoder's. */
   p->arrived_us = g_get_monotonic_time ();
   p->width = width;
   p->height = height;
-  g_main_context_invoke_full (s->ctx, G_PRIORITY_HIGH, take_au, p,
-      pending_free);
+  g_queue_push_tail (&s->intake, p);
+  if (!s->intake_scheduled) {
+    s->intake_scheduled = TRUE;
+    /* An idle source, not g_main_context_invoke (): that runs the function
+     * right here whenever nobody holds the context, e.g. before the main
+     * loop starts or after it ends. */
+    source = g_idle_source_new ();
+    g_source_set_priority (source, G_PRIORITY_HIGH);
+    g_source_set_callback (source, take_intake, s, NULL);
+  }
+  g_mutex_unlock (&s->intake_lock);
+  if (source) {
+    g_source_attach (source, s->ctx);
+    g_source_unref (source);
+  }
+}
+
+void
+bridge_server_stop_intake (BridgeServer * s)
+{
+  if (!s)
+    return;
+  g_mutex_lock (&s->intake_lock);
+  s->intake_closed = TRUE;
+  g_cond_broadcast (&s->intake_room);
+  g_mutex_unlock (&s->intake_lock);
 }
 
 /* Viewers */
@@ -448,6 +517,7 @@ bridge_server_stats_json (BridgeServer * s, gboolean pretty)
   gchar *encoder, *json;
   gdouble fps, kbit, p50 = 0, p99 = 0;
   gboolean have_latency;
+  guint64 waits;
 
   rates (s, g_get_monotonic_time (), &fps, &kbit);
   encoder = s->opts.describe_encoder ?
@@ -464,6 +534,10 @@ bridge_server_stats_json (BridgeServer * s, gboolean pretty)
   MEMBER_INT (b, "bytes", s->bytes);
   MEMBER_INT (b, "keyframe_requests", s->keys.requested);
   MEMBER_INT (b, "bad_viewer_messages", s->bad_viewer_msgs);
+  g_mutex_lock (&s->intake_lock);
+  waits = s->intake_waits;
+  g_mutex_unlock (&s->intake_lock);
+  MEMBER_INT (b, "encoder_waits", waits);
 
   json_builder_set_member_name (b, "latency");
   json_builder_begin_object (b);
@@ -529,6 +603,9 @@ bridge_server_new (const BridgeServerOptions * opts, GError ** error)
   if (!s->opts.keyframe_interval_ms)
     s->opts.keyframe_interval_ms = 2000;
   s->ctx = g_main_context_ref_thread_default ();
+  g_mutex_init (&s->intake_lock);
+  g_cond_init (&s->intake_room);
+  g_queue_init (&s->intake);
   s->hub = bridge_hub_new (&opts->hub);
   s->conns = g_hash_table_new_full (NULL, NULL, NULL, viewer_conn_free);
   bridge_key_timer_init (&s->keys, s->opts.keyframe_min_interval_ms,
@@ -574,9 +651,13 @@ bridge_server_free (BridgeServer * s)
 {
   if (!s)
     return;
-  /* Access units already handed over hold a pointer to s. */
+  bridge_server_stop_intake (s);
+  /* A take_intake source may be attached, holding a pointer to s. */
   while (g_main_context_pending (s->ctx))
     g_main_context_iteration (s->ctx, FALSE);
+  g_queue_clear_full (&s->intake, pending_free);
+  g_mutex_clear (&s->intake_lock);
+  g_cond_clear (&s->intake_room);
   if (s->tick)
     g_source_remove (s->tick);
   if (s->conns)

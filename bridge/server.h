@@ -42,7 +42,10 @@ BridgeServer *bridge_server_new (const BridgeServerOptions * opts,
 /* The port bound (useful with port 0). */
 guint bridge_server_port (BridgeServer * s);
 
-/* One access unit from the encoder; any thread. au is copied. */
+/* One access unit from the encoder; any thread but the main context's. au
+ * is copied. Waits while 8 access units already wait for the main context
+ * (counted as encoder_waits in /stats); returns at once, dropping it, after
+ * bridge_server_stop_intake (). */
 void bridge_server_push_au (BridgeServer * s, const guint8 * au, gsize len,
     gboolean keyframe, gint64 pts_us, gint64 capture_us, guint width,
     guint height);
@@ -50,6 +53,12 @@ void bridge_server_push_au (BridgeServer * s, const guint8 * au, gsize len,
 /* The /stats document (pretty: indented, else one line); free with
  * g_free. */
 gchar *bridge_server_stats_json (BridgeServer * s, gboolean pretty);
+
+/* Makes bridge_server_push_au () return at once from now on, and wakes a
+ * thread waiting in it: call it before stopping the capture pipeline, whose
+ * streaming thread may be waiting there for a main loop that has ended.
+ * NULL-safe. */
+void bridge_server_stop_intake (BridgeServer * s);
 
 /* Stop whatever calls bridge_server_push_au () first. NULL-safe. */
 void bridge_server_free (BridgeServer * s);

@@ -116,7 +116,7 @@ def main():
     x = range(len(rows))
     w = 0.2
     for k, (field, name) in enumerate([("fps_nominal", "nominal (--fps)"),
-                                       ("fps_captured_est", "captured (estimated)"),
+                                       ("fps_captured", "captured"),
                                        ("fps_encoded", "encoded (/stats frames)"),
                                        ("fps_drawn", "drawn (viewer)")]):
         key = field.split("_")[1]

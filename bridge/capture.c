@@ -20,6 +20,7 @@ struct _BridgeCapture
   guint bus_watch;
   BridgePortalStream portal;    /* pipewire through the portal; fd -1: none */
   gboolean loop;                /* seek back to the start at the end */
+  gsize frames_captured;        /* atomic: frames into the encoder's queue */
 };
 
 /* A new element, already in the pipeline (which frees it). */
@@ -98,6 +99,15 @@ stamp_with_clock (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
   GST_BUFFER_PTS (buf) = now > base ? now - base : 0;
   GST_BUFFER_DTS (buf) = GST_CLOCK_TIME_NONE;
   GST_PAD_PROBE_INFO_DATA (info) = buf;
+  return GST_PAD_PROBE_OK;
+}
+
+static GstPadProbeReturn
+count_frame (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
+{
+  BridgeCapture *cap = user_data;
+
+  g_atomic_pointer_add (&cap->frames_captured, 1);
   return GST_PAD_PROBE_OK;
 }
 
@@ -343,6 +353,15 @@ bridge_capture_new (const BridgeCaptureOptions * opts, BridgeAuFunc on_au,
   g_object_set (queue, "max-size-buffers", 2, "max-size-bytes", 0,
       "max-size-time", (guint64) 0, NULL);
   gst_util_set_object_arg (G_OBJECT (queue), "leaky", "downstream");
+  /* Frames in here, against access units out, tell how many the queue
+   * dropped for a busy encoder (or a slow main loop). */
+  {
+    GstPad *pad = gst_element_get_static_pad (queue, "sink");
+
+    gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, count_frame, cap,
+        NULL);
+    gst_object_unref (pad);
+  }
   /* SPS and PPS in front of every IDR: each keyframe is a start point. */
   g_object_set (parse, "config-interval", -1, NULL);
   caps = gst_caps_from_string
@@ -423,6 +442,12 @@ bridge_capture_request_keyframe (BridgeCapture * cap)
           0));
   gst_object_unref (pad);
   gst_object_unref (sink);
+}
+
+guint64
+bridge_capture_frames_captured (BridgeCapture * cap)
+{
+  return (guint64) (gsize) g_atomic_pointer_get (&cap->frames_captured);
 }
 
 gchar *

@@ -61,6 +61,14 @@ describe_encoder (gpointer user_data)
       g_strdup ("none");
 }
 
+static guint64
+frames_captured (gpointer user_data)
+{
+  Bridge *b = user_data;
+
+  return b->capture ? bridge_capture_frames_captured (b->capture) : 0;
+}
+
 static gboolean
 on_signal (gpointer user_data)
 {
@@ -256,6 +264,7 @@ main (int argc, char **argv)
   sopts.keyframe_min_interval_ms = (guint) MAX (key_min, 1);
   sopts.request_keyframe = request_keyframe;
   sopts.describe_encoder = describe_encoder;
+  sopts.frames_captured = frames_captured;
   sopts.user_data = &b;
   b.server = bridge_server_new (&sopts, &error);
   if (!b.server) {

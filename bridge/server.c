@@ -529,6 +529,9 @@ bridge_server_stats_json (BridgeServer * s, gboolean pretty)
   json_builder_add_string_value (b, encoder);
   MEMBER_INT (b, "width", s->width);
   MEMBER_INT (b, "height", s->height);
+  if (s->opts.frames_captured)
+    MEMBER_INT (b, "frames_captured",
+        s->opts.frames_captured (s->opts.user_data));
   MEMBER_INT (b, "frames", s->frames);
   MEMBER_INT (b, "keyframes", s->keyframes);
   MEMBER_INT (b, "bytes", s->bytes);

@@ -21,6 +21,8 @@ typedef struct _BridgeServer BridgeServer;
 typedef void (*BridgeKeyframeFunc) (gpointer user_data);
 /* The encoder in use, for /stats; returns a new string. */
 typedef gchar *(*BridgeDescribeFunc) (gpointer user_data);
+/* Frames captured so far (into the encoder), for /stats. */
+typedef guint64 (*BridgeCountFunc) (gpointer user_data);
 
 typedef struct
 {
@@ -32,6 +34,7 @@ typedef struct
   BridgeHubOptions hub;
   BridgeKeyframeFunc request_keyframe;
   BridgeDescribeFunc describe_encoder;
+  BridgeCountFunc frames_captured;       /* NULL: not reported */
   gpointer user_data;
 } BridgeServerOptions;
 

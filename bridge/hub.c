@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 #include "hub.h"
 
-#include <stdlib.h>
 #include <string.h>
+
+#include "hfx/percentile.h"
 
 #define LATENCY_RING 512
 
@@ -314,22 +315,6 @@ bridge_hub_take_keyframe_wish (BridgeHub * hub)
   return wish;
 }
 
-static int
-cmp_double (const void *a, const void *b)
-{
-  double x = *(const double *) a, y = *(const double *) b;
-
-  return x < y ? -1 : x > y;
-}
-
-static void
-percentiles (gdouble * samples, gsize n, gdouble * p50, gdouble * p99)
-{
-  qsort (samples, n, sizeof (gdouble), cmp_double);
-  *p50 = samples[(n - 1) / 2];
-  *p99 = samples[MIN (n - 1, (n * 99) / 100)];
-}
-
 gboolean
 bridge_hub_viewer_stats (BridgeHub * hub, guint id, BridgeViewerStats * out)
 {
@@ -349,10 +334,8 @@ bridge_hub_viewer_stats (BridgeHub * hub, guint id, BridgeViewerStats * out)
   out->waiting_keyframe = v->waiting_keyframe;
   out->latency_samples = v->latency_n;
   n = MIN (v->latency_n, LATENCY_RING);
-  if (n) {
-    memcpy (sorted, v->latency_ms, n * sizeof (gdouble));
-    percentiles (sorted, n, &out->latency_p50_ms, &out->latency_p99_ms);
-  }
+  memcpy (sorted, v->latency_ms, n * sizeof (gdouble));
+  hfx_percentiles (sorted, n, &out->latency_p50_ms, &out->latency_p99_ms);
   return TRUE;
 }
 
@@ -378,9 +361,7 @@ bridge_hub_latency (BridgeHub * hub, gdouble * p50_ms, gdouble * p99_ms)
     Viewer *v = g_ptr_array_index (hub->viewers, i);
     g_array_append_vals (all, v->latency_ms, MIN (v->latency_n, LATENCY_RING));
   }
-  any = all->len > 0;
-  if (any)
-    percentiles ((gdouble *) all->data, all->len, p50_ms, p99_ms);
+  any = hfx_percentiles ((gdouble *) all->data, all->len, p50_ms, p99_ms);
   g_array_unref (all);
   return any;
 }

@@ -6,6 +6,7 @@
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 
+#include "hfx/percentile.h"
 #include "hfx/token.h"
 #include "keytimer.h"
 #include "message.h"
@@ -71,14 +72,6 @@ lat_add (LatRing * r, gdouble ms)
   r->n++;
 }
 
-static int
-cmp_double (const void *a, const void *b)
-{
-  double x = *(const double *) a, y = *(const double *) b;
-
-  return x < y ? -1 : x > y;
-}
-
 /* p50 and p99 of the recent samples; FALSE when there are none. */
 static gboolean
 lat_percentiles (const LatRing * r, gdouble * p50, gdouble * p99)
@@ -86,13 +79,8 @@ lat_percentiles (const LatRing * r, gdouble * p50, gdouble * p99)
   gdouble sorted[LAT_RING];
   gsize n = MIN (r->n, LAT_RING);
 
-  if (!n)
-    return FALSE;
   memcpy (sorted, r->ms, n * sizeof (gdouble));
-  qsort (sorted, n, sizeof (gdouble), cmp_double);
-  *p50 = sorted[(n - 1) / 2];
-  *p99 = sorted[MIN (n - 1, (n * 99) / 100)];
-  return TRUE;
+  return hfx_percentiles (sorted, n, p50, p99);
 }
 
 /* Frames and bytes of the last second. */

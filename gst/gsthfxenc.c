@@ -38,6 +38,7 @@
 #include "gsthfxshmpool.h"
 #include "hfx/client.h"
 #include "hfx/encoder.h"
+#include "hfx/percentile.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_hfx_enc_debug);
 #define GST_CAT_DEFAULT gst_hfx_enc_debug
@@ -395,13 +396,6 @@ gst_hfx_enc_set_property (GObject * object, guint prop_id,
   GST_OBJECT_UNLOCK (self);
 }
 
-static int
-cmp_double (const void *a, const void *b)
-{
-  double x = *(const double *) a, y = *(const double *) b;
-  return x < y ? -1 : x > y;
-}
-
 static GstStructure *
 make_stats (GstHfxEnc * self)
 {
@@ -410,11 +404,8 @@ make_stats (GstHfxEnc * self)
   GstStructure *s;
 
   g_mutex_lock (&self->client_lock);
-  if (self->rtt_n) {
-    memcpy (sorted, self->rtt_ms, self->rtt_n * sizeof (gdouble));
-    qsort (sorted, self->rtt_n, sizeof (gdouble), cmp_double);
-    p99 = sorted[MIN (self->rtt_n - 1, (self->rtt_n * 99) / 100)];
-  }
+  memcpy (sorted, self->rtt_ms, self->rtt_n * sizeof (gdouble));
+  hfx_percentiles (sorted, self->rtt_n, NULL, &p99);
   if (self->rtt_count)
     mean = self->rtt_sum / self->rtt_count;
   s = gst_structure_new ("application/x-hfx-stats",

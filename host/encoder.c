@@ -703,13 +703,13 @@ static enum hfx_status reopen(struct hfx_encoder *e)
 static enum hfx_status fill_frame(struct hfx_encoder *e, const struct hfx_picture *pic)
 {
     const struct hfx_configure *cfg = &e->cfg;
-    unsigned planes = hfx_pixfmt_planes(cfg->fourcc);
+    unsigned planes = hfx_format_planes(cfg->fourcc);
     uint32_t row_bytes[HFX_MAX_PLANES] = {0}, rows[HFX_MAX_PLANES] = {0};
     int strides[HFX_MAX_PLANES + 1] = {0};
 
     for (unsigned p = 0; p < planes; p++) {
-        (void)hfx_pixfmt_plane(cfg->fourcc, cfg->width, cfg->height, p, &row_bytes[p],
-                               &rows[p]);
+        (void)hfx_format_plane_size(cfg->fourcc, cfg->width, cfg->height, p, &row_bytes[p],
+                                    &rows[p]);
         if (!pic->plane[p])
             return HFX_E_INVALID;
         if (pic->stride[p] < row_bytes[p] || pic->stride[p] > HFX_MAX_STRIDE)

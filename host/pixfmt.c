@@ -8,63 +8,24 @@
 
 #include "hfx/protocol.h"
 
-struct format_info {
+/* Plane layouts are lib/format.c's (hfx_format_plane_size); this is only
+ * the FFmpeg name of each format. */
+static const struct {
     uint32_t fourcc;
     enum AVPixelFormat av;
-    unsigned planes;
-    /* Per plane: bytes per pixel of a row, and log2 of the subsampling. */
-    uint8_t bytes[HFX_MAX_PLANES];
-    uint8_t shift_x[HFX_MAX_PLANES];
-    uint8_t shift_y[HFX_MAX_PLANES];
+} formats[] = {
+    {HFX_FORMAT_NV12, AV_PIX_FMT_NV12}, {HFX_FORMAT_I420, AV_PIX_FMT_YUV420P},
+    {HFX_FORMAT_BGRX, AV_PIX_FMT_BGR0}, {HFX_FORMAT_BGRA, AV_PIX_FMT_BGRA},
+    {HFX_FORMAT_RGBX, AV_PIX_FMT_RGB0}, {HFX_FORMAT_RGBA, AV_PIX_FMT_RGBA},
 };
-
-static const struct format_info formats[] = {
-    {HFX_FORMAT_NV12, AV_PIX_FMT_NV12, 2, {1, 2, 0}, {0, 1, 0}, {0, 1, 0}},
-    {HFX_FORMAT_I420, AV_PIX_FMT_YUV420P, 3, {1, 1, 1}, {0, 1, 1}, {0, 1, 1}},
-    {HFX_FORMAT_BGRX, AV_PIX_FMT_BGR0, 1, {4, 0, 0}, {0, 0, 0}, {0, 0, 0}},
-    {HFX_FORMAT_BGRA, AV_PIX_FMT_BGRA, 1, {4, 0, 0}, {0, 0, 0}, {0, 0, 0}},
-    {HFX_FORMAT_RGBX, AV_PIX_FMT_RGB0, 1, {4, 0, 0}, {0, 0, 0}, {0, 0, 0}},
-    {HFX_FORMAT_RGBA, AV_PIX_FMT_RGBA, 1, {4, 0, 0}, {0, 0, 0}, {0, 0, 0}},
-};
-
-static const struct format_info *find(uint32_t fourcc)
-{
-    for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
-        if (formats[i].fourcc == fourcc)
-            return &formats[i];
-    }
-    return NULL;
-}
 
 enum AVPixelFormat hfx_pixfmt_from_fourcc(uint32_t fourcc)
 {
-    const struct format_info *f = find(fourcc);
-    return f ? f->av : AV_PIX_FMT_NONE;
-}
-
-unsigned hfx_pixfmt_planes(uint32_t fourcc)
-{
-    const struct format_info *f = find(fourcc);
-    return f ? f->planes : 0;
-}
-
-bool hfx_pixfmt_plane(uint32_t fourcc, uint32_t width, uint32_t height, unsigned plane,
-                      uint32_t *row_bytes, uint32_t *rows)
-{
-    const struct format_info *f = find(fourcc);
-
-    if (!f || plane >= f->planes)
-        return false;
-    /* Widened: width is at most HFX_MAX_DIMENSION in practice, but the
-     * product must not wrap for any uint32_t a caller passes. */
-    uint64_t row = ((uint64_t)width >> f->shift_x[plane]) * f->bytes[plane];
-    if (row > UINT32_MAX)
-        return false;
-    if (row_bytes)
-        *row_bytes = (uint32_t)row;
-    if (rows)
-        *rows = height >> f->shift_y[plane];
-    return true;
+    for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
+        if (formats[i].fourcc == fourcc)
+            return formats[i].av;
+    }
+    return AV_PIX_FMT_NONE;
 }
 
 static bool is_rgb(enum AVPixelFormat fmt)

@@ -1,13 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Internal to libhfx-host and the tools: hfx input formats in libavutil and
- * libswscale terms. Kept here rather than in lib/ so that libhfx does not
- * depend on FFmpeg.
+ * libswscale terms (their plane layouts are libhfx's hfx_format_plane_size).
+ * Kept here rather than in lib/ so that libhfx does not depend on FFmpeg.
  */
 #ifndef HFX_HOST_PIXFMT_H
 #define HFX_HOST_PIXFMT_H
 
-#include <stdbool.h>
 #include <stdint.h>
 
 #include <libavutil/pixfmt.h>
@@ -17,14 +16,6 @@ struct SwsContext;
 /* AV_PIX_FMT_NONE for a fourcc hfx does not know. Byte order in memory is
  * what both name: BGRx is B,G,R,x = AV_PIX_FMT_BGR0. */
 enum AVPixelFormat hfx_pixfmt_from_fourcc(uint32_t fourcc);
-
-/* Planes of a fourcc, 0 if unknown. */
-unsigned hfx_pixfmt_planes(uint32_t fourcc);
-
-/* Bytes per row and rows of one plane at width x height (both even for the
- * 4:2:0 formats). False for an unknown fourcc or plane. */
-bool hfx_pixfmt_plane(uint32_t fourcc, uint32_t width, uint32_t height, unsigned plane,
-                      uint32_t *row_bytes, uint32_t *rows);
 
 /* A same-or-other-size converter with hfx's colour rules: BT.601
  * coefficients, YUV in limited (MPEG) range, RGB in full range. Bilinear

@@ -19,7 +19,7 @@ struct rgb {
 enum hfx_status hfx_image_alloc(struct hfx_image *img, uint32_t fourcc, uint32_t width,
                                 uint32_t height)
 {
-    unsigned planes = hfx_pixfmt_planes(fourcc);
+    unsigned planes = hfx_format_planes(fourcc);
     uint64_t offset[HFX_MAX_PLANES] = {0}, total = 0;
 
     memset(img, 0, sizeof(*img));
@@ -30,7 +30,7 @@ enum hfx_status hfx_image_alloc(struct hfx_image *img, uint32_t fourcc, uint32_t
         return HFX_E_BAD_DIMENSIONS;
     for (unsigned p = 0; p < planes; p++) {
         uint32_t row_bytes, rows;
-        (void)hfx_pixfmt_plane(fourcc, width, height, p, &row_bytes, &rows);
+        (void)hfx_format_plane_size(fourcc, width, height, p, &row_bytes, &rows);
         img->stride[p] = row_bytes;
         offset[p] = total;
         total += (uint64_t)row_bytes * rows;

@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * p50 and p99 of a set of latency samples, one rule for every figure hfx
+ * reports (vsockenc's stats, desktop-bridge's /stats).
+ */
+#ifndef HFX_PERCENTILE_H
+#define HFX_PERCENTILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Sorts samples[0..n) in place (the caller copies first if the order
+ * matters) and gives the nearest-rank p50 (sample (n - 1) / 2) and p99
+ * (sample min(n - 1, n * 99 / 100)). false, and both outputs left alone,
+ * when n is 0. Either output may be NULL. */
+bool hfx_percentiles(double *samples, size_t n, double *p50, double *p99);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* HFX_PERCENTILE_H */

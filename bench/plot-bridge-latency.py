@@ -3,14 +3,11 @@
 
 Usage: plot-bridge-latency.py RESULTS_DIR
 """
-import csv
 import sys
 
-import matplotlib
+from matplotlib.patches import Patch
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
+from plotlib import num, plt, read
 
 COLORS = {"c2e": "#9cc0f0", "dd": "#2aa876", "p50": "#3b7dd8", "p99": "#d8843b",
           "nominal": "#dddddd", "captured": "#bbbbbb", "encoded": "#3b7dd8",
@@ -18,16 +15,6 @@ COLORS = {"c2e": "#9cc0f0", "dd": "#2aa876", "p50": "#3b7dd8", "p99": "#d8843b",
 TREND_LIMIT = 20.0      # run-bridge-latency: TREND_LIMIT_MS_PER_S
 
 
-def read(path):
-    with open(path, newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f))
-
-
-def num(v):
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        return None
 
 
 def label(r, where=False):

@@ -3,21 +3,13 @@
 
 Usage: plot-gst-pipeline.py RESULTS_DIR
 """
-import csv
 import sys
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+from plotlib import plt, read
 
 COLORS = {"x264-1thread": "#888888", "x264-auto": "#bbbbbb", "vsockenc-4": "#3b7dd8",
           "vsockenc-1": "#9cc0f0", "vsockenc-shm": "#2aa876"}
 
-
-def read(path):
-    with open(path, newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f))
 
 
 def main():

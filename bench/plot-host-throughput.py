@@ -3,18 +3,10 @@
 
 Usage: plot-host-throughput.py RESULTS_DIR
 """
-import csv
 import sys
 
-import matplotlib
+from plotlib import plt, read
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-
-def read(path):
-    with open(path, newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f))
 
 
 def main():

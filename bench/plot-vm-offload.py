@@ -3,14 +3,10 @@
 
 Usage: plot-vm-offload.py RESULTS_DIR
 """
-import csv
 import sys
 import textwrap
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+from plotlib import num, plt, read
 
 CASES = [("x264enc", "(a) x264enc\nin the guest", "#888888"),
          ("vsockenc-inline", "(b) vsockenc INLINE\nvirtio-serial", "#3b7dd8"),
@@ -24,16 +20,6 @@ PARTS = [("frame", "measured: 1000 / fps", "#444444"),
          ("host_encode_idle_ms", "host encode, no guest", "#c0b0e8")]
 
 
-def read(path):
-    with open(path, newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f))
-
-
-def num(text):
-    try:
-        return float(text)
-    except (TypeError, ValueError):
-        return None
 
 
 def main():

@@ -612,7 +612,9 @@ connect_host (GstHfxEnc * self, gchar * err, gsize err_cap)
   g_mutex_lock (&self->client_lock);
   self->client = client;
   g_free (self->connected_address);
-  self->connected_address = address;
+  /* For auto, the port that answered, not "auto". */
+  self->connected_address = g_strdup (hfx_client_address (client));
+  g_free (address);
   self->configured = FALSE;
   self->configure_failed = FALSE;
   self->host_error[0] = '\0';
@@ -623,9 +625,9 @@ connect_host (GstHfxEnc * self, gchar * err, gsize err_cap)
       GST_WARNING_OBJECT (self, "configure: %s", hfx_strerror (st));
     attach_pool (self);
   }
+  GST_INFO_OBJECT (self, "connected to %s", self->connected_address);
   g_cond_broadcast (&self->cond);
   g_mutex_unlock (&self->client_lock);
-  GST_INFO_OBJECT (self, "connected to %s", address);
   return HFX_OK;
 }
 

@@ -40,8 +40,9 @@ make (BridgeCapture * cap, const gchar * factory, const gchar * name,
   return e;
 }
 
-/* PipeWire 0.3.64 renamed "path" (a node id) to "target-object" (an id,
- * serial or name). */
+/* --source pipewire:NODE. PipeWire 0.3.64 replaced "path" (a node id) with
+ * "target-object": a node.name, or a number that the session manager takes
+ * for an object.serial, not a node id. */
 static void
 set_pipewire_target (GstElement * src, const gchar * target)
 {
@@ -69,8 +70,10 @@ pipewire_from_portal (BridgeCapture * cap, GstElement * src, GError ** error)
     return FALSE;
   }
   g_snprintf (node, sizeof (node), "%u", cap->portal.node);
-  g_object_set (src, "fd", cap->portal.fd, NULL);
-  set_pipewire_target (src, node);
+  /* The portal gives a node id, which only "path" takes (as node.target,
+   * deprecated but kept for portals); as "target-object" it would name the
+   * node whose serial has that number, or none. */
+  g_object_set (src, "fd", cap->portal.fd, "path", node, NULL);
   g_print ("desktop-bridge: ScreenCast portal session %s: PipeWire node %s\n",
       cap->portal.session, node);
   return TRUE;
@@ -137,6 +140,13 @@ make_source (BridgeCapture * cap, const BridgeCaptureOptions * opts,
       break;
     case BRIDGE_SOURCE_PIPEWIRE:
       src = make (cap, "pipewiresrc", "source", error);
+      /* A frame that its producer sent without a time (pipewiresink's do)
+       * reaches videorate without a PTS: videorate then stamps what it
+       * passes n / fps and cannot fill in for a slower producer. Stamp
+       * those with the clock as they leave the source; a producer's own
+       * time (a compositor's) is kept. */
+      if (src)
+        g_object_set (src, "do-timestamp", TRUE, NULL);
       if (src && opts->path)
         set_pipewire_target (src, opts->path);
       else if (src && !pipewire_from_portal (cap, src, error))

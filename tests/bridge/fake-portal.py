@@ -2,13 +2,16 @@
 """A stand-in for xdg-desktop-portal's ScreenCast interface on the session
 bus, for desktop-bridge's --source pipewire tests (python3-gi).
 
-    fake-portal.py MODE LOG.json      MODE: ok | cancel | nostream
+    fake-portal.py MODE LOG.json [NODE]   MODE: ok | cancel | nostream | pipewire
 
-Answers CreateSession, SelectSources and Start through Request objects'
-Response signals like the real portal, hands out one end of a socketpair
-from OpenPipeWireRemote (there is no PipeWire here), and appends every call
-(method and options) to LOG.json. Prints "ready" once it owns the name."""
+Answers CreateSession, SelectSources and Start (one stream: node NODE,
+default 42) through Request objects' Response signals like the real portal,
+and appends every call (method and options) to LOG.json. OpenPipeWireRemote
+hands out one end of a socketpair, or in mode pipewire a connection to the
+PipeWire daemon of $PIPEWIRE_RUNTIME_DIR (not restricted to NODE as the real
+portal's is). Prints "ready" once it owns the name."""
 import json
+import os
 import socket
 import sys
 
@@ -38,8 +41,9 @@ XML = """
 </node>
 """
 MODE, LOG = sys.argv[1], sys.argv[2]
+NODE = int(sys.argv[3]) if len(sys.argv) > 3 else 42
 calls = []
-keep = []  # the socketpair ends handed out stay open while we run
+keep = []  # the sockets handed out stay open while we run
 
 
 def log(method, options):
@@ -64,8 +68,14 @@ def on_call(conn, sender, path, iface, method, params, inv):
     args = params.unpack()
     if method == "OpenPipeWireRemote":
         log(method, args[1])
-        a, b = socket.socketpair()
-        keep.extend([a, b])
+        if MODE == "pipewire":
+            b = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            b.connect(os.path.join(os.environ.get("PIPEWIRE_RUNTIME_DIR") or
+                                   os.environ["XDG_RUNTIME_DIR"], "pipewire-0"))
+            keep.append(b)
+        else:
+            a, b = socket.socketpair()
+            keep.extend([a, b])
         fds = Gio.UnixFDList.new()
         fds.append(b.fileno())
         inv.return_value_with_unix_fd_list(GLib.Variant("(h)", (0,)), fds)
@@ -81,7 +91,8 @@ def on_call(conn, sender, path, iface, method, params, inv):
     elif method == "SelectSources" and MODE == "cancel":
         code = 1
     elif method == "Start":
-        streams = [] if MODE == "nostream" else [(42, {"size": GLib.Variant("(ii)", (1280, 720))})]
+        streams = [] if MODE == "nostream" else [
+            (NODE, {"size": GLib.Variant("(ii)", (1280, 720))})]
         results = {"streams": GLib.Variant("a(ua{sv})", streams)}
     inv.return_value(GLib.Variant("(o)", (respond(conn, sender, token, code, results),)))
 

@@ -39,6 +39,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "browser",
                                 "support"))
 import bridgeproc  # noqa: E402
+from gipython import gi_python  # noqa: E402
 from bridgewire import nal_types, parse_message  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -130,14 +131,6 @@ components = {
 def check(cond, what):
     if not cond:
         raise AssertionError(what)
-
-
-def gi_python():
-    for py in (sys.executable, "/usr/bin/python3"):
-        if os.path.exists(py) and subprocess.run([py, "-c", "import gi"],
-                                                 capture_output=True).returncode == 0:
-            return py
-    return None
 
 
 def yuv601(rgb):

@@ -19,16 +19,12 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "browser",
+                                "support"))
+from gipython import gi_python  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 BRIDGE = sys.argv[1]
-
-
-def gi_python():
-    for py in (sys.executable, "/usr/bin/python3"):
-        if os.path.exists(py) and subprocess.run([py, "-c", "import gi"],
-                                                 capture_output=True).returncode == 0:
-            return py
-    return None
 
 
 def run_case(mode, py, log):

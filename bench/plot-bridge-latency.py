@@ -15,8 +15,6 @@ COLORS = {"c2e": "#9cc0f0", "dd": "#2aa876", "p50": "#3b7dd8", "p99": "#d8843b",
 TREND_LIMIT = 20.0      # run-bridge-latency: TREND_LIMIT_MS_PER_S
 
 
-
-
 def label(r, where=False):
     """encoder / size / rate, one per line (and host or vm first)."""
     parts = [r["encoder"], r["size"]]

@@ -11,7 +11,6 @@ COLORS = {"x264-1thread": "#888888", "x264-auto": "#bbbbbb", "vsockenc-4": "#3b7
           "vsockenc-1": "#9cc0f0", "vsockenc-shm": "#2aa876"}
 
 
-
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else "bench/results"
     rows = read(f"{out}/gst-pipeline.csv")

@@ -8,7 +8,6 @@ import sys
 from plotlib import plt, read
 
 
-
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else "bench/results"
     thr = read(f"{out}/host-throughput.csv")

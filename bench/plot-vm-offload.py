@@ -20,8 +20,6 @@ PARTS = [("frame", "measured: 1000 / fps", "#444444"),
          ("host_encode_idle_ms", "host encode, no guest", "#c0b0e8")]
 
 
-
-
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else "bench/results"
     rows = read(f"{out}/vm-offload.csv")

@@ -140,8 +140,8 @@ make_source (BridgeCapture * cap, const BridgeCaptureOptions * opts,
       break;
     case BRIDGE_SOURCE_PIPEWIRE:
       src = make (cap, "pipewiresrc", "source", error);
-      /* A frame that its producer sent without a time (pipewiresink's do)
-       * reaches videorate without a PTS: videorate then stamps what it
+      /* A frame that its producer sent without a time (as pipewiresink
+       * does) reaches videorate without a PTS: videorate then stamps what it
        * passes n / fps and cannot fill in for a slower producer. Stamp
        * those with the clock as they leave the source; a producer's own
        * time (a compositor's) is kept. */
@@ -363,13 +363,13 @@ bridge_capture_new (const BridgeCaptureOptions * opts, BridgeAuFunc on_au,
   g_object_set (queue, "max-size-buffers", 2, "max-size-bytes", 0,
       "max-size-time", (guint64) 0, NULL);
   gst_util_set_object_arg (G_OBJECT (queue), "leaky", "downstream");
-  /* Frames in here, against access units out, tell how many the queue
-   * dropped for a busy encoder (or a slow main loop). */
+  /* Frames as the source delivers them, before videorate repeats or drops
+   * any: against access units out, for the test and x11 sources, what the
+   * leaky queue (or vsockenc) dropped. */
   {
-    GstPad *pad = gst_element_get_static_pad (queue, "sink");
+    GstPad *pad = gst_element_get_static_pad (cap->convert, "sink");
 
-    gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, count_frame, cap,
-        NULL);
+    gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, count_frame, cap, NULL);
     gst_object_unref (pad);
   }
   /* SPS and PPS in front of every IDR: each keyframe is a start point. */

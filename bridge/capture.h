@@ -62,9 +62,9 @@ gboolean bridge_capture_start (BridgeCapture * cap, GError ** error);
 /* Ask the encoder for a keyframe (an upstream force-key-unit event). */
 void bridge_capture_request_keyframe (BridgeCapture * cap);
 
-/* Frames that reached the encoder's input queue since the start: the
- * captured rate, before the queue drops frames for a busy encoder. Any
- * thread. */
+/* Frames the source delivered since the start, before videorate (pipewire,
+ * file) repeats or drops any to make the rate and before the leaky queue
+ * drops any for a busy encoder. Any thread. */
 guint64 bridge_capture_frames_captured (BridgeCapture * cap);
 
 /* "vsockenc (host libx264)", "x264enc (vsockenc fallback: no host)",

@@ -46,7 +46,7 @@ struct _BridgeServer
   BridgeHub *hub;
   GHashTable *conns;            /* id -> ViewerConn* */
   BridgeKeyTimer keys;
-  guint tick;
+  GSource *tick;                /* on ctx */
   gint64 last_stats_push_us;
 
   guint32 next_seq;
@@ -190,14 +190,16 @@ take_au (BridgeServer * s, PendingAu * p)
   maybe_request_keyframe (s, now);
 }
 
-/* On the main context: take the waiting access units one at a time, so the
- * encoder's thread gets room as soon as there is some. */
+/* On the main context: take the waiting access units, popping one at a time
+ * so that the encoder's thread gets room as soon as there is some, and at
+ * most INTAKE_MAX per dispatch so that an encoder that keeps the queue full
+ * cannot keep the loop from viewers, signals and timers. */
 static gboolean
 take_intake (gpointer data)
 {
   BridgeServer *s = data;
 
-  for (;;) {
+  for (guint i = 0; i < INTAKE_MAX; i++) {
     PendingAu *p;
 
     g_mutex_lock (&s->intake_lock);
@@ -211,6 +213,7 @@ take_intake (gpointer data)
     take_au (s, p);
     pending_free (p);
   }
+  return G_SOURCE_CONTINUE;
 }
 
 void
@@ -248,7 +251,7 @@ bridge_server_push_au (BridgeServer * s, const guint8 * au, gsize len,
      * right here whenever nobody holds the context, e.g. before the main
      * loop starts or after it ends. */
     source = g_idle_source_new ();
-    g_source_set_priority (source, G_PRIORITY_HIGH);
+    g_source_set_priority (source, G_PRIORITY_DEFAULT);
     g_source_set_callback (source, take_intake, s, NULL);
   }
   g_mutex_unlock (&s->intake_lock);
@@ -627,7 +630,10 @@ bridge_server_new (const BridgeServerOptions * opts, GError ** error)
   if (uris)
     s->port = (guint) g_uri_get_port (uris->data);
   g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
-  s->tick = g_timeout_add (TICK_MS, on_tick, s);
+  /* On ctx, like everything else of the server (not the global default). */
+  s->tick = g_timeout_source_new (TICK_MS);
+  g_source_set_callback (s->tick, on_tick, s, NULL);
+  g_source_attach (s->tick, s->ctx);
   return s;
 }
 
@@ -649,8 +655,10 @@ bridge_server_free (BridgeServer * s)
   g_queue_clear_full (&s->intake, pending_free);
   g_mutex_clear (&s->intake_lock);
   g_cond_clear (&s->intake_room);
-  if (s->tick)
-    g_source_remove (s->tick);
+  if (s->tick) {
+    g_source_destroy (s->tick);
+    g_source_unref (s->tick);
+  }
   if (s->conns)
     g_hash_table_unref (s->conns);
   if (s->soup) {

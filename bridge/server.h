@@ -48,7 +48,11 @@ guint bridge_server_port (BridgeServer * s);
 /* One access unit from the encoder; any thread but the main context's. au
  * is copied. Waits while 8 access units already wait for the main context
  * (counted as encoder_waits in /stats); returns at once, dropping it, after
- * bridge_server_stop_intake (). */
+ * bridge_server_stop_intake (). A thread waiting here holds its pipeline's
+ * stream locks: a flushing seek or a state change of that pipeline from the
+ * main context while frames flow would wait for it forever. The bridge
+ * seeks only at EOS (nothing flows then) and stops the intake before it
+ * stops the pipeline. */
 void bridge_server_push_au (BridgeServer * s, const guint8 * au, gsize len,
     gboolean keyframe, gint64 pts_us, gint64 capture_us, guint width,
     guint height);

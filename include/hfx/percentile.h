@@ -14,8 +14,9 @@ extern "C" {
 #endif
 
 /* Sorts samples[0..n) in place (the caller copies first if the order
- * matters) and gives the nearest-rank p50 (sample (n - 1) / 2) and p99
- * (sample min(n - 1, n * 99 / 100)). false, and both outputs left alone,
+ * matters) and gives p50 = sorted sample (n - 1) / 2 and p99 = sorted sample
+ * min(n - 1, n * 99 / 100), indices from 0 (for n = 200: the 100th and the
+ * 199th smallest). false, and both outputs left alone,
  * when n is 0. Either output may be NULL. */
 bool hfx_percentiles(double *samples, size_t n, double *p50, double *p99);
 

@@ -20,6 +20,7 @@ struct _BridgeCapture
   guint bus_watch;
   BridgePortalStream portal;    /* pipewire through the portal; fd -1: none */
   gboolean loop;                /* seek back to the start at the end */
+  gboolean is_pipewire;
   gsize frames_captured;        /* atomic: frames into the encoder's queue */
 };
 
@@ -301,6 +302,7 @@ bridge_capture_new (const BridgeCaptureOptions * opts, BridgeAuFunc on_au,
 
   cap->portal.fd = -1;
   cap->loop = opts->source == BRIDGE_SOURCE_FILE;
+  cap->is_pipewire = opts->source == BRIDGE_SOURCE_PIPEWIRE;
   cap->on_au = on_au;
   cap->on_error = on_error;
   cap->user_data = user_data;
@@ -419,6 +421,12 @@ bridge_capture_start (BridgeCapture * cap, GError ** error)
   GError *err = NULL;
   gchar *dbg = NULL;
 
+  /* pipewiresrc waits in the state change until a session manager links
+   * its stream, and gives up after 30 s without a word: say what the wait
+   * is. */
+  if (cap->is_pipewire)
+    g_print ("desktop-bridge: waiting for PipeWire to link the stream to its "
+        "node (pipewiresrc gives up after 30 s)\n");
   if (gst_element_set_state (cap->pipeline, GST_STATE_PLAYING) !=
       GST_STATE_CHANGE_FAILURE)
     return TRUE;
@@ -429,10 +437,16 @@ bridge_capture_start (BridgeCapture * cap, GError ** error)
   gst_object_unref (bus);
   if (msg)
     gst_message_parse_error (msg, &err, &dbg);
+  /* With no node to link to, pipewiresrc either times out without a word
+   * or gets linked to some other node and fails to negotiate: the hint
+   * serves both. */
   g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_STATE_CHANGE,
-      "the capture pipeline does not start: %s: %s%s%s%s",
-      msg ? GST_OBJECT_NAME (msg->src) : "?", err ? err->message : "no reason",
-      dbg ? " (" : "", dbg ? dbg : "", dbg ? ")" : "");
+      "the capture pipeline does not start: %s: %s%s%s%s%s",
+      msg ? GST_OBJECT_NAME (msg->src) : "?", err ? err->message :
+      "no element said why", dbg ? " (" : "", dbg ? dbg : "", dbg ? ")" : "",
+      cap->is_pipewire ? "; PipeWire: is the node there, does it offer raw "
+      "video, and is a session manager such as WirePlumber running to link "
+      "the stream?" : "");
   g_clear_error (&err);
   g_free (dbg);
   if (msg)

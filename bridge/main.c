@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <gio/gio.h>
 #include <glib-unix.h>
@@ -90,6 +91,21 @@ print_stats (gpointer user_data)
   g_print ("desktop-bridge: stats %s\n", json);
   g_free (json);
   return G_SOURCE_CONTINUE;
+}
+
+/* How long the capture pipeline may take to stop. pipewiresrc has been seen
+ * to stay in its wait for a link after its own 30 s start timeout, and the
+ * teardown then never returned: do not hang on the way out. */
+#define STOP_GRACE_S 10
+
+static gpointer
+exit_if_stop_hangs (gpointer data)
+{
+  g_usleep (STOP_GRACE_S * G_USEC_PER_SEC);
+  g_printerr ("desktop-bridge: the capture pipeline did not stop in %d s; "
+      "exiting anyway\n", STOP_GRACE_S);
+  _exit (GPOINTER_TO_INT (data));
+  return NULL;
 }
 
 static gboolean
@@ -292,6 +308,9 @@ main (int argc, char **argv)
 
 out:
   bridge_server_stop_intake (b.server);
+  if (b.capture)
+    g_thread_unref (g_thread_new ("stop-watchdog", exit_if_stop_hangs,
+            GINT_TO_POINTER (b.status ? b.status : 1)));
   bridge_capture_free (b.capture);
   b.capture = NULL;
   bridge_server_free (b.server);

@@ -16,7 +16,11 @@ resolve. Cases, each with a new target producer:
 - serial: --source pipewire:SERIAL     (target-object, the object.serial);
 - portal: --source pipewire through fake-portal.py on a private bus, which
           gives the target's node id and a connection to the daemon (skipped
-          without dbus-daemon or python3-gi).
+          without dbus-daemon or python3-gi);
+- no-node (first, before any producer): no video node at all: the bridge
+           says what it waits for, and exits 1 with the likely causes within
+           60 s (pipewiresrc times out after 30 s, or fails to negotiate with
+           whatever it was linked to).
 
 Each runs the bridge at --fps 30, reads 30 frames (acknowledged like a
 viewer that draws at once) and wants a keyframe first, the stream linked
@@ -297,6 +301,8 @@ def capture(tmp, env, label, source, target_id, bridge_env=None, expect_out=None
         g2g = st["latency"]["glass_to_glass"]
         check("p99_ms" in g2g and 0 < g2g["p50_ms"] and g2g["p99_ms"] < 300,
               f"glass to glass {g2g}: {st}")
+        check(any("waiting for PipeWire to link the stream" in line for line in b.lines),
+              "no notice of the wait for a link:\n" + "\n".join(b.lines))
         if expect_out:
             check(any(expect_out in line for line in b.lines),
                   f"no '{expect_out}' in the output:\n" + "\n".join(b.lines))
@@ -309,6 +315,32 @@ def capture(tmp, env, label, source, target_id, bridge_env=None, expect_out=None
         ws.close()
     finally:
         check(b.stop() == 0, "desktop-bridge did not exit 0 on SIGTERM:\n" + "\n".join(b.lines))
+
+
+def no_node(env):
+    """No video node at all: the bridge says what it waits for, and exits 1
+    naming the likely causes. How pipewiresrc ends varies from run to run:
+    its 30 s wait for a link times out, or its stream is linked to some other
+    node and fails to negotiate; both must end the bridge with the hint, not
+    leave it waiting. (After the timeout the pipeline's teardown sometimes
+    never returned: the bridge then leaves after 10 s, still with status 1.)"""
+    t0 = time.monotonic()
+    try:
+        r = subprocess.run([BRIDGE, "--listen", "127.0.0.1:0", "--encoder", "x264enc",
+                            "--source", "pipewire:hfx-gone"], env=env, capture_output=True,
+                           text=True, timeout=60)
+    except subprocess.TimeoutExpired as e:
+        raise AssertionError(f"still running after 60 s; feeding nodes {linked_from(env)}:\n"
+                             f"{e.stdout}{e.stderr}")
+    took = time.monotonic() - t0
+    out = r.stdout + r.stderr
+    check(r.returncode == 1, f"exit {r.returncode} after {took:.1f} s, not 1:\n{out}")
+    check("waiting for PipeWire to link the stream" in r.stdout, f"no notice of the wait:\n{out}")
+    check("does not start" in r.stderr and "session manager such as WirePlumber" in r.stderr,
+          f"the error does not say why:\n{out}")
+    check("serving http" not in out, f"it served with no capture:\n{out}")
+    print(f"     --source pipewire:hfx-gone with no video node: exit 1 after {took:.0f} s: "
+          + r.stderr.strip().splitlines()[-1][:160], flush=True)
 
 
 def start_bus(procs):
@@ -384,6 +416,14 @@ def main():
                       time.monotonic() < deadline,
                       "wireplumber did not start:\n" + procs.log("wireplumber"))
                 time.sleep(0.2)
+            # Before any video node exists (once one had come and gone, the
+            # bridge once waited past 90 s).
+            try:
+                no_node(env)
+                print("ok   no-node", flush=True)
+            except AssertionError as e:
+                failed += 1
+                print(f"FAIL no-node\n{e}", flush=True)
             decoy_id, _ = start_producer(procs, "hfx-decoy", DECOY_RGB, 2000)
             print(f"     PipeWire and WirePlumber up in {time.monotonic() - t0:.1f} s; decoy "
                   f"node {decoy_id}", flush=True)

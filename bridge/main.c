@@ -13,6 +13,7 @@
 #include <gst/gst.h>
 
 #include "capture.h"
+#include "hfx/token.h"
 #include "server.h"
 
 typedef struct
@@ -323,8 +324,7 @@ out:
   g_free (listen);
   g_free (size);
   g_free (address);
-  if (token)
-    memset (token, 0, strlen (token));
+  hfx_token_wipe (token);
   g_free (token);
   g_option_context_free (ctx);
   return b.status;

@@ -668,6 +668,7 @@ bridge_server_free (BridgeServer * s)
   bridge_hub_free (s->hub);
   g_main_context_unref (s->ctx);
   g_free (s->host);
+  hfx_token_wipe (s->token);
   g_free (s->token);
   g_free (s);
 }

@@ -39,6 +39,7 @@
 #include "hfx/client.h"
 #include "hfx/encoder.h"
 #include "hfx/percentile.h"
+#include "hfx/token.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_hfx_enc_debug);
 #define GST_CAT_DEFAULT gst_hfx_enc_debug
@@ -331,8 +332,7 @@ gst_hfx_enc_finalize (GObject * object)
 
   g_free (self->address);
   g_free (self->encoder);
-  if (self->token)
-    memset (self->token, 0, strlen (self->token));
+  hfx_token_wipe (self->token);
   g_free (self->token);
   g_free (self->fallback_name);
   g_free (self->shm_device);
@@ -376,8 +376,7 @@ gst_hfx_enc_set_property (GObject * object, guint prop_id,
       self->max_in_flight = g_value_get_uint (value);
       break;
     case PROP_TOKEN:
-      if (self->token)
-        memset (self->token, 0, strlen (self->token));
+      hfx_token_wipe (self->token);
       g_free (self->token);
       self->token = g_value_dup_string (value);
       break;
@@ -600,10 +599,8 @@ connect_host (GstHfxEnc * self, gchar * err, gsize err_cap)
   opts.token = token;
   opts.timeout_ms = 2000;
   st = hfx_client_connect (address, &opts, &client, err, err_cap);
-  if (token) {
-    memset (token, 0, strlen (token));
-    g_free (token);
-  }
+  hfx_token_wipe (token);
+  g_free (token);
   if (st != HFX_OK) {
     GST_DEBUG_OBJECT (self, "connect %s: %s", address, hfx_strerror (st));
     g_free (address);

@@ -302,7 +302,7 @@ int main(int argc, char **argv)
     struct hfx_server *srv = NULL;
     char line[256];
     enum hfx_status st = hfx_server_new(&opts, &srv);
-    memset(token, 0, sizeof(token));
+    hfx_wipe(token, sizeof(token));
     if (st != HFX_OK) {
         fprintf(stderr, "hfxd: %s\n", hfx_strerror(st));
         return 1;

@@ -16,6 +16,7 @@
 
 #include "hfx/conn.h"
 #include "hfx/discover.h"
+#include "hfx/token.h"
 #include "hfx/transport.h"
 
 #define DEFAULT_TIMEOUT_MS 5000
@@ -193,7 +194,7 @@ static enum hfx_status connect_one(const char *address, const struct hfx_client_
     if (token_len)
         memcpy(m.u.hello.token, opts->token, token_len);
     st = hfx_conn_send_wait(c->conn, &m, NULL, 0, -1, timeout);
-    memset(m.u.hello.token, 0, sizeof(m.u.hello.token));
+    hfx_wipe(m.u.hello.token, sizeof(m.u.hello.token));
     if (st == HFX_OK)
         st = next_msg(c, timeout, &m);
     if (st == HFX_OK) {

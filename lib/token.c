@@ -29,18 +29,18 @@ enum hfx_status hfx_token_read_file(const char *path, char *out, size_t cap, boo
     n = strcspn(line, "\r\n");
     /* No line end within the buffer: the line is longer than any token. */
     if (line[n] == '\0' && n == sizeof(line) - 1) {
-        memset(line, 0, sizeof(line));
+        hfx_wipe(line, sizeof(line));
         return HFX_E_INVALID;
     }
     while (n > 0 && (line[n - 1] == ' ' || line[n - 1] == '\t'))
         n--;
     if (n == 0 || n > HFX_MAX_TOKEN || n >= cap) {
-        memset(line, 0, sizeof(line));
+        hfx_wipe(line, sizeof(line));
         return HFX_E_INVALID;
     }
     memcpy(out, line, n);
     out[n] = '\0';
-    memset(line, 0, sizeof(line));
+    hfx_wipe(line, sizeof(line));
     return HFX_OK;
 }
 
@@ -53,4 +53,19 @@ bool hfx_token_equal(const void *a, size_t alen, const void *b, size_t blen)
     for (size_t i = 0; i < HFX_MAX_TOKEN; i++)
         diff |= (uint8_t)((i < n ? x[i] : 0) ^ (i < n ? y[i] : 0));
     return diff == 0;
+}
+
+void hfx_wipe(void *p, size_t n)
+{
+    /* Stores through a volatile pointer are never dead stores. */
+    volatile unsigned char *b = p;
+
+    while (n--)
+        *b++ = 0;
+}
+
+void hfx_token_wipe(char *token)
+{
+    if (token)
+        hfx_wipe(token, strlen(token));
 }

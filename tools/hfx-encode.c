@@ -484,7 +484,7 @@ static int run(struct run *r)
         return -1;
 
     st = hfx_client_connect(o->address, &copts, &r->client, err, sizeof(err));
-    memset(token, 0, sizeof(token));
+    hfx_wipe(token, sizeof(token));
     if (st != HFX_OK) {
         fprintf(stderr, "hfx-encode: cannot connect to %s: %s%s%s\n", o->address,
                 hfx_strerror(st), err[0] ? ": " : "", err);

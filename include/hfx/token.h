@@ -29,6 +29,15 @@ HFX_MUST_CHECK enum hfx_status hfx_token_read_file(const char *path, char *out, 
  * HFX_MAX_TOKEN bytes; a longer one is never equal. */
 bool hfx_token_equal(const void *a, size_t alen, const void *b, size_t blen);
 
+/* Overwrite n bytes at p with zeros where a token was, in a way the
+ * compiler keeps (a plain memset right before free() or the end of the
+ * buffer's life may be dropped as a dead store). NULL-safe when n is 0. */
+void hfx_wipe(void *p, size_t n);
+
+/* hfx_wipe of a NUL-terminated token's bytes (not the terminator);
+ * NULL-safe. The caller still frees it. */
+void hfx_token_wipe(char *token);
+
 #ifdef __cplusplus
 }
 #endif

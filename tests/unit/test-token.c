@@ -86,6 +86,22 @@ static void test_equal(void)
     CHECK(!hfx_token_equal(big, sizeof(big), big, sizeof(big)));
 }
 
+static void test_wipe(void)
+{
+    char buf[8] = "secret!", token[] = "s3cret";
+
+    hfx_wipe(buf, sizeof(buf));
+    for (size_t i = 0; i < sizeof(buf); i++)
+        CHECK_EQ_INT(buf[i], 0);
+    /* A string's bytes, not past its terminator. */
+    token[3] = '\0';
+    hfx_token_wipe(token);
+    CHECK(token[0] == 0 && token[1] == 0 && token[2] == 0);
+    CHECK(token[4] == 'e' && token[5] == 't');
+    hfx_token_wipe(NULL);
+    hfx_wipe(NULL, 0);
+}
+
 int main(void)
 {
     static const struct check_case cases[] = {
@@ -93,6 +109,7 @@ int main(void)
         CHECK_CASE(test_rejects_empty_and_long),
         CHECK_CASE(test_exposed_and_missing),
         CHECK_CASE(test_equal),
+        CHECK_CASE(test_wipe),
     };
     return check_run(cases, CHECK_COUNT(cases));
 }

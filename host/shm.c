@@ -71,16 +71,13 @@ enum hfx_status shm_region_open_file(const char *path, uint64_t create_size,
         return HFX_E_IO;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
         goto io_error;
-    size = (uint64_t)st.st_size;
-    if (size == 0) {
-        size = create_size;
-        if (size < HFX_REGION_MIN_SIZE || size > HFX_MAX_SHM_SIZE)
-            goto range_error;
-        if (ftruncate(fd, (off_t)size) != 0)
-            goto io_error;
-    }
+    /* An empty file (new, or left empty) is sized here; one with a size
+     * keeps it. */
+    size = st.st_size ? (uint64_t)st.st_size : create_size;
     if (size < HFX_REGION_MIN_SIZE || size > HFX_MAX_SHM_SIZE || size > SIZE_MAX)
         goto range_error;
+    if (st.st_size == 0 && ftruncate(fd, (off_t)size) != 0)
+        goto io_error;
     h = hfx_region_header_for(size);
     status = hfx_region_header_encode(&h, page, sizeof(page));
     if (status != HFX_OK)

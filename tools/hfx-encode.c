@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "hfx/client.h"
+#include "hfx/percentile.h"
 #include "hfx/token.h"
 #include "pattern.h"
 #include "y4m.h"
@@ -422,12 +423,6 @@ static int submit(struct run *r, uint64_t id, uint32_t fps)
     return 0;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 static int run(struct run *r)
 {
     struct options *o = &r->o;
@@ -576,8 +571,7 @@ static int run(struct run *r)
         for (uint64_t i = 0; i < r->rtt_n; i++)
             mean += r->rtt_ms[i];
         mean /= (double)r->rtt_n;
-        qsort(r->rtt_ms, r->rtt_n, sizeof(double), cmp_double);
-        p99 = r->rtt_ms[(r->rtt_n * 99) / 100 < r->rtt_n ? (r->rtt_n * 99) / 100 : r->rtt_n - 1];
+        hfx_percentiles(r->rtt_ms, r->rtt_n, NULL, &p99);
     }
     fprintf(stderr,
             "hfx-encode: %" PRIu64 " frames sent, %" PRIu64 " encoded, %" PRIu64

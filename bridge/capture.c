@@ -266,9 +266,10 @@ set_encoder (BridgeCapture * cap, const BridgeCaptureOptions * opts)
 {
   guint gop = MAX (1, opts->fps * MAX (opts->keyframe_interval_ms, 1) / 1000);
 
+  /* Both take kbit/s and a GOP length in frames. */
+  g_object_set (cap->encoder, "bitrate", opts->bitrate_kbit,
+      "key-int-max", gop, NULL);
   if (cap->is_vsockenc) {
-    g_object_set (cap->encoder, "bitrate", opts->bitrate_kbit,
-        "key-int-max", gop, NULL);
     if (opts->address)
       g_object_set (cap->encoder, "address", opts->address, NULL);
     if (opts->encoder == BRIDGE_ENCODER_AUTO)
@@ -277,8 +278,6 @@ set_encoder (BridgeCapture * cap, const BridgeCaptureOptions * opts)
     gst_util_set_object_arg (G_OBJECT (cap->encoder), "speed-preset",
         "ultrafast");
     gst_util_set_object_arg (G_OBJECT (cap->encoder), "tune", "zerolatency");
-    g_object_set (cap->encoder, "bitrate", opts->bitrate_kbit,
-        "key-int-max", gop, NULL);
   }
 }
 

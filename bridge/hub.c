@@ -187,21 +187,26 @@ bridge_hub_viewer_count (const BridgeHub * hub)
 
 /* The GOP a late joiner gets: restarted at every keyframe, abandoned (until
  * the next keyframe) when it outgrows the limits. */
+/* Empty the GOP kept for late joiners; complete: a keyframe starts it
+ * again, else it stays unusable until the next keyframe. */
+static void
+gop_reset (BridgeHub * hub, gboolean complete)
+{
+  queue_clear (&hub->gop);
+  hub->gop_bytes = 0;
+  hub->gop_complete = complete;
+}
+
 static void
 gop_push (BridgeHub * hub, BridgeFrame * f)
 {
-  if (f->keyframe) {
-    queue_clear (&hub->gop);
-    hub->gop_bytes = 0;
-    hub->gop_complete = TRUE;
-  }
+  if (f->keyframe)
+    gop_reset (hub, TRUE);
   if (!hub->gop_complete)
     return;
   if (hub->gop.length + 1 > hub->opts.gop_frames ||
       hub->gop_bytes + frame_size (f) > hub->opts.gop_bytes) {
-    queue_clear (&hub->gop);
-    hub->gop_bytes = 0;
-    hub->gop_complete = FALSE;
+    gop_reset (hub, FALSE);
     return;
   }
   g_queue_push_tail (&hub->gop, bridge_frame_ref (f));
@@ -231,7 +236,6 @@ bridge_hub_push (BridgeHub * hub, BridgeFrame * f)
       v->dropped++;
       continue;
     }
-    v->waiting_keyframe = FALSE;
     if (v->queue.length + 1 > hub->opts.queue_frames ||
         v->queued_bytes + frame_size (f) > hub->opts.queue_bytes) {
       cut_back (hub, v);
@@ -240,8 +244,8 @@ bridge_hub_push (BridgeHub * hub, BridgeFrame * f)
         hub->keyframe_wish = TRUE;
         continue;
       }
-      v->waiting_keyframe = FALSE;
     }
+    v->waiting_keyframe = FALSE;
     enqueue (v, f);
   }
 }

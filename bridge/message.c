@@ -45,11 +45,9 @@ get_u64 (const guint8 * p)
   return (guint64) get_u32 (p) | (guint64) get_u32 (p + 4) << 32;
 }
 
-GBytes *
-bridge_msg_new (const BridgeMsgHeader * h, const guint8 * au, gsize len)
+void
+bridge_msg_write_header (guint8 * buf, const BridgeMsgHeader * h)
 {
-  guint8 *buf = g_malloc (BRIDGE_MSG_HEADER_SIZE + len);
-
   buf[0] = BRIDGE_MSG_VERSION;
   buf[1] = h->flags;
   put_u16 (buf + 2, BRIDGE_MSG_HEADER_SIZE);
@@ -59,6 +57,14 @@ bridge_msg_new (const BridgeMsgHeader * h, const guint8 * au, gsize len)
   put_u32 (buf + 12, 0);
   put_u64 (buf + 16, (guint64) h->pts_us);
   put_u64 (buf + 24, (guint64) h->capture_us);
+}
+
+GBytes *
+bridge_msg_new (const BridgeMsgHeader * h, const guint8 * au, gsize len)
+{
+  guint8 *buf = g_malloc (BRIDGE_MSG_HEADER_SIZE + len);
+
+  bridge_msg_write_header (buf, h);
   if (len)
     memcpy (buf + BRIDGE_MSG_HEADER_SIZE, au, len);
   return g_bytes_new_take (buf, BRIDGE_MSG_HEADER_SIZE + len);

@@ -29,6 +29,10 @@ typedef struct
 GBytes *bridge_msg_new (const BridgeMsgHeader * h, const guint8 * au,
     gsize len);
 
+/* The header alone, into the first BRIDGE_MSG_HEADER_SIZE bytes of buf: for
+ * a message whose access unit is already in place behind them. */
+void bridge_msg_write_header (guint8 * buf, const BridgeMsgHeader * h);
+
 /* Parse a stream message (the viewer's side, and tests): *au points into
  * data. FALSE when it is short, of another version, has a header_size
  * smaller than 32 or past the end, unknown flags or non-zero reserved

@@ -140,7 +140,11 @@ maybe_request_keyframe (BridgeServer * s, gint64 now_us)
 /* The encoder's access units, moved from the streaming thread. */
 typedef struct
 {
-  GBytes *au;
+  /* Room for the stream header, then the access unit: the one copy made
+   * of it, on the encoder's thread; the header is written on the main
+   * context, where the sequence number is given. */
+  guint8 *msg;
+  gsize len;
   gboolean keyframe;
   gint64 pts_us, capture_us, arrived_us;
   guint width, height;
@@ -151,7 +155,7 @@ pending_free (gpointer data)
 {
   PendingAu *p = data;
 
-  g_bytes_unref (p->au);
+  g_free (p->msg);
   g_free (p);
 }
 
@@ -161,8 +165,6 @@ take_au (BridgeServer * s, PendingAu * p)
   BridgeMsgHeader h = { 0 };
   BridgeFrame *f;
   gint64 now = g_get_monotonic_time ();
-  gsize len;
-  const guint8 *au = g_bytes_get_data (p->au, &len);
 
   h.flags = p->keyframe ? BRIDGE_MSG_FLAG_KEYFRAME : 0;
   h.seq = s->next_seq++;
@@ -170,13 +172,14 @@ take_au (BridgeServer * s, PendingAu * p)
   h.height = (guint16) MIN (p->height, G_MAXUINT16);
   h.pts_us = p->pts_us;
   h.capture_us = p->capture_us;
-  f = bridge_frame_new (bridge_msg_new (&h, au, len), h.seq, p->keyframe,
-      p->capture_us);
+  bridge_msg_write_header (p->msg, &h);
+  f = bridge_frame_new (g_bytes_new_take (g_steal_pointer (&p->msg),
+          BRIDGE_MSG_HEADER_SIZE + p->len), h.seq, p->keyframe, p->capture_us);
 
   s->rate_at_us[s->frames % RATE_RING] = now;
-  s->rate_bytes[s->frames % RATE_RING] = len;
+  s->rate_bytes[s->frames % RATE_RING] = p->len;
   s->frames++;
-  s->bytes += len;
+  s->bytes += p->len;
   s->width = p->width;
   s->height = p->height;
   lat_add (&s->encode, (p->arrived_us - p->capture_us) / 1000.0);
@@ -235,7 +238,10 @@ bridge_server_push_au (BridgeServer * s, const guint8 * au, gsize len,
     return;
   }
   p = g_new0 (PendingAu, 1);
-  p->au = g_bytes_new (au, len);
+  p->msg = g_malloc (BRIDGE_MSG_HEADER_SIZE + len);
+  if (len)
+    memcpy (p->msg + BRIDGE_MSG_HEADER_SIZE, au, len);
+  p->len = len;
   p->keyframe = keyframe;
   p->pts_us = pts_us;
   p->capture_us = capture_us;

@@ -19,7 +19,8 @@ import urllib.request
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "browser",
                                 "support"))
 import bridgeproc  # noqa: E402
-from bridgewire import nal_types, parse_message  # noqa: E402
+from bridgeproc import check, read_frames, verify_aus  # noqa: E402
+from bridgewire import nal_types  # noqa: E402
 from wsclient import ConnectionClosed, HandshakeError  # noqa: E402
 
 BRIDGE = sys.argv[1]
@@ -31,48 +32,22 @@ def Bridge(*extra, size="640x360", fps=30):
                              "--fps", str(fps), *extra)
 
 
-def check(cond, what):
-    if not cond:
-        raise AssertionError(what)
-
-
-def read_frames(ws, n, ack=True, timeout=20):
-    """n stream messages (acknowledged like a viewer that draws at once)."""
-    frames = []
-    deadline = time.monotonic() + timeout
-    while len(frames) < n:
-        check(time.monotonic() < deadline, f"only {len(frames)} of {n} frames in {timeout} s")
-        op, payload = ws.recv()
-        if op == 2:
-            f = vars(parse_message(payload))
-            f["keyframe"] = f["key"]
-            f["arrived"] = time.monotonic()
-            frames.append(f)
-            if ack:
-                ws.send_text(json.dumps({"type": "drawn", "seq": f["seq"],
-                                         "capture_us": f["capture_us"], "decode_ms": 1.0}))
-    return frames
-
-
 def case_stream_decodes():
     b = Bridge()
     try:
         ws = b.ws()
         frames = read_frames(ws, 90)
         first = frames[0]
-        check(first["keyframe"], "the first message is not a keyframe")
-        check(7 in nal_types(first["au"]) and 5 in nal_types(first["au"]),
-              f"the first keyframe lacks SPS or IDR: NAL types {nal_types(first['au'])}")
-        check((first["width"], first["height"]) == (640, 360), f"size {first['width']}x{first['height']}")
-        seqs = [f["seq"] for f in frames]
+        check(first.key, "the first message is not a keyframe")
+        check(7 in nal_types(first.au) and 5 in nal_types(first.au),
+              f"the first keyframe lacks SPS or IDR: NAL types {nal_types(first.au)}")
+        check((first.width, first.height) == (640, 360), f"size {first.width}x{first.height}")
+        seqs = [f.seq for f in frames]
         check(seqs == list(range(seqs[0], seqs[0] + 90)), "seq is not +1 per frame")
         for f in frames:
-            check(f["keyframe"] == (5 in nal_types(f["au"])), f"frame {f['seq']}: keyframe flag vs NAL types")
-        with tempfile.NamedTemporaryFile(suffix=".h264", delete=False) as out:
-            for f in frames:
-                out.write(f["au"])
-        r = subprocess.run([VERIFY, out.name, "--expect-frames", "90"], capture_output=True, text=True)
-        os.unlink(out.name)
+            check(f.key == (5 in nal_types(f.au)), f"frame {f.seq}: keyframe flag vs NAL types")
+        with tempfile.TemporaryDirectory() as tmp:
+            r = verify_aus(VERIFY, frames, os.path.join(tmp, "out.h264"), "--expect-frames", "90")
         check(r.returncode == 0, "hfx-verify: " + r.stdout + r.stderr)
         st = b.stats()
         v = st["viewers"]
@@ -135,7 +110,7 @@ def case_slow_viewer():
         print(f"  reader: 150 frames in {took:.2f} s, 0 dropped; stalled viewer: {slow_v['in_flight']} in "
               f"flight, {slow_v['queue']} queued, {slow_v['dropped']} dropped, {slow_v['cutbacks']} "
               f"cut-backs; RSS {grew:+d} kB")
-        check(frames[-1]["seq"] - frames[0]["seq"] == 149, "gaps for the reading viewer")
+        check(frames[-1].seq - frames[0].seq == 149, "gaps for the reading viewer")
         slow.close()
         fast.close()
     finally:
@@ -154,7 +129,7 @@ def case_late_joiner_and_keyframe_request():
         late = b.ws()
         f = read_frames(late, 1)[0]
         waited = time.monotonic() - t0
-        check(f["keyframe"], "the late joiner's first frame is not a keyframe")
+        check(f.key, "the late joiner's first frame is not a keyframe")
         check(waited < 1.0, f"the late joiner waited {waited:.2f} s for a picture")
         # Keep up for a second (the replayed GOP, then live frames): no
         # cut-back, so the next keyframe can only come from the request.
@@ -168,7 +143,7 @@ def case_late_joiner_and_keyframe_request():
         got = None
         while got is None and time.monotonic() - t0 < 3:
             for fr in read_frames(late, 1):
-                if fr["keyframe"]:
+                if fr.key:
                     got = time.monotonic() - t0
         check(got is not None and got < 1.5, "no keyframe after a request")
         check(b.stats()["keyframe_requests"] > requests0, "the request was not counted")
@@ -219,7 +194,7 @@ def case_file_source_loops():
             # 45 frames in the file: 100 means it played more than twice, at
             # its own pace (not as fast as it decodes).
             check(2.5 < took < 5, f"100 frames took {took:.1f} s")
-            check((frames[0]["width"], frames[0]["height"]) == (640, 360), "size")
+            check((frames[0].width, frames[0].height) == (640, 360), "size")
             check(b.proc.poll() is None, "the bridge ended with the file")
             print(f"  a 45-frame file: 100 frames in {took:.1f} s, looping")
             ws.close()

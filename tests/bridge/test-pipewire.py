@@ -43,8 +43,9 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "browser",
                                 "support"))
 import bridgeproc  # noqa: E402
+from bridgeproc import check, read_frames, verify_aus  # noqa: E402
 from gipython import gi_python  # noqa: E402
-from bridgewire import nal_types, parse_message  # noqa: E402
+from bridgewire import nal_types  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BRIDGE = sys.argv[1]
@@ -130,11 +131,6 @@ components = {
   { "policy-node.lua", type = "script/lua", args = policy },
 }
 """
-
-
-def check(cond, what):
-    if not cond:
-        raise AssertionError(what)
 
 
 def yuv601(rgb):
@@ -241,21 +237,6 @@ def start_producer(procs, name, rgb, priority):
     return node["id"], int(props(node)["object.serial"])
 
 
-def read_frames(ws, n, timeout=20):
-    """n stream messages, acknowledged like a viewer that draws at once."""
-    frames = []
-    deadline = time.monotonic() + timeout
-    while len(frames) < n:
-        check(time.monotonic() < deadline, f"only {len(frames)} of {n} frames in {timeout} s")
-        op, payload = ws.recv(timeout=timeout)
-        if op == 2:
-            f = parse_message(payload)
-            frames.append(f)
-            ws.send_text(json.dumps({"type": "drawn", "seq": f.seq, "capture_us": f.capture_us,
-                                     "decode_ms": 1.0}))
-    return frames
-
-
 def linked_from(env):
     """The node ids that feed desktop-bridge's stream node."""
     objs = pw_dump(env)
@@ -286,14 +267,10 @@ def capture(tmp, env, label, source, target_id, bridge_env=None, expect_out=None
         check((first.width, first.height) == (WIDTH, HEIGHT), f"size {first.width}x{first.height}")
         seqs = [f.seq for f in frames]
         check(seqs == list(range(seqs[0], seqs[0] + FRAMES)), f"seq not +1 per frame: {seqs}")
-        h264 = os.path.join(tmp, label + ".h264")
         ref = os.path.join(tmp, label + ".y4m")
-        with open(h264, "wb") as out:
-            for f in frames:
-                out.write(f.au)
         write_y4m(ref, TARGET_RGB, FRAMES)
-        r = subprocess.run([VERIFY, h264, "--reference", ref, "--expect-frames", str(FRAMES),
-                            "--min-psnr", str(MIN_PSNR)], capture_output=True, text=True)
+        r = verify_aus(VERIFY, frames, os.path.join(tmp, label + ".h264"), "--reference", ref,
+                       "--expect-frames", str(FRAMES), "--min-psnr", str(MIN_PSNR))
         check(r.returncode == 0, "hfx-verify: " + r.stdout + r.stderr)
         st = b.stats()
         check((st["width"], st["height"]) == (WIDTH, HEIGHT), f"stats size {st}")

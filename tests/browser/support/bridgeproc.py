@@ -6,9 +6,42 @@ import re
 import signal
 import subprocess
 import threading
+import time
 import urllib.request
 
+from bridgewire import parse_message
 from wsclient import WebSocketClient
+
+
+def check(cond, what):
+    """AssertionError(what) unless cond: the tests' one failure path."""
+    if not cond:
+        raise AssertionError(what)
+
+
+def read_frames(ws, n, timeout=20):
+    """n stream messages (bridgewire.Frame) from ws, each acknowledged with
+    a `drawn` report as a viewer that draws at once would."""
+    frames = []
+    deadline = time.monotonic() + timeout
+    while len(frames) < n:
+        check(time.monotonic() < deadline, f"only {len(frames)} of {n} frames in {timeout} s")
+        op, payload = ws.recv(timeout=timeout)
+        if op == 2:
+            f = parse_message(payload)
+            frames.append(f)
+            ws.send_text(json.dumps({"type": "drawn", "seq": f.seq, "capture_us": f.capture_us,
+                                     "decode_ms": 1.0}))
+    return frames
+
+
+def verify_aus(verify, frames, path, *args):
+    """Writes the frames' access units to path and runs hfx-verify on it with
+    args; the CompletedProcess (text output)."""
+    with open(path, "wb") as out:
+        for f in frames:
+            out.write(f.au)
+    return subprocess.run([verify, path, *args], capture_output=True, text=True)
 
 
 def terminate(proc, grace=10):

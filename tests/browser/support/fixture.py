@@ -39,10 +39,8 @@ class Plan:
     """What the server does on one WebSocket connection."""
     start: int = 0              # first access unit sent (should be a keyframe)
     count: int = None           # how many to send; None: to the end of the stream
-    loop: bool = False          # start over at `start` after the end, forever
     close_after: int = None     # close the connection after this many messages
     stats: bool = False         # send {"type":"stats","latency_p50_ms":...} every second
-    seq_base: int = 0           # seq of the first message
     # Instead of the server's recording: (access unit, is_keyframe, width,
     # height) per message, e.g. two recordings back to back for a size change.
     frames: list = None
@@ -83,8 +81,6 @@ class StreamServer:
         self.host = host
         self.plans = []             # consumed one per /ws connection; then Plan()
         self.connections = []
-        self.http_log = []          # (status, reason)
-        self._writers = set()       # open WebSockets, for close_connections()
         self.lock = threading.Lock()
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
@@ -131,13 +127,6 @@ class StreamServer:
         self.close()
         return False
 
-    def close_connections(self):
-        """Drop every open WebSocket without a close frame (a crashed bridge)."""
-        def drop():
-            for w in list(self._writers):
-                w.transport.abort()
-        self._loop.call_soon_threadsafe(drop)
-
     # -- HTTP ------------------------------------------------------------------
 
     async def _client(self, reader, writer):
@@ -179,8 +168,6 @@ class StreamServer:
                   405: 'Method Not Allowed'}[status]
         if isinstance(body, str):
             body = body.encode()
-        with self.lock:
-            self.http_log.append((status, reason))
         writer.write(f'HTTP/1.1 {status} {reason}\r\nContent-Type: {ctype}\r\n'
                      f'Content-Length: {len(body)}\r\nCache-Control: no-store\r\n'
                      f'Connection: close\r\n\r\n'.encode() + body)
@@ -210,7 +197,6 @@ class StreamServer:
             conn = Connection(len(self.connections), path, query, time.monotonic())
             self.connections.append(conn)
             plan = self.plans[conn.index] if conn.index < len(self.plans) else Plan()
-        self._writers.add(writer)
         sender = asyncio.ensure_future(self._send_stream(writer, conn, plan))
         try:
             await self._read_messages(reader, writer, conn)
@@ -219,7 +205,6 @@ class StreamServer:
         finally:
             sender.cancel()
             await asyncio.gather(sender, return_exceptions=True)
-            self._writers.discard(writer)
             conn.closed = time.monotonic()
             writer.close()
 
@@ -276,9 +261,7 @@ class StreamServer:
         i = plan.start
         while True:
             if i >= end:
-                if not plan.loop:
-                    return      # keep the connection open, like an idle desktop
-                i = plan.start
+                return          # keep the connection open, like an idle desktop
             if plan.close_after is not None and sent >= plan.close_after:
                 writer.write(encode_frame(0x8, struct.pack('!H', 1001)))
                 await writer.drain()
@@ -288,7 +271,7 @@ class StreamServer:
             if delay > 0:
                 await asyncio.sleep(delay)
             au, key, width, height = frames[i]
-            seq = plan.seq_base + sent
+            seq = sent
             capture = _monotonic_us()
             pts = round(seq * 1e6 / self.fps)
             writer.write(encode_frame(0x2, pack_header(seq, width, height, pts, capture, key)

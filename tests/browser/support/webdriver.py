@@ -289,7 +289,7 @@ class Driver:
         }}}
         # Starting chromium on a loaded 2-core machine can take a while.
         value = self._http('POST', '/session', caps, timeout=60)
-        s = Session(self, value['sessionId'], value.get('capabilities', {}), script_timeout)
+        s = Session(self, value['sessionId'], value.get('capabilities', {}))
         self._sessions.append(s)
         return s
 
@@ -304,11 +304,10 @@ class Driver:
 class Session:
     """One browser. Tabs are windows of the session: new_tab() / switch_to()."""
 
-    def __init__(self, driver, sid, capabilities, script_timeout):
+    def __init__(self, driver, sid, capabilities):
         self.driver = driver
         self.id = sid
         self.capabilities = capabilities
-        self.script_timeout = script_timeout
         self.closed = False
 
     def _cmd(self, method, path, body=None, timeout=HTTP_TIMEOUT):
@@ -337,12 +336,6 @@ class Session:
     def navigate(self, url, timeout=60):
         self._cmd('POST', '/url', {'url': url}, timeout=timeout)
 
-    def url(self):
-        return self._cmd('GET', '/url')
-
-    def window_handles(self):
-        return self._cmd('GET', '/window/handles')
-
     def new_tab(self, url=None):
         """Open a tab, switch to it and return its handle."""
         handle = self._cmd('POST', '/window/new', {'type': 'tab'})['handle']
@@ -354,25 +347,12 @@ class Session:
     def switch_to(self, handle):
         self._cmd('POST', '/window', {'handle': handle})
 
-    def close_tab(self):
-        """Close the current tab; returns the handles left (switch to one of them)."""
-        return self._cmd('DELETE', '/window')
-
     # -- scripts -------------------------------------------------------------
 
     def execute(self, script, *args, timeout=HTTP_TIMEOUT):
         """Run script as a function body with arguments; return its return value."""
         return self._cmd('POST', '/execute/sync', {'script': script, 'args': list(args)},
                          timeout=timeout)
-
-    def execute_async(self, script, *args, timeout=None):
-        """Run script; it finishes by calling arguments[arguments.length - 1](value)."""
-        t = timeout if timeout is not None else self.script_timeout
-        if t != self.script_timeout:
-            self._cmd('POST', '/timeouts', {'script': int(t * 1000)})
-            self.script_timeout = t
-        return self._cmd('POST', '/execute/async', {'script': script, 'args': list(args)},
-                         timeout=t + 10)
 
     def evaluate(self, expression):
         return self.execute(f'return ({expression});')
@@ -423,13 +403,6 @@ class Session:
             const ctx = c.getContext('2d');
             return arguments[1].map(([x, y]) => Array.from(ctx.getImageData(x, y, 1, 1).data));
         ''', selector, [list(p) for p in points])
-
-    def console_log(self):
-        """Browser console messages since the last call (chromedriver's log endpoint)."""
-        try:
-            return self._cmd('POST', '/se/log', {'type': 'browser'})
-        except WebDriverError:
-            return []
 
     def text(self, selector='body'):
         return self.execute('const e = document.querySelector(arguments[0]);'

@@ -159,7 +159,7 @@ bool raw_wait_closed(int fd)
     }
 }
 
-void raw_handshake(int fd)
+uint32_t raw_handshake_caps(int fd, uint32_t caps)
 {
     struct hfx_msg m;
     uint8_t buf[1024];
@@ -168,10 +168,16 @@ void raw_handshake(int fd)
     m.hdr.type = HFX_MSG_HELLO;
     m.u.hello.min_version = 1;
     m.u.hello.max_version = 1;
-    m.u.hello.caps = HFX_CAP_INLINE;
+    m.u.hello.caps = caps;
     raw_send(fd, &m, NULL, 0);
     CHECK(raw_recv(fd, &m, buf, sizeof(buf)));
     CHECK_EQ_INT(m.hdr.type, HFX_MSG_WELCOME);
+    return m.u.welcome.caps;
+}
+
+void raw_handshake(int fd)
+{
+    (void)raw_handshake_caps(fd, HFX_CAP_INLINE);
 }
 
 void make_configure(struct hfx_msg *m, uint32_t stream, uint32_t fourcc, uint32_t w,

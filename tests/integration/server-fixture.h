@@ -43,8 +43,10 @@ void raw_send_bytes(int fd, const void *buf, size_t len);
 bool raw_recv(int fd, struct hfx_msg *m, uint8_t *buf, size_t cap);
 /* True when the peer closed the connection within 5 s (after draining). */
 bool raw_wait_closed(int fd);
-/* HELLO -> WELCOME handshake on a raw fd. */
+/* HELLO -> WELCOME handshake on a raw fd, offering INLINE frames. */
 void raw_handshake(int fd);
+/* The same offering caps; returns WELCOME's caps. */
+uint32_t raw_handshake_caps(int fd, uint32_t caps);
 /* Fill m with a CONFIGURE for stream (H.264, 30 fps, 500 kbit/s). */
 void make_configure(struct hfx_msg *m, uint32_t stream, uint32_t fourcc, uint32_t w,
                     uint32_t h);

@@ -131,6 +131,38 @@ static struct hfx_image wrap_i420(GstBuffer *b, GstMapInfo *map, guint w, guint 
     return img;
 }
 
+/* The stats of the pipeline's element "enc" (free with gst_structure_free). */
+static GstStructure *enc_stats(GstElement *pipeline)
+{
+    GstElement *enc = gst_bin_get_by_name(GST_BIN(pipeline), "enc");
+    GstStructure *stats = NULL;
+    g_object_get(enc, "stats", &stats, NULL);
+    gst_object_unref(enc);
+    return stats;
+}
+
+static guint64 stat_u64(const GstStructure *stats, const char *field)
+{
+    guint64 v = 0;
+    CHECK(gst_structure_get_uint64(stats, field, &v));
+    return v;
+}
+
+static const char *stat_string(const GstStructure *stats, const char *field)
+{
+    const char *v = gst_structure_get_string(stats, field);
+    CHECK(v != NULL);
+    return v;
+}
+
+static guint64 stat_of(GstElement *pipeline, const char *field)
+{
+    GstStructure *stats = enc_stats(pipeline);
+    guint64 v = stat_u64(stats, field);
+    gst_structure_free(stats);
+    return v;
+}
+
 /* Encode n frames of videotestsrc in `format` through vsockenc, decode, and
  * compare with the same source converted to I420 without encoding. 8000
  * kbit/s: the default smpte pattern has a patch of fresh noise in every
@@ -157,9 +189,7 @@ static void encode_and_compare_stats(const char *address, const char *format, gu
     GstElement *p = run_pipeline(enc, &a, 120, stats != NULL);
     if (p) {
         /* The element's counters, read before it stops. */
-        GstElement *e = gst_bin_get_by_name(GST_BIN(p), "enc");
-        g_object_get(e, "stats", stats, NULL);
-        gst_object_unref(e);
+        *stats = enc_stats(p);
         gst_element_set_state(p, GST_STATE_NULL);
         gst_object_unref(p);
     }
@@ -378,10 +408,8 @@ static void hfxd_restart_case(const char *props, gboolean with_fallback)
     fprintf(stderr, "%u frames out of 150; keyframe %.0f ms after hfxd came back\n", r.frames,
             (resumed - rs.back_us) / 1000.0);
     CHECK(resumed - rs.back_us < 1000000);
-    GstElement *enc = gst_bin_get_by_name(GST_BIN(p), "enc");
-    GstStructure *stats = NULL;
+    GstStructure *stats = enc_stats(p);
     guint64 reconnects = 0, dropped = 0;
-    g_object_get(enc, "stats", &stats, NULL);
     gst_structure_get_uint64(stats, "reconnects", &reconnects);
     gst_structure_get_uint64(stats, "frames-dropped", &dropped);
     fprintf(stderr, "stats: %s\n", gst_structure_to_string(stats));
@@ -396,7 +424,6 @@ static void hfxd_restart_case(const char *props, gboolean with_fallback)
         CHECK(dropped > 0);
     }
     gst_structure_free(stats);
-    gst_object_unref(enc);
     gst_element_set_state(p, GST_STATE_NULL);
     gst_object_unref(p);
     CHECK(hfxd_stop(&rs.second));
@@ -526,18 +553,6 @@ static void test_host_error_on_bus(void)
     free_run(&r);
     g_free(desc);
     CHECK(hfxd_stop(&d));
-}
-
-static guint64 stat_of(GstElement *pipeline, const char *field)
-{
-    GstElement *enc = gst_bin_get_by_name(GST_BIN(pipeline), "enc");
-    GstStructure *stats = NULL;
-    guint64 v = 0;
-    g_object_get(enc, "stats", &stats, NULL);
-    CHECK(gst_structure_get_uint64(stats, field, &v));
-    gst_structure_free(stats);
-    gst_object_unref(enc);
-    return v;
 }
 
 /* frame-source=shm: videotestsrc renders into the proposed pool (no copy);
@@ -695,29 +710,12 @@ static void remove_fake_ivshmem(const char *dir)
     CHECK(rmdir(dir) == 0);
 }
 
-static const char *stat_string(const GstStructure *stats, const char *field)
-{
-    const char *v = gst_structure_get_string(stats, field);
-    CHECK(v != NULL);
-    return v;
-}
-
 /* The element's "shm-memory" stat is want. */
 static void check_shm_memory(GstElement *pipeline, const char *want)
 {
-    GstElement *enc = gst_bin_get_by_name(GST_BIN(pipeline), "enc");
-    GstStructure *stats = NULL;
-    g_object_get(enc, "stats", &stats, NULL);
+    GstStructure *stats = enc_stats(pipeline);
     CHECK(strcmp(stat_string(stats, "shm-memory"), want) == 0);
     gst_structure_free(stats);
-    gst_object_unref(enc);
-}
-
-static guint64 stat_u64(const GstStructure *stats, const char *field)
-{
-    guint64 v = 0;
-    CHECK(gst_structure_get_uint64(stats, field, &v));
-    return v;
 }
 
 /* Region 0 end to end on the host: hfxd --shm-file creates the BAR file of

@@ -106,7 +106,8 @@ ivshmem_clear (gpointer data)
   g_free (shm->path);
 }
 
-/* Map BAR 2 of the ivshmem device in dir and check the host's header. */
+/* Map BAR 2 of the ivshmem device in dir (is_ivshmem: the caller checked)
+ * and check the host's header. */
 static GstHfxIvshmem *
 open_device (const gchar * dir, GError ** error)
 {
@@ -116,12 +117,6 @@ open_device (const gchar * dir, GError ** error)
   enum hfx_status st = HFX_OK;
   struct stat sb;
 
-  if (!is_ivshmem (dir)) {
-    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_FOUND,
-        "%s is not an ivshmem device (PCI %04x:%04x)", dir, IVSHMEM_VENDOR,
-        IVSHMEM_DEVICE);
-    return NULL;
-  }
   if (!enable_device (dir, error))
     return NULL;
 
@@ -225,7 +220,12 @@ gst_hfx_ivshmem_open (const gchar * device, GError ** error)
   if (g_strcmp0 (device, "auto") != 0) {
     gchar *path = device[0] == '/' ? g_strdup (device) :
         g_build_filename (PCI_DEVICES, device, NULL);
-    shm = open_device (path, error);
+    if (is_ivshmem (path))
+      shm = open_device (path, error);
+    else
+      g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_FOUND,
+          "%s is not an ivshmem device (PCI %04x:%04x)", path, IVSHMEM_VENDOR,
+          IVSHMEM_DEVICE);
     g_free (path);
     return shm;
   }

@@ -54,9 +54,8 @@ def main():
         try:
             guest = GuestBridge(args.run_in_vm, args.bridge, '--source', 'test', '--size',
                                 f'{WIDTH}x{HEIGHT}', '--fps', str(FPS), '--encoder', 'vsockenc',
-                                '--stats-interval', '5',
-                                token=TOKEN, serial_socket=hfxd.socket, plugins=args.plugins,
-                                log_path=log, vm_timeout=240)
+                                stats_interval=5, token=TOKEN, serial_socket=hfxd.socket,
+                                plugins=args.plugins, log_path=log, vm_timeout=240)
         except AssertionError as e:
             check('desktop-bridge answers from the guest', False, e)
             return 1

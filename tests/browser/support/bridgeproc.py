@@ -44,6 +44,23 @@ def verify_aus(verify, frames, path, *args):
     return subprocess.run([verify, path, *args], capture_output=True, text=True)
 
 
+def child_pid(parent, prefix):
+    """The pid of parent's child whose command name starts with prefix, or None."""
+    try:
+        with open(f'/proc/{parent}/task/{parent}/children') as f:
+            kids = f.read().split()
+    except OSError:
+        return None
+    for k in kids:
+        try:
+            with open(f'/proc/{k}/comm') as f:
+                if f.read().startswith(prefix):
+                    return int(k)
+        except OSError:
+            pass
+    return None
+
+
 def terminate(proc, grace=10):
     """SIGTERM, then SIGKILL after grace seconds; returns the exit status."""
     if proc.poll() is None:

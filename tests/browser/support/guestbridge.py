@@ -22,6 +22,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from bridgeproc import child_pid
 from webdriver import free_port
 
 GUEST_PORT = 8080
@@ -29,12 +30,13 @@ GUEST_PORT = 8080
 
 class GuestBridge:
     def __init__(self, run_in_vm, program, *args, token, serial_socket=None, plugins=None,
-                 log_path=None, vm_timeout=600, start_timeout=120):
+                 log_path=None, vm_timeout=600, start_timeout=120, stats_interval=0):
         """Boot a guest running `program --listen 0.0.0.0:8080 --token token *args`.
 
         serial_socket: hfxd's unix socket behind the guest's virtio-serial port
         (vsockenc's address auto). plugins: GST_PLUGIN_PATH for the guest (its
-        registry is built on the host: run-in-vm --gst-registry). Raises
+        registry is built on the host: run-in-vm --gst-registry). stats_interval:
+        the bridge's --stats-interval (0: no stats lines in the log). Raises
         AssertionError when the bridge does not answer within start_timeout."""
         self.token = token
         self.work = Path(tempfile.mkdtemp(prefix='hfx-guest-bridge-'))
@@ -44,7 +46,7 @@ class GuestBridge:
         self.port = free_port()
         bridge = ' '.join(shlex.quote(a) for a in [
             program, '--listen', f'0.0.0.0:{GUEST_PORT}', '--token', token,
-            '--stats-interval', '0', *args])
+            '--stats-interval', str(stats_interval), *args])
         stop = shlex.quote(str(self.results / 'stop'))
         guest = (f'{bridge} & pid=$!; while [ ! -e {stop} ] && kill -0 $pid 2>/dev/null; '
                  'do sleep 0.2; done; kill $pid; wait $pid')
@@ -75,7 +77,6 @@ class GuestBridge:
                     f'(run-in-vm {state}); see {self.log_path}:\n' +
                     self.log_path.read_text(errors='replace')[-3000:])
             time.sleep(0.5)
-        self.start_s = time.monotonic() - t0
 
     def url(self, path='/'):
         return f'http://127.0.0.1:{self.port}{path}'
@@ -88,19 +89,7 @@ class GuestBridge:
 
     def qemu_pid(self):
         """The QEMU process (run-in-vm's child), or None."""
-        for entry in os.listdir('/proc'):
-            if not entry.isdigit():
-                continue
-            try:
-                with open(f'/proc/{entry}/stat') as f:
-                    stat = f.read()
-            except OSError:
-                continue
-            comm = stat[stat.index('(') + 1:stat.rindex(')')]
-            ppid = int(stat[stat.rindex(')') + 2:].split()[1])
-            if ppid == self.vm.pid and comm.startswith('qemu-system'):
-                return int(entry)
-        return None
+        return child_pid(self.vm.pid, 'qemu-system')
 
     def stop(self, timeout=60):
         """Ask the guest to stop and wait for run-in-vm; returns its exit status

@@ -22,14 +22,11 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / 'support'))
 
 from bridgeproc import Bridge                        # noqa: E402
+from smpte import TOLERANCE, bar_samples             # noqa: E402
 from webdriver import Driver, require_browser        # noqa: E402
 
 WIDTH, HEIGHT, FPS = 1280, 720, 30
 TOKEN = 'browser-test'
-BARS = [('white', (255, 255, 255)), ('yellow', (255, 255, 0)), ('cyan', (0, 255, 255)),
-        ('green', (0, 255, 0)), ('magenta', (255, 0, 255)), ('red', (255, 0, 0)),
-        ('blue', (0, 0, 255))]
-TOLERANCE = 32
 failed = []
 
 
@@ -66,10 +63,7 @@ def main():
         check('A: >= 90 frames drawn', drawn(a) >= 90, drawn(a))
         check(f'A: canvas {WIDTH}x{HEIGHT}', (st['w'], st['h']) == (WIDTH, HEIGHT), st)
         check('A: streaming, no errors', st['state'] == 'streaming' and not st['errors'], st)
-        points = [(int((i + 0.5) * WIDTH / 7), 40) for i in range(7)]
-        pixels = a.canvas_pixels('#screen', points)
-        for (bar, want), (x, _), got in zip(BARS, points, pixels):
-            err = max(abs(p - q) for p, q in zip(want, got[:3]))
+        for bar, want, x, got, err in bar_samples(a, WIDTH):
             check(f'A: {bar} bar at x={x}', err <= TOLERANCE, f'rgba{tuple(got)}, want {want}')
         a.screenshot(out / 'viewer.png')
 

@@ -42,6 +42,7 @@ sys.path.insert(0, str(HERE / 'support'))
 
 from bridgewire import parse_message, split_access_units    # noqa: E402
 from fixture import Plan, StreamServer                      # noqa: E402
+from smpte import TOLERANCE, bar_samples                    # noqa: E402
 from webdriver import SKIP, Driver, require_browser         # noqa: E402
 from wsclient import HandshakeError, WebSocketClient        # noqa: E402
 
@@ -49,14 +50,6 @@ WIDTH, HEIGHT, FPS, FRAMES, GOP = 1280, 720, 30, 120, 30
 TOKEN = 'selftest-token'
 INSECURE_HOST = 'insecure.test'
 
-# videotestsrc pattern=smpte, top two thirds: seven full-intensity bars, left
-# to right (pattern=smpte75 would be the 75% ones). Through 4:2:0, limited
-# range and back they come out within a few steps; the tolerance is far below
-# the 255 that separates any two bars in some channel.
-BARS = [('white', (255, 255, 255)), ('yellow', (255, 255, 0)), ('cyan', (0, 255, 255)),
-        ('green', (0, 255, 0)), ('magenta', (255, 0, 255)), ('red', (255, 0, 0)),
-        ('blue', (0, 0, 255))]
-COLOUR_TOLERANCE = 32
 
 
 class Checks:
@@ -118,16 +111,13 @@ def wait_drawn(session, n, timeout):
 
 def check_bars(c, name, session):
     """The seven bars near the top, at the centre of each seventh of the width."""
-    y = 40
-    points = [(int((i + 0.5) * WIDTH / 7), y) for i in range(7)]
-    pixels = session.canvas_pixels('#screen', points)
+    samples = bar_samples(session, WIDTH)
     path = session.evaluate('window.hfxViewer.drawPath')
-    c.results.setdefault(name, {})['bars'] = pixels
+    c.results.setdefault(name, {})['bars'] = [got for _, _, _, got, _ in samples]
     c.results[name]['drawPath'] = path
-    for (bar, want), (x, _), got in zip(BARS, points, pixels):
-        err = max(abs(a - b) for a, b in zip(want, got[:3]))
+    for bar, want, x, got, err in samples:
         c.check(f'{name}: {bar} bar at x={x} (drawn by {path})',
-                err <= COLOUR_TOLERANCE and got[3] == 255,
+                err <= TOLERANCE and got[3] == 255,
                 f'rgba{tuple(got)}, want rgb{want}')
 
 

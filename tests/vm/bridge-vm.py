@@ -20,13 +20,11 @@ sys.path.insert(0, str(HERE.parent / 'browser' / 'support'))
 
 from guestbridge import GuestBridge                 # noqa: E402
 from hfxdproc import Hfxd                           # noqa: E402
+from smpte import TOLERANCE, bar_samples            # noqa: E402
 from webdriver import Driver, require_browser       # noqa: E402
 
 WIDTH, HEIGHT, FPS = 1280, 720, 15
 TOKEN = 'vm-test'
-BARS = [('white', (255, 255, 255)), ('yellow', (255, 255, 0)), ('cyan', (0, 255, 255)),
-        ('green', (0, 255, 0)), ('magenta', (255, 0, 255)), ('red', (255, 0, 0)),
-        ('blue', (0, 0, 255))]
 failed = []
 
 
@@ -73,11 +71,9 @@ def main():
                               'return {w: c.width, h: c.height, errors: v.errors, state: v.state};')
                 check('>= 60 frames drawn, 1280x720, no errors',
                       (v['w'], v['h']) == (WIDTH, HEIGHT) and not v['errors'], v)
-                points = [(int((i + 0.5) * WIDTH / 7), 40) for i in range(7)]
-                for (bar, want), (x, _), got in zip(BARS, points,
-                                                    s.canvas_pixels('#screen', points)):
-                    err = max(abs(p - q) for p, q in zip(want, got[:3]))
-                    check(f'{bar} bar at x={x}', err <= 32, f'rgba{tuple(got)}, want {want}')
+                for bar, want, x, got, err in bar_samples(s, WIDTH):
+                    check(f'{bar} bar at x={x}', err <= TOLERANCE,
+                          f'rgba{tuple(got)}, want {want}')
                 s.screenshot(out / 'bridge-vm.png')
                 st = guest.stats()
                 g2g = st['latency']['glass_to_glass']

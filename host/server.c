@@ -504,6 +504,15 @@ static void clear_session(struct hfx_server *s, struct session *ss)
         shm_region_unref(&ss->regions[i]);
 }
 
+/* The client is gone but the connection stays (a serial port outlives the
+ * guest process that used it): back to waiting for a HELLO. */
+static void wait_for_hello(struct hfx_server *s, struct session *ss)
+{
+    clear_session(s, ss);
+    hfx_conn_set_max_payload(ss->conn, HFX_MAX_PAYLOAD_HANDSHAKE);
+    ss->state = SESSION_HELLO;
+}
+
 static void end_session(struct hfx_server *s, struct session *ss)
 {
     struct session **pp = &s->sessions;
@@ -761,9 +770,7 @@ static void on_message(struct hfx_server *s, struct session *ss, const struct hf
          * session means the old one is gone. Start over. */
         srv_log(s, HFX_LOG_INFO, "session %u: HELLO again: a new client on this connection",
                 ss->id);
-        clear_session(s, ss);
-        hfx_conn_set_max_payload(ss->conn, HFX_MAX_PAYLOAD_HANDSHAKE);
-        ss->state = SESSION_HELLO;
+        wait_for_hello(s, ss);
         on_hello(s, ss, m);
         return;
     }
@@ -818,15 +825,13 @@ static void on_message(struct hfx_server *s, struct session *ss, const struct hf
          * virtio-serial port outlives the guest process that used it, and
          * closing it would lose the next client's first bytes while QEMU
          * reconnects. A client on a socket closes after BYE anyway. */
-        clear_session(s, ss);
+        wait_for_hello(s, ss);
         log_session_end(s, ss);
         memset(&ss->done, 0, sizeof(ss->done));
         ss->frames_shm = 0;
         ss->id = ++s->next_id;
         ss->started_ms = mono_ms();
         ss->after_bye = true;
-        hfx_conn_set_max_payload(ss->conn, HFX_MAX_PAYLOAD_HANDSHAKE);
-        ss->state = SESSION_HELLO;
         break;
     case HFX_MSG_ERROR:
         srv_log(s, HFX_LOG_WARN, "session %u: client reports %s: %s", ss->id,

@@ -1,5 +1,6 @@
 # Shell shared by the suite 'vm' tests in which a guest encodes through
-# vsockenc and the host checks the H.264 it wrote (offload-e2e, vsock-e2e).
+# vsockenc and the host checks the H.264 it wrote (offload-e2e, vsock-e2e,
+# garbage-e2e).
 # Sourced, not run:
 #   . "$(dirname "$0")/e2e-lib.sh"
 # The caller sets HFXD, VERIFY, PLUGINS and WORK (a fresh directory) first,

@@ -22,19 +22,12 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / 'support'))
 
 from bridgeproc import Bridge                        # noqa: E402
+from checks import Checks                            # noqa: E402
 from smpte import TOLERANCE, bar_samples             # noqa: E402
 from webdriver import Driver, require_browser        # noqa: E402
 
 WIDTH, HEIGHT, FPS = 1280, 720, 30
 TOKEN = 'browser-test'
-failed = []
-
-
-def check(name, ok, detail=''):
-    print(f'{"ok  " if ok else "FAIL"} {name}{": " + str(detail) if detail else ""}', flush=True)
-    if not ok:
-        failed.append(name)
-    return ok
 
 
 def drawn(session):
@@ -42,6 +35,7 @@ def drawn(session):
 
 
 def main():
+    c = Checks()
     ap = argparse.ArgumentParser()
     ap.add_argument('bridge')
     ap.add_argument('--output-dir', default=None)
@@ -60,11 +54,11 @@ def main():
         st = a.execute('const v = window.hfxViewer, c = document.getElementById("screen");'
                        'return {w: c.width, h: c.height, errors: v.errors, state: v.state,'
                        ' codec: v.codec};')
-        check('A: >= 90 frames drawn', drawn(a) >= 90, drawn(a))
-        check(f'A: canvas {WIDTH}x{HEIGHT}', (st['w'], st['h']) == (WIDTH, HEIGHT), st)
-        check('A: streaming, no errors', st['state'] == 'streaming' and not st['errors'], st)
+        c.check('A: >= 90 frames drawn', drawn(a) >= 90, drawn(a))
+        c.check(f'A: canvas {WIDTH}x{HEIGHT}', (st['w'], st['h']) == (WIDTH, HEIGHT), st)
+        c.check('A: streaming, no errors', st['state'] == 'streaming' and not st['errors'], st)
         for bar, want, x, got, err in bar_samples(a, WIDTH):
-            check(f'A: {bar} bar at x={x}', err <= TOLERANCE, f'rgba{tuple(got)}, want {want}')
+            c.check(f'A: {bar} bar at x={x}', err <= TOLERANCE, f'rgba{tuple(got)}, want {want}')
         a.screenshot(out / 'viewer.png')
 
         # A late joiner: the current GOP (or a keyframe asked for it) at once.
@@ -75,30 +69,29 @@ def main():
         # From joining the stream (the WebSocket open); the page load before
         # it is the browser's business.
         join_ms = v['first'] - v['open']
-        check('late joiner: a picture within 1 s of joining', join_ms < 1000,
-              f'{join_ms:.0f} ms after the WebSocket opened, {v["first"]:.0f} ms after '
-              'navigation started')
+        c.check('late joiner: a picture within 1 s of joining', join_ms < 1000,
+                f'{join_ms:.0f} ms after the WebSocket opened, {v["first"]:.0f} ms after '
+                'navigation started')
 
         # A viewer that stops reading must not slow A down.
         stalled = b.ws(f'/ws?token={TOKEN}', rcvbuf=4096)
         n0, t0 = drawn(a), time.monotonic()
         time.sleep(4)
         rate = (drawn(a) - n0) / (time.monotonic() - t0)
-        check('A keeps its rate next to a stalled viewer', rate >= FPS * 0.8, f'{rate:.1f} fps')
+        c.check('A keeps its rate next to a stalled viewer', rate >= FPS * 0.8, f'{rate:.1f} fps')
         stats = b.stats(f'?token={TOKEN}')
         viewers = {v['id']: v for v in stats['viewers']}
         sv = viewers[max(viewers)]
-        check('the stalled viewer is bounded and cut back',
-              sv['in_flight'] <= 8 and sv['queue'] <= 60 and sv['cutbacks'] >= 1, sv)
+        c.check('the stalled viewer is bounded and cut back',
+                sv['in_flight'] <= 8 and sv['queue'] <= 60 and sv['cutbacks'] >= 1, sv)
         g2g = stats['latency']['glass_to_glass']
-        check('glass-to-glass latency measured', 'p50_ms' in g2g, g2g)
+        c.check('glass-to-glass latency measured', 'p50_ms' in g2g, g2g)
         print(f'/stats: {stats["fps"]:.0f} fps, {stats["bitrate_kbit"]:.0f} kbit/s, encoder '
               f'{stats["encoder"]}, glass-to-glass p50 {g2g.get("p50_ms", 0):.1f} ms p99 '
               f'{g2g.get("p99_ms", 0):.1f} ms, viewer decode+draw p50 '
               f'{stats["latency"]["viewer_decode_draw"].get("p50_ms", 0):.1f} ms', flush=True)
         stalled.close()
-    print(f'{"FAIL" if failed else "PASS"}: {len(failed)} checks failed', flush=True)
-    return 1 if failed else 0
+    return c.verdict()
 
 
 if __name__ == '__main__':

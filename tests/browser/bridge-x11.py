@@ -20,6 +20,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / 'support'))
 
 from bridgeproc import Bridge                                # noqa: E402
+from checks import Checks                                    # noqa: E402
 from webdriver import SKIP, Driver, require_browser          # noqa: E402
 
 SCREEN = (1280, 720)
@@ -82,18 +83,12 @@ def main():
             size = s.execute('const c = document.getElementById("screen");'
                              'return [c.width, c.height];')
             s.screenshot(out / 'x11.png')
-            failed = 0
-            ok = size == list(SCREEN)
-            failed += not ok
-            print(f'{"ok  " if ok else "FAIL"} canvas {size}, screen {SCREEN}', flush=True)
+            c = Checks()
+            c.check(f'canvas {size}, screen {SCREEN}', size == list(SCREEN))
             for p, wnt, g in zip(points, want, got):
-                err = max(abs(a - c) for a, c in zip(wnt, g[:3]))
-                ok = err <= TOLERANCE
-                failed += not ok
-                print(f'{"ok  " if ok else "FAIL"} pixel {p}: rgba{tuple(g)}, want rgb{wnt}',
-                      flush=True)
-            print(f'{"FAIL" if failed else "PASS"}: {failed} checks failed', flush=True)
-            return 1 if failed else 0
+                err = max(abs(a - b) for a, b in zip(wnt, g[:3]))
+                c.check(f'pixel {p}: rgba{tuple(g)}, want rgb{wnt}', err <= TOLERANCE)
+            return c.verdict()
     finally:
         if painter:
             painter.terminate()

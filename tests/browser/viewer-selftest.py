@@ -41,6 +41,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / 'support'))
 
 from bridgewire import parse_message, split_access_units    # noqa: E402
+from checks import Checks                                   # noqa: E402
 from fixture import Plan, StreamServer                      # noqa: E402
 from smpte import TOLERANCE, bar_samples                    # noqa: E402
 from webdriver import SKIP, Driver, require_browser         # noqa: E402
@@ -50,19 +51,6 @@ WIDTH, HEIGHT, FPS, FRAMES, GOP = 1280, 720, 30, 120, 30
 TOKEN = 'selftest-token'
 INSECURE_HOST = 'insecure.test'
 
-
-
-class Checks:
-    def __init__(self):
-        self.failed = []
-        self.results = {}
-
-    def check(self, name, ok, detail=''):
-        print(f'{"ok  " if ok else "FAIL"} {name}{": " + str(detail) if detail else ""}',
-              flush=True)
-        if not ok:
-            self.failed.append(name)
-        return ok
 
 
 def make_stream(path, width=WIDTH, height=HEIGHT, frames=FRAMES):
@@ -387,6 +375,7 @@ def main():
     make_stream(out / 'small.h264', *small, frames=GOP)
     small_aus = split_access_units((out / 'small.h264').read_bytes())
     c = Checks()
+    c.results = {}
     keys = [i for i, (_, k) in enumerate(aus) if k]
     if not c.check('recording splits into 120 AUs, keyframes every 30',
                    len(aus) == FRAMES and keys == list(range(0, FRAMES, GOP)),

@@ -18,6 +18,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / 'browser' / 'support'))
 
+from checks import Checks                           # noqa: E402
 from guestbridge import GuestBridge                 # noqa: E402
 from hfxdproc import Hfxd                           # noqa: E402
 from smpte import TOLERANCE, bar_samples            # noqa: E402
@@ -25,16 +26,10 @@ from webdriver import Driver, require_browser       # noqa: E402
 
 WIDTH, HEIGHT, FPS = 1280, 720, 15
 TOKEN = 'vm-test'
-failed = []
-
-
-def check(name, ok, detail=''):
-    print(f'{"ok  " if ok else "FAIL"} {name}{": " + str(detail) if detail else ""}', flush=True)
-    if not ok:
-        failed.append(name)
 
 
 def main():
+    c = Checks()
     ap = argparse.ArgumentParser()
     ap.add_argument('hfxd')
     ap.add_argument('bridge')
@@ -55,11 +50,11 @@ def main():
                                 stats_interval=5, token=TOKEN, serial_socket=hfxd.socket,
                                 plugins=args.plugins, log_path=log, vm_timeout=240)
         except AssertionError as e:
-            check('desktop-bridge answers from the guest', False, e)
+            c.check('desktop-bridge answers from the guest', False, e)
             return 1
         with guest:
-            check('desktop-bridge answers from the guest', True,
-                  f'after {time.monotonic() - t0:.1f} s')
+            c.check('desktop-bridge answers from the guest', True,
+                    f'after {time.monotonic() - t0:.1f} s')
             with Driver(output_dir=out) as drv:
                 s = drv.session()
                 s.navigate(guest.url(f'/?token={TOKEN}'))
@@ -69,26 +64,25 @@ def main():
                 rate = (s.evaluate('window.hfxViewer.framesDrawn') - n0) / (time.monotonic() - t1)
                 v = s.execute('const v = window.hfxViewer, c = document.getElementById("screen");'
                               'return {w: c.width, h: c.height, errors: v.errors, state: v.state};')
-                check('>= 60 frames drawn, 1280x720, no errors',
-                      (v['w'], v['h']) == (WIDTH, HEIGHT) and not v['errors'], v)
+                c.check('>= 60 frames drawn, 1280x720, no errors',
+                        (v['w'], v['h']) == (WIDTH, HEIGHT) and not v['errors'], v)
                 for bar, want, x, got, err in bar_samples(s, WIDTH):
-                    check(f'{bar} bar at x={x}', err <= TOLERANCE,
-                          f'rgba{tuple(got)}, want {want}')
+                    c.check(f'{bar} bar at x={x}', err <= TOLERANCE,
+                            f'rgba{tuple(got)}, want {want}')
                 s.screenshot(out / 'bridge-vm.png')
                 st = guest.stats()
                 g2g = st['latency']['glass_to_glass']
-                check('encoded by the host', st['encoder'].startswith('vsockenc (host'),
-                      st['encoder'])
+                c.check('encoded by the host', st['encoder'].startswith('vsockenc (host'),
+                        st['encoder'])
                 print(f'guest: {st["fps"]:.0f} fps captured and encoded, browser drew '
                       f'{rate:.1f} fps, glass-to-glass p50 {g2g.get("p50_ms", 0):.1f} ms p99 '
                       f'{g2g.get("p99_ms", 0):.1f} ms, capture-to-encoded p50 '
                       f'{st["latency"]["capture_to_encoded"].get("p50_ms", 0):.1f} ms',
                       flush=True)
             rc = guest.stop()
-            check('the guest stopped cleanly', rc == 0, f'run-in-vm exit {rc}')
+            c.check('the guest stopped cleanly', rc == 0, f'run-in-vm exit {rc}')
     sys.stdout.write(log.read_text(errors='replace')[-3000:] if log.exists() else '')
-    print(f'{"FAIL" if failed else "PASS"}: {len(failed)} checks failed', flush=True)
-    return 1 if failed else 0
+    return c.verdict()
 
 
 if __name__ == '__main__':

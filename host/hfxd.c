@@ -58,7 +58,13 @@ static void usage(FILE *f)
             "  -e, --encoder NAME           auto (default) or one of: h264_videotoolbox,\n"
             "                               h264_nvenc, h264_qsv, h264_vaapi, libx264,\n"
             "                               libopenh264\n"
-            "      --max-sessions N         connections at once (default 16)\n"
+            "      --max-sessions N         sessions (after the handshake) at once\n"
+            "                               (default 16)\n"
+            "      --max-handshakes N       connections still waiting for their HELLO;\n"
+            "                               at the limit the oldest goes (default 64)\n"
+            "      --max-memory MIB         memory that streams may be expected to use,\n"
+            "                               all sessions together; a CONFIGURE over it\n"
+            "                               is refused on its stream (default 2048)\n"
             "      --max-streams N          streams per connection (default 8, max 64)\n"
             "      --window N               frames in flight per stream (default 4, max 64)\n"
             "      --keyframe-min-interval MS  minimum time between forced IDRs (default 200)\n"
@@ -139,11 +145,14 @@ static void *wait_signals(void *arg)
 int main(int argc, char **argv)
 {
     enum { OPT_MAX_SESSIONS = 256, OPT_MAX_STREAMS, OPT_WINDOW, OPT_TOKEN_FILE, OPT_KEYMIN,
-           OPT_VERSION, OPT_HANDSHAKE, OPT_SHM_FILE, OPT_SHM_SIZE };
+           OPT_VERSION, OPT_HANDSHAKE, OPT_SHM_FILE, OPT_SHM_SIZE, OPT_MAX_HANDSHAKES,
+           OPT_MAX_MEMORY };
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, 'l'},
         {"encoder", required_argument, NULL, 'e'},
         {"max-sessions", required_argument, NULL, OPT_MAX_SESSIONS},
+        {"max-handshakes", required_argument, NULL, OPT_MAX_HANDSHAKES},
+        {"max-memory", required_argument, NULL, OPT_MAX_MEMORY},
         {"max-streams", required_argument, NULL, OPT_MAX_STREAMS},
         {"window", required_argument, NULL, OPT_WINDOW},
         {"keyframe-min-interval", required_argument, NULL, OPT_KEYMIN},
@@ -184,6 +193,16 @@ int main(int argc, char **argv)
             if (parse_uint("--max-sessions", optarg, 1, 4096, &v))
                 return 2;
             opts.max_sessions = v;
+            break;
+        case OPT_MAX_HANDSHAKES:
+            if (parse_uint("--max-handshakes", optarg, 1, 4096, &v))
+                return 2;
+            opts.max_handshakes = v;
+            break;
+        case OPT_MAX_MEMORY:
+            if (parse_uint("--max-memory", optarg, 16, 1048576, &v))
+                return 2;
+            opts.max_memory = (uint64_t)v << 20;
             break;
         case OPT_MAX_STREAMS:
             if (parse_uint("--max-streams", optarg, 1, 64, &v))
@@ -300,7 +319,7 @@ int main(int argc, char **argv)
     pthread_detach(sig_thread);
 
     struct hfx_server *srv = NULL;
-    char line[256];
+    char line[512];
     enum hfx_status st = hfx_server_new(&opts, &srv);
     hfx_wipe(token, sizeof(token));
     if (st != HFX_OK) {
@@ -334,11 +353,15 @@ int main(int argc, char **argv)
     hfx_server_free(&srv);
     snprintf(line, sizeof(line),
              "exiting: %llu sessions, %llu frames received, %llu encoded, %llu dropped, "
-             "%llu protocol errors",
+             "%llu protocol errors, %llu wrong tokens, %llu streams over --max-memory, "
+             "%llu connections evicted before HELLO, %llu refused for lack of descriptors",
              (unsigned long long)stats.sessions_total,
              (unsigned long long)stats.frames_received,
              (unsigned long long)stats.frames_encoded, (unsigned long long)stats.frames_dropped,
-             (unsigned long long)stats.protocol_errors);
+             (unsigned long long)stats.protocol_errors, (unsigned long long)stats.auth_failures,
+             (unsigned long long)stats.streams_refused,
+             (unsigned long long)stats.connections_evicted,
+             (unsigned long long)stats.accept_failures);
     log_stderr(&log, HFX_LOG_INFO, line);
     close(stop[0]);
     close(stop[1]);

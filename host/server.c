@@ -19,19 +19,35 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+#ifdef __linux__
+#include <linux/vm_sockets.h>
+#endif
 
 #include "hfx/conn.h"
 #include "hfx/protocol.h"
 #include "hfx/region.h"
 #include "hfx/token.h"
+#include "answers.h"
+#include "budget.h"
 #include "shm.h"
 #include "stream.h"
+#include "throttle.h"
 
 #define MAX_LISTENERS 16
 #define MAX_REGIONS 16
 /* How long a connection that got an ERROR may take to read it before it
  * is closed anyway. */
 #define CLOSE_GRACE_MS 1000
+/* How long a listener is not polled after accept ran out of descriptors:
+ * the pending connection keeps it readable, and polling it at once spins. */
+#define ACCEPT_PAUSE_MS 100
+/* Messages of a connection are not read while this much waits in its send
+ * queue: a client that sends PINGs (or FRAMEs) and never reads cannot
+ * make the host queue answers without end (docs/protocol.md §6). */
+#define READ_PAUSE_QUEUED (1u << 20)
 
 enum session_state {
     SESSION_HELLO,
@@ -39,16 +55,34 @@ enum session_state {
     SESSION_CLOSING,
 };
 
+enum slot_state {
+    SLOT_FREE,
+    SLOT_LIVE,   /* a worker encodes */
+    SLOT_FAILED, /* its CONFIGURE or its encoder failed: FRAMEs are dropped */
+};
+
+/* One stream id of a session. */
+struct stream_slot {
+    enum slot_state state;
+    struct stream *stream;    /* SLOT_LIVE */
+    struct answers *answers;  /* SLOT_LIVE; owned */
+    struct hfx_configure cfg; /* SLOT_LIVE, SLOT_FAILED */
+    uint64_t budget;          /* bytes reserved from max_memory (SLOT_LIVE) */
+};
+
 struct session {
     struct session *next;
     unsigned id;
     struct hfx_conn *conn;
     enum session_state state;
+    bool accepted;  /* from a listener (not serial:/fd:): may be evicted before HELLO */
+    bool stalled;   /* messages wait in the buffer while reading is paused */
     int64_t started_ms;
     int64_t close_deadline_ms;
     char peer[HFX_ADDRESS_MAX];
-    struct stream *streams[HFX_MAX_STREAMS + 1];
-    struct hfx_configure configs[HFX_MAX_STREAMS + 1];
+    char peer_key[THROTTLE_KEY]; /* who a failed token is counted against */
+    uint32_t caps;               /* the client's HELLO caps */
+    struct stream_slot streams[HFX_MAX_STREAMS + 1];
     struct shm_region *regions[MAX_REGIONS];
     struct shm_region *shared; /* region 0, from the listener; NULL: none */
     uint64_t frames_shm;       /* FRAMEs with source SHM (any region) */
@@ -65,10 +99,19 @@ struct hfx_server {
 
     struct hfx_listener *listeners[MAX_LISTENERS];
     struct shm_region *listener_shared[MAX_LISTENERS]; /* region 0 per listener */
+    int64_t listener_paused_until[MAX_LISTENERS];      /* after EMFILE/ENFILE */
     unsigned nlisteners;
+    int reserve_fd; /* given up to accept-and-close when descriptors run out */
+    uint64_t accept_failures;
+    int64_t accept_logged_ms;
+
     struct session *sessions;
-    unsigned nsessions;
+    unsigned nsessions; /* connections, in any state */
+    unsigned nready;    /* after WELCOME: what max_sessions bounds */
+    unsigned nwaiting;  /* accepted, before HELLO: what max_handshakes bounds */
     unsigned next_id;
+    uint64_t memory_reserved;
+    struct throttle throttle;
 
     int wake[2];
     struct worker_count workers;
@@ -119,6 +162,8 @@ enum hfx_status hfx_server_new(const struct hfx_server_options *opts, struct hfx
         s->opts = *opts;
     if (!s->opts.max_sessions)
         s->opts.max_sessions = 16;
+    if (!s->opts.max_handshakes)
+        s->opts.max_handshakes = 64;
     if (!s->opts.max_streams)
         s->opts.max_streams = 8;
     if (s->opts.max_streams > HFX_MAX_STREAMS)
@@ -131,11 +176,14 @@ enum hfx_status hfx_server_new(const struct hfx_server_options *opts, struct hfx
         s->opts.max_payload = HFX_MAX_PAYLOAD_HARD;
     if (s->opts.max_payload < HFX_MAX_PAYLOAD_HANDSHAKE)
         s->opts.max_payload = HFX_MAX_PAYLOAD_HANDSHAKE;
+    if (!s->opts.max_memory)
+        s->opts.max_memory = HFX_SERVER_DEFAULT_MAX_MEMORY;
     if (s->opts.keyframe_min_interval_ms < 0)
         s->opts.keyframe_min_interval_ms = 200;
     if (s->opts.handshake_timeout_ms <= 0)
         s->opts.handshake_timeout_ms = 10000;
     s->wake[0] = s->wake[1] = -1;
+    s->reserve_fd = -1;
     if (opts && opts->encoder && strcmp(opts->encoder, "auto") != 0) {
         s->encoder = dup_str(opts->encoder);
         if (!s->encoder)
@@ -160,13 +208,19 @@ enum hfx_status hfx_server_new(const struct hfx_server_options *opts, struct hfx
         fcntl(s->wake[i], F_SETFL, O_NONBLOCK);
         fcntl(s->wake[i], F_SETFD, FD_CLOEXEC);
     }
+    s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     pthread_mutex_init(&s->workers.lock, NULL);
     pthread_cond_init(&s->workers.cond, NULL);
     *out = s;
     return HFX_OK;
 
 nomem:
+    if (s->wake[0] >= 0) {
+        close(s->wake[0]);
+        close(s->wake[1]);
+    }
     free(s->encoder);
+    hfx_token_wipe(s->token);
     free(s->token);
     free(s);
     return HFX_E_NOMEM;
@@ -182,7 +236,7 @@ static bool is_listening_socket(int fd)
 }
 
 static enum hfx_status add_transport_shared(struct hfx_server *s, struct hfx_transport *t,
-                                           struct shm_region *shared);
+                                           struct shm_region *shared, bool accepted);
 
 /* shared: borrowed; the listener or connection takes its own reference. */
 static enum hfx_status listen_on(struct hfx_server *s, const char *address,
@@ -205,7 +259,7 @@ static enum hfx_status listen_on(struct hfx_server *s, const char *address,
         st = hfx_transport_connect(&addr, 0, &t);
         if (st != HFX_OK)
             return st;
-        return add_transport_shared(s, t, shared);
+        return add_transport_shared(s, t, shared, false);
     }
     if (s->nlisteners == MAX_LISTENERS)
         return HFX_E_TOO_LARGE;
@@ -254,30 +308,47 @@ uint16_t hfx_server_listener_port(const struct hfx_server *s, unsigned n)
     return n < s->nlisteners ? hfx_listener_port(s->listeners[n]) : 0;
 }
 
-/* For the session log line: who is on the other end. */
-static void describe_peer(int fd, char *out, size_t cap)
+/* For the session log line: who is on the other end; and in key, whom a
+ * failed token is counted against (the address without the port, the uid,
+ * the CID: a new connection must not start with a clean slate). A peer
+ * with no address (serial:, fd:, a socketpair) is its own connection. */
+static void describe_peer(int fd, unsigned session, bool accepted, char *out, size_t cap,
+                          char *key, size_t key_cap)
 {
     struct sockaddr_storage sa;
     socklen_t len = sizeof(sa);
     char host[INET6_ADDRSTRLEN] = "?";
 
     snprintf(out, cap, "fd %d", fd);
+    snprintf(key, key_cap, "session %u", session);
     if (getpeername(fd, (struct sockaddr *)&sa, &len) != 0)
         return;
     if (sa.ss_family == AF_INET) {
         const struct sockaddr_in *in = (const struct sockaddr_in *)&sa;
         inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
         snprintf(out, cap, "tcp %s:%u", host, ntohs(in->sin_port));
+        snprintf(key, key_cap, "tcp %s", host);
     } else if (sa.ss_family == AF_INET6) {
         const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&sa;
         inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
         snprintf(out, cap, "tcp [%s]:%u", host, ntohs(in6->sin6_port));
+        snprintf(key, key_cap, "tcp %s", host);
+#ifdef AF_VSOCK
+    } else if (sa.ss_family == AF_VSOCK) {
+        const struct sockaddr_vm *vm = (const struct sockaddr_vm *)&sa;
+        snprintf(out, cap, "vsock %u:%u", vm->svm_cid, vm->svm_port);
+        snprintf(key, key_cap, "vsock %u", vm->svm_cid);
+#endif
     } else if (sa.ss_family == AF_UNIX) {
 #ifdef SO_PEERCRED
         struct ucred cred;
         socklen_t clen = sizeof(cred);
         if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0) {
             snprintf(out, cap, "unix pid %d uid %u", (int)cred.pid, (unsigned)cred.uid);
+            /* A socketpair reports its creator: only a listener's peers
+             * share a key. */
+            if (accepted)
+                snprintf(key, key_cap, "uid %u", (unsigned)cred.uid);
             return;
         }
 #endif
@@ -287,11 +358,32 @@ static void describe_peer(int fd, char *out, size_t cap)
 
 enum hfx_status hfx_server_add_transport(struct hfx_server *s, struct hfx_transport *t)
 {
-    return add_transport_shared(s, t, NULL);
+    return add_transport_shared(s, t, NULL, false);
+}
+
+static bool is_waiting(const struct session *ss)
+{
+    return ss->state == SESSION_HELLO && ss->accepted;
+}
+
+/* Every change of state goes through here, so that the counts behind
+ * max_sessions (sessions after WELCOME) and max_handshakes (accepted
+ * connections before HELLO) stay true. */
+static void set_state(struct hfx_server *s, struct session *ss, enum session_state state)
+{
+    if (ss->state == SESSION_READY)
+        s->nready--;
+    if (is_waiting(ss))
+        s->nwaiting--;
+    ss->state = state;
+    if (ss->state == SESSION_READY)
+        s->nready++;
+    if (is_waiting(ss))
+        s->nwaiting++;
 }
 
 static enum hfx_status add_transport_shared(struct hfx_server *s, struct hfx_transport *t,
-                                           struct shm_region *shared)
+                                           struct shm_region *shared, bool accepted)
 {
     struct session *ss = calloc(1, sizeof(*ss));
     struct hfx_conn_options co = {.max_payload = HFX_MAX_PAYLOAD_HANDSHAKE,
@@ -309,9 +401,12 @@ static enum hfx_status add_transport_shared(struct hfx_server *s, struct hfx_tra
     }
     ss->id = ++s->next_id;
     ss->shared = shared ? shm_region_ref(shared) : NULL;
-    ss->state = SESSION_HELLO;
+    ss->accepted = accepted;
+    ss->state = SESSION_CLOSING; /* counted by neither limit until set_state */
+    set_state(s, ss, SESSION_HELLO);
     ss->started_ms = mono_ms();
-    describe_peer(hfx_conn_fd(ss->conn), ss->peer, sizeof(ss->peer));
+    describe_peer(hfx_conn_fd(ss->conn), ss->id, accepted, ss->peer, sizeof(ss->peer),
+                  ss->peer_key, sizeof(ss->peer_key));
     ss->next = s->sessions;
     s->sessions = ss;
     s->nsessions++;
@@ -324,6 +419,13 @@ static void init_msg(struct hfx_msg *m, uint16_t type, uint32_t stream)
     memset(m, 0, sizeof(*m));
     m->hdr.type = type;
     m->hdr.stream = stream;
+}
+
+/* The connection goes at once: nothing more can be sent or is wanted. */
+static void close_now(struct hfx_server *s, struct session *ss)
+{
+    set_state(s, ss, SESSION_CLOSING);
+    ss->close_deadline_ms = mono_ms();
 }
 
 /* Queue a message; a peer whose queue overflows is a slow consumer and is
@@ -339,8 +441,7 @@ static void send_or_close(struct hfx_server *s, struct session *ss, const struct
         return;
     srv_log(s, HFX_LOG_WARN, "session %u: send %s: %s", ss->id, hfx_msg_type_name(m->hdr.type),
             hfx_strerror(st));
-    ss->state = SESSION_CLOSING;
-    ss->close_deadline_ms = mono_ms(); /* nothing more can be sent: close now */
+    close_now(s, ss);
 }
 
 static void protocol_error(struct hfx_server *s, struct session *ss, uint32_t stream,
@@ -370,9 +471,24 @@ static void protocol_error(struct hfx_server *s, struct session *ss, uint32_t st
         if (hfx_conn_flush(ss->conn) != HFX_OK)
             ss->close_deadline_ms = mono_ms();
     }
-    ss->state = SESSION_CLOSING;
+    set_state(s, ss, SESSION_CLOSING);
     if (!ss->close_deadline_ms)
         ss->close_deadline_ms = mono_ms() + CLOSE_GRACE_MS;
+}
+
+/* A failure of one stream that is not the peer's fault (protocol.md §8):
+ * ERROR on the stream, the connection stays. */
+static void stream_error(struct hfx_server *s, struct session *ss, uint32_t id,
+                         enum hfx_status code, const char *text)
+{
+    struct hfx_msg m;
+
+    init_msg(&m, HFX_MSG_ERROR, id);
+    m.u.error.code = (uint32_t)code;
+    snprintf(m.u.error.text, sizeof(m.u.error.text), "%s", text);
+    srv_log(s, HFX_LOG_WARN, "session %u stream %u: %s: %s", ss->id, id, hfx_status_name(code),
+            text);
+    send_or_close(s, ss, &m);
 }
 
 static void add_stats(struct stream_stats *to, const struct stream_stats *from)
@@ -398,31 +514,20 @@ static void send_dropped(struct hfx_server *s, struct session *ss, uint32_t stre
     send_or_close(s, ss, &m);
 }
 
-/* Forward what a stream's worker produced. */
-static void close_stream(struct hfx_server *s, struct session *ss, uint32_t id, bool answer);
-
-static void forward_results(struct hfx_server *s, struct session *ss, uint32_t id)
+/* Send the answers that are next in frame order (answers.h). */
+static void send_answers(struct hfx_server *s, struct session *ss, uint32_t id)
 {
-    struct stream_result *r = stream_take_results(ss->streams[id]);
+    struct answers *q = ss->streams[id].answers;
+    struct answer a;
     struct hfx_msg m;
-    bool failed = false;
 
-    while (r) {
-        struct stream_result *next = r->next;
-        switch (r->type) {
-        case RESULT_CONFIGURED:
-            init_msg(&m, HFX_MSG_CONFIGURED, id);
-            m.u.configured.codec = ss->configs[id].codec;
-            m.u.configured.width = ss->configs[id].width;
-            m.u.configured.height = ss->configs[id].height;
-            m.u.configured.profile_idc = r->profile_idc;
-            m.u.configured.level_idc = r->level_idc;
-            snprintf(m.u.configured.encoder, sizeof(m.u.configured.encoder), "%s", r->encoder);
-            m.u.configured.extradata = r->data;
-            m.u.configured.extradata_len = (uint32_t)r->len;
-            send_or_close(s, ss, &m);
-            break;
-        case RESULT_PACKET:
+    while (answers_next(q, &a)) {
+        struct stream_result *r = a.result;
+        if (!r) {
+            send_dropped(s, ss, id, a.frame_id, a.reason);
+        } else if (r->type == RESULT_DROPPED) {
+            send_dropped(s, ss, id, r->frame_id, r->reason);
+        } else {
             init_msg(&m, HFX_MSG_PACKET, id);
             m.hdr.flags = r->keyframe ? HFX_PACKET_FLAG_KEYFRAME : 0;
             m.u.packet.frame_id = r->frame_id;
@@ -432,49 +537,117 @@ static void forward_results(struct hfx_server *s, struct session *ss, uint32_t i
             m.u.packet.data_len = r->len;
             s->stats.frames_encoded++;
             send_or_close(s, ss, &m);
-            break;
-        case RESULT_DROPPED:
-            send_dropped(s, ss, id, r->frame_id, r->reason);
-            break;
-        case RESULT_FLUSHED:
-            init_msg(&m, HFX_MSG_FLUSHED, id);
-            send_or_close(s, ss, &m);
-            break;
-        case RESULT_ERROR:
-            /* Not the peer's fault (protocol.md §8): only the stream ends;
-             * the connection stays usable for its other streams and for a
-             * new CONFIGURE. */
-            init_msg(&m, HFX_MSG_ERROR, id);
-            m.u.error.code = (uint32_t)r->status;
-            snprintf(m.u.error.text, sizeof(m.u.error.text), "%s", r->text);
-            send_or_close(s, ss, &m);
-            failed = true;
-            break;
         }
         free(r);
-        r = next;
     }
-    if (failed)
-        close_stream(s, ss, id, true);
 }
 
-static void close_stream(struct hfx_server *s, struct session *ss, uint32_t id, bool answer)
+/* Pass on what a stream's worker produced, in the order it came (a list
+ * from stream_take_results or stream_stop; every element is freed).
+ * Returns true when the worker reported that the stream failed (its ERROR
+ * is sent here, in order with the rest); ending the stream is the
+ * caller's. Never ends a stream itself: callers may be ending it. */
+static bool pass_on(struct hfx_server *s, struct session *ss, uint32_t id,
+                    struct stream_result *r)
 {
+    struct stream_slot *slot = &ss->streams[id];
+    struct hfx_msg m;
+    bool failed = false;
+
+    while (r) {
+        struct stream_result *next = r->next;
+        switch (r->type) {
+        case RESULT_CONFIGURED:
+            init_msg(&m, HFX_MSG_CONFIGURED, id);
+            m.u.configured.codec = slot->cfg.codec;
+            m.u.configured.width = slot->cfg.width;
+            m.u.configured.height = slot->cfg.height;
+            m.u.configured.profile_idc = r->profile_idc;
+            m.u.configured.level_idc = r->level_idc;
+            snprintf(m.u.configured.encoder, sizeof(m.u.configured.encoder), "%s", r->encoder);
+            m.u.configured.extradata = r->data;
+            m.u.configured.extradata_len = (uint32_t)r->len;
+            send_or_close(s, ss, &m);
+            free(r);
+            break;
+        case RESULT_PACKET:
+        case RESULT_DROPPED:
+            r->next = NULL;
+            answers_set_result(slot->answers, r); /* taken */
+            send_answers(s, ss, id);
+            break;
+        case RESULT_FLUSHED:
+            /* Every frame before the FLUSH has its answer by now (the
+             * worker drained the encoder first). */
+            send_answers(s, ss, id);
+            init_msg(&m, HFX_MSG_FLUSHED, id);
+            send_or_close(s, ss, &m);
+            free(r);
+            break;
+        case RESULT_ERROR:
+            stream_error(s, ss, id, r->status, r->text);
+            failed = true;
+            free(r);
+            break;
+        }
+        r = next;
+    }
+    return failed;
+}
+
+/* End a live stream. Its worker's results so far are passed on, then every
+ * frame still unanswered gets FRAME_DROPPED for `reason`, in frame order
+ * (docs/protocol.md §5: exactly one answer per frame), unless `quiet` (a
+ * new HELLO, BYE or the connection's end: nobody is there to answer). The
+ * slot becomes `next` (SLOT_FREE, or SLOT_FAILED after an encoder
+ * failure). */
+static void end_stream(struct hfx_server *s, struct session *ss, uint32_t id, uint32_t reason,
+                       bool quiet, enum slot_state next)
+{
+    struct stream_slot *slot = &ss->streams[id];
     struct stream_frame pending[HFX_MAX_WINDOW];
     struct stream_stats st;
+    struct stream_result *left;
     unsigned n = 0;
 
-    if (!ss->streams[id])
+    if (slot->state != SLOT_LIVE) {
+        slot->state = next == SLOT_FAILED ? SLOT_FAILED : SLOT_FREE;
         return;
-    forward_results(s, ss, id);
-    stream_get_stats(ss->streams[id], &st);
-    add_stats(&ss->done, &st);
-    stream_stop(&ss->streams[id], pending, &n);
-    for (unsigned i = 0; i < n; i++) {
-        if (answer)
-            send_dropped(s, ss, id, pending[i].frame_id, HFX_DROP_CLOSED);
-        stream_frame_release(&pending[i]);
     }
+    stream_get_stats(slot->stream, &st);
+    add_stats(&ss->done, &st);
+    left = stream_stop(&slot->stream, pending, &n);
+    for (unsigned i = 0; i < n; i++)
+        stream_frame_release(&pending[i]);
+    if (quiet) {
+        while (left) {
+            struct stream_result *next_r = left->next;
+            free(left);
+            left = next_r;
+        }
+    } else {
+        pass_on(s, ss, id, left);
+        answers_drop_all(slot->answers, reason);
+        send_answers(s, ss, id);
+    }
+    answers_clear(slot->answers);
+    free(slot->answers);
+    slot->answers = NULL;
+    s->memory_reserved -= slot->budget;
+    slot->budget = 0;
+    slot->state = next;
+}
+
+/* Results a worker posted: pass them on; a stream whose encoder failed is
+ * ended, its frames answered ENCODER. */
+static void forward_results(struct hfx_server *s, struct session *ss, uint32_t id)
+{
+    struct stream_slot *slot = &ss->streams[id];
+
+    if (slot->state != SLOT_LIVE)
+        return;
+    if (pass_on(s, ss, id, stream_take_results(slot->stream)))
+        end_stream(s, ss, id, HFX_DROP_ENCODER, false, SLOT_FAILED);
 }
 
 static void log_session_end(struct hfx_server *s, const struct session *ss)
@@ -499,7 +672,7 @@ static void log_session_end(struct hfx_server *s, const struct session *ss)
 static void clear_session(struct hfx_server *s, struct session *ss)
 {
     for (uint32_t id = 1; id <= HFX_MAX_STREAMS; id++)
-        close_stream(s, ss, id, false);
+        end_stream(s, ss, id, HFX_DROP_CLOSED, true, SLOT_FREE);
     for (int i = 0; i < MAX_REGIONS; i++)
         shm_region_unref(&ss->regions[i]);
 }
@@ -510,7 +683,13 @@ static void wait_for_hello(struct hfx_server *s, struct session *ss)
 {
     clear_session(s, ss);
     hfx_conn_set_max_payload(ss->conn, HFX_MAX_PAYLOAD_HANDSHAKE);
-    ss->state = SESSION_HELLO;
+    ss->caps = 0;
+    set_state(s, ss, SESSION_HELLO);
+}
+
+static bool any_stream_live(const struct hfx_server *s)
+{
+    return s->memory_reserved != 0;
 }
 
 static void end_session(struct hfx_server *s, struct session *ss)
@@ -519,6 +698,7 @@ static void end_session(struct hfx_server *s, struct session *ss)
 
     clear_session(s, ss);
     shm_region_unref(&ss->shared);
+    set_state(s, ss, SESSION_CLOSING);
     /* After a BYE the session was reported then; an idle connection closing
      * is not another one. */
     if (!ss->after_bye)
@@ -530,6 +710,12 @@ static void end_session(struct hfx_server *s, struct session *ss)
     s->nsessions--;
     hfx_conn_free(&ss->conn);
     free(ss);
+#ifdef __GLIBC__
+    /* Frames of a few MB each are kept in the heap while streams run
+     * (hfxd's mallopt); with no stream left, give the memory back. */
+    if (!any_stream_live(s))
+        malloc_trim(0);
+#endif
 }
 
 static void on_hello(struct hfx_server *s, struct session *ss, const struct hfx_msg *m)
@@ -543,11 +729,18 @@ static void on_hello(struct hfx_server *s, struct session *ss, const struct hfx_
                        h->min_version, h->max_version, HFX_PROTOCOL_VERSION);
         return;
     }
-    if (s->token && !hfx_token_equal(h->token, h->token_len, s->token, s->token_len)) {
-        protocol_error(s, ss, 0, HFX_E_AUTH, "HELLO: token missing or wrong");
-        return;
+    if (s->token) {
+        if (!hfx_token_equal(h->token, h->token_len, s->token, s->token_len)) {
+            int64_t wait = throttle_fail(&s->throttle, ss->peer_key, mono_ms());
+            s->stats.auth_failures++;
+            protocol_error(s, ss, 0, HFX_E_AUTH,
+                           "HELLO: token missing or wrong (%s waits %lld ms)", ss->peer_key,
+                           (long long)wait);
+            return;
+        }
+        throttle_pass(&s->throttle, ss->peer_key);
     }
-    if (s->nsessions > s->opts.max_sessions) {
+    if (s->nready >= s->opts.max_sessions) {
         protocol_error(s, ss, 0, HFX_E_BUSY, "HELLO: %u sessions already (--max-sessions)",
                        s->opts.max_sessions);
         return;
@@ -563,7 +756,9 @@ static void on_hello(struct hfx_server *s, struct session *ss, const struct hfx_
     w.u.welcome.max_streams = (uint16_t)s->opts.max_streams;
     w.u.welcome.window = (uint16_t)s->opts.window;
     hfx_conn_set_max_payload(ss->conn, s->opts.max_payload);
-    ss->state = SESSION_READY;
+    /* §4: a client uses only the sources both sides named. */
+    ss->caps = h->caps & w.u.welcome.caps;
+    set_state(s, ss, SESSION_READY);
     ss->after_bye = false;
     srv_log(s, HFX_LOG_INFO, "session %u start: %s", ss->id, ss->peer);
     send_or_close(s, ss, &w);
@@ -572,24 +767,40 @@ static void on_hello(struct hfx_server *s, struct session *ss, const struct hfx_
 static void on_configure(struct hfx_server *s, struct session *ss, const struct hfx_msg *m)
 {
     uint32_t id = m->hdr.stream;
+    struct stream_slot *slot = &ss->streams[id];
     struct hfx_wire_error err;
     enum hfx_status st = hfx_configure_validate_ex(&m->u.configure, &err);
     struct stream_params p;
     char text[HFX_MAX_TEXT];
+    uint64_t cost;
 
     if (st != HFX_OK) {
         hfx_wire_error_format(&err, st, text, sizeof(text));
         protocol_error(s, ss, id, st, "%s", text);
         return;
     }
-    if (id > s->opts.max_streams) {
-        protocol_error(s, ss, id, HFX_E_UNKNOWN_STREAM,
-                       "CONFIGURE: stream %u over max_streams %u", id, s->opts.max_streams);
+    /* Reconfigure: frames of the old configuration are answered first. */
+    end_stream(s, ss, id, HFX_DROP_CLOSED, false, SLOT_FREE);
+    slot->cfg = m->u.configure;
+    cost = budget_stream_bytes(&slot->cfg, s->opts.window);
+    if (cost > s->opts.max_memory - s->memory_reserved) {
+        snprintf(text, sizeof(text),
+                 "CONFIGURE: %ux%u needs about %llu MiB; %llu of the host's %llu MiB are free "
+                 "(--max-memory)",
+                 slot->cfg.width, slot->cfg.height, (unsigned long long)(cost >> 20),
+                 (unsigned long long)((s->opts.max_memory - s->memory_reserved) >> 20),
+                 (unsigned long long)(s->opts.max_memory >> 20));
+        s->stats.streams_refused++;
+        stream_error(s, ss, id, HFX_E_TOO_MANY_STREAMS, text);
+        slot->state = SLOT_FAILED;
         return;
     }
-    /* Reconfigure: frames of the old configuration are answered first. */
-    close_stream(s, ss, id, true);
-    ss->configs[id] = m->u.configure;
+    slot->answers = malloc(sizeof(*slot->answers));
+    if (!slot->answers) {
+        protocol_error(s, ss, id, HFX_E_NOMEM, "CONFIGURE: out of memory");
+        return;
+    }
+    answers_init(slot->answers);
     memset(&p, 0, sizeof(p));
     p.cfg = m->u.configure;
     p.encoder = s->encoder;
@@ -601,9 +812,16 @@ static void on_configure(struct hfx_server *s, struct session *ss, const struct 
     p.log_user = s->opts.log_user;
     p.session_id = ss->id;
     p.stream_id = id;
-    st = stream_start(&p, &ss->streams[id]);
-    if (st != HFX_OK)
+    st = stream_start(&p, &slot->stream);
+    if (st != HFX_OK) {
+        free(slot->answers);
+        slot->answers = NULL;
         protocol_error(s, ss, id, st, "CONFIGURE: cannot start a worker");
+        return;
+    }
+    slot->state = SLOT_LIVE;
+    slot->budget = cost;
+    s->memory_reserved += cost;
 }
 
 static struct shm_region *find_region(struct session *ss, uint32_t id, int *slot)
@@ -627,58 +845,98 @@ static bool planes_in_data_area(const struct hfx_frame *fr)
     return true;
 }
 
-static void on_frame(struct hfx_server *s, struct session *ss, const struct hfx_msg *m)
+/* The memory a FRAME's planes are in, checked against §5.3 and §7: true
+ * and *base / *size set, or false after a protocol error. */
+static bool frame_memory(struct hfx_server *s, struct session *ss, const struct hfx_msg *m,
+                         struct shm_region **region, const uint8_t **base, uint64_t *size)
 {
     uint32_t id = m->hdr.stream;
     const struct hfx_frame *fr = &m->u.frame;
-    const struct hfx_configure *cfg = &ss->configs[id];
-    struct shm_region *region = NULL;
+    unsigned long long fid = (unsigned long long)fr->frame_id;
+
+    *region = NULL;
+    if (fr->source == HFX_SOURCE_INLINE) {
+        *base = fr->data;
+        *size = fr->data_len;
+        return true;
+    }
+    if (fr->source != HFX_SOURCE_SHM) {
+        protocol_error(s, ss, id, HFX_E_UNSUPPORTED, "FRAME %llu: source %u is not served by "
+                       "this host", fid, fr->source);
+        return false;
+    }
+    /* Region 0 is never attached: SHM_ATTACH/DETACH of 0 fail to decode. */
+    *region = fr->region == 0 ? ss->shared : find_region(ss, fr->region, NULL);
+    if (!*region) {
+        protocol_error(s, ss, id, HFX_E_SHM_RANGE, "FRAME %llu: no SHM region %u", fid,
+                       fr->region);
+        return false;
+    }
+    /* §4: a client uses only the sources both sides named. An attached
+     * region needed SHM_FD to attach; region 0 needs SHM_FILE. */
+    if (*region == ss->shared && !(ss->caps & HFX_CAP_SHM_FILE)) {
+        protocol_error(s, ss, id, HFX_E_UNSUPPORTED,
+                       "FRAME %llu: region 0, but the client's HELLO did not offer SHM_FILE",
+                       fid);
+        return false;
+    }
+    if (*region == ss->shared && !planes_in_data_area(fr)) {
+        protocol_error(s, ss, id, HFX_E_SHM_RANGE,
+                       "FRAME %llu: a plane in region 0's header (bytes 0..%u)", fid,
+                       HFX_REGION_HEADER_SIZE - 1);
+        return false;
+    }
+    *base = (*region)->map;
+    *size = (*region)->size;
+    return true;
+}
+
+static void on_frame(struct hfx_server *s, struct session *ss, const struct hfx_msg *m)
+{
+    uint32_t id = m->hdr.stream;
+    struct stream_slot *slot = &ss->streams[id];
+    const struct hfx_frame *fr = &m->u.frame;
+    struct shm_region *region;
     const uint8_t *base;
     uint64_t size;
+    uint64_t seq;
     struct stream_frame f, dropped;
+    struct hfx_wire_error err;
     enum hfx_status st;
 
-    if (id > s->opts.max_streams || !ss->streams[id]) {
+    if (slot->state == SLOT_FREE) {
         protocol_error(s, ss, id, HFX_E_NOT_CONFIGURED,
                        "FRAME %llu on stream %u before CONFIGURE",
                        (unsigned long long)fr->frame_id, id);
         return;
     }
-    if (fr->source == HFX_SOURCE_SHM) {
-        /* Region 0 is never attached: SHM_ATTACH/DETACH of 0 fail to decode. */
-        region = fr->region == 0 ? ss->shared : find_region(ss, fr->region, NULL);
-        if (!region) {
-            protocol_error(s, ss, id, HFX_E_SHM_RANGE, "FRAME %llu: no SHM region %u",
-                           (unsigned long long)fr->frame_id, fr->region);
-            return;
-        }
-        base = region->map;
-        size = region->size;
-        if (region == ss->shared && !planes_in_data_area(fr)) {
-            protocol_error(s, ss, id, HFX_E_SHM_RANGE,
-                           "FRAME %llu: a plane in region 0's header (bytes 0..%u)",
-                           (unsigned long long)fr->frame_id, HFX_REGION_HEADER_SIZE - 1);
-            return;
-        }
-    } else if (fr->source == HFX_SOURCE_INLINE) {
-        base = fr->data;
-        size = fr->data_len;
-    } else {
-        protocol_error(s, ss, id, HFX_E_UNSUPPORTED,
-                       "FRAME %llu: source %u is not served by this host",
-                       (unsigned long long)fr->frame_id, fr->source);
+    if (!frame_memory(s, ss, m, &region, &base, &size))
         return;
-    }
-    struct hfx_wire_error err;
-    st = hfx_frame_validate_ex(cfg, fr, size, &err);
+    st = hfx_frame_validate_ex(&slot->cfg, fr, size, &err);
     if (st != HFX_OK) {
         char text[HFX_MAX_TEXT];
         hfx_wire_error_format(&err, st, text, sizeof(text));
         protocol_error(s, ss, id, st, "%s (frame %llu)", text, (unsigned long long)fr->frame_id);
         return;
     }
+    s->stats.frames_received++;
+    if (slot->state == SLOT_FAILED) {
+        /* The stream has no encoder: its CONFIGURE or its encoder failed
+         * (ERROR sent). Frames the client pipelined get their answer. */
+        ss->done.frames_in++;
+        ss->done.frames_dropped++;
+        send_dropped(s, ss, id, fr->frame_id, HFX_DROP_ENCODER);
+        return;
+    }
+    if (!answers_add(slot->answers, fr->frame_id, &seq)) {
+        protocol_error(s, ss, id, HFX_E_SLOW_CONSUMER,
+                       "FRAME %llu: %d frames of stream %u unanswered (window %u)",
+                       (unsigned long long)fr->frame_id, ANSWERS_MAX, id, s->opts.window);
+        return;
+    }
     memset(&f, 0, sizeof(f));
     f.frame_id = fr->frame_id;
+    f.seq = seq;
     f.pts = fr->pts;
     f.duration = fr->duration;
     f.force_key = (m->hdr.flags & HFX_FRAME_FLAG_FORCE_KEYFRAME) != 0;
@@ -699,10 +957,11 @@ static void on_frame(struct hfx_server *s, struct session *ss, const struct hfx_
         }
         f.owned = block;
     }
-    s->stats.frames_received++;
-    if (stream_submit(ss->streams[id], &f, &dropped)) {
-        send_dropped(s, ss, id, dropped.frame_id, HFX_DROP_QUEUE_FULL);
+    if (stream_submit(slot->stream, &f, &dropped)) {
+        /* Its answer waits for the frame being encoded, which is older. */
+        answers_set_drop(slot->answers, dropped.seq, HFX_DROP_QUEUE_FULL);
         stream_frame_release(&dropped);
+        send_answers(s, ss, id);
     }
 }
 
@@ -716,38 +975,75 @@ static void on_shm_attach(struct hfx_server *s, struct session *ss, const struct
     if (!hfx_transport_can_pass_fds(hfx_conn_transport(ss->conn))) {
         protocol_error(s, ss, 0, HFX_E_UNSUPPORTED,
                        "SHM_ATTACH: this transport cannot carry a descriptor (unix: only)");
-        return;
+        goto out;
+    }
+    if (!(ss->caps & HFX_CAP_SHM_FD)) {
+        protocol_error(s, ss, 0, HFX_E_UNSUPPORTED,
+                       "SHM_ATTACH: the client's HELLO did not offer SHM_FD");
+        goto out;
     }
     if (fd < 0) {
         protocol_error(s, ss, 0, HFX_E_SHM_RANGE, "SHM_ATTACH %u: no descriptor came with it",
                        m->u.shm_attach.region);
-        return;
+        goto out;
     }
     if (find_region(ss, m->u.shm_attach.region, NULL)) {
-        close(fd);
         protocol_error(s, ss, 0, HFX_E_SHM_RANGE, "SHM_ATTACH: region %u already attached",
                        m->u.shm_attach.region);
-        return;
+        goto out;
     }
     for (int i = 0; i < MAX_REGIONS && slot < 0; i++)
         if (!ss->regions[i])
             slot = i;
     if (slot < 0) {
-        close(fd);
         protocol_error(s, ss, 0, HFX_E_TOO_LARGE, "SHM_ATTACH: more than %d regions",
                        MAX_REGIONS);
-        return;
+        goto out;
     }
     st = shm_region_map(fd, m->u.shm_attach.size, m->u.shm_attach.region, &r);
-    close(fd);
     if (st != HFX_OK) {
         protocol_error(s, ss, 0, st,
                        "SHM_ATTACH %u: %llu bytes cannot be mapped (file smaller, not a "
                        "regular file, or not sealed against shrinking)",
                        m->u.shm_attach.region, (unsigned long long)m->u.shm_attach.size);
-        return;
+        goto out;
     }
     ss->regions[slot] = r;
+out:
+    if (fd >= 0)
+        close(fd);
+}
+
+/* CLOSE, and the other stream messages on a stream whose encoder failed. */
+static void on_stream_control(struct hfx_server *s, struct session *ss, const struct hfx_msg *m)
+{
+    uint32_t id = m->hdr.stream;
+    struct stream_slot *slot = &ss->streams[id];
+    struct hfx_msg reply;
+
+    switch (m->hdr.type) {
+    case HFX_MSG_CLOSE:
+        end_stream(s, ss, id, HFX_DROP_CLOSED, false, SLOT_FREE);
+        return;
+    case HFX_MSG_FLUSH:
+        if (slot->state == SLOT_LIVE) {
+            stream_flush(slot->stream);
+        } else {
+            init_msg(&reply, HFX_MSG_FLUSHED, id);
+            send_or_close(s, ss, &reply);
+        }
+        return;
+    case HFX_MSG_REQUEST_KEYFRAME:
+        if (slot->state == SLOT_LIVE)
+            stream_request_keyframe(slot->stream);
+        return;
+    case HFX_MSG_SET_BITRATE:
+        if (slot->state == SLOT_LIVE)
+            stream_set_bitrate(slot->stream, m->u.set_bitrate.kbps);
+        return;
+    default:
+        return;
+    }
 }
 
 static void on_message(struct hfx_server *s, struct session *ss, const struct hfx_msg *m)
@@ -779,9 +1075,10 @@ static void on_message(struct hfx_server *s, struct session *ss, const struct hf
                        hfx_msg_type_name(type), id, s->opts.max_streams);
         return;
     }
-    /* Stream-level messages other than CONFIGURE need a live stream. */
+    /* Stream-level messages other than CONFIGURE need a configured
+     * stream (a failed one counts: its CONFIGURE was taken). */
     if (id != 0 && type != HFX_MSG_CONFIGURE && type != HFX_MSG_FRAME && type != HFX_MSG_ERROR &&
-        (id > s->opts.max_streams || !ss->streams[id])) {
+        ss->streams[id].state == SLOT_FREE) {
         protocol_error(s, ss, id, HFX_E_NOT_CONFIGURED, "%s on stream %u before CONFIGURE",
                        hfx_msg_type_name(type), id);
         return;
@@ -794,21 +1091,19 @@ static void on_message(struct hfx_server *s, struct session *ss, const struct hf
         on_frame(s, ss, m);
         break;
     case HFX_MSG_REQUEST_KEYFRAME:
-        stream_request_keyframe(ss->streams[id]);
-        break;
     case HFX_MSG_SET_BITRATE:
-        stream_set_bitrate(ss->streams[id], m->u.set_bitrate.kbps);
-        break;
     case HFX_MSG_FLUSH:
-        stream_flush(ss->streams[id]);
-        break;
     case HFX_MSG_CLOSE:
-        close_stream(s, ss, id, true);
+        on_stream_control(s, ss, m);
         break;
     case HFX_MSG_PING:
         init_msg(&reply, HFX_MSG_PONG, 0);
         reply.u.ping.cookie = m->u.ping.cookie;
         send_or_close(s, ss, &reply);
+        break;
+    case HFX_MSG_PONG:
+        /* §4: PONG goes both ways; this host sends no PING, so one that
+         * comes is unasked for and has nothing to match. */
         break;
     case HFX_MSG_SHM_ATTACH:
         on_shm_attach(s, ss, m);
@@ -833,10 +1128,20 @@ static void on_message(struct hfx_server *s, struct session *ss, const struct hf
         ss->started_ms = mono_ms();
         ss->after_bye = true;
         break;
-    case HFX_MSG_ERROR:
+    case HFX_MSG_ERROR: {
+        /* §8: the client closes after its ERROR; the host only logs it.
+         * The text is the guest's: no control bytes reach the log. */
+        char text[HFX_MAX_TEXT + 1];
+        size_t i = 0;
+        for (; m->u.error.text[i] && i < sizeof(text) - 1; i++) {
+            unsigned char c = (unsigned char)m->u.error.text[i];
+            text[i] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+        }
+        text[i] = 0;
         srv_log(s, HFX_LOG_WARN, "session %u: client reports %s: %s", ss->id,
-                hfx_status_name((enum hfx_status)m->u.error.code), m->u.error.text);
+                hfx_status_name((enum hfx_status)m->u.error.code), text);
         break;
+    }
     default:
         protocol_error(s, ss, id, HFX_E_STATE, "%s is sent by hosts, not clients",
                        hfx_msg_type_name(type));
@@ -844,24 +1149,33 @@ static void on_message(struct hfx_server *s, struct session *ss, const struct hf
     }
 }
 
-static void on_readable(struct hfx_server *s, struct session *ss)
+/* Whether the session's buffered messages may be handled now: not while
+ * its peer waits out a failed token (before HELLO), nor while its send
+ * queue is long (the client does not read; answering more would only
+ * grow the queue). */
+static bool may_process(struct hfx_server *s, const struct session *ss, int64_t now)
 {
-    enum hfx_status st = hfx_conn_read(ss->conn);
-    bool eof = st == HFX_E_CLOSED;
+    if (ss->state == SESSION_HELLO && s->token &&
+        throttle_until(&s->throttle, ss->peer_key, now) > now)
+        return false;
+    return hfx_conn_queued(ss->conn) < READ_PAUSE_QUEUED;
+}
+
+/* Handle the whole messages in the receive buffer. */
+static void process_messages(struct hfx_server *s, struct session *ss)
+{
     struct hfx_msg m;
 
-    if (!eof && st != HFX_OK && st != HFX_INCOMPLETE) {
-        srv_log(s, HFX_LOG_WARN, "session %u: read: %s; closing", ss->id, hfx_strerror(st));
-        ss->state = SESSION_CLOSING;
-        ss->close_deadline_ms = mono_ms();
-        return;
-    }
-    /* Whole messages that arrived before an end of stream still count: a
-     * client may send its last frames and BYE and close at once. */
+    ss->stalled = false;
     while (ss->state != SESSION_CLOSING) {
-        enum hfx_status nst = hfx_conn_next(ss->conn, &m);
+        enum hfx_status nst;
+        if (!may_process(s, ss, mono_ms())) {
+            ss->stalled = true;
+            return;
+        }
+        nst = hfx_conn_next(ss->conn, &m);
         if (nst == HFX_INCOMPLETE)
-            break;
+            return;
         if (nst != HFX_OK) {
             char text[HFX_MAX_TEXT];
             hfx_wire_error_format(hfx_conn_last_error(ss->conn), nst, text, sizeof(text));
@@ -870,7 +1184,22 @@ static void on_readable(struct hfx_server *s, struct session *ss)
         }
         on_message(s, ss, &m);
     }
-    if (!eof || ss->state == SESSION_CLOSING)
+}
+
+static void on_readable(struct hfx_server *s, struct session *ss)
+{
+    enum hfx_status st = hfx_conn_read(ss->conn);
+    bool eof = st == HFX_E_CLOSED;
+
+    if (!eof && st != HFX_OK && st != HFX_INCOMPLETE) {
+        srv_log(s, HFX_LOG_WARN, "session %u: read: %s; closing", ss->id, hfx_strerror(st));
+        close_now(s, ss);
+        return;
+    }
+    /* Whole messages that arrived before an end of stream still count: a
+     * client may send its last frames and BYE and close at once. */
+    process_messages(s, ss);
+    if (!eof || ss->state == SESSION_CLOSING || ss->stalled)
         return;
     if (hfx_conn_buffered(ss->conn) > 0) {
         protocol_error(s, ss, 0, HFX_E_TRUNCATED,
@@ -878,8 +1207,56 @@ static void on_readable(struct hfx_server *s, struct session *ss)
                        hfx_conn_buffered(ss->conn));
         return;
     }
-    ss->state = SESSION_CLOSING;
-    ss->close_deadline_ms = mono_ms();
+    close_now(s, ss);
+}
+
+/* Make room for a new connection: the one that has waited longest for its
+ * HELLO goes (a client says HELLO as soon as it connects; one that does
+ * not is the likelier attacker, and the handshake timeout would close it
+ * anyway). */
+static void evict_oldest_waiting(struct hfx_server *s)
+{
+    struct session *oldest = NULL;
+
+    for (struct session *ss = s->sessions; ss; ss = ss->next)
+        if (is_waiting(ss) && (!oldest || ss->started_ms <= oldest->started_ms))
+            oldest = ss;
+    if (!oldest)
+        return;
+    s->stats.connections_evicted++;
+    protocol_error(s, oldest, 0, HFX_E_BUSY,
+                   "%u connections wait for their HELLO (--max-handshakes); this one waited "
+                   "longest", s->opts.max_handshakes);
+    oldest->close_deadline_ms = mono_ms();
+}
+
+/* Out of descriptors: the pending connection would keep the listener
+ * readable. Accept it on the reserve descriptor and close it, so that the
+ * client learns at once; then do not poll the listener for a while. */
+static void shed_connection(struct hfx_server *s, unsigned n, int err)
+{
+    int64_t now = mono_ms();
+    int fd;
+
+    s->accept_failures++;
+    s->listener_paused_until[n] = now + ACCEPT_PAUSE_MS;
+    /* Lost to a race for the descriptor the last time: take one back. */
+    if (s->reserve_fd < 0)
+        s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (s->reserve_fd >= 0) {
+        close(s->reserve_fd);
+        s->reserve_fd = -1;
+        fd = accept(hfx_listener_fd(s->listeners[n]), NULL, NULL);
+        if (fd >= 0)
+            close(fd);
+        s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    }
+    /* One line per 10 s, not one per attempt. */
+    if (now - s->accept_logged_ms >= 10000) {
+        srv_log(s, HFX_LOG_WARN, "accept: %s (%llu connections refused so far); %u connections "
+                "open", strerror(err), (unsigned long long)s->accept_failures, s->nsessions);
+        s->accept_logged_ms = now;
+    }
 }
 
 static void accept_all(struct hfx_server *s, unsigned n)
@@ -892,10 +1269,13 @@ static void accept_all(struct hfx_server *s, unsigned n)
         if (st == HFX_INCOMPLETE)
             return;
         if (st != HFX_OK) {
-            srv_log(s, HFX_LOG_WARN, "accept: %s", hfx_strerror(st));
+            /* hfx_listener_accept leaves accept's errno. */
+            shed_connection(s, n, errno);
             return;
         }
-        st = add_transport_shared(s, t, s->listener_shared[n]);
+        if (s->nwaiting >= s->opts.max_handshakes)
+            evict_oldest_waiting(s);
+        st = add_transport_shared(s, t, s->listener_shared[n], true);
         if (st != HFX_OK)
             srv_log(s, HFX_LOG_WARN, "new connection: %s", hfx_strerror(st));
     }
@@ -909,12 +1289,17 @@ static void drain_wake(struct hfx_server *s)
         ;
     for (struct session *ss = s->sessions; ss; ss = ss->next)
         for (uint32_t id = 1; id <= s->opts.max_streams; id++)
-            if (ss->streams[id])
-                forward_results(s, ss, id);
+            forward_results(s, ss, id);
 }
 
-/* Ends sessions that are done; returns how long poll() may sleep before
- * the next deadline here (-1: none). */
+static int64_t earlier(int64_t wait, int64_t candidate)
+{
+    return wait < 0 || candidate < wait ? candidate : wait;
+}
+
+/* Ends sessions that are done, and handles messages that waited while a
+ * session was paused; returns how long poll() may sleep before the next
+ * deadline here (-1: none). */
 static int reap_sessions(struct hfx_server *s)
 {
     int64_t now = mono_ms();
@@ -923,8 +1308,11 @@ static int reap_sessions(struct hfx_server *s)
 
     while (ss) {
         struct session *next = ss->next;
-        /* A connection that never says HELLO must not hold a session slot
-         * forever. */
+        if (ss->stalled && ss->state != SESSION_CLOSING && may_process(s, ss, now))
+            process_messages(s, ss);
+        if (ss->stalled && ss->state == SESSION_HELLO)
+            wait = earlier(wait, throttle_until(&s->throttle, ss->peer_key, now) - now);
+        /* A connection that never says HELLO must not hold a slot forever. */
         if (ss->state == SESSION_HELLO) {
             int64_t deadline = ss->started_ms + s->opts.handshake_timeout_ms;
             if (now >= deadline && ss->after_bye) {
@@ -932,31 +1320,50 @@ static int reap_sessions(struct hfx_server *s)
                  * client to read it as its first message. */
                 srv_log(s, HFX_LOG_DEBUG, "connection of session %u idle since BYE; closing",
                         ss->id);
-                ss->state = SESSION_CLOSING;
-                ss->close_deadline_ms = now;
-            } else if (now >= deadline)
+                close_now(s, ss);
+            } else if (now >= deadline) {
                 protocol_error(s, ss, 0, HFX_E_TIMEOUT, "no HELLO within %d ms",
                                s->opts.handshake_timeout_ms);
-            else if (wait < 0 || deadline - now < wait)
-                wait = deadline - now;
+            } else {
+                wait = earlier(wait, deadline - now);
+            }
         }
         if (ss->state == SESSION_CLOSING) {
             int64_t left = ss->close_deadline_ms - now;
-            int64_t w = left < 10 ? 10 : left;
-            if (wait < 0 || w < wait)
-                wait = w;
+            wait = earlier(wait, left < 10 ? 10 : left);
         }
         if (ss->state == SESSION_CLOSING &&
             (!hfx_conn_want_write(ss->conn) || now >= ss->close_deadline_ms))
             end_session(s, ss);
         ss = next;
     }
+    for (unsigned i = 0; i < s->nlisteners; i++)
+        if (s->listener_paused_until[i] > now)
+            wait = earlier(wait, s->listener_paused_until[i] - now);
+    if (wait < 0)
+        return -1;
     return wait > 60000 ? 60000 : (int)wait;
+}
+
+/* What poll() watches for a session; a negative descriptor is skipped. */
+static struct pollfd session_pollfd(struct hfx_server *s, const struct session *ss)
+{
+    struct pollfd p = {.fd = hfx_conn_fd(ss->conn), .events = 0};
+
+    if (ss->state != SESSION_CLOSING && !ss->stalled)
+        p.events |= POLLIN;
+    if (hfx_conn_want_write(ss->conn))
+        p.events |= POLLOUT;
+    /* Waiting out a failed token: its hang-up must not wake the loop. */
+    if (!p.events)
+        p.fd = -1;
+    return p;
 }
 
 enum hfx_status hfx_server_run(struct hfx_server *s, int stop_fd)
 {
     struct pollfd *pfds = NULL;
+    struct session **who = NULL;
     size_t cap = 0;
     enum hfx_status result = HFX_OK;
 
@@ -964,25 +1371,29 @@ enum hfx_status hfx_server_run(struct hfx_server *s, int stop_fd)
         size_t n = 0;
         size_t need = 2 + s->nlisteners + s->nsessions;
         int timeout = reap_sessions(s);
+        int64_t now = mono_ms();
 
         if (need > cap) {
             struct pollfd *p = realloc(pfds, need * sizeof(*p));
-            if (!p) {
+            struct session **w = p ? realloc(who, need * sizeof(*w)) : NULL;
+            if (p)
+                pfds = p;
+            if (!w) {
                 result = HFX_E_NOMEM;
                 break;
             }
-            pfds = p;
+            who = w;
             cap = need;
         }
         pfds[n++] = (struct pollfd){.fd = stop_fd, .events = POLLIN};
         pfds[n++] = (struct pollfd){.fd = s->wake[0], .events = POLLIN};
-        for (unsigned i = 0; i < s->nlisteners; i++)
-            pfds[n++] = (struct pollfd){.fd = hfx_listener_fd(s->listeners[i]), .events = POLLIN};
+        for (unsigned i = 0; i < s->nlisteners; i++) {
+            int fd = s->listener_paused_until[i] > now ? -1 : hfx_listener_fd(s->listeners[i]);
+            pfds[n++] = (struct pollfd){.fd = fd, .events = POLLIN};
+        }
         for (struct session *ss = s->sessions; ss; ss = ss->next) {
-            short ev = ss->state == SESSION_CLOSING ? 0 : POLLIN;
-            if (hfx_conn_want_write(ss->conn))
-                ev |= POLLOUT;
-            pfds[n++] = (struct pollfd){.fd = hfx_conn_fd(ss->conn), .events = ev};
+            who[n] = ss;
+            pfds[n++] = session_pollfd(s, ss);
         }
         int r = poll(pfds, n, timeout);
         if (r < 0) {
@@ -999,24 +1410,24 @@ enum hfx_status hfx_server_run(struct hfx_server *s, int stop_fd)
         for (unsigned i = 0; i < s->nlisteners; i++, k++)
             if (pfds[k].revents & POLLIN)
                 accept_all(s, i);
-        /* Sessions added by accept_all are at the head of the list and have
-         * no pollfd yet: skip them by matching descriptors. */
-        for (struct session *ss = s->sessions; ss && k < n; ss = ss->next) {
-            if (pfds[k].fd != hfx_conn_fd(ss->conn))
-                continue;
-            short rev = pfds[k++].revents;
+        /* Sessions accepted above are not in who[]; sessions ended by
+         * drain_wake or an eviction are still in the list (end_session runs
+         * only in reap_sessions). */
+        for (; k < n; k++) {
+            struct session *ss = who[k];
+            short rev = pfds[k].revents;
             if (rev & POLLOUT) {
-                enum hfx_status st = hfx_conn_flush(ss->conn);
-                if (st != HFX_OK) {
-                    ss->state = SESSION_CLOSING;
-                    ss->close_deadline_ms = mono_ms();
-                }
+                if (hfx_conn_flush(ss->conn) != HFX_OK)
+                    close_now(s, ss);
             }
+            if (ss->state == SESSION_CLOSING && !(rev & POLLIN))
+                continue;
             if (rev & (POLLIN | POLLHUP | POLLERR))
                 on_readable(s, ss);
         }
     }
     free(pfds);
+    free(who);
     while (s->sessions) {
         struct hfx_msg bye;
         init_msg(&bye, HFX_MSG_BYE, 0);
@@ -1032,7 +1443,11 @@ enum hfx_status hfx_server_run(struct hfx_server *s, int stop_fd)
 void hfx_server_get_stats(const struct hfx_server *s, struct hfx_server_stats *out)
 {
     *out = s->stats;
-    out->sessions_active = s->nsessions;
+    out->sessions_active = s->nready;
+    out->connections_waiting = s->nwaiting;
+    out->connections = s->nsessions;
+    out->memory_reserved = s->memory_reserved;
+    out->accept_failures = s->accept_failures;
 }
 
 void hfx_server_free(struct hfx_server **sp)
@@ -1057,9 +1472,12 @@ void hfx_server_free(struct hfx_server **sp)
         close(s->wake[0]);
     if (s->wake[1] >= 0)
         close(s->wake[1]);
+    if (s->reserve_fd >= 0)
+        close(s->reserve_fd);
     pthread_mutex_destroy(&s->workers.lock);
     pthread_cond_destroy(&s->workers.cond);
     free(s->encoder);
+    hfx_token_wipe(s->token);
     free(s->token);
     free(s);
     *sp = NULL;

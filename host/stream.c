@@ -15,6 +15,7 @@
 
 struct inflight {
     uint64_t frame_id;
+    uint64_t seq;
     int64_t pts;
     bool forced;
 };
@@ -44,6 +45,8 @@ struct stream {
     int64_t last_forced_ms;
     int64_t last_idr_ms;
     uint32_t keyint_frames_since;
+    unsigned failures_in_a_row;
+    bool usable;
 };
 
 static int64_t mono_ms(void)
@@ -120,11 +123,12 @@ static void post(struct stream *s, struct stream_result *r)
         slog(s, HFX_LOG_WARN, "wake pipe: %s", strerror(errno));
 }
 
-static void post_dropped(struct stream *s, uint64_t frame_id, uint32_t reason)
+static void post_dropped(struct stream *s, uint64_t frame_id, uint64_t seq, uint32_t reason)
 {
     struct stream_result *r = new_result(RESULT_DROPPED, 0);
     if (r) {
         r->frame_id = frame_id;
+        r->seq = seq;
         r->reason = reason;
     }
     pthread_mutex_lock(&s->lock);
@@ -133,11 +137,28 @@ static void post_dropped(struct stream *s, uint64_t frame_id, uint32_t reason)
     post(s, r);
 }
 
+/* §8 lists the codes a host sends; local ones (an encoder's HFX_E_INVALID
+ * for a rate it cannot represent, HFX_E_IO, ...) go out as HFX_E_ENCODER. */
+static enum hfx_status sendable(enum hfx_status st)
+{
+    switch (st) {
+    case HFX_E_NO_ENCODER:
+    case HFX_E_ENCODER:
+    case HFX_E_NOMEM:
+    case HFX_E_TOO_MANY_STREAMS:
+    case HFX_E_BAD_FORMAT:
+    case HFX_E_BAD_DIMENSIONS:
+        return st;
+    default:
+        return HFX_E_ENCODER;
+    }
+}
+
 static void post_error(struct stream *s, enum hfx_status st, const char *text)
 {
     struct stream_result *r = new_result(RESULT_ERROR, 0);
     if (r) {
-        r->status = st;
+        r->status = sendable(st);
         snprintf(r->text, sizeof(r->text), "%s", text);
     }
     post(s, r);
@@ -198,11 +219,12 @@ static void post_packet(struct stream *s, const struct hfx_encoded *e)
     }
     if (!r) {
         slog(s, HFX_LOG_ERROR, "out of memory for a %zu-byte packet", e->len);
-        post_dropped(s, in->frame_id, HFX_DROP_ENCODER);
+        post_dropped(s, in->frame_id, in->seq, HFX_DROP_ENCODER);
         return;
     }
     memcpy(r->data, e->data, e->len);
     r->frame_id = in->frame_id;
+    r->seq = in->seq;
     r->pts = in->pts;
     /* No B-frames: decode order is presentation order. */
     r->dts = in->pts;
@@ -249,6 +271,7 @@ static void encode_one(struct stream *s, struct stream_frame *f, bool force)
     enum hfx_status st;
 
     in->frame_id = f->frame_id;
+    in->seq = f->seq;
     in->pts = f->pts;
     in->forced = force;
     if (force)
@@ -258,9 +281,20 @@ static void encode_one(struct stream *s, struct stream_frame *f, bool force)
     if (st != HFX_OK) {
         slog(s, HFX_LOG_WARN, "encode of frame %llu failed: %s",
              (unsigned long long)in->frame_id, hfx_strerror(st));
-        post_dropped(s, in->frame_id, HFX_DROP_ENCODER);
+        post_dropped(s, in->frame_id, in->seq, HFX_DROP_ENCODER);
+        /* One bad frame is that frame's loss; an encoder that fails frame
+         * after frame would otherwise turn every FRAME into a drop for as
+         * long as the client keeps sending. */
+        if (++s->failures_in_a_row == STREAM_FAIL_LIMIT) {
+            char text[96];
+            snprintf(text, sizeof(text), "the encoder failed on %d frames in a row",
+                     STREAM_FAIL_LIMIT);
+            post_error(s, HFX_E_ENCODER, text);
+            s->usable = false;
+        }
         return;
     }
+    s->failures_in_a_row = 0;
     drain(s);
     uint64_t dt = mono_ns() - t0;
     pthread_mutex_lock(&s->lock);
@@ -303,8 +337,8 @@ static void *worker(void *arg)
 {
     struct stream *s = arg;
     struct worker_count *wc = s->p.workers;
-    bool usable = open_encoder(s);
 
+    s->usable = open_encoder(s);
     s->last_idr_ms = mono_ms();
     s->last_forced_ms = INT64_MIN / 2;
     pthread_mutex_lock(&s->lock);
@@ -317,9 +351,9 @@ static void *worker(void *arg)
             uint32_t kbps = s->new_kbps;
             s->new_kbps = 0;
             pthread_mutex_unlock(&s->lock);
-            if (usable && hfx_encoder_set_bitrate(s->enc, kbps) != HFX_OK)
+            if (s->usable && hfx_encoder_set_bitrate(s->enc, kbps) != HFX_OK)
                 slog(s, HFX_LOG_WARN, "bitrate change to %u kbit/s failed", kbps);
-            else if (usable)
+            else if (s->usable)
                 slog(s, HFX_LOG_DEBUG, "bitrate now %u kbit/s", kbps);
             pthread_mutex_lock(&s->lock);
             continue;
@@ -330,10 +364,9 @@ static void *worker(void *arg)
             s->head = (s->head + 1) % HFX_MAX_WINDOW;
             s->count--;
             pthread_mutex_unlock(&s->lock);
-            if (!usable) {
-                uint64_t id = f.frame_id;
+            if (!s->usable) {
                 stream_frame_release(&f);
-                post_dropped(s, id, HFX_DROP_ENCODER);
+                post_dropped(s, f.frame_id, f.seq, HFX_DROP_ENCODER);
             } else {
                 bool force = decide_force(s, wanted);
                 if (force) {
@@ -354,7 +387,7 @@ static void *worker(void *arg)
         /* flush, with nothing pending */
         s->flush = false;
         pthread_mutex_unlock(&s->lock);
-        if (usable)
+        if (s->usable)
             do_flush(s);
         else
             post(s, new_result(RESULT_FLUSHED, 0));
@@ -475,13 +508,16 @@ void stream_get_stats(struct stream *s, struct stream_stats *out)
     pthread_mutex_unlock(&s->lock);
 }
 
-void stream_stop(struct stream **sp, struct stream_frame *pending, unsigned *n)
+struct stream_result *stream_stop(struct stream **sp, struct stream_frame *pending, unsigned *n)
 {
     struct stream *s = *sp;
+    struct stream_result *left;
 
     *n = 0;
     *sp = NULL;
     pthread_mutex_lock(&s->lock);
+    left = s->results;
+    s->results = s->results_tail = NULL;
     while (s->count) {
         pending[(*n)++] = s->pending[s->head];
         s->head = (s->head + 1) % HFX_MAX_WINDOW;
@@ -490,4 +526,5 @@ void stream_stop(struct stream **sp, struct stream_frame *pending, unsigned *n)
     s->stop = true;
     pthread_cond_signal(&s->cond);
     pthread_mutex_unlock(&s->lock);
+    return left;
 }

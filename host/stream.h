@@ -26,6 +26,7 @@ struct worker_count {
 
 struct stream_frame {
     uint64_t frame_id;
+    uint64_t seq; /* position in the stream's answer order (answers.h) */
     int64_t pts;
     uint64_t duration;
     bool force_key;
@@ -49,6 +50,7 @@ struct stream_result {
     struct stream_result *next;
     enum stream_result_type type;
     uint64_t frame_id;
+    uint64_t seq; /* PACKET, DROPPED: the frame's stream_frame.seq */
     int64_t pts;
     int64_t dts;
     bool keyframe;
@@ -86,8 +88,14 @@ struct stream_stats {
 
 struct stream;
 
+/* Encode failures in a row after which the encoder counts as failed for
+ * good (ERROR HFX_E_ENCODER on the stream, docs/protocol.md §8). */
+#define STREAM_FAIL_LIMIT 8
+
 /* Start the worker; it opens the encoder and reports CONFIGURED or ERROR
- * as its first result. */
+ * as its first result. ERROR also comes later when the encoder fails for
+ * good (STREAM_FAIL_LIMIT frames in a row); its status is always one that
+ * docs/protocol.md §8 lets a host send. */
 HFX_MUST_CHECK enum hfx_status stream_start(const struct stream_params *p, struct stream **out);
 
 /* Queue a frame (its contents are taken). When `window` frames are already
@@ -108,9 +116,12 @@ struct stream_result *stream_take_results(struct stream *s);
 void stream_get_stats(struct stream *s, struct stream_stats *out);
 
 /* Stop: pending frames are moved to *pending (up to HFX_MAX_WINDOW, count
- * in *n) for the caller to answer and release; the worker finishes the
- * frame it is encoding, then frees the stream by itself. *s is set to
+ * in *n) for the caller to release. Returned: the results posted and not
+ * yet taken, oldest first (the caller forwards them and frees each);
+ * nothing is posted after this, so frames without a result by now (pending
+ * or inside the encoder) are the caller's to answer. The worker finishes
+ * the frame it is encoding, then frees the stream by itself. *s is set to
  * NULL: the caller must not touch the stream afterwards. */
-void stream_stop(struct stream **s, struct stream_frame *pending, unsigned *n);
+struct stream_result *stream_stop(struct stream **s, struct stream_frame *pending, unsigned *n);
 
 #endif /* HFX_HOST_STREAM_H */

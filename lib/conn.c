@@ -20,13 +20,27 @@
 #define DEFAULT_MAX_QUEUED (64u * 1024u * 1024u)
 #define READ_CHUNK (256u * 1024u)
 #define MAX_HELD_FDS 16
+/* Small messages share chunks of this size: a PONG in a chunk of its own
+ * would cost three times its bytes in headers. */
+#define CHUNK_MIN 4096u
+/* What malloc adds to a block, counted so that the cap is on memory. */
+#define MALLOC_OVERHEAD 16u
 
 struct out_chunk {
     struct out_chunk *next;
+    size_t cap;
     size_t len;
     size_t off;
     int fd; /* dup'ed descriptor to send with the first byte, or -1 */
     uint8_t data[];
+};
+
+/* A descriptor received with the bytes [start, end) of the stream
+ * (SCM_RIGHTS comes with the bytes of one receive call). */
+struct held_fd {
+    int fd;
+    uint64_t start;
+    uint64_t end;
 };
 
 struct hfx_conn {
@@ -42,12 +56,15 @@ struct hfx_conn {
     size_t want;    /* total bytes of the message being received, or 0 */
     bool eof;
 
-    int fds[MAX_HELD_FDS];
+    struct held_fd fds[MAX_HELD_FDS];
     int nfds;
+    uint64_t rx_total; /* stream offset of in[in_len] */
+    uint64_t msg_start; /* stream offset of the message last returned */
 
     struct out_chunk *head;
     struct out_chunk *tail;
-    size_t queued;
+    size_t queued;  /* bytes waiting to be written */
+    size_t charged; /* memory the queue holds, chunk headers included */
 
     struct hfx_wire_error last_error;
 };
@@ -105,6 +122,11 @@ size_t hfx_conn_queued(const struct hfx_conn *c)
     return c->queued;
 }
 
+size_t hfx_conn_queued_memory(const struct hfx_conn *c)
+{
+    return c->charged;
+}
+
 static int64_t now_ms(void)
 {
     struct timespec ts;
@@ -112,8 +134,14 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void free_chunk(struct out_chunk *ch)
+static size_t chunk_charge(const struct out_chunk *ch)
 {
+    return sizeof(*ch) + ch->cap + MALLOC_OVERHEAD;
+}
+
+static void free_chunk(struct hfx_conn *c, struct out_chunk *ch)
+{
+    c->charged -= chunk_charge(ch);
     if (ch->fd >= 0)
         close(ch->fd);
     free(ch);
@@ -124,25 +152,38 @@ static enum hfx_status queue_rest(struct hfx_conn *c, const struct iovec *iov, i
                                   size_t skip, size_t total, int pass_fd)
 {
     size_t len = total - skip;
-    struct out_chunk *ch;
-    size_t pos = 0;
+    struct out_chunk *ch = c->tail;
+    size_t pos;
 
     if (len == 0)
         return HFX_OK;
-    ch = malloc(sizeof(*ch) + len);
-    if (!ch)
-        return HFX_E_NOMEM;
-    ch->next = NULL;
-    ch->len = len;
-    ch->off = 0;
-    ch->fd = -1;
-    if (pass_fd >= 0) {
-        ch->fd = dup(pass_fd);
-        if (ch->fd < 0) {
-            free(ch);
-            return HFX_E_IO;
+    /* Append to the last chunk when it has room; a descriptor must go
+     * with the first byte of a chunk of its own. */
+    if (!ch || pass_fd >= 0 || ch->cap - ch->len < len) {
+        size_t cap = len < CHUNK_MIN ? CHUNK_MIN : len;
+        ch = malloc(sizeof(*ch) + cap);
+        if (!ch)
+            return HFX_E_NOMEM;
+        ch->next = NULL;
+        ch->cap = cap;
+        ch->len = 0;
+        ch->off = 0;
+        ch->fd = -1;
+        if (pass_fd >= 0) {
+            ch->fd = dup(pass_fd);
+            if (ch->fd < 0) {
+                free(ch);
+                return HFX_E_IO;
+            }
         }
+        if (c->tail)
+            c->tail->next = ch;
+        else
+            c->head = ch;
+        c->tail = ch;
+        c->charged += chunk_charge(ch);
     }
+    pos = ch->len;
     for (int i = 0; i < n; i++) {
         size_t l = iov[i].iov_len;
         const uint8_t *b = iov[i].iov_base;
@@ -154,11 +195,7 @@ static enum hfx_status queue_rest(struct hfx_conn *c, const struct iovec *iov, i
         pos += l - skip;
         skip = 0;
     }
-    if (c->tail)
-        c->tail->next = ch;
-    else
-        c->head = ch;
-    c->tail = ch;
+    ch->len = pos;
     c->queued += len;
     return HFX_OK;
 }
@@ -185,7 +222,7 @@ enum hfx_status hfx_conn_flush(struct hfx_conn *c)
         c->head = ch->next;
         if (!c->head)
             c->tail = NULL;
-        free_chunk(ch);
+        free_chunk(c, ch);
     }
     return HFX_OK;
 }
@@ -200,7 +237,12 @@ static enum hfx_status send_iov(struct hfx_conn *c, const struct iovec *iov, int
 
     for (int i = 0; i < n; i++)
         total += iov[i].iov_len;
-    if (c->queued + total > c->max_queued)
+    /* The cap is checked before anything is written, so that a message
+     * goes whole or not at all, against the memory a new chunk for all of
+     * it would take (headers included: a flood of small messages must not
+     * cost more than the cap says). */
+    if (c->charged + sizeof(struct out_chunk) + (total < CHUNK_MIN ? CHUNK_MIN : total) +
+            MALLOC_OVERHEAD > c->max_queued)
         return HFX_E_SLOW_CONSUMER;
     if (c->head)
         return queue_rest(c, iov, n, 0, total, pass_fd);
@@ -365,14 +407,30 @@ enum hfx_status hfx_conn_send_wait(struct hfx_conn *c, const struct hfx_msg *msg
     return HFX_OK;
 }
 
-static void hold_fds(struct hfx_conn *c, const int *fds, int n)
+/* Descriptors that came with the bytes [start, end). */
+static void hold_fds(struct hfx_conn *c, const int *fds, int n, uint64_t start, uint64_t end)
 {
     for (int i = 0; i < n; i++) {
         if (c->nfds < MAX_HELD_FDS)
-            c->fds[c->nfds++] = fds[i];
+            c->fds[c->nfds++] = (struct held_fd){.fd = fds[i], .start = start, .end = end};
         else
             close(fds[i]); /* a peer flooding descriptors gets them closed */
     }
+}
+
+/* Close the descriptors that came only with bytes before `offset`: the
+ * messages they came with are past, and none of them took one. */
+static void drop_fds_before(struct hfx_conn *c, uint64_t offset)
+{
+    int kept = 0;
+
+    for (int i = 0; i < c->nfds; i++) {
+        if (c->fds[i].end <= offset)
+            close(c->fds[i].fd);
+        else
+            c->fds[kept++] = c->fds[i];
+    }
+    c->nfds = kept;
 }
 
 /* Make room for at least `need` bytes after in_len, within the cap. */
@@ -438,7 +496,8 @@ enum hfx_status hfx_conn_read(struct hfx_conn *c)
             return st;
         st = hfx_transport_read(c->t, c->in + c->in_len, c->in_cap - c->in_len, &got, fds,
                                 &nfds);
-        hold_fds(c, fds, nfds);
+        hold_fds(c, fds, nfds, c->rx_total, c->rx_total + got);
+        c->rx_total += got;
         if (st == HFX_INCOMPLETE)
             break;
         if (st == HFX_E_CLOSED) {
@@ -486,6 +545,8 @@ enum hfx_status hfx_conn_next(struct hfx_conn *c, struct hfx_msg *out)
     if (st != HFX_OK)
         return st;
     c->msg_len = total;
+    c->msg_start = c->rx_total - live;
+    drop_fds_before(c, c->msg_start);
     return HFX_OK;
 }
 
@@ -501,14 +562,18 @@ size_t hfx_conn_buffered(const struct hfx_conn *c)
 
 int hfx_conn_take_fd(struct hfx_conn *c)
 {
-    int fd;
+    uint64_t end = c->msg_start + c->msg_len;
 
-    if (c->nfds == 0)
-        return -1;
-    fd = c->fds[0];
-    memmove(c->fds, c->fds + 1, (size_t)(c->nfds - 1) * sizeof(int));
-    c->nfds--;
-    return fd;
+    for (int i = 0; i < c->nfds; i++) {
+        /* Only one that came with a byte of this message. */
+        if (c->fds[i].start < end && c->fds[i].end > c->msg_start) {
+            int fd = c->fds[i].fd;
+            memmove(c->fds + i, c->fds + i + 1, (size_t)(c->nfds - i - 1) * sizeof(c->fds[0]));
+            c->nfds--;
+            return fd;
+        }
+    }
+    return -1;
 }
 
 enum hfx_status hfx_conn_take_payload(struct hfx_conn *c, void **base)
@@ -545,10 +610,10 @@ void hfx_conn_free(struct hfx_conn **cp)
     while (c->head) {
         struct out_chunk *ch = c->head;
         c->head = ch->next;
-        free_chunk(ch);
+        free_chunk(c, ch);
     }
     for (int i = 0; i < c->nfds; i++)
-        close(c->fds[i]);
+        close(c->fds[i].fd);
     hfx_transport_free(&c->t);
     free(c->in);
     free(c);

@@ -136,7 +136,11 @@ enum hfx_status hfx_configure_validate_ex(const struct hfx_configure *cfg,
     if ((st = check_dimension("width", CFG_WIDTH, cfg->width, e)) != HFX_OK ||
         (st = check_dimension("height", CFG_HEIGHT, cfg->height, e)) != HFX_OK ||
         (st = wire_nonzero(e, HFX_E_MALFORMED, "fps_num", AT(16), cfg->fps_num)) != HFX_OK ||
+        (st = wire_range(e, HFX_E_MALFORMED, "fps_num", AT(16), cfg->fps_num, 1,
+                         HFX_MAX_FPS_TERM)) != HFX_OK ||
         (st = wire_nonzero(e, HFX_E_MALFORMED, "fps_den", AT(20), cfg->fps_den)) != HFX_OK ||
+        (st = wire_range(e, HFX_E_MALFORMED, "fps_den", AT(20), cfg->fps_den, 1,
+                         HFX_MAX_FPS_TERM)) != HFX_OK ||
         (st = wire_range(e, HFX_E_MALFORMED, "rate_control", AT(28), cfg->rate_control, 0,
                          HFX_RC_CQP)) != HFX_OK ||
         (st = wire_range(e, HFX_E_MALFORMED, "profile", AT(29), cfg->profile, 0,

@@ -24,8 +24,8 @@ struct hfx_conn_options {
     /* Largest payload accepted; starts at HFX_MAX_PAYLOAD_HANDSHAKE until
      * hfx_conn_set_max_payload() raises it. */
     uint32_t max_payload;
-    /* Bytes the send queue may hold before hfx_conn_send fails with
-     * HFX_E_SLOW_CONSUMER. 0 = 64 MiB. */
+    /* Memory the send queue may hold (hfx_conn_queued_memory) before
+     * hfx_conn_send fails with HFX_E_SLOW_CONSUMER. 0 = 64 MiB. */
     size_t max_queued;
 };
 
@@ -66,7 +66,11 @@ HFX_MUST_CHECK enum hfx_status hfx_conn_send_wait(struct hfx_conn *c, const stru
 
 /* True while queued bytes wait for the transport to become writable. */
 bool hfx_conn_want_write(const struct hfx_conn *c);
+/* Bytes waiting to be written. */
 size_t hfx_conn_queued(const struct hfx_conn *c);
+/* Memory the send queue holds for them (chunk headers and allocator
+ * overhead included): what max_queued bounds. */
+size_t hfx_conn_queued_memory(const struct hfx_conn *c);
 
 /* Write queued bytes without blocking (call when writable). */
 HFX_MUST_CHECK enum hfx_status hfx_conn_flush(struct hfx_conn *c);
@@ -94,8 +98,11 @@ const struct hfx_wire_error *hfx_conn_last_error(const struct hfx_conn *c);
  * hfx_conn_next says HFX_INCOMPLETE). */
 size_t hfx_conn_buffered(const struct hfx_conn *c);
 
-/* Take the oldest descriptor received with the data (SCM_RIGHTS), or -1.
- * The caller owns it. */
+/* Take the oldest descriptor (SCM_RIGHTS) that arrived with a byte of the
+ * message last returned by hfx_conn_next, or -1. The caller owns it. A
+ * descriptor that came only with bytes of earlier messages was closed when
+ * hfx_conn_next moved past them: a descriptor belongs to the message it
+ * was sent with (docs/protocol.md §7). */
 int hfx_conn_take_fd(struct hfx_conn *c);
 
 /* Take ownership of the payload buffer of the message last returned by

@@ -42,6 +42,9 @@ extern "C" {
 #define HFX_MAX_SHM_SIZE (1ull << 34) /* 16 GiB per region */
 #define HFX_MAX_BITRATE_KBPS 1000000u
 #define HFX_MAX_STRIDE (1u << 20)
+/* §5.1: fps_num and fps_den fit a signed 32-bit rational (what encoders
+ * take). */
+#define HFX_MAX_FPS_TERM 2147483647u
 
 /* Largest encoded header + fixed part of any message, i.e. everything but
  * a FRAME's inline data or a PACKET's access unit. */

@@ -21,9 +21,20 @@ extern "C" {
 
 struct hfx_server;
 
+/* Default of hfx_server_options.max_memory: 2 GiB. */
+#define HFX_SERVER_DEFAULT_MAX_MEMORY (2048ull << 20)
+
 struct hfx_server_options {
     const char *encoder;            /* backend name; NULL or "auto" = probe */
-    unsigned max_sessions;          /* connections at once; 0 = 16 */
+    unsigned max_sessions;          /* sessions after WELCOME at once; 0 = 16 */
+    /* Accepted connections that have not sent HELLO yet; at the limit a new
+     * one makes the one that waited longest go (ERROR HFX_E_BUSY). Serial
+     * and fd: connections are not counted. 0 = 64. */
+    unsigned max_handshakes;
+    /* Host-wide bytes that streams may be expected to use (host/budget.h);
+     * a CONFIGURE that would go over gets ERROR HFX_E_TOO_MANY_STREAMS on
+     * its stream. 0 = HFX_SERVER_DEFAULT_MAX_MEMORY. */
+    uint64_t max_memory;
     unsigned max_streams;           /* per connection; 0 = 8 (<= HFX_MAX_STREAMS) */
     unsigned window;                /* frames pending per stream; 0 = 4 */
     uint32_t max_payload;           /* 0 = HFX_MAX_PAYLOAD_HARD */
@@ -71,12 +82,19 @@ HFX_MUST_CHECK enum hfx_status hfx_server_add_transport(struct hfx_server *s,
 HFX_MUST_CHECK enum hfx_status hfx_server_run(struct hfx_server *s, int stop_fd);
 
 struct hfx_server_stats {
-    uint64_t sessions_total;
-    unsigned sessions_active;
+    uint64_t sessions_total;      /* connections served, ever */
+    unsigned sessions_active;     /* after WELCOME, now */
+    unsigned connections_waiting; /* accepted, before HELLO, now */
+    unsigned connections;         /* open now, in any state */
     uint64_t frames_received;
     uint64_t frames_encoded;
     uint64_t frames_dropped;
     uint64_t protocol_errors;
+    uint64_t auth_failures;       /* HELLOs with a wrong token */
+    uint64_t streams_refused;     /* CONFIGUREs over max_memory */
+    uint64_t connections_evicted; /* before HELLO, at max_handshakes */
+    uint64_t accept_failures;     /* out of descriptors */
+    uint64_t memory_reserved;     /* bytes, by the streams open now */
 };
 
 void hfx_server_get_stats(const struct hfx_server *s, struct hfx_server_stats *out);

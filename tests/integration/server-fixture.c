@@ -112,6 +112,24 @@ void raw_send(int fd, const struct hfx_msg *m, const void *tail, size_t tail_len
         raw_send_bytes(fd, tail, tail_len);
 }
 
+void raw_send_fd(int fd, const struct hfx_msg *m, int pass_fd)
+{
+    uint8_t head[HFX_MAX_HEAD];
+    char ctrl[CMSG_SPACE(sizeof(int))];
+    size_t n = 0;
+
+    CHECK_STATUS(hfx_msg_encode(m, 0, head, sizeof(head), &n), HFX_OK);
+    struct iovec iov = {head, n};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctrl,
+                        .msg_controllen = sizeof(ctrl)};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &pass_fd, sizeof(int));
+    CHECK(sendmsg(fd, &mh, MSG_NOSIGNAL) == (ssize_t)n);
+}
+
 static bool read_exact(int fd, uint8_t *buf, size_t len)
 {
     while (len) {
@@ -177,7 +195,8 @@ uint32_t raw_handshake_caps(int fd, uint32_t caps)
 
 void raw_handshake(int fd)
 {
-    (void)raw_handshake_caps(fd, HFX_CAP_INLINE);
+    /* What lib/client.c offers: every source a client may use. */
+    (void)raw_handshake_caps(fd, HFX_CAP_INLINE | HFX_CAP_SHM_FD | HFX_CAP_SHM_FILE);
 }
 
 void make_configure(struct hfx_msg *m, uint32_t stream, uint32_t fourcc, uint32_t w,

@@ -38,12 +38,16 @@ int fixture_raw_conn(struct fixture *f);
 /* Encode and write one message (tail appended) on a raw fd. */
 void raw_send(int fd, const struct hfx_msg *m, const void *tail, size_t tail_len);
 void raw_send_bytes(int fd, const void *buf, size_t len);
+/* Encode m (no tail) and send it in one sendmsg with pass_fd (borrowed)
+ * as SCM_RIGHTS. */
+void raw_send_fd(int fd, const struct hfx_msg *m, int pass_fd);
 /* Read one whole message (blocking, 5 s limit); false on EOF/timeout. The
  * payload lives in buf (cap bytes). */
 bool raw_recv(int fd, struct hfx_msg *m, uint8_t *buf, size_t cap);
 /* True when the peer closed the connection within 5 s (after draining). */
 bool raw_wait_closed(int fd);
-/* HELLO -> WELCOME handshake on a raw fd, offering INLINE frames. */
+/* HELLO -> WELCOME handshake on a raw fd, offering INLINE, SHM_FD and
+ * SHM_FILE. */
 void raw_handshake(int fd);
 /* The same offering caps; returns WELCOME's caps. */
 uint32_t raw_handshake_caps(int fd, uint32_t caps);

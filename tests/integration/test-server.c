@@ -265,7 +265,11 @@ static void attack_host_message(int fd)
 {
     struct hfx_msg m;
     raw_handshake(fd);
-    init_header(&m, HFX_MSG_PONG, 0);
+    init_header(&m, HFX_MSG_WELCOME, 0);
+    m.u.welcome.version = 1;
+    m.u.welcome.max_payload = HFX_MAX_PAYLOAD_HANDSHAKE;
+    m.u.welcome.max_streams = 1;
+    m.u.welcome.window = 1;
     raw_send(fd, &m, NULL, 0);
 }
 
@@ -401,7 +405,7 @@ ATTACK(stride_small, HFX_E_BAD_STRIDE, "planes[0].stride 62")
 ATTACK(inline_short, HFX_E_TRUNCATED, "planes[1]")
 ATTACK(frame_before_configure, HFX_E_NOT_CONFIGURED, "before CONFIGURE")
 ATTACK(before_hello, HFX_E_STATE, "before HELLO")
-ATTACK(host_message, HFX_E_STATE, "PONG")
+ATTACK(host_message, HFX_E_STATE, "WELCOME")
 ATTACK(shm_out_of_range, HFX_E_SHM_RANGE, "planes[1] at offset 64 ends at 10240, past 8192")
 ATTACK(unknown_region, HFX_E_SHM_RANGE, "no SHM region 77")
 ATTACK_SHARED(region0_in_header, HFX_E_SHM_RANGE,
@@ -975,11 +979,16 @@ static void test_encoder_failure_ends_stream_only(void)
     CHECK_EQ_INT(m.hdr.type, HFX_MSG_ERROR);
     CHECK_EQ_INT(m.hdr.stream, 1);
     CHECK_STATUS(m.u.error.code, HFX_E_NO_ENCODER);
-    /* The stream is unconfigured again... */
+    /* The stream has no encoder: frames get their answer, the connection
+     * stays (§5: a client pipelines FRAMEs before it can know). */
     send_frame(fd, 1, 1, W, sizeof(frame_nv12));
     CHECK(raw_recv(fd, &m, buf, sizeof(buf)));
-    CHECK_EQ_INT(m.hdr.type, HFX_MSG_ERROR);
-    CHECK_STATUS(m.u.error.code, HFX_E_NOT_CONFIGURED);
+    CHECK_EQ_INT(m.hdr.type, HFX_MSG_FRAME_DROPPED);
+    CHECK(m.u.dropped.frame_id == 1);
+    CHECK_EQ_INT(m.u.dropped.reason, HFX_DROP_ENCODER);
+    /* ...until it is configured again. */
+    raw_configure(fd, 1, HFX_FORMAT_NV12, W, H);
+    CHECK(frame_is_idr(fd, 1, 2, false));
     close(fd);
     /* ...and on a connection that did not misbehave, a new CONFIGURE
      * after the failure works. */

@@ -284,6 +284,74 @@ static void test_fd_and_payload_handover(void)
     hfx_conn_free(&b);
 }
 
+/* A descriptor belongs to the message it came with (docs/protocol.md §7):
+ * one sent with a PING is not there for a later SHM_ATTACH, and is closed
+ * once the messages it came with are past. */
+static void test_fd_belongs_to_its_message(void)
+{
+    struct hfx_conn *a, *b;
+    struct hfx_msg m;
+    int mfd = memfd_create("t", MFD_CLOEXEC);
+
+    CHECK(mfd >= 0);
+    pair(&a, &b, NULL);
+    ping(&m, 1);
+    CHECK_STATUS(hfx_conn_send(a, &m, NULL, 0, mfd), HFX_OK);
+    ping(&m, 2);
+    CHECK_STATUS(hfx_conn_send_msg(a, &m), HFX_OK);
+    memset(&m, 0, sizeof(m));
+    m.hdr.type = HFX_MSG_SHM_ATTACH;
+    m.u.shm_attach.region = 3;
+    m.u.shm_attach.size = 4096;
+    CHECK_STATUS(hfx_conn_send_msg(a, &m), HFX_OK);
+    close(mfd);
+    int before = check_count_fds(); /* the descriptor is in flight */
+    CHECK_STATUS(recv_one(b, &m), HFX_OK);
+    CHECK(m.u.ping.cookie == 1);
+    CHECK_STATUS(recv_one(b, &m), HFX_OK);
+    CHECK(m.u.ping.cookie == 2);
+    /* The PING's descriptor is gone: closed, not kept. */
+    CHECK_EQ_INT(check_count_fds(), before);
+    CHECK_STATUS(recv_one(b, &m), HFX_OK);
+    CHECK_EQ_INT(m.hdr.type, HFX_MSG_SHM_ATTACH);
+    CHECK_EQ_INT(hfx_conn_take_fd(b), -1);
+    hfx_conn_free(&a);
+    hfx_conn_free(&b);
+}
+
+/* Small messages are counted with what they cost to queue: a peer that
+ * never reads PONGs holds at most max_queued bytes of memory, headers
+ * included, and everything queued still arrives in order. */
+static void test_small_messages_count_their_memory(void)
+{
+    struct hfx_conn *a, *b;
+    struct hfx_msg m;
+    struct hfx_conn_options o = {.max_queued = 1 << 20};
+    enum hfx_status st = HFX_OK;
+    uint64_t sent = 0;
+
+    pair(&a, &b, &o);
+    while (st == HFX_OK && sent < 10000000) {
+        ping(&m, sent);
+        st = hfx_conn_send_msg(a, &m);
+        if (st == HFX_OK)
+            sent++;
+    }
+    CHECK_STATUS(st, HFX_E_SLOW_CONSUMER);
+    CHECK(hfx_conn_queued_memory(a) <= (size_t)(1 << 20));
+    /* Nearly all of it is message bytes, not per-message headers. */
+    CHECK(hfx_conn_queued(a) > (size_t)(1 << 20) * 9 / 10);
+    for (uint64_t i = 0; i < sent; i++) {
+        CHECK_STATUS(hfx_conn_flush(a), HFX_OK);
+        CHECK_STATUS(recv_one(b, &m), HFX_OK);
+        CHECK(m.u.ping.cookie == i);
+    }
+    CHECK(!hfx_conn_want_write(a));
+    CHECK_EQ_INT(hfx_conn_queued_memory(a), 0);
+    hfx_conn_free(&a);
+    hfx_conn_free(&b);
+}
+
 int main(void)
 {
     static const struct check_case cases[] = {
@@ -294,6 +362,8 @@ int main(void)
         CHECK_CASE(test_slow_consumer),
         CHECK_CASE(test_send_wait_timeout),
         CHECK_CASE(test_fd_and_payload_handover),
+        CHECK_CASE(test_fd_belongs_to_its_message),
+        CHECK_CASE(test_small_messages_count_their_memory),
     };
     return check_run(cases, CHECK_COUNT(cases));
 }

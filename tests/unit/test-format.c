@@ -126,6 +126,10 @@ static void test_configure_validate(void)
     EXPECT_CONFIG(codec, HFX_CODEC_AV1, HFX_OK);
     EXPECT_CONFIG(fps_num, 0, HFX_E_MALFORMED);
     EXPECT_CONFIG(fps_den, 0, HFX_E_MALFORMED);
+    /* §5.1: a signed 32-bit rational, what encoders take. */
+    EXPECT_CONFIG(fps_num, HFX_MAX_FPS_TERM, HFX_OK);
+    EXPECT_CONFIG(fps_num, HFX_MAX_FPS_TERM + 1u, HFX_E_MALFORMED);
+    EXPECT_CONFIG(fps_den, UINT32_MAX, HFX_E_MALFORMED);
     EXPECT_CONFIG(rate_control, HFX_RC_CQP + 1, HFX_E_MALFORMED);
     EXPECT_CONFIG(profile, HFX_PROFILE_HIGH + 1, HFX_E_MALFORMED);
     EXPECT_CONFIG(latency, HFX_LATENCY_QUALITY + 1, HFX_E_MALFORMED);
@@ -369,6 +373,8 @@ static void test_configure_validate_detail(void)
                          "CONFIGURE: height 8194 at offset 24 over 8192");
     EXPECT_CONFIG_DETAIL(c_.fps_den = 0, HFX_E_MALFORMED, "fps_den", 36, 0, NO_VALUE,
                          "CONFIGURE: fps_den 0 at offset 36, must not be 0");
+    EXPECT_CONFIG_DETAIL(c_.fps_num = 0x80000000u, HFX_E_MALFORMED, "fps_num", 32, 0x80000000u,
+                         0x7fffffffu, "CONFIGURE: fps_num 2147483648 at offset 32 over 2147483647");
     EXPECT_CONFIG_DETAIL(c_.rate_control = 3, HFX_E_MALFORMED, "rate_control", 44, 3, 2,
                          "CONFIGURE: rate_control 3 at offset 44 over 2");
     EXPECT_CONFIG_DETAIL(c_.quality = 52, HFX_E_MALFORMED, "quality", 47, 52, 51,

@@ -3,8 +3,9 @@
 
 /* The encoder's pictures, in 4:2:0 picture sizes: libx264 with
  * ultrafast/zerolatency keeps its reference and reconstructed frames,
- * padded, plus per-thread scratch (measured: docs/security.md). */
-#define ENCODER_PICTURES 6
+ * padded, plus scratch. Fitted to hfxd's measured peak RSS per stream
+ * (bench/run-memory-budget, docs/benchmarks.md). */
+#define ENCODER_PICTURES 8
 /* Fixed cost of an encoder context and its worker thread's stack. */
 #define ENCODER_BASE (12ull << 20)
 

@@ -14,8 +14,8 @@
 /* Bytes one stream is expected to hold at its peak: the encoder's own
  * pictures, a converted copy of the input where the encoder cannot take
  * the format, and `window` frames pending plus the one being encoded
- * (INLINE frames are held in their receive buffers). bench/ and
- * tests/unit/test-budget.c compare it with measured RSS. */
+ * (INLINE frames are held in their receive buffers).
+ * bench/run-memory-budget compares it with hfxd's measured RSS. */
 uint64_t budget_stream_bytes(const struct hfx_configure *cfg, unsigned window);
 
 #endif /* HFX_HOST_BUDGET_H */

@@ -225,3 +225,41 @@ void raw_configure(int fd, uint32_t stream, uint32_t fourcc, uint32_t w, uint32_
     CHECK_EQ_INT(m.hdr.type, HFX_MSG_CONFIGURED);
     CHECK_EQ_INT(m.hdr.stream, stream);
 }
+
+int fixture_good_session(struct fixture *f)
+{
+    int fd = fixture_raw_conn(f);
+    raw_handshake(fd);
+    raw_configure(fd, 1, HFX_FORMAT_NV12, GOOD_W, GOOD_H);
+    return fd;
+}
+
+void raw_check_alive(int fd, uint64_t id)
+{
+    static uint8_t picture[GOOD_W * GOOD_H * 3 / 2];
+    static uint8_t buf[1 << 20];
+    struct hfx_msg m;
+
+    memset(&m, 0, sizeof(m));
+    m.hdr.type = HFX_MSG_PING;
+    m.u.ping.cookie = 0x1234567890ull + id;
+    raw_send(fd, &m, NULL, 0);
+    CHECK(raw_recv(fd, &m, buf, sizeof(buf)));
+    CHECK_EQ_INT(m.hdr.type, HFX_MSG_PONG);
+    CHECK(m.u.ping.cookie == 0x1234567890ull + id);
+    memset(&m, 0, sizeof(m));
+    m.hdr.type = HFX_MSG_FRAME;
+    m.hdr.stream = 1;
+    m.u.frame.frame_id = id;
+    m.u.frame.source = HFX_SOURCE_INLINE;
+    m.u.frame.plane_count = 2;
+    m.u.frame.planes[0].stride = GOOD_W;
+    m.u.frame.planes[1].offset = GOOD_W * GOOD_H;
+    m.u.frame.planes[1].stride = GOOD_W;
+    memset(picture, 0x80, sizeof(picture));
+    raw_send(fd, &m, picture, sizeof(picture));
+    CHECK(raw_recv(fd, &m, buf, sizeof(buf)));
+    CHECK_EQ_INT(m.hdr.type, HFX_MSG_PACKET);
+    CHECK(m.u.packet.frame_id == id);
+    CHECK(m.u.packet.data_len > 0);
+}

@@ -57,4 +57,13 @@ void make_configure(struct hfx_msg *m, uint32_t stream, uint32_t fourcc, uint32_
 /* Send that CONFIGURE and require CONFIGURED. */
 void raw_configure(int fd, uint32_t stream, uint32_t fourcc, uint32_t w, uint32_t h);
 
+/* A session that works: handshake and stream 1 configured for
+ * GOOD_W x GOOD_H NV12. */
+#define GOOD_W 64
+#define GOOD_H 64
+int fixture_good_session(struct fixture *f);
+/* PING -> PONG, then FRAME id on stream 1 of such a session -> its PACKET:
+ * the session is alive and encodes. */
+void raw_check_alive(int fd, uint64_t id);
+
 #endif

@@ -97,26 +97,6 @@ static void ping_pong(int fd, uint64_t cookie)
     CHECK(m.u.ping.cookie == cookie);
 }
 
-/* A session that encodes: handshake, configure, then frame id -> PACKET. */
-static int healthy_session(struct fixture *f)
-{
-    int fd = fixture_raw_conn(f);
-    raw_handshake(fd);
-    raw_configure(fd, 1, HFX_FORMAT_NV12, W, H);
-    return fd;
-}
-
-static void check_encodes(int fd, uint64_t id)
-{
-    struct hfx_msg m;
-    static uint8_t buf[1 << 20];
-
-    send_frame(fd, 1, id, W, H);
-    CHECK(raw_recv(fd, &m, buf, sizeof(buf)));
-    CHECK_EQ_INT(m.hdr.type, HFX_MSG_PACKET);
-    CHECK(m.u.packet.frame_id == id);
-}
-
 static void expect_error(int fd, enum hfx_status code, uint32_t stream, const char *says)
 {
     struct hfx_msg m;
@@ -148,7 +128,7 @@ static void failed_open_then(enum ending how)
     size_t len = 0;
 
     fixture_start(&f, NULL);
-    int good = healthy_session(&f);
+    int good = fixture_good_session(&f);
     int fd = fixture_raw_conn(&f);
     init_header(&m, HFX_MSG_HELLO, 0);
     m.u.hello.min_version = m.u.hello.max_version = 1;
@@ -212,7 +192,7 @@ static void failed_open_then(enum ending how)
         ping_pong(fd, 77);
         close(fd);
     }
-    check_encodes(good, 2);
+    raw_check_alive(good, 2);
     close(good);
     fixture_stop(&f);
 }
@@ -381,12 +361,12 @@ static void test_client_pong_is_ignored(void)
     struct hfx_msg m;
 
     fixture_start(&f, NULL);
-    int fd = healthy_session(&f);
+    int fd = fixture_good_session(&f);
     init_header(&m, HFX_MSG_PONG, 0);
     m.u.ping.cookie = 5;
     raw_send(fd, &m, NULL, 0);
     ping_pong(fd, 6);
-    check_encodes(fd, 1);
+    raw_check_alive(fd, 1);
     close(fd);
     fixture_stop(&f);
 }
@@ -425,7 +405,7 @@ static void test_fd_belongs_to_its_message(void)
     close(fd);
 
     /* The same SHM_ATTACH with its descriptor works. */
-    fd = healthy_session(&f);
+    fd = fixture_good_session(&f);
     mfd = sealed_memfd(8192);
     raw_send_fd(fd, &m, mfd);
     close(mfd);
@@ -465,16 +445,16 @@ static void test_silent_connections_take_no_session(void)
     fixture_start(&f, &o);
     for (int i = 0; i < 20; i++)
         silent[i] = fixture_raw_conn(&f);
-    int a = healthy_session(&f);
-    int b = healthy_session(&f);
+    int a = fixture_good_session(&f);
+    int b = fixture_good_session(&f);
     int c = fixture_raw_conn(&f);
     struct hfx_msg m;
     init_header(&m, HFX_MSG_HELLO, 0);
     m.u.hello.min_version = m.u.hello.max_version = 1;
     raw_send(c, &m, NULL, 0);
     expect_error(c, HFX_E_BUSY, 0, "--max-sessions");
-    check_encodes(a, 1);
-    check_encodes(b, 1);
+    raw_check_alive(a, 1);
+    raw_check_alive(b, 1);
     for (int i = 0; i < 20; i++)
         close(silent[i]);
     close(a);
@@ -502,9 +482,9 @@ static void test_handshake_limit_evicts_oldest(void)
     CHECK(raw_wait_closed(silent[0]));
     nanosleep(&gap, NULL);
     /* A client that speaks gets in (the next oldest silent one goes). */
-    int client = healthy_session(&f);
+    int client = fixture_good_session(&f);
     expect_error(silent[1], HFX_E_BUSY, 0, "--max-handshakes");
-    check_encodes(client, 1);
+    raw_check_alive(client, 1);
     struct pollfd p = {.fd = silent[2], .events = POLLIN};
     CHECK_EQ_INT(poll(&p, 1, 100), 0);
     for (int i = 0; i < 4; i++)
@@ -577,7 +557,7 @@ static void test_ping_flood_without_reading(void)
     size_t len;
 
     fixture_start(&f, NULL);
-    int good = healthy_session(&f);
+    int good = fixture_good_session(&f);
     int fd = fixture_raw_conn(&f);
     raw_handshake(fd);
     CHECK(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == 0);
@@ -602,7 +582,7 @@ static void test_ping_flood_without_reading(void)
     printf("the host stopped taking PINGs after %llu (%llu bytes)\n",
            (unsigned long long)sent, (unsigned long long)sent * 24);
     CHECK(sent < 40u * 1024 * 1024 / 24);
-    check_encodes(good, 5);
+    raw_check_alive(good, 5);
     CHECK(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) == 0);
     for (uint64_t i = 0; i < sent; i++) {
         CHECK(raw_recv(fd, &m, buf, sizeof(buf)));
@@ -751,8 +731,8 @@ static void test_out_of_descriptors(void)
     /* With descriptors back, clients get in. */
     struct timespec settle = {0, 200 * 1000 * 1000};
     nanosleep(&settle, NULL);
-    int good = healthy_session(&f);
-    check_encodes(good, 1);
+    int good = fixture_good_session(&f);
+    raw_check_alive(good, 1);
     close(good);
     fixture_stop(&f);
 }

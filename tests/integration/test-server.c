@@ -47,33 +47,6 @@ static void send_frame(int fd, uint32_t stream, uint64_t id, uint32_t stride, si
     raw_send(fd, &m, frame_nv12, data_len);
 }
 
-/* A session that works: handshake, configure, one frame -> one packet. */
-static int good_session(struct fixture *f)
-{
-    int fd = fixture_raw_conn(f);
-    raw_handshake(fd);
-    raw_configure(fd, 1, HFX_FORMAT_NV12, W, H);
-    return fd;
-}
-
-static void check_alive(int fd, uint64_t id)
-{
-    struct hfx_msg m;
-    static uint8_t buf[1 << 20];
-
-    init_header(&m, HFX_MSG_PING, 0);
-    m.u.ping.cookie = 0x1234567890ull + id;
-    raw_send(fd, &m, NULL, 0);
-    CHECK(raw_recv(fd, &m, buf, sizeof(buf)));
-    CHECK_EQ_INT(m.hdr.type, HFX_MSG_PONG);
-    CHECK(m.u.ping.cookie == 0x1234567890ull + id);
-    send_frame(fd, 1, id, W, sizeof(frame_nv12));
-    CHECK(raw_recv(fd, &m, buf, sizeof(buf)));
-    CHECK_EQ_INT(m.hdr.type, HFX_MSG_PACKET);
-    CHECK(m.u.packet.frame_id == id);
-    CHECK(m.u.packet.data_len > 0);
-}
-
 /* Expect ERROR with `code` on `fd`, then the close. */
 static char last_error_text[HFX_MAX_TEXT + 1];
 
@@ -109,8 +82,8 @@ static void run_attack_on(attack_fn attack, enum hfx_status code, const char *sa
         fixture_start_shared(&f, NULL, shm_size);
     else
         fixture_start(&f, NULL);
-    int good = good_session(&f);
-    check_alive(good, 1);
+    int good = fixture_good_session(&f);
+    raw_check_alive(good, 1);
     int bad = fixture_raw_conn(&f);
     attack(bad);
     expect_error(bad, code);
@@ -119,7 +92,7 @@ static void run_attack_on(attack_fn attack, enum hfx_status code, const char *sa
         CHECK(!"ERROR text names the field");
     }
     close(bad);
-    check_alive(good, 2);
+    raw_check_alive(good, 2);
     close(good);
     fixture_stop(&f);
 }
@@ -278,8 +251,6 @@ static void attack_shm_out_of_range(int fd)
     /* SHM needs the descriptor passed, so this attack uses the unix
      * connection's SCM_RIGHTS. */
     struct hfx_msg m;
-    uint8_t head[HFX_MAX_HEAD];
-    size_t n = 0;
     int mfd = memfd_create("hfx-test", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 
     raw_handshake(fd);
@@ -290,19 +261,7 @@ static void attack_shm_out_of_range(int fd)
     init_header(&m, HFX_MSG_SHM_ATTACH, 0);
     m.u.shm_attach.region = 5;
     m.u.shm_attach.size = 8192;
-    CHECK_STATUS(hfx_msg_encode(&m, 0, head, sizeof(head), &n), HFX_OK);
-    {
-        char ctrl[CMSG_SPACE(sizeof(int))];
-        struct iovec iov = {head, n};
-        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctrl,
-                            .msg_controllen = sizeof(ctrl)};
-        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(c), &mfd, sizeof(int));
-        CHECK(sendmsg(fd, &mh, MSG_NOSIGNAL) == (ssize_t)n);
-    }
+    raw_send_fd(fd, &m, mfd);
     close(mfd);
     init_header(&m, HFX_MSG_FRAME, 1);
     m.u.frame.frame_id = 9;
@@ -704,7 +663,7 @@ static void test_busy(void)
     struct hfx_server_options o = {.max_sessions = 1, .keyframe_min_interval_ms = -1};
 
     fixture_start(&f, &o);
-    int first = good_session(&f);
+    int first = fixture_good_session(&f);
     int second = fixture_raw_conn(&f);
     struct hfx_msg m;
     init_header(&m, HFX_MSG_HELLO, 0);
@@ -712,7 +671,7 @@ static void test_busy(void)
     raw_send(second, &m, NULL, 0);
     expect_error(second, HFX_E_BUSY);
     close(second);
-    check_alive(first, 3);
+    raw_check_alive(first, 3);
     close(first);
     fixture_stop(&f);
 }
@@ -774,7 +733,7 @@ static void test_keyframe_throttle(void)
     struct hfx_server_options o = {.keyframe_min_interval_ms = 400};
 
     fixture_start(&f, &o);
-    int fd = good_session(&f);
+    int fd = fixture_good_session(&f);
     CHECK(frame_is_idr(fd, 1, 0, false));
     CHECK(!frame_is_idr(fd, 1, 1, false));
     request_keyframe(fd, 1);
@@ -843,8 +802,8 @@ static void check_new_session_on_connection(bool bye)
     uint8_t buf[HFX_MAX_HEAD];
 
     fixture_start(&f, NULL);
-    int fd = good_session(&f);
-    check_alive(fd, 1);
+    int fd = fixture_good_session(&f);
+    raw_check_alive(fd, 1);
     init_header(&m, HFX_MSG_BYE, 0);
     if (bye)
         raw_send(fd, &m, NULL, 0);
@@ -854,13 +813,13 @@ static void check_new_session_on_connection(bool bye)
     CHECK_EQ_INT(m.hdr.type, HFX_MSG_ERROR);
     CHECK_STATUS(m.u.error.code, HFX_E_NOT_CONFIGURED);
     close(fd);
-    fd = good_session(&f);
+    fd = fixture_good_session(&f);
     init_header(&m, HFX_MSG_BYE, 0);
     if (bye)
         raw_send(fd, &m, NULL, 0);
     raw_handshake(fd);
     raw_configure(fd, 1, HFX_FORMAT_NV12, W, H);
-    check_alive(fd, 3);
+    raw_check_alive(fd, 3);
     close(fd);
     fixture_stop(&f);
 }
@@ -930,7 +889,7 @@ static void test_stream_over_limit(void)
     struct hfx_server_options o = {.max_streams = 2, .keyframe_min_interval_ms = -1};
 
     fixture_start(&f, &o);
-    int good = good_session(&f);
+    int good = fixture_good_session(&f);
     int fd = fixture_raw_conn(&f);
     raw_handshake(fd);
     configure_with(fd, HFX_FORMAT_NV12, W, H); /* stream 1 */
@@ -939,7 +898,7 @@ static void test_stream_over_limit(void)
     raw_send(fd, &m, NULL, 0);
     expect_error(fd, HFX_E_UNKNOWN_STREAM);
     close(fd);
-    check_alive(good, 4);
+    raw_check_alive(good, 4);
     close(good);
     fixture_stop(&f);
 }
@@ -951,11 +910,11 @@ static void test_handshake_timeout(void)
     struct hfx_server_options o = {.handshake_timeout_ms = 300, .keyframe_min_interval_ms = -1};
 
     fixture_start(&f, &o);
-    int good = good_session(&f);
+    int good = fixture_good_session(&f);
     int silent = fixture_raw_conn(&f);
     expect_error(silent, HFX_E_TIMEOUT);
     close(silent);
-    check_alive(good, 5);
+    raw_check_alive(good, 5);
     close(good);
     fixture_stop(&f);
 }

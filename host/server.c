@@ -891,6 +891,50 @@ static bool frame_memory(struct hfx_server *s, struct session *ss, const struct 
     return true;
 }
 
+/* An INLINE frame's pixels for the worker: the receive buffer itself (no
+ * copy), unless the frame is far larger than its picture (a stride of up
+ * to 2^20 or bytes after the planes are allowed, §5.3): then its rows are
+ * copied into a tight block, so that what a pending frame holds stays
+ * what the memory budget counted for it. */
+static bool take_inline(struct session *ss, const struct hfx_configure *cfg,
+                        const struct hfx_frame *fr, struct stream_frame *f, enum hfx_status *st)
+{
+    uint64_t tight = 0;
+    uint32_t row_bytes[HFX_MAX_PLANES], rows[HFX_MAX_PLANES];
+    uint8_t *block;
+
+    for (unsigned i = 0; i < fr->plane_count; i++) {
+        if (!hfx_format_plane_size(cfg->fourcc, cfg->width, cfg->height, i, &row_bytes[i],
+                                   &rows[i])) {
+            *st = HFX_E_INTERNAL;
+            return false;
+        }
+        tight += (uint64_t)row_bytes[i] * rows[i];
+    }
+    if (fr->data_len <= 2 * tight + 4096) {
+        void *payload = NULL;
+        *st = hfx_conn_take_payload(ss->conn, &payload);
+        f->owned = payload;
+        return *st == HFX_OK;
+    }
+    block = malloc(tight);
+    if (!block) {
+        *st = HFX_E_NOMEM;
+        return false;
+    }
+    f->owned = block;
+    for (unsigned i = 0; i < fr->plane_count; i++) {
+        const uint8_t *src = fr->data + fr->planes[i].offset;
+        for (uint32_t y = 0; y < rows[i]; y++)
+            memcpy(block + (size_t)y * row_bytes[i], src + (size_t)y * fr->planes[i].stride,
+                   row_bytes[i]);
+        f->pic.plane[i] = block;
+        f->pic.stride[i] = row_bytes[i];
+        block += (size_t)row_bytes[i] * rows[i];
+    }
+    return true;
+}
+
 static void on_frame(struct hfx_server *s, struct session *ss, const struct hfx_msg *m)
 {
     uint32_t id = m->hdr.stream;
@@ -947,15 +991,9 @@ static void on_frame(struct hfx_server *s, struct session *ss, const struct hfx_
     if (region) {
         f.region = shm_region_ref(region);
         ss->frames_shm++;
-    } else {
-        /* Hand the receive buffer to the worker instead of copying it. */
-        void *block = NULL;
-        st = hfx_conn_take_payload(ss->conn, &block);
-        if (st != HFX_OK) {
-            protocol_error(s, ss, id, st, "FRAME: %s", hfx_strerror(st));
-            return;
-        }
-        f.owned = block;
+    } else if (!take_inline(ss, &slot->cfg, fr, &f, &st)) {
+        protocol_error(s, ss, id, st, "FRAME: %s", hfx_strerror(st));
+        return;
     }
     if (stream_submit(slot->stream, &f, &dropped)) {
         /* Its answer waits for the frame being encoded, which is older. */

@@ -737,6 +737,48 @@ static void test_out_of_descriptors(void)
     fixture_stop(&f);
 }
 
+/* A frame may be far larger than its picture (a stride up to 2^20, §5.3):
+ * the host keeps only the picture's rows of it while the frame waits, and
+ * encodes the same picture as from a tight frame. */
+static void test_padded_frame_is_the_same_picture(void)
+{
+    struct fixture f;
+    struct hfx_msg m, p1, p2;
+    const uint32_t stride = 512 * 1024;
+    size_t big_len = (size_t)stride * (W + H / 2);
+    uint8_t *big = calloc(1, big_len);
+    static uint8_t a1[1 << 16], a2[1 << 16];
+
+    CHECK(big != NULL);
+    for (uint32_t y = 0; y < H; y++)
+        for (uint32_t x = 0; x < W; x++)
+            picture[y * W + x] = big[(size_t)y * stride + x] = (uint8_t)(x * 3 + y * 5);
+    for (uint32_t y = 0; y < H / 2; y++)
+        for (uint32_t x = 0; x < W; x++)
+            picture[W * H + y * W + x] = big[(size_t)stride * H + (size_t)y * stride + x] =
+                (uint8_t)(128 + x - y);
+    fixture_start(&f, NULL);
+    int fd = fixture_raw_conn(&f);
+    raw_handshake(fd);
+    raw_configure(fd, 1, HFX_FORMAT_NV12, W, H);
+    raw_configure(fd, 2, HFX_FORMAT_NV12, W, H);
+    send_frame(fd, 1, 1, W, H);
+    CHECK(raw_recv(fd, &p1, a1, sizeof(a1)));
+    frame_msg(&m, 2, 1, W, H);
+    m.u.frame.planes[0].stride = stride;
+    m.u.frame.planes[1].offset = (uint64_t)stride * H;
+    m.u.frame.planes[1].stride = stride;
+    raw_send(fd, &m, big, big_len);
+    CHECK(raw_recv(fd, &p2, a2, sizeof(a2)));
+    CHECK_EQ_INT(p1.hdr.type, HFX_MSG_PACKET);
+    CHECK_EQ_INT(p2.hdr.type, HFX_MSG_PACKET);
+    CHECK_EQ_INT(p1.u.packet.data_len, p2.u.packet.data_len);
+    CHECK(memcmp(p1.u.packet.data, p2.u.packet.data, p1.u.packet.data_len) == 0);
+    free(big);
+    close(fd);
+    fixture_stop(&f);
+}
+
 int main(void)
 {
     static const struct check_case cases[] = {
@@ -757,6 +799,7 @@ int main(void)
         CHECK_CASE(test_ping_flood_without_reading),
         CHECK_CASE(test_token_guessing_is_slowed),
         CHECK_CASE(test_out_of_descriptors),
+        CHECK_CASE(test_padded_frame_is_the_same_picture),
     };
     memset(picture, 0x80, sizeof(picture));
     av_log_set_level(AV_LOG_QUIET);

@@ -547,6 +547,8 @@ static void on_answer(struct session *s, struct conn *k, const struct hfx_event 
         g->answered = true;
     }
     if (tr.orphan) {
+        /* Counted lost when it became an orphan; it is answered after all. */
+        s->c.lost_at_close--;
         s->c.late_answers++;
         problem(s, P_LATE, "%s for frame %" PRIu64 " of configuration %u came after a later "
                 "CONFIGURED (§5.1: pending frames are answered first)",
@@ -615,6 +617,7 @@ static void on_configured(struct session *s, struct conn *k, const struct hfx_ev
             continue;
         const struct gen_info *old = gen_info(k, tr->gen);
         tr->orphan = true;
+        s->c.lost_at_close++;
         problem(s, P_LOST, "frame %" PRIu64 " of configuration %u (ended by %s) unanswered "
                 "when CONFIGURED of configuration %u came (§5.1, §5.9: pending frames are "
                 "answered first)", tr->frame_id, tr->gen, old && old->ended ? old->ended : "?",
@@ -713,8 +716,8 @@ static bool awaiting(const struct conn *k)
 
 /* ---- ending a connection ---------------------------------------------- */
 
-/* Classify what is left. Orphans are lost (reported when they became
- * orphans). After an orderly end, past the PING barrier, frames of an ended
+/* Classify what is left. Orphans were counted lost when they became
+ * orphans. After an orderly end, past the PING barrier, frames of an ended
  * configuration are lost too. The rest is abandoned when this client tore
  * the connection down, else unanswered. */
 static void settle(struct session *s, struct conn *k, bool abandoned, const char *how)
@@ -724,7 +727,7 @@ static void settle(struct session *s, struct conn *k, bool abandoned, const char
     for (unsigned i = 0; i < k->nt; i++) {
         const struct tracked *tr = &k->t[i];
         if (tr->orphan) {
-            lost++;
+            continue;
         } else if (tr->gen != k->gen && !abandoned) {
             const struct gen_info *g = gen_info(k, tr->gen);
             lost++;

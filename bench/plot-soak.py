@@ -65,7 +65,7 @@ def main():
                         color="#d83b3b")
     ax.set_ylabel("hfxd memory (MB)")
     ax.set_ylim(bottom=0)
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="upper left", fontsize=8, ncol=2)
     busy = [r for r in run if r["phase"] == "busy"]
     sessions = max((int(num(r["connected"])) for r in busy), default=0)
     ax.set_title(f"hfxd soak: {sessions} client sessions, reconnecting and reconfiguring "

@@ -17,7 +17,8 @@
  *
  *   2 header bytes  server options: window, max_streams, send queue size,
  *                   handshake timeout, keyframe interval, one or two
- *                   connections, token, session limit, log callback
+ *                   connections, token, session limit, log callback,
+ *                   memory budget
  *   then operations, each an opcode byte (low 4 bits: the operation; bit
  *   4: which connection; bits 5-7: a variant) and its argument bytes:
  *      0 HELLO          1 CONFIGURE        2 FRAME (inline)
@@ -56,21 +57,18 @@
  *     decodes its own byte stream as the server does to know them;
  *   - nothing after an ERROR on stream 0 (the connection closes);
  *   - the server is freed, with no descriptor left open (and, under
- *     LeakSanitizer, no memory).
+ *     LeakSanitizer, no memory);
+ *   - "answers": on a connection the server has not closed, every FRAME
+ *     not excused by a later BYE or HELLO gets its answer (exactly one,
+ *     protocol.md §5) within 2 s of the script's end (before the
+ *     half-close);
+ *   - "errors": after an ERROR whose code is not a stream-level one (§8:
+ *     TOO_MANY_STREAMS, NO_ENCODER, ENCODER), nothing but the end of the
+ *     connection.
  *
  * Options from the environment, read on each execution:
- *   HFX_FUZZ_STRICT=answers  also: on a connection the server has not
- *       closed, every FRAME not excused by a later BYE or HELLO gets its
- *       answer (exactly one, protocol.md §5) within 2 s of the script's
- *       end (checked before the half-close);
- *   HFX_FUZZ_STRICT=errors   also: after an ERROR whose code is not a
- *       stream-level one (§8: TOO_MANY_STREAMS, NO_ENCODER, ENCODER),
- *       nothing but the end of the connection;
- *   HFX_FUZZ_STRICT=all      both;
- *   HFX_FUZZ_AVOID_KNOWN=1   wait for the answer to every CONFIGURE before
- *       the next operation, which steps around the known crash of a
- *       stream closed while its worker's open failure is unforwarded
- *       (for long runs before that fix is in);
+ *   HFX_FUZZ_STRICT=answers|errors|all|none  which of the last two checks
+ *       run (default all; both hold since the exactly-one fix);
  *   HFX_FUZZ_VERBOSE=1       print the operations and the server's log.
  *
  * All state lives in one struct harness per execution (STYLE.md: no
@@ -118,8 +116,10 @@
 #define WAIT_BUDGET_MS 20
 #define FLUSH_TIMEOUT_MS 2000
 #define STRICT_WAIT_MS 2000
-#define AVOID_WAIT_MS 200
+/* For a CONFIGURE's answer: a worker opening the fake encoder. */
+#define CONFIGURE_WAIT_MS 200
 #define TOKEN "fuzz-token"
+#define SMALL_MAX_MEMORY (25ull << 20)
 #define THREAD_STACK_SIZE (512u * 1024u)
 
 enum shadow_state {
@@ -163,8 +163,9 @@ struct conn {
     uint32_t conn_error_stream, conn_error_code; /* that ERROR's */
     uint8_t *tx;
     size_t tx_len, tx_cap;
-    int fds[HFX_MAX_PASSED_FDS]; /* go out with the queued bytes */
+    int fds[HFX_MAX_PASSED_FDS]; /* go out with the first byte of... */
     int nfds;
+    size_t fd_off;                /* ...the message at this offset of tx */
     uint8_t *rx;
     size_t rx_len, rx_cap; /* grown up to RX_CAP as messages need */
     uint32_t rx_max;
@@ -202,7 +203,6 @@ struct harness {
     int wait_left_ms;
     unsigned burst_pings_left;
     unsigned strict;
-    bool avoid_known;
     bool verbose;
     int64_t t0_ms; /* when the execution started, for the verbose log */
     uint8_t *scratch; /* SCRATCH_SIZE bytes once a message needs them */
@@ -645,10 +645,10 @@ static void close_queued_fds(struct conn *c)
     c->nfds = 0;
 }
 
-/* One send; the queued descriptors go with the first byte of it. */
-static ssize_t send_some(struct conn *c, const uint8_t *buf, size_t len)
+/* One send; with_fds: the queued descriptors go with its first byte. */
+static ssize_t send_some(struct conn *c, const uint8_t *buf, size_t len, bool with_fds)
 {
-    if (c->nfds == 0)
+    if (!with_fds || c->nfds == 0)
         return send(c->fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
     union {
         struct cmsghdr align;
@@ -678,7 +678,11 @@ static void flush_conn(struct harness *h, struct conn *c)
     int64_t deadline = mono_ms() + FLUSH_TIMEOUT_MS;
 
     while (off < c->tx_len && c->fd >= 0 && !c->write_done) {
-        ssize_t n = send_some(c, c->tx + off, c->tx_len - off);
+        /* Descriptors go with the first byte of their message (protocol.md
+         * §7): what comes before it is a send of its own. */
+        bool at_fds = c->nfds > 0 && off == c->fd_off;
+        size_t end = c->nfds > 0 && off < c->fd_off ? c->fd_off : c->tx_len;
+        ssize_t n = send_some(c, c->tx + off, end - off, at_fds);
         if (n > 0) {
             off += (size_t)n;
             continue;
@@ -1045,9 +1049,10 @@ static void op_shm_attach(struct harness *h, struct conn *c)
     m.u.shm_attach.region = region;
     m.u.shm_attach.size = (mode & 0x01) ? size + 1 : size;
     if (fd >= 0) {
-        /* The descriptors travel with the bytes queued so far. */
-        if (c->nfds + 2 > HFX_MAX_PASSED_FDS)
+        /* One message with descriptors per write: earlier ones go out. */
+        if (c->nfds > 0)
             flush_conn(h, c);
+        c->fd_off = c->tx_len; /* with the first byte of the next message */
         c->fds[c->nfds++] = fd;
         if (mode & 0x08) {
             int second = dup(fd);
@@ -1061,7 +1066,7 @@ static void op_shm_attach(struct harness *h, struct conn *c)
         init_msg(&ping, HFX_MSG_PING, 0);
         ping.u.ping.cookie = h->next_cookie++;
         queue_msg(h, c, &ping, NULL, 0);
-        flush_conn(h, c); /* the descriptor goes with the PING */
+        flush_conn(h, c); /* the descriptor goes with the PING, not SHM_ATTACH */
     }
     queue_msg(h, c, &m, NULL, 0);
     if (region && c->nregions < MAX_REGIONS)
@@ -1296,7 +1301,7 @@ static bool configures_unanswered(const struct conn *c)
 
 static void settle_configures(struct harness *h, struct conn *c)
 {
-    int64_t deadline = mono_ms() + AVOID_WAIT_MS;
+    int64_t deadline = mono_ms() + CONFIGURE_WAIT_MS;
 
     if (!configures_unanswered(c))
         return;
@@ -1318,9 +1323,7 @@ static void *run_server(void *arg)
 
 static unsigned parse_strict(const char *s)
 {
-    if (!s)
-        return 0;
-    if (strcmp(s, "all") == 0)
+    if (!s || strcmp(s, "all") == 0)
         return STRICT_ANSWERS | STRICT_ERRORS;
     return (strstr(s, "answers") ? STRICT_ANSWERS : 0) | (strstr(s, "errors") ? STRICT_ERRORS : 0);
 }
@@ -1333,7 +1336,6 @@ static void setup(struct harness *h, const uint8_t *data, size_t size)
     h->left = size;
     h->stop[0] = h->stop[1] = -1;
     h->strict = parse_strict(getenv("HFX_FUZZ_STRICT"));
-    h->avoid_known = getenv("HFX_FUZZ_AVOID_KNOWN") != NULL;
     h->verbose = getenv("HFX_FUZZ_VERBOSE") != NULL;
     h->t0_ms = mono_ms();
     h->wait_left_ms = WAIT_BUDGET_MS;
@@ -1353,6 +1355,8 @@ static void setup(struct harness *h, const uint8_t *data, size_t size)
     h->opts.token = (h1 & 0x01) ? TOKEN : NULL;
     h->opts.max_sessions = 1u + ((h1 >> 1) & 3u);
     h->opts.max_payload = SERVER_MAX_PAYLOAD;
+    /* Room for two streams of the budget's estimate, not three. */
+    h->opts.max_memory = (h1 & 0x20) ? SMALL_MAX_MEMORY : 0;
     if (h1 & 0x08) {
         h->opts.log = server_log;
         h->opts.log_user = h;
@@ -1586,8 +1590,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             op_sleep(h, v);
             break;
         }
-        if (h->avoid_known)
-            settle_configures(h, c);
     }
     teardown(h);
     free(h->scratch);

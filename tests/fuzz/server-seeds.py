@@ -23,10 +23,11 @@ FOURCCS = ["NV12", "I420", "BGRx", "BGRA", "RGBx", "RGBA", "NV12-again", "YUY2"]
 
 
 def header(window=4, streams=2, small_queue=False, short_handshake=False,
-           keyframe_now=False, two=False, token=False, sessions=4, log=True):
+           keyframe_now=False, two=False, token=False, sessions=4, log=True,
+           small_memory=False):
     h0 = (window - 1) | (streams - 1) << 2 | small_queue << 4 | short_handshake << 5 \
         | keyframe_now << 6 | two << 7
-    h1 = token | (sessions - 1) << 1 | log << 3
+    h1 = token | (sessions - 1) << 1 | log << 3 | small_memory << 5
     return bytes([h0, h1])
 
 
@@ -273,7 +274,9 @@ def shm_two_descriptors():
 
 @seed
 def shm_descriptor_on_ping():
-    """The memfd arrives with the PING before SHM_ATTACH."""
+    """The memfd comes with a PING sent before SHM_ATTACH: it belongs to the
+    PING and is closed, SHM_ATTACH has none (HFX_E_SHM_RANGE, protocol.md
+    §7)."""
     return header() + hello() + shm_attach(3, on_ping=True) + configure(1) \
         + shm_frame(1, 0) + settle()
 
@@ -333,8 +336,8 @@ def invalid_configure():
 
 @seed
 def hevc_with_fake():
-    """HEVC asked of the fake encoder: a stream ERROR HFX_E_UNSUPPORTED (§8
-    lists UNSUPPORTED as a connection error; see HFX_FUZZ_STRICT=errors)."""
+    """HEVC asked of the fake encoder, which says HFX_E_UNSUPPORTED: the
+    stream's ERROR must carry a stream-level code (§8), HFX_E_ENCODER."""
     return header() + hello() + configure(1, hevc=True) + settle() + pings(0) + settle()
 
 
@@ -400,15 +403,25 @@ def two_connections_one_bad():
 
 @seed
 def session_limit():
-    """One session allowed, two connections: HELLO is HFX_E_BUSY."""
+    """One session allowed, two connections: the second HELLO is HFX_E_BUSY
+    (sessions count from WELCOME)."""
     return header(two=True, sessions=1) + hello() + hello(conn=1) + settle()
 
 
 @seed
 def slow_consumer():
-    """A 16 KiB send queue and thousands of PINGs nobody reads:
-    HFX_E_SLOW_CONSUMER."""
+    """A 16 KiB send queue and thousands of PINGs: the server stops reading
+    while its queue is full, or closes a connection that overflows it."""
     return header(small_queue=True) + hello() + pings(255) + pings(255) + settle()
+
+
+@seed
+def memory_budget():
+    """A 25 MiB budget: two streams fit, the third CONFIGURE is ERROR
+    HFX_E_TOO_MANY_STREAMS on its stream; closing one makes room."""
+    return header(streams=3, small_memory=True) + hello() + configure(1) + configure(2) \
+        + configure(3) + settle() + frame(1) + control("close", 2) + settle() \
+        + configure(3) + frame(3) + settle()
 
 
 @seed

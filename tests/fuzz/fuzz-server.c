@@ -58,13 +58,14 @@
  *   - nothing after an ERROR on stream 0 (the connection closes);
  *   - the server is freed, with no descriptor left open (and, under
  *     LeakSanitizer, no memory);
- *   - "answers": on a connection the server has not closed, every FRAME
- *     not excused by a later BYE or HELLO gets its answer (exactly one,
+ *   - "answers": the answers of a stream come in the order of its FRAMEs,
+ *     and on a connection the server has not closed, every FRAME not
+ *     excused by a later BYE or HELLO gets its answer (exactly one,
  *     protocol.md §5) within 2 s of the script's end (before the
  *     half-close);
- *   - "errors": after an ERROR whose code is not a stream-level one (§8:
- *     TOO_MANY_STREAMS, NO_ENCODER, ENCODER), nothing but the end of the
- *     connection.
+ *   - "errors": after an ERROR whose code is not a stream-level one (§5:
+ *     TOO_MANY_STREAMS, NO_ENCODER, ENCODER, NOMEM), nothing but the end of
+ *     the connection.
  *
  * Options from the environment, read on each execution:
  *   HFX_FUZZ_STRICT=answers|errors|all|none  which of the last two checks
@@ -457,6 +458,15 @@ static void answer_frame(struct harness *h, struct conn *c, const struct hfx_msg
         if (f->answered || f->stream != m->hdr.stream || f->id != frame_id ||
             (has_pts && f->pts != pts))
             continue;
+        /* §5: in frame order, whatever happens to the stream. A frame a
+         * BYE or HELLO excused may stay unanswered. */
+        for (size_t k = c->first_open; (h->strict & STRICT_ANSWERS) && k < i; k++) {
+            const struct frame_rec *e = &c->frames[k];
+            if (!e->answered && !e->excused && e->stream == f->stream)
+                violation(h, c, "%s for frame %" PRIu64 " on stream %" PRIu32
+                          " before the answer to frame %" PRIu64 ", sent earlier",
+                          hfx_msg_type_name(m->hdr.type), frame_id, f->stream, e->id);
+        }
         f->answered = true;
         while (c->first_open < c->nframes && c->frames[c->first_open].answered)
             c->first_open++;
@@ -474,9 +484,11 @@ static void check_stream_id(struct harness *h, struct conn *c, const struct hfx_
                   hfx_msg_type_name(m->hdr.type), m->hdr.stream, h->opts.max_streams);
 }
 
+/* protocol.md §5 (§8 marks the first three "stream"; §5 lists NOMEM too). */
 static bool stream_level_code(uint32_t code)
 {
-    return code == HFX_E_TOO_MANY_STREAMS || code == HFX_E_NO_ENCODER || code == HFX_E_ENCODER;
+    return code == HFX_E_TOO_MANY_STREAMS || code == HFX_E_NO_ENCODER || code == HFX_E_ENCODER ||
+           code == HFX_E_NOMEM;
 }
 
 static void server_message(struct harness *h, struct conn *c, const struct hfx_msg *m)

@@ -30,6 +30,12 @@
 
 #include "pixfmt.h"
 
+#ifdef HFX_FAULT_INJECTION
+/* Test builds only (libhfx-host-fault): encoder names `fake` and `fault-*`
+ * (encoder-fault.h). Without this define, as in hfxd, they are unknown. */
+#include "encoder-fault.h"
+#endif
+
 /* Backends with the same option vocabulary. */
 enum family {
     FAM_VIDEOTOOLBOX,
@@ -117,6 +123,12 @@ struct hfx_encoder {
 
     uint8_t *out; /* parameter sets + access unit, when prepending */
     size_t out_cap;
+
+#ifdef HFX_FAULT_INJECTION
+    /* The fault layer: applied before each send; when it is the fake
+     * encoder, it encodes and ctx stays NULL. */
+    struct fault *fault;
+#endif
 };
 
 static void say(const struct hfx_encoder *e, enum hfx_log_level level, const char *fmt, ...)
@@ -584,6 +596,13 @@ static enum hfx_status open_codec(struct hfx_encoder *e, const AVCodec *codec,
 static enum hfx_status try_backend(struct hfx_encoder *e, const struct backend *b,
                                    enum hfx_log_level fail_level)
 {
+#ifdef HFX_FAULT_FUZZ
+    /* The server fuzzer tests the host, not FFmpeg: an encoder name it finds
+     * (libFuzzer learns them from strcmp) must not cost it tens of
+     * milliseconds and hundreds of megabytes. */
+    say(e, HFX_LOG_DEBUG, "%s: no libavcodec backends in the fuzzing build", b->name);
+    return HFX_E_NO_ENCODER;
+#endif
     const AVCodec *codec = avcodec_find_encoder_by_name(b->name);
 
     if (!codec) {
@@ -641,6 +660,18 @@ static enum hfx_status open_named(struct hfx_encoder *e, const char *name)
     return st;
 }
 
+#ifdef HFX_FAULT_INJECTION
+static enum hfx_status open_fault(struct hfx_encoder *e, const char *name)
+{
+    const char *inner = NULL;
+    enum hfx_status st = fault_new(&e->cfg, name, e->log, e->log_user, &e->fault, &inner);
+
+    if (st != HFX_OK || !inner)
+        return st; /* failed, or the fake encoder, which needs no backend */
+    return strcmp(inner, "auto") == 0 ? open_auto(e) : open_named(e, inner);
+}
+#endif
+
 enum hfx_status hfx_encoder_open(const struct hfx_configure *cfg, const char *name,
                                  hfx_log_fn log, void *log_user, struct hfx_encoder **out)
 {
@@ -667,6 +698,11 @@ enum hfx_status hfx_encoder_open(const struct hfx_configure *cfg, const char *na
         hfx_encoder_free(&e);
         return HFX_E_NOMEM;
     }
+#ifdef HFX_FAULT_INJECTION
+    if (fault_claims(name))
+        st = open_fault(e, name);
+    else
+#endif
     if (!name || !name[0] || strcmp(name, "auto") == 0)
         st = open_auto(e);
     else
@@ -681,11 +717,21 @@ enum hfx_status hfx_encoder_open(const struct hfx_configure *cfg, const char *na
 
 const char *hfx_encoder_name(const struct hfx_encoder *e)
 {
+#ifdef HFX_FAULT_INJECTION
+    if (e && e->fault)
+        return fault_name(e->fault);
+#endif
     return e && e->backend ? e->backend->name : "";
 }
 
 void hfx_encoder_extradata(const struct hfx_encoder *e, const uint8_t **data, size_t *len)
 {
+#ifdef HFX_FAULT_INJECTION
+    if (e && e->fault && fault_is_fake(e->fault)) {
+        fault_fake_extradata(e->fault, data, len);
+        return;
+    }
+#endif
     if (data)
         *data = e ? e->extradata : NULL;
     if (len)
@@ -758,6 +804,15 @@ enum hfx_status hfx_encoder_send(struct hfx_encoder *e, const struct hfx_picture
 
     if (!e || !pic)
         return HFX_E_INVALID;
+#ifdef HFX_FAULT_INJECTION
+    if (e->fault) {
+        st = fault_before_send(e->fault);
+        if (st != HFX_OK)
+            return st;
+        if (fault_is_fake(e->fault))
+            return fault_fake_send(e->fault, pic, pts, force_idr);
+    }
+#endif
     if (e->state == STATE_DRAINING)
         return HFX_E_STATE; /* receive until HFX_E_CLOSED first */
     av_packet_unref(e->pkt);
@@ -865,6 +920,10 @@ enum hfx_status hfx_encoder_receive(struct hfx_encoder *e, struct hfx_encoded *o
 {
     if (!e || !out)
         return HFX_E_INVALID;
+#ifdef HFX_FAULT_INJECTION
+    if (e->fault && fault_is_fake(e->fault))
+        return fault_fake_receive(e->fault, out);
+#endif
     av_packet_unref(e->pkt);
     if (!pop_pending(e)) {
         if (e->state == STATE_CLOSED)
@@ -886,6 +945,12 @@ enum hfx_status hfx_encoder_flush(struct hfx_encoder *e)
 {
     if (!e)
         return HFX_E_INVALID;
+#ifdef HFX_FAULT_INJECTION
+    if (e->fault && fault_is_fake(e->fault)) {
+        fault_fake_flush(e->fault);
+        return HFX_OK;
+    }
+#endif
     if (e->state != STATE_OPEN)
         return HFX_OK; /* already draining or drained */
     int ret = avcodec_send_frame(e->ctx, NULL);
@@ -928,6 +993,10 @@ enum hfx_status hfx_encoder_set_bitrate(struct hfx_encoder *e, uint32_t kbps)
     if (kbps == 0 || kbps > HFX_MAX_BITRATE_KBPS)
         return HFX_E_INVALID;
     e->cfg.bitrate_kbps = kbps;
+#ifdef HFX_FAULT_INJECTION
+    if (e->fault && fault_is_fake(e->fault))
+        return HFX_OK; /* no rate control to change */
+#endif
     /* Closed or draining: the next open takes the new value. CQP has none. */
     if (e->state != STATE_OPEN || e->cfg.rate_control == HFX_RC_CQP)
         return HFX_OK;
@@ -957,6 +1026,9 @@ void hfx_encoder_free(struct hfx_encoder **ep)
     if (!e)
         return;
     close_codec(e);
+#ifdef HFX_FAULT_INJECTION
+    fault_free(&e->fault);
+#endif
     while (pop_pending(e))
         av_packet_unref(e->pkt);
     av_packet_free(&e->pkt);

@@ -505,6 +505,21 @@ static void test_rejects(void)
     expect_open(&cfg, "libx264", HFX_E_UNSUPPORTED);
 }
 
+/* The fault-injection names (host/encoder-fault.h) exist only in the
+ * test-only libhfx-host-fault; libhfx-host, which hfxd links, must treat them
+ * as any unknown name a guest sends. */
+static void test_fault_names_unknown(void)
+{
+    static const char *const names[] = {
+        "fake", "fault-open", "fault-fail-at=0@fake", "fault-fail-once=0", "fault-stall=1",
+        "fault-block=0@fake",
+    };
+    struct hfx_configure good = config(HFX_FORMAT_NV12, 320, 240);
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        expect_open(&good, names[i], HFX_E_NO_ENCODER);
+}
+
 static void test_tiny_picture(void)
 {
     check_roundtrip(HFX_FORMAT_I420, 16, 16, 5);
@@ -568,6 +583,7 @@ int main(void)
         CHECK_CASE(test_cqp),
         CHECK_CASE(test_bad_stride),
         CHECK_CASE(test_rejects),
+        CHECK_CASE(test_fault_names_unknown),
         CHECK_CASE(test_tiny_picture),
         CHECK_CASE(test_hevc_when_available),
     };

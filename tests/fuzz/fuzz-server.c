@@ -1,0 +1,1614 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libFuzzer target for the host's protocol state machine: host/server.c
+ * (the poll() loop and the protocol state of each connection),
+ * host/stream.c (a worker thread per stream) and lib/conn.c, all
+ * in-process. Encoders come from the test-only fault layer
+ * (host/encoder-fault.h, built with HFX_FAULT_FUZZ): `fake` costs
+ * nothing, and others fail to open, fail on some frames or stall, so one
+ * execution is a whole session or two in milliseconds (thread creation,
+ * under ASan, is most of it).
+ *
+ * Each execution starts a server on a thread (hfx_server_run until a stop
+ * pipe is readable) with one or two connections, each the server's end of
+ * a unix socketpair made into a transport with hfx_transport_from_fd, so
+ * descriptors can be passed. The input is a script for the client ends
+ * (docs/testing.md, "The server fuzzer", has the byte layout):
+ *
+ *   2 header bytes  server options: window, max_streams, send queue size,
+ *                   handshake timeout, keyframe interval, one or two
+ *                   connections, token, session limit, log callback,
+ *                   memory budget
+ *   then operations, each an opcode byte (low 4 bits: the operation; bit
+ *   4: which connection; bits 5-7: a variant) and its argument bytes:
+ *      0 HELLO          1 CONFIGURE        2 FRAME (inline)
+ *      3 FRAME (SHM)    4 REQUEST_KEYFRAME, FLUSH, CLOSE or SET_BITRATE
+ *      5 a burst of 1..4081 PINGs (keeps the I/O thread busy while workers
+ *        run; 4096 in all per execution)
+ *      6 BYE or a client ERROR            7 SHM_ATTACH with a memfd
+ *      8 SHM_DETACH     9 a host-only message sent by the client
+ *     10 a template message with bytes flipped      11 raw bytes
+ *     12 settle: write out, let the server and its workers answer
+ *     13 read what has arrived            14 close, half-close, or stop
+ *                                            the server (what SIGTERM does)
+ *     15 sleep 1..8 ms (handshake deadlines, worker stalls)
+ *
+ * Messages are built from valid templates (small sizes: CONFIGURE width
+ * and height 2..32) and queued; queued bytes go out in one write at the
+ * next settle, read, close or sleep, or at the end, so that a whole script
+ * can reach the server in one read and be handled in one pass of its loop:
+ * that is where "the stream is closed before the I/O loop has passed on
+ * its worker's result" happens.
+ *
+ * The end of every script: a PING on each live session and its PONG (the
+ * server has handled every byte), every CONFIGURE's answer awaited, each
+ * connection half-closed until the server closes it, the server stopped,
+ * joined and freed.
+ *
+ * Checked on every execution (abort() when broken):
+ *   - every byte the server sends decodes (hfx_msg_decode, with the
+ *     payload limit it announced) into a host message;
+ *   - WELCOME only in answer to a HELLO, with the options given;
+ *     PONG cookies in the order of the PINGs; CONFIGURED and FLUSHED no
+ *     more often than CONFIGURE and FLUSH; PACKET only after CONFIGURED,
+ *     its KEYFRAME flag equal to the NAL scan, SPS/PPS in every IDR;
+ *   - every PACKET or FRAME_DROPPED answers a FRAME the server was sent
+ *     and not answered yet (at most one answer per FRAME): the harness
+ *     decodes its own byte stream as the server does to know them;
+ *   - nothing after an ERROR on stream 0 (the connection closes);
+ *   - the server is freed, with no descriptor left open (and, under
+ *     LeakSanitizer, no memory);
+ *   - "answers": the answers of a stream come in the order of its FRAMEs,
+ *     and on a connection the server has not closed, every FRAME not
+ *     excused by a later BYE or HELLO gets its answer (exactly one,
+ *     protocol.md §5) within 2 s of the script's end (before the
+ *     half-close);
+ *   - "errors": after an ERROR whose code is not a stream-level one (§5:
+ *     TOO_MANY_STREAMS, NO_ENCODER, ENCODER, NOMEM), nothing but the end of
+ *     the connection.
+ *
+ * Options from the environment, read on each execution:
+ *   HFX_FUZZ_STRICT=answers|errors|all|none  which of the last two checks
+ *       run (default all; both hold since the exactly-one fix);
+ *   HFX_FUZZ_VERBOSE=1       print the operations and the server's log.
+ *
+ * All state lives in one struct harness per execution (STYLE.md: no
+ * global mutable state).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <dirent.h>
+
+#include "fuzz.h"
+#include "hfx/encoder.h"
+#include "hfx/protocol.h"
+#include "hfx/server.h"
+#include "hfx/transport.h"
+
+#define MAX_CONNS 2
+#define STREAMS (HFX_MAX_STREAMS + 1)
+/* What the server accepts and sends after WELCOME: small, so that a
+ * payload over it is one mutated length field away. */
+#define SERVER_MAX_PAYLOAD (64u * 1024u)
+#define READ_CHUNK (64u * 1024u)
+#define RX_CAP (HFX_HEADER_SIZE + SERVER_MAX_PAYLOAD + READ_CHUNK)
+#define SCRATCH_SIZE SERVER_MAX_PAYLOAD
+/* Queued bytes are written out early past this. */
+#define TX_FLUSH_AT (192u * 1024u)
+#define MAX_TRACKED_FRAMES 8192
+#define MAX_TRACKED_PINGS 65536
+#define MAX_REGIONS 8
+/* PINGs of the burst operation in one execution: enough to keep the I/O
+ * thread busy for milliseconds, not enough to make an execution slow. */
+#define MAX_BURST_PINGS 4096
+/* Sleeps and settles of one execution together wait at most this. */
+#define WAIT_BUDGET_MS 20
+#define FLUSH_TIMEOUT_MS 2000
+#define STRICT_WAIT_MS 2000
+/* For a CONFIGURE's answer: a worker opening the fake encoder. */
+#define CONFIGURE_WAIT_MS 200
+#define TOKEN "fuzz-token"
+#define SMALL_MAX_MEMORY (25ull << 20)
+#define THREAD_STACK_SIZE (512u * 1024u)
+
+enum shadow_state {
+    SH_HELLO, /* the server waits for HELLO */
+    SH_READY,
+    SH_DEAD, /* the server certainly closes: nothing after counts */
+};
+
+/* The server's view of what one client end has sent: its own bytes decoded
+ * as the server decodes them, with the same payload limits. */
+struct shadow {
+    enum shadow_state state;
+    uint32_t max_payload;
+    uint8_t *buf; /* bytes not decoded yet */
+    size_t off, len, cap;
+    struct hfx_configure cfg[STREAMS];
+    bool has_cfg[STREAMS];
+    uint32_t configures[STREAMS];
+    /* A CONFIGURE whose CONFIGURED or ERROR may still come. Not after a
+     * CLOSE, another CONFIGURE, HELLO or BYE: a stream closed before its
+     * worker opened the encoder never answers. */
+    bool awaiting[STREAMS];
+    uint32_t flushes[STREAMS];
+    unsigned hellos;
+};
+
+struct frame_rec {
+    uint64_t id;
+    int64_t pts;
+    uint32_t stream;
+    bool answered;
+    bool excused; /* a BYE or HELLO came after it: it may go unanswered */
+};
+
+struct conn {
+    unsigned index;
+    int fd;           /* client end; -1 once closed */
+    bool write_done;  /* half-closed, or a write failed: nothing more goes out */
+    bool eof;         /* the server closed its end */
+    bool conn_error;  /* ERROR on stream 0 came: only the end may follow */
+    uint32_t conn_error_stream, conn_error_code; /* that ERROR's */
+    uint8_t *tx;
+    size_t tx_len, tx_cap;
+    int fds[HFX_MAX_PASSED_FDS]; /* go out with the first byte of... */
+    int nfds;
+    size_t fd_off;                /* ...the message at this offset of tx */
+    uint8_t *rx;
+    size_t rx_len, rx_cap; /* grown up to RX_CAP as messages need */
+    uint32_t rx_max;
+    struct shadow sh;
+    struct frame_rec *frames;
+    size_t nframes, frames_cap, first_open;
+    bool frames_lost;
+    uint64_t *pings;
+    size_t npings, pings_cap, ping_head;
+    bool pings_lost;
+    uint32_t configured_rx[STREAMS];
+    uint32_t flushed_rx[STREAMS];
+    unsigned welcomes;
+    uint32_t regions[MAX_REGIONS];
+    unsigned nregions;
+};
+
+enum strict {
+    STRICT_ANSWERS = 1,
+    STRICT_ERRORS = 2,
+};
+
+struct harness {
+    const uint8_t *in;
+    size_t left;
+    struct hfx_server_options opts;
+    struct hfx_server *srv;
+    pthread_t thread;
+    bool running;
+    int stop[2];
+    struct conn conns[MAX_CONNS];
+    unsigned nconns;
+    uint64_t next_frame_id;
+    uint64_t next_cookie;
+    int wait_left_ms;
+    unsigned burst_pings_left;
+    unsigned strict;
+    bool verbose;
+    int64_t t0_ms; /* when the execution started, for the verbose log */
+    uint8_t *scratch; /* SCRATCH_SIZE bytes once a message needs them */
+};
+
+static void violation(const struct harness *h, const struct conn *c, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4), noreturn));
+
+static void violation(const struct harness *h, const struct conn *c, const char *fmt, ...)
+{
+    va_list ap;
+
+    (void)h;
+    fprintf(stderr, "fuzz-server: invariant broken on connection %u: ", c ? c->index : 0);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    abort();
+}
+
+static int64_t mono_ms(void);
+static void note(const struct harness *h, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void note(const struct harness *h, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!h->verbose)
+        return;
+    fprintf(stderr, "fuzz-server: %4lld ms: ", (long long)(mono_ms() - h->t0_ms));
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+static void server_log(void *user, enum hfx_log_level level, const char *msg)
+{
+    const struct harness *h = user;
+    /* Formatted either way: every log line is built and read. */
+    size_t len = strlen(msg);
+
+    if (h->verbose)
+        fprintf(stderr, "  %4lld ms: hfx[%d] %.*s\n", (long long)(mono_ms() - h->t0_ms),
+                (int)level, (int)len, msg);
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int count_fds(void)
+{
+    DIR *dir = opendir("/proc/self/fd");
+    int n = 0;
+
+    if (!dir)
+        return -1;
+    while (readdir(dir))
+        n++;
+    closedir(dir);
+    return n;
+}
+
+/* The next input byte; 0 once the input is used up. */
+static uint8_t take(struct harness *h)
+{
+    if (!h->left)
+        return 0;
+    h->left--;
+    return *h->in++;
+}
+
+static void *grow(void *p, size_t *cap, size_t need, size_t elem, size_t max)
+{
+    size_t n = *cap ? *cap : 64;
+
+    if (need <= *cap)
+        return p;
+    while (n < need)
+        n *= 2;
+    if (n > max)
+        n = max;
+    if (n < need)
+        return NULL;
+    void *q = realloc(p, n * elem);
+    if (!q)
+        abort(); /* the harness's own memory: out of it is not a finding */
+    *cap = n;
+    return q;
+}
+
+/* ---- what the client sent, as the server sees it ---- */
+
+static void excuse_open_frames(struct conn *c)
+{
+    for (size_t i = c->first_open; i < c->nframes; i++)
+        c->frames[i].excused = true;
+}
+
+static void track_frame(struct conn *c, const struct hfx_msg *m)
+{
+    void *p;
+
+    if (c->frames_lost)
+        return;
+    p = grow(c->frames, &c->frames_cap, c->nframes + 1, sizeof(*c->frames), MAX_TRACKED_FRAMES);
+    if (!p) {
+        c->frames_lost = true; /* too many to follow: no answer checks */
+        return;
+    }
+    c->frames = p;
+    c->frames[c->nframes++] = (struct frame_rec){
+        .id = m->u.frame.frame_id, .pts = m->u.frame.pts, .stream = m->hdr.stream};
+}
+
+static void track_ping(struct conn *c, uint64_t cookie)
+{
+    void *p;
+
+    if (c->pings_lost)
+        return;
+    p = grow(c->pings, &c->pings_cap, c->npings + 1, sizeof(*c->pings), MAX_TRACKED_PINGS);
+    if (!p) {
+        c->pings_lost = true;
+        return;
+    }
+    c->pings = p;
+    c->pings[c->npings++] = cookie;
+}
+
+/* server.c's on_hello checks, where their outcome is certain: a HELLO that
+ * may be accepted counts as accepted (the session limit depends on timing;
+ * a HELLO wrongly taken as accepted only adds frames never answered). */
+static bool hello_accepted(const struct harness *h, const struct hfx_hello *hello)
+{
+    if (hello->min_version > HFX_PROTOCOL_VERSION || hello->max_version < HFX_PROTOCOL_VERSION)
+        return false;
+    if (h->opts.token &&
+        (hello->token_len != strlen(TOKEN) || memcmp(hello->token, TOKEN, strlen(TOKEN)) != 0))
+        return false;
+    return true;
+}
+
+static void shadow_message(struct harness *h, struct conn *c, const struct hfx_msg *m)
+{
+    struct shadow *sh = &c->sh;
+    uint32_t id = m->hdr.stream;
+
+    if (m->hdr.type == HFX_MSG_HELLO) {
+        /* Again on a live session: it starts over, pending frames go
+         * unanswered (protocol.md §4). */
+        if (sh->state == SH_READY)
+            excuse_open_frames(c);
+        sh->hellos++;
+        memset(sh->has_cfg, 0, sizeof(sh->has_cfg));
+        memset(sh->awaiting, 0, sizeof(sh->awaiting));
+        if (hello_accepted(h, &m->u.hello)) {
+            sh->state = SH_READY;
+            sh->max_payload = h->opts.max_payload;
+        } else {
+            sh->state = SH_DEAD;
+        }
+        return;
+    }
+    if (sh->state != SH_READY) {
+        sh->state = SH_DEAD; /* anything else before HELLO: HFX_E_STATE */
+        return;
+    }
+    switch (m->hdr.type) {
+    case HFX_MSG_BYE:
+        excuse_open_frames(c); /* §5.14: dropped silently */
+        memset(sh->has_cfg, 0, sizeof(sh->has_cfg));
+        memset(sh->awaiting, 0, sizeof(sh->awaiting));
+        sh->state = SH_HELLO;
+        sh->max_payload = HFX_MAX_PAYLOAD_HANDSHAKE;
+        break;
+    case HFX_MSG_PING:
+        track_ping(c, m->u.ping.cookie);
+        break;
+    case HFX_MSG_CONFIGURE:
+        if (id < STREAMS) {
+            sh->cfg[id] = m->u.configure;
+            sh->has_cfg[id] = true;
+            sh->configures[id]++;
+            sh->awaiting[id] = true;
+        }
+        break;
+    case HFX_MSG_CLOSE:
+        if (id < STREAMS)
+            sh->awaiting[id] = false;
+        break;
+    case HFX_MSG_FRAME:
+        track_frame(c, m);
+        break;
+    case HFX_MSG_FLUSH:
+        if (id < STREAMS)
+            sh->flushes[id]++;
+        break;
+    default:
+        break;
+    }
+}
+
+/* Decode what was queued, as the server will. */
+static void shadow_feed(struct harness *h, struct conn *c, const uint8_t *data, size_t len)
+{
+    struct shadow *sh = &c->sh;
+
+    if (sh->state == SH_DEAD)
+        return;
+    if (sh->off > 0 && sh->off == sh->len)
+        sh->off = sh->len = 0;
+    sh->buf = grow(sh->buf, &sh->cap, sh->len + len, 1, SIZE_MAX);
+    memcpy(sh->buf + sh->len, data, len);
+    sh->len += len;
+    while (sh->state != SH_DEAD) {
+        struct hfx_msg m;
+        size_t used = 0;
+        enum hfx_status st =
+            hfx_msg_decode(sh->buf + sh->off, sh->len - sh->off, sh->max_payload, &m, &used);
+        if (st == HFX_INCOMPLETE)
+            break;
+        if (st != HFX_OK) {
+            sh->state = SH_DEAD; /* the server answers ERROR and closes */
+            break;
+        }
+        shadow_message(h, c, &m);
+        sh->off += used;
+    }
+    if (sh->off > 0 && sh->off * 2 > sh->len) {
+        memmove(sh->buf, sh->buf + sh->off, sh->len - sh->off);
+        sh->len -= sh->off;
+        sh->off = 0;
+    }
+}
+
+/* ---- what the server sent ---- */
+
+static void answer_frame(struct harness *h, struct conn *c, const struct hfx_msg *m,
+                         uint64_t frame_id, bool has_pts, int64_t pts)
+{
+    if (c->frames_lost)
+        return;
+    for (size_t i = c->first_open; i < c->nframes; i++) {
+        struct frame_rec *f = &c->frames[i];
+        if (f->answered || f->stream != m->hdr.stream || f->id != frame_id ||
+            (has_pts && f->pts != pts))
+            continue;
+        /* §5: in frame order, whatever happens to the stream. A frame a
+         * BYE or HELLO excused may stay unanswered. */
+        for (size_t k = c->first_open; (h->strict & STRICT_ANSWERS) && k < i; k++) {
+            const struct frame_rec *e = &c->frames[k];
+            if (!e->answered && !e->excused && e->stream == f->stream)
+                violation(h, c, "%s for frame %" PRIu64 " on stream %" PRIu32
+                          " before the answer to frame %" PRIu64 ", sent earlier",
+                          hfx_msg_type_name(m->hdr.type), frame_id, f->stream, e->id);
+        }
+        f->answered = true;
+        while (c->first_open < c->nframes && c->frames[c->first_open].answered)
+            c->first_open++;
+        return;
+    }
+    violation(h, c, "%s for frame %" PRIu64 " on stream %" PRIu32
+              " answers no FRAME sent and not yet answered",
+              hfx_msg_type_name(m->hdr.type), frame_id, m->hdr.stream);
+}
+
+static void check_stream_id(struct harness *h, struct conn *c, const struct hfx_msg *m)
+{
+    if (m->hdr.stream == 0 || m->hdr.stream > h->opts.max_streams)
+        violation(h, c, "%s on stream %" PRIu32 ", outside 1..%u",
+                  hfx_msg_type_name(m->hdr.type), m->hdr.stream, h->opts.max_streams);
+}
+
+/* protocol.md §5 (§8 marks the first three "stream"; §5 lists NOMEM too). */
+static bool stream_level_code(uint32_t code)
+{
+    return code == HFX_E_TOO_MANY_STREAMS || code == HFX_E_NO_ENCODER || code == HFX_E_ENCODER ||
+           code == HFX_E_NOMEM;
+}
+
+static void server_message(struct harness *h, struct conn *c, const struct hfx_msg *m)
+{
+    uint32_t id = m->hdr.stream;
+
+    note(h, "conn %u: <- %s stream %" PRIu32, c->index, hfx_msg_type_name(m->hdr.type), id);
+    if (c->conn_error)
+        violation(h, c, "%s after ERROR %s on stream %" PRIu32 ", which ends the connection",
+                  hfx_msg_type_name(m->hdr.type),
+                  hfx_status_name((enum hfx_status)c->conn_error_code), c->conn_error_stream);
+    switch (m->hdr.type) {
+    case HFX_MSG_WELCOME:
+        if (c->welcomes >= c->sh.hellos)
+            violation(h, c, "WELCOME %u with only %u HELLO(s) sent", c->welcomes + 1,
+                      c->sh.hellos);
+        c->welcomes++;
+        if (m->u.welcome.version != HFX_PROTOCOL_VERSION ||
+            m->u.welcome.max_payload != h->opts.max_payload ||
+            m->u.welcome.window != h->opts.window ||
+            m->u.welcome.max_streams != h->opts.max_streams ||
+            !(m->u.welcome.caps & HFX_CAP_INLINE) || !(m->u.welcome.caps & HFX_CAP_SHM_FD))
+            violation(h, c, "WELCOME does not say what the server was given");
+        c->rx_max = m->u.welcome.max_payload;
+        break;
+    case HFX_MSG_PONG: {
+        size_t i = c->ping_head;
+        if (c->pings_lost)
+            break;
+        while (i < c->npings && c->pings[i] != m->u.ping.cookie)
+            i++;
+        if (i == c->npings)
+            violation(h, c, "PONG %" PRIu64 " for no PING (or out of order)",
+                      m->u.ping.cookie);
+        c->ping_head = i + 1;
+        break;
+    }
+    case HFX_MSG_PING:
+    case HFX_MSG_BYE:
+        break;
+    case HFX_MSG_ERROR:
+        if (id == 0 ||
+            ((h->strict & STRICT_ERRORS) && !stream_level_code(m->u.error.code))) {
+            c->conn_error = true;
+            c->conn_error_stream = id;
+            c->conn_error_code = m->u.error.code;
+        }
+        if (id != 0 && id < STREAMS)
+            c->sh.awaiting[id] = false;
+        note(h, "conn %u: ERROR stream %" PRIu32 " %s: %s", c->index, id,
+             hfx_status_name((enum hfx_status)m->u.error.code), m->u.error.text);
+        break;
+    case HFX_MSG_CONFIGURED:
+        check_stream_id(h, c, m);
+        c->sh.awaiting[id] = false;
+        if (++c->configured_rx[id] > c->sh.configures[id])
+            violation(h, c, "CONFIGURED %u on stream %" PRIu32 " for %u CONFIGURE(s)",
+                      c->configured_rx[id], id, c->sh.configures[id]);
+        break;
+    case HFX_MSG_FLUSHED:
+        check_stream_id(h, c, m);
+        if (++c->flushed_rx[id] > c->sh.flushes[id])
+            violation(h, c, "FLUSHED %u on stream %" PRIu32 " for %u FLUSH(es)",
+                      c->flushed_rx[id], id, c->sh.flushes[id]);
+        break;
+    case HFX_MSG_PACKET: {
+        const struct hfx_packet *p = &m->u.packet;
+        bool key = (m->hdr.flags & HFX_PACKET_FLAG_KEYFRAME) != 0;
+        check_stream_id(h, c, m);
+        if (c->configured_rx[id] == 0)
+            violation(h, c, "PACKET on stream %" PRIu32 " before any CONFIGURED", id);
+        /* §5.4: the flag is the NAL scan's, and SPS/PPS precede an IDR. */
+        if (key != hfx_h264_is_idr(p->data, p->data_len))
+            violation(h, c, "PACKET %" PRIu64 ": KEYFRAME flag %d, NAL scan says %d",
+                      p->frame_id, key, !key);
+        if (key && !hfx_h264_has_parameter_sets(p->data, p->data_len))
+            violation(h, c, "PACKET %" PRIu64 ": an IDR without SPS/PPS", p->frame_id);
+        answer_frame(h, c, m, p->frame_id, true, p->pts);
+        break;
+    }
+    case HFX_MSG_FRAME_DROPPED:
+        check_stream_id(h, c, m);
+        if (m->u.dropped.reason < HFX_DROP_QUEUE_FULL || m->u.dropped.reason > HFX_DROP_CLOSED)
+            violation(h, c, "FRAME_DROPPED reason %" PRIu32, m->u.dropped.reason);
+        answer_frame(h, c, m, m->u.dropped.frame_id, false, 0);
+        break;
+    default:
+        violation(h, c, "the host sent %s, a client message", hfx_msg_type_name(m->hdr.type));
+    }
+}
+
+/* Decode whole messages from what was read. */
+static void parse_rx(struct harness *h, struct conn *c)
+{
+    size_t off = 0;
+
+    for (;;) {
+        struct hfx_msg m;
+        size_t used = 0;
+        enum hfx_status st = hfx_msg_decode(c->rx + off, c->rx_len - off, c->rx_max, &m, &used);
+        if (st == HFX_INCOMPLETE)
+            break;
+        if (st != HFX_OK)
+            violation(h, c, "the server sent bytes that do not decode (%s) at offset %zu "
+                      "of %zu buffered, limit %" PRIu32,
+                      hfx_status_name(st), off, c->rx_len, c->rx_max);
+        server_message(h, c, &m);
+        off += used;
+    }
+    memmove(c->rx, c->rx + off, c->rx_len - off);
+    c->rx_len -= off;
+}
+
+/* Read what is there (waiting up to timeout_ms for the first byte). True
+ * if anything arrived. */
+static bool pump(struct harness *h, struct conn *c, int timeout_ms)
+{
+    bool got = false;
+
+    if (c->fd < 0 || c->eof)
+        return false;
+    if (timeout_ms > 0) {
+        struct pollfd p = {.fd = c->fd, .events = POLLIN};
+        if (poll(&p, 1, timeout_ms) <= 0)
+            return false;
+    }
+    for (;;) {
+        /* Room for a read; a message longer than what is buffered needs
+         * the buffer to grow, up to what one may be. */
+        if (c->rx_cap - c->rx_len < 4096 && c->rx_cap < RX_CAP) {
+            c->rx = grow(c->rx, &c->rx_cap, c->rx_cap * 2 > RX_CAP ? RX_CAP : c->rx_cap * 2 + 1,
+                         1, RX_CAP);
+        }
+        ssize_t n = recv(c->fd, c->rx + c->rx_len, c->rx_cap - c->rx_len, MSG_DONTWAIT);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n == 0 || (n < 0 && errno == ECONNRESET)) {
+            c->eof = true;
+            break;
+        }
+        if (n < 0)
+            break;
+        c->rx_len += (size_t)n;
+        got = true;
+        parse_rx(h, c);
+        if (c->rx_len == RX_CAP)
+            violation(h, c, "a message over %u bytes did not decode", RX_CAP);
+    }
+    if (c->eof && c->rx_len)
+        violation(h, c, "the server closed inside a message (%zu bytes of it)", c->rx_len);
+    return got;
+}
+
+static void pump_all(struct harness *h)
+{
+    for (unsigned i = 0; i < h->nconns; i++)
+        pump(h, &h->conns[i], 0);
+}
+
+/* ---- sending ---- */
+
+static void close_queued_fds(struct conn *c)
+{
+    for (int i = 0; i < c->nfds; i++)
+        close(c->fds[i]);
+    c->nfds = 0;
+}
+
+/* One send; with_fds: the queued descriptors go with its first byte. */
+static ssize_t send_some(struct conn *c, const uint8_t *buf, size_t len, bool with_fds)
+{
+    if (!with_fds || c->nfds == 0)
+        return send(c->fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(sizeof(int) * HFX_MAX_PASSED_FDS)];
+    } ctl;
+    struct iovec iov = {(void *)buf, len};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+    memset(&ctl, 0, sizeof(ctl));
+    msg.msg_control = ctl.buf;
+    msg.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)c->nfds);
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)c->nfds);
+    memcpy(CMSG_DATA(cm), c->fds, sizeof(int) * (size_t)c->nfds);
+    ssize_t n = sendmsg(c->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n > 0)
+        close_queued_fds(c); /* the server has its own copies now */
+    return n;
+}
+
+/* Write out everything queued, reading meanwhile so that the server is
+ * never stuck on its own writes. */
+static void flush_conn(struct harness *h, struct conn *c)
+{
+    size_t off = 0;
+    int64_t deadline = mono_ms() + FLUSH_TIMEOUT_MS;
+
+    while (off < c->tx_len && c->fd >= 0 && !c->write_done) {
+        /* Descriptors go with the first byte of their message (protocol.md
+         * §7): what comes before it is a send of its own. */
+        bool at_fds = c->nfds > 0 && off == c->fd_off;
+        size_t end = c->nfds > 0 && off < c->fd_off ? c->fd_off : c->tx_len;
+        ssize_t n = send_some(c, c->tx + off, end - off, at_fds);
+        if (n > 0) {
+            off += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN) {
+            int64_t left = deadline - mono_ms();
+            struct pollfd p = {.fd = c->fd, .events = POLLOUT | POLLIN};
+            if (left <= 0) {
+                note(h, "conn %u: the server does not read; %zu bytes not sent", c->index,
+                     c->tx_len - off);
+                c->write_done = true;
+                break;
+            }
+            if (poll(&p, 1, (int)left) > 0 && (p.revents & (POLLIN | POLLHUP)))
+                pump(h, c, 0);
+            continue;
+        }
+        /* EPIPE, ECONNRESET: the server closed; what is left never arrives. */
+        c->write_done = true;
+    }
+    close_queued_fds(c);
+    c->tx_len = 0;
+}
+
+static void flush_all(struct harness *h)
+{
+    for (unsigned i = 0; i < h->nconns; i++)
+        flush_conn(h, &h->conns[i]);
+}
+
+static bool can_send(const struct conn *c)
+{
+    return c->fd >= 0 && !c->write_done;
+}
+
+static void queue_bytes(struct harness *h, struct conn *c, const void *data, size_t len)
+{
+    if (!can_send(c) || len == 0)
+        return;
+    if (c->tx_len + len > TX_FLUSH_AT)
+        flush_conn(h, c);
+    c->tx = grow(c->tx, &c->tx_cap, c->tx_len + len, 1, SIZE_MAX);
+    memcpy(c->tx + c->tx_len, data, len);
+    c->tx_len += len;
+    shadow_feed(h, c, data, len);
+}
+
+/* Encode m (with tail bytes for FRAME) into out; 0 if the reference encoder
+ * refuses it (a template the fuzzer bent out of the protocol). */
+static size_t encode_msg(const struct hfx_msg *m, const void *tail, size_t tail_len,
+                         uint8_t *out, size_t cap)
+{
+    size_t n = 0;
+
+    if (cap < HFX_MAX_HEAD + tail_len ||
+        hfx_msg_encode(m, tail_len, out, cap, &n) != HFX_OK)
+        return 0;
+    if (tail_len)
+        memmove(out + n, tail, tail_len);
+    return n + tail_len;
+}
+
+static void queue_msg(struct harness *h, struct conn *c, const struct hfx_msg *m,
+                      const void *tail, size_t tail_len)
+{
+    uint8_t head[HFX_MAX_HEAD];
+    size_t n = 0;
+
+    if (hfx_msg_encode(m, tail_len, head, sizeof(head), &n) != HFX_OK) {
+        note(h, "conn %u: %s not encodable, skipped", c->index,
+             hfx_msg_type_name(m->hdr.type));
+        return;
+    }
+    queue_bytes(h, c, head, n);
+    queue_bytes(h, c, tail, tail_len);
+}
+
+static void init_msg(struct hfx_msg *m, uint16_t type, uint32_t stream)
+{
+    memset(m, 0, sizeof(*m));
+    m->hdr.type = type;
+    m->hdr.stream = stream;
+}
+
+/* ---- templates ---- */
+
+/* A stream id: mostly a valid one, sometimes one past max_streams. */
+static uint32_t pick_stream(const struct harness *h, uint8_t b)
+{
+    return 1 + b % (h->opts.max_streams + 1);
+}
+
+static const char *const encoders[] = {
+    "",                       /* the server's default: fake */
+    "fake",
+    "fault-open",             /* the worker's open fails */
+    "bogus",                  /* unknown: the production path */
+    "fault-fail-at=1@fake",   /* frames from the second on fail */
+    "fault-fail-once=0@fake", /* the first frame fails */
+    "fault-stall=2@fake",     /* each frame takes 2 ms */
+    "fault-fail-at=0@fake",   /* every frame fails */
+};
+
+static const uint32_t fourccs[] = {
+    HFX_FORMAT_NV12, HFX_FORMAT_I420, HFX_FORMAT_BGRX, HFX_FORMAT_BGRA,
+    HFX_FORMAT_RGBX, HFX_FORMAT_RGBA, HFX_FORMAT_NV12, HFX_FOURCC('Y', 'U', 'Y', '2'),
+};
+
+static void make_hello(const struct harness *h, struct hfx_msg *m, unsigned variant,
+                       uint8_t arg)
+{
+    init_msg(m, HFX_MSG_HELLO, 0);
+    m->u.hello.min_version = 1;
+    m->u.hello.max_version = 1;
+    m->u.hello.caps = arg & HFX_CAP_ALL_V1;
+    switch (variant) {
+    case 4:
+        m->u.hello.min_version = 0;
+        m->u.hello.max_version = 3;
+        break;
+    case 5: /* HFX_E_VERSION */
+        m->u.hello.min_version = 2;
+        m->u.hello.max_version = 3;
+        break;
+    case 6:
+    case 7: /* the right token, or one byte off */
+        m->u.hello.token_len = (uint16_t)strlen(TOKEN);
+        memcpy(m->u.hello.token, TOKEN, strlen(TOKEN));
+        if (variant == 7)
+            m->u.hello.token[arg % strlen(TOKEN)] ^= 1;
+        break;
+    default:
+        break;
+    }
+    (void)h;
+}
+
+static void make_configure(struct harness *h, struct hfx_msg *m, uint32_t stream, uint8_t enc,
+                           uint8_t geometry, uint8_t extra)
+{
+    struct hfx_configure *cfg = &m->u.configure;
+
+    init_msg(m, HFX_MSG_CONFIGURE, stream);
+    cfg->codec = (extra & 0x80) ? HFX_CODEC_HEVC : HFX_CODEC_H264;
+    cfg->width = 2u * (1u + (geometry & 0x0f));
+    cfg->height = 2u * (1u + (geometry >> 4));
+    cfg->fourcc = fourccs[extra & 7];
+    cfg->fps_num = 30;
+    cfg->fps_den = 1;
+    cfg->bitrate_kbps = 500;
+    cfg->keyint_frames = (extra & 0x08) ? 3 : 0;
+    cfg->keyint_ms = (extra & 0x10) ? 20 : 0;
+    cfg->rate_control = (uint8_t)((extra >> 5) & 3);
+    if (cfg->rate_control == 3) {
+        cfg->rate_control = HFX_RC_ABR;
+        cfg->bitrate_kbps = 0; /* HFX_E_MALFORMED from the host's check */
+    }
+    cfg->quality = 23;
+    snprintf(cfg->encoder, sizeof(cfg->encoder), "%s",
+             encoders[enc % (sizeof(encoders) / sizeof(encoders[0]))]);
+    (void)h;
+}
+
+/* Plane layout of the stream's configuration as the server knows it (a
+ * small NV12 one when it has none), rows `pad` bytes longer than needed.
+ * Returns the bytes the planes span. */
+static size_t layout(const struct conn *c, uint32_t stream, unsigned pad, struct hfx_frame *fr)
+{
+    struct hfx_configure cfg = {.width = 16, .height = 16, .fourcc = HFX_FORMAT_NV12};
+    unsigned planes;
+    uint64_t end = 0;
+
+    if (stream < STREAMS && c->sh.has_cfg[stream])
+        cfg = c->sh.cfg[stream];
+    planes = hfx_format_planes(cfg.fourcc);
+    if (planes == 0) {
+        fr->plane_count = 1;
+        fr->planes[0].offset = 0;
+        fr->planes[0].stride = 64;
+        return 64;
+    }
+    fr->plane_count = (uint8_t)planes;
+    for (unsigned p = 0; p < planes; p++) {
+        uint32_t row_bytes = 0, rows = 0;
+        (void)hfx_format_plane_size(cfg.fourcc, cfg.width, cfg.height, p, &row_bytes, &rows);
+        fr->planes[p].offset = end;
+        fr->planes[p].stride = row_bytes + pad;
+        end += (uint64_t)fr->planes[p].stride * rows;
+    }
+    return end > SIZE_MAX ? SIZE_MAX : (size_t)end;
+}
+
+/* Bend a valid frame: the server must refuse each with ERROR and close. */
+static void bend_frame(struct hfx_frame *fr, size_t *len, unsigned how)
+{
+    switch (how) {
+    case 4: /* a stride below the row */
+        fr->planes[0].stride = fr->planes[0].stride ? fr->planes[0].stride - 1 : 0;
+        break;
+    case 5: /* the last byte missing */
+        *len = *len ? *len - 1 : 0;
+        break;
+    case 6: /* a plane too few */
+        if (fr->plane_count > 1)
+            fr->plane_count--;
+        else
+            fr->plane_count = 2;
+        break;
+    case 7: /* a plane past the end */
+        fr->planes[fr->plane_count - 1].offset += *len;
+        break;
+    default:
+        break;
+    }
+}
+
+static void make_frame_common(struct harness *h, struct hfx_msg *m, uint32_t stream, bool force)
+{
+    init_msg(m, HFX_MSG_FRAME, stream);
+    m->hdr.flags = force ? HFX_FRAME_FLAG_FORCE_KEYFRAME : 0;
+    m->u.frame.frame_id = h->next_frame_id;
+    m->u.frame.pts = (int64_t)h->next_frame_id * 1000;
+    m->u.frame.duration = 1000;
+    h->next_frame_id++;
+}
+
+/* A buffer for building one message, made on first use. */
+static uint8_t *scratch(struct harness *h)
+{
+    if (!h->scratch)
+        h->scratch = malloc(SCRATCH_SIZE);
+    if (!h->scratch)
+        abort();
+    return h->scratch;
+}
+
+/* ---- operations ---- */
+
+static void op_hello(struct harness *h, struct conn *c, unsigned v)
+{
+    struct hfx_msg m;
+    make_hello(h, &m, v, take(h));
+    queue_msg(h, c, &m, NULL, 0);
+}
+
+static void op_configure(struct harness *h, struct conn *c)
+{
+    struct hfx_msg m;
+    uint32_t stream = pick_stream(h, take(h));
+    uint8_t enc = take(h), geometry = take(h), extra = take(h);
+
+    make_configure(h, &m, stream, enc, geometry, extra);
+    note(h, "conn %u: CONFIGURE stream %" PRIu32 " %ux%u encoder '%s'", c->index, stream,
+         m.u.configure.width, m.u.configure.height, m.u.configure.encoder);
+    queue_msg(h, c, &m, NULL, 0);
+}
+
+static void op_frame_inline(struct harness *h, struct conn *c, unsigned v)
+{
+    struct hfx_msg m;
+    uint32_t stream = pick_stream(h, take(h));
+    uint8_t shape = take(h);
+    size_t len;
+
+    make_frame_common(h, &m, stream, v & 1);
+    m.u.frame.source = HFX_SOURCE_INLINE;
+    len = layout(c, stream, shape >> 3, &m.u.frame);
+    uint8_t *buf = scratch(h);
+    if (len > SCRATCH_SIZE - HFX_MAX_HEAD)
+        len = SCRATCH_SIZE - HFX_MAX_HEAD; /* too big to send: TRUNCATED */
+    bend_frame(&m.u.frame, &len, shape & 7);
+    memset(buf, (int)(m.u.frame.frame_id & 0xff), len);
+    queue_msg(h, c, &m, buf, len);
+}
+
+static void op_frame_shm(struct harness *h, struct conn *c, unsigned v)
+{
+    struct hfx_msg m;
+    uint32_t stream = pick_stream(h, take(h));
+    uint8_t r = take(h), at = take(h);
+    size_t len;
+
+    make_frame_common(h, &m, stream, v & 1);
+    m.u.frame.source = HFX_SOURCE_SHM;
+    if (c->nregions && !(r & 0x80))
+        m.u.frame.region = c->regions[r % c->nregions];
+    else
+        m.u.frame.region = r & 7; /* maybe not attached; 0: no region 0 here */
+    static const unsigned bends[] = {0, 4, 6, 7}; /* none, stride, plane count, past the end */
+
+    len = layout(c, stream, 0, &m.u.frame);
+    for (unsigned p = 0; p < m.u.frame.plane_count; p++)
+        m.u.frame.planes[p].offset += (uint64_t)at * 64;
+    bend_frame(&m.u.frame, &len, bends[v >> 1]);
+    queue_msg(h, c, &m, NULL, 0);
+}
+
+static void op_stream_control(struct harness *h, struct conn *c, unsigned v)
+{
+    static const uint16_t types[] = {HFX_MSG_REQUEST_KEYFRAME, HFX_MSG_FLUSH, HFX_MSG_CLOSE,
+                                     HFX_MSG_SET_BITRATE};
+    struct hfx_msg m;
+
+    init_msg(&m, types[(v >> 1) & 3], pick_stream(h, take(h)));
+    if (m.hdr.type == HFX_MSG_SET_BITRATE)
+        m.u.set_bitrate.kbps = 1u + 100u * take(h);
+    note(h, "conn %u: %s stream %" PRIu32, c->index, hfx_msg_type_name(m.hdr.type),
+         m.hdr.stream);
+    queue_msg(h, c, &m, NULL, 0);
+}
+
+static void op_pings(struct harness *h, struct conn *c)
+{
+    unsigned n = 1u + 16u * take(h);
+    struct hfx_msg m;
+
+    if (n > h->burst_pings_left)
+        n = h->burst_pings_left;
+    h->burst_pings_left -= n;
+    init_msg(&m, HFX_MSG_PING, 0);
+    for (unsigned i = 0; i < n; i++) {
+        m.u.ping.cookie = h->next_cookie++;
+        queue_msg(h, c, &m, NULL, 0);
+    }
+}
+
+static void op_bye_or_error(struct harness *h, struct conn *c, unsigned v)
+{
+    struct hfx_msg m;
+
+    if (v < 6) {
+        init_msg(&m, HFX_MSG_BYE, 0);
+    } else {
+        init_msg(&m, HFX_MSG_ERROR, v == 7 ? pick_stream(h, take(h)) : 0);
+        m.u.error.code = take(h);
+        snprintf(m.u.error.text, sizeof(m.u.error.text), "client error");
+    }
+    queue_msg(h, c, &m, NULL, 0);
+}
+
+/* SHM_ATTACH with a sealed memfd, or with the usual lies: a size over the
+ * file, no seal, no descriptor, two descriptors, or the descriptor on a
+ * PING instead. */
+static void op_shm_attach(struct harness *h, struct conn *c)
+{
+    uint8_t r = take(h), size_b = take(h), mode = take(h);
+    uint32_t region = r % 6; /* 0: HFX_E_MALFORMED */
+    uint64_t size = 4096u * (1u + (size_b & 7));
+    struct hfx_msg m;
+    int fd = -1;
+
+    if (!can_send(c))
+        return;
+    if (!(mode & 0x04)) {
+        fd = memfd_create("hfx-fuzz", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        if (fd < 0 || ftruncate(fd, (off_t)size) != 0)
+            abort();
+        if (!(mode & 0x02) && fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK) != 0)
+            abort();
+    }
+    init_msg(&m, HFX_MSG_SHM_ATTACH, 0);
+    m.u.shm_attach.region = region;
+    m.u.shm_attach.size = (mode & 0x01) ? size + 1 : size;
+    if (fd >= 0) {
+        /* One message with descriptors per write: earlier ones go out. */
+        if (c->nfds > 0)
+            flush_conn(h, c);
+        c->fd_off = c->tx_len; /* with the first byte of the next message */
+        c->fds[c->nfds++] = fd;
+        if (mode & 0x08) {
+            int second = dup(fd);
+            if (second < 0)
+                abort();
+            c->fds[c->nfds++] = second;
+        }
+    }
+    if ((mode & 0x10) && fd >= 0) {
+        struct hfx_msg ping;
+        init_msg(&ping, HFX_MSG_PING, 0);
+        ping.u.ping.cookie = h->next_cookie++;
+        queue_msg(h, c, &ping, NULL, 0);
+        flush_conn(h, c); /* the descriptor goes with the PING, not SHM_ATTACH */
+    }
+    queue_msg(h, c, &m, NULL, 0);
+    if (region && c->nregions < MAX_REGIONS)
+        c->regions[c->nregions++] = region;
+}
+
+static void op_shm_detach(struct harness *h, struct conn *c)
+{
+    struct hfx_msg m;
+
+    init_msg(&m, HFX_MSG_SHM_DETACH, 0);
+    m.u.shm_detach.region = take(h) % 6;
+    queue_msg(h, c, &m, NULL, 0);
+}
+
+/* Messages only a host sends, from the client: HFX_E_STATE. */
+static void op_host_message(struct harness *h, struct conn *c, unsigned v)
+{
+    static const uint8_t au[] = {0, 0, 0, 1, 0x65, 0x88};
+    struct hfx_msg m;
+    uint32_t stream = pick_stream(h, take(h));
+
+    switch (v) {
+    case 0:
+        init_msg(&m, HFX_MSG_WELCOME, 0);
+        m.u.welcome.version = 1;
+        m.u.welcome.max_payload = HFX_MAX_PAYLOAD_HANDSHAKE;
+        m.u.welcome.max_streams = 1;
+        m.u.welcome.window = 1;
+        break;
+    case 1:
+        init_msg(&m, HFX_MSG_PONG, 0);
+        break;
+    case 2:
+        init_msg(&m, HFX_MSG_CONFIGURED, stream);
+        m.u.configured.codec = HFX_CODEC_H264;
+        m.u.configured.width = 16;
+        m.u.configured.height = 16;
+        break;
+    case 3:
+        init_msg(&m, HFX_MSG_PACKET, stream);
+        queue_msg(h, c, &m, au, sizeof(au));
+        return;
+    case 4:
+        init_msg(&m, HFX_MSG_FRAME_DROPPED, stream);
+        m.u.dropped.reason = HFX_DROP_CLOSED;
+        break;
+    case 5:
+        init_msg(&m, HFX_MSG_FLUSHED, stream);
+        break;
+    default:
+        /* A FRAME with a source this host does not serve. */
+        init_msg(&m, HFX_MSG_FRAME, stream);
+        m.u.frame.source = v == 6 ? HFX_SOURCE_RESOURCE : HFX_SOURCE_SCANOUT;
+        m.u.frame.region = 1;
+        m.u.frame.plane_count = 1;
+        m.u.frame.planes[0].stride = 64;
+        m.u.frame.frame_id = h->next_frame_id++;
+        break;
+    }
+    queue_msg(h, c, &m, NULL, 0);
+}
+
+/* A template message, encoded, with bytes flipped: header and payload
+ * fields the reference encoder would never write. */
+static void op_mutate(struct harness *h, struct conn *c)
+{
+    uint8_t t = take(h), k = take(h);
+    struct hfx_msg m;
+    size_t len = 0, tail = 0;
+
+    switch (t % 8) {
+    case 0:
+        make_hello(h, &m, 0, 1);
+        break;
+    case 1:
+        make_configure(h, &m, 1, 1, 0x77, 0);
+        break;
+    case 2:
+        make_frame_common(h, &m, 1, false);
+        m.u.frame.source = HFX_SOURCE_INLINE;
+        tail = layout(c, 1, 0, &m.u.frame);
+        if (tail > SCRATCH_SIZE / 4)
+            tail = SCRATCH_SIZE / 4;
+        break;
+    case 3:
+        init_msg(&m, HFX_MSG_SHM_ATTACH, 0);
+        m.u.shm_attach.region = 1;
+        m.u.shm_attach.size = 4096;
+        break;
+    case 4:
+        init_msg(&m, HFX_MSG_SET_BITRATE, 1);
+        m.u.set_bitrate.kbps = 1000;
+        break;
+    case 5:
+        init_msg(&m, HFX_MSG_PING, 0);
+        m.u.ping.cookie = h->next_cookie++;
+        break;
+    case 6:
+        init_msg(&m, HFX_MSG_ERROR, 0);
+        m.u.error.code = HFX_E_REMOTE;
+        snprintf(m.u.error.text, sizeof(m.u.error.text), "text");
+        break;
+    default:
+        init_msg(&m, HFX_MSG_CLOSE, 1);
+        break;
+    }
+    uint8_t *buf = scratch(h), *tailbuf = buf + SCRATCH_SIZE / 2;
+    memset(tailbuf, 0x10, tail);
+    /* Head and tail end before tailbuf: HFX_MAX_HEAD + a quarter < a half. */
+    len = encode_msg(&m, tailbuf, tail, buf, SCRATCH_SIZE / 2);
+    if (len == 0)
+        return;
+    for (unsigned i = 0; i < (k & 7u); i++) {
+        uint8_t at = take(h), x = take(h);
+        buf[at % len] ^= x;
+    }
+    queue_bytes(h, c, buf, len);
+}
+
+static void op_raw(struct harness *h, struct conn *c)
+{
+    size_t n = take(h);
+
+    if (n > h->left)
+        n = h->left;
+    queue_bytes(h, c, h->in, n);
+    h->in += n;
+    h->left -= n;
+}
+
+static void settle_configures(struct harness *h, struct conn *c);
+static void ping_barrier(struct harness *h, struct conn *c);
+static bool frames_waiting(const struct harness *h, const struct frame_rec **first);
+
+/* Read from every open connection, waiting up to ms for something. */
+static void wait_any(struct harness *h, int ms)
+{
+    struct pollfd p[MAX_CONNS];
+    nfds_t n = 0;
+
+    for (unsigned i = 0; i < h->nconns; i++)
+        if (h->conns[i].fd >= 0 && !h->conns[i].eof)
+            p[n++] = (struct pollfd){.fd = h->conns[i].fd, .events = POLLIN};
+    if (n && poll(p, n, ms) > 0)
+        pump_all(h);
+}
+
+/* Write out and let the workers report: every CONFIGURE answered, every
+ * byte handled by the server (a PING's PONG), then the frames answered, for
+ * at most 2..16 ms (and the execution's wait budget). */
+static void op_settle(struct harness *h, unsigned v)
+{
+    const struct frame_rec *f;
+    int64_t t0, until;
+
+    flush_all(h);
+    for (unsigned i = 0; i < h->nconns; i++)
+        settle_configures(h, &h->conns[i]);
+    for (unsigned i = 0; i < h->nconns; i++)
+        ping_barrier(h, &h->conns[i]);
+    t0 = mono_ms();
+    until = t0 + 2 * (1 + (int)v);
+    if (until > t0 + h->wait_left_ms)
+        until = t0 + h->wait_left_ms;
+    while (frames_waiting(h, &f) && mono_ms() < until)
+        wait_any(h, 1);
+    h->wait_left_ms -= (int)(mono_ms() - t0);
+    pump_all(h);
+}
+
+/* Stop the server now, with whatever it has not read yet: what hfxd does
+ * on SIGTERM. The rest of the script only queues bytes nobody reads. */
+static void stop_server(struct harness *h)
+{
+    if (!h->running)
+        return;
+    if (write(h->stop[1], "x", 1) != 1)
+        abort();
+    pthread_join(h->thread, NULL);
+    h->running = false;
+}
+
+static void op_disconnect(struct harness *h, struct conn *c, unsigned v)
+{
+    if (v == 7) {
+        flush_all(h);
+        note(h, "stopping the server");
+        stop_server(h);
+        return;
+    }
+    if (c->fd < 0)
+        return;
+    flush_conn(h, c);
+    if (v & 1) {
+        /* Half-close: the server sees the end and may still answer. */
+        shutdown(c->fd, SHUT_WR);
+        c->write_done = true;
+    } else {
+        close(c->fd);
+        c->fd = -1;
+    }
+    note(h, "conn %u: %s", c->index, (v & 1) ? "half-closed" : "closed");
+}
+
+static void op_sleep(struct harness *h, unsigned v)
+{
+    int ms = 1 + (int)v;
+
+    flush_all(h);
+    if (ms > h->wait_left_ms)
+        ms = h->wait_left_ms;
+    if (ms > 0) {
+        struct timespec ts = {0, (long)ms * 1000000L};
+        nanosleep(&ts, NULL);
+        h->wait_left_ms -= ms;
+    }
+    pump_all(h);
+}
+
+/* ---- waiting for the workers' first results ---- */
+
+static bool configures_unanswered(const struct conn *c)
+{
+    if (c->fd < 0 || c->eof || c->conn_error)
+        return false;
+    for (uint32_t id = 1; id < STREAMS; id++)
+        if (c->sh.awaiting[id])
+            return true;
+    return false;
+}
+
+static void settle_configures(struct harness *h, struct conn *c)
+{
+    int64_t deadline = mono_ms() + CONFIGURE_WAIT_MS;
+
+    if (!configures_unanswered(c))
+        return;
+    flush_conn(h, c);
+    while (configures_unanswered(c) && mono_ms() < deadline)
+        pump(h, c, 1);
+}
+
+/* ---- one execution ---- */
+
+static void *run_server(void *arg)
+{
+    struct harness *h = arg;
+
+    if (hfx_server_run(h->srv, h->stop[0]) != HFX_OK)
+        abort();
+    return NULL;
+}
+
+static unsigned parse_strict(const char *s)
+{
+    if (!s || strcmp(s, "all") == 0)
+        return STRICT_ANSWERS | STRICT_ERRORS;
+    return (strstr(s, "answers") ? STRICT_ANSWERS : 0) | (strstr(s, "errors") ? STRICT_ERRORS : 0);
+}
+
+static void setup(struct harness *h, const uint8_t *data, size_t size)
+{
+    uint8_t h0, h1;
+
+    h->in = data;
+    h->left = size;
+    h->stop[0] = h->stop[1] = -1;
+    h->strict = parse_strict(getenv("HFX_FUZZ_STRICT"));
+    h->verbose = getenv("HFX_FUZZ_VERBOSE") != NULL;
+    h->t0_ms = mono_ms();
+    h->wait_left_ms = WAIT_BUDGET_MS;
+    h->burst_pings_left = MAX_BURST_PINGS;
+    h->next_frame_id = 1;
+    h->next_cookie = 1;
+    h0 = take(h);
+    h1 = take(h);
+
+    h->opts.encoder = "fake";
+    h->opts.window = 1u + (h0 & 3u);
+    h->opts.max_streams = 1u + ((h0 >> 2) & 3u);
+    h->opts.max_queued = (h0 & 0x10) ? 16u * 1024u : 1024u * 1024u;
+    h->opts.handshake_timeout_ms = (h0 & 0x20) ? 5 : 10000;
+    h->opts.keyframe_min_interval_ms = (h0 & 0x40) ? 0 : 200;
+    h->nconns = (h0 & 0x80) ? 2 : 1;
+    h->opts.token = (h1 & 0x01) ? TOKEN : NULL;
+    h->opts.max_sessions = 1u + ((h1 >> 1) & 3u);
+    h->opts.max_payload = SERVER_MAX_PAYLOAD;
+    /* Room for two streams of the budget's estimate, not three. */
+    h->opts.max_memory = (h1 & 0x20) ? SMALL_MAX_MEMORY : 0;
+    if (h1 & 0x08) {
+        h->opts.log = server_log;
+        h->opts.log_user = h;
+    }
+    if (h->verbose) {
+        h->opts.log = server_log;
+        h->opts.log_user = h;
+    }
+
+    if (pipe(h->stop) != 0 || hfx_server_new(&h->opts, &h->srv) != HFX_OK)
+        abort();
+    for (unsigned i = 0; i < h->nconns; i++) {
+        struct conn *c = &h->conns[i];
+        struct hfx_transport *t = NULL;
+        int sv[2];
+
+        c->index = i;
+        c->rx = grow(NULL, &c->rx_cap, 16 * 1024, 1, RX_CAP);
+        c->rx_max = HFX_MAX_PAYLOAD_HANDSHAKE;
+        c->sh.max_payload = HFX_MAX_PAYLOAD_HANDSHAKE;
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+            abort();
+        c->fd = sv[0];
+        /* Room for a whole script in the socket, so that the server reads
+         * it in one go where the system allows (SO_SNDBUFFORCE needs
+         * CAP_NET_ADMIN; without it the default applies). */
+        int sndbuf = 4 * 1024 * 1024;
+        if (setsockopt(c->fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf)) != 0)
+            (void)setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+        if (hfx_transport_from_fd(sv[1], HFX_ADDR_UNIX, &t) != HFX_OK ||
+            hfx_server_add_transport(h->srv, t) != HFX_OK)
+            abort();
+    }
+    if (pthread_create(&h->thread, NULL, run_server, h) != 0)
+        abort();
+    h->running = true;
+}
+
+/* Until the server has handled every byte sent so far on c: the PONG of a
+ * PING. Only on a live session: waiting for HELLO or closing, the server
+ * would take a PING for an error. */
+static void ping_barrier(struct harness *h, struct conn *c)
+{
+    int64_t deadline = mono_ms() + FLUSH_TIMEOUT_MS;
+    struct hfx_msg m;
+    size_t ping;
+
+    if (!h->running || !can_send(c) || c->eof || c->conn_error || c->sh.state != SH_READY ||
+        c->pings_lost)
+        return;
+    init_msg(&m, HFX_MSG_PING, 0);
+    m.u.ping.cookie = h->next_cookie++;
+    queue_msg(h, c, &m, NULL, 0);
+    ping = c->npings; /* PONGs for up to this many PINGs */
+    flush_conn(h, c);
+    while (!c->eof && !c->conn_error && c->ping_head < ping && mono_ms() < deadline)
+        pump(h, c, 10);
+}
+
+/* Half-close c and read until the server closes its end, having handled
+ * everything sent: the end of every script, in whatever state. */
+static void close_barrier(struct harness *h, struct conn *c)
+{
+    int64_t deadline = mono_ms() + FLUSH_TIMEOUT_MS;
+
+    if (c->fd < 0)
+        return;
+    flush_conn(h, c);
+    if (!c->write_done) {
+        shutdown(c->fd, SHUT_WR);
+        c->write_done = true;
+    }
+    while (h->running && !c->eof && mono_ms() < deadline)
+        pump(h, c, 10);
+}
+
+static bool frames_waiting(const struct harness *h, const struct frame_rec **first)
+{
+    for (unsigned i = 0; i < h->nconns; i++) {
+        const struct conn *c = &h->conns[i];
+        if (c->fd < 0 || c->eof || c->frames_lost)
+            continue;
+        for (size_t k = c->first_open; k < c->nframes; k++) {
+            if (!c->frames[k].answered && !c->frames[k].excused) {
+                *first = &c->frames[k];
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+/* HFX_FUZZ_STRICT=answers: every frame answered exactly once. */
+static void check_all_answered(struct harness *h)
+{
+    int64_t deadline = mono_ms() + STRICT_WAIT_MS;
+    const struct frame_rec *f = NULL;
+
+    while (frames_waiting(h, &f) && mono_ms() < deadline) {
+        for (unsigned i = 0; i < h->nconns; i++)
+            pump(h, &h->conns[i], 1);
+    }
+    if (frames_waiting(h, &f))
+        violation(h, NULL, "FRAME %" PRIu64 " on stream %" PRIu32 " never answered "
+                  "(the connection is still open %d ms later)",
+                  f->id, f->stream, STRICT_WAIT_MS);
+}
+
+static void teardown(struct harness *h)
+{
+    note(h, "teardown");
+    flush_all(h);
+    for (unsigned i = 0; i < h->nconns; i++)
+        ping_barrier(h, &h->conns[i]);
+    /* The script ends settled: a worker's open failure not yet passed on
+     * when a stream goes is for the script itself to reach (see the
+     * stop operation). */
+    for (unsigned i = 0; i < h->nconns; i++)
+        settle_configures(h, &h->conns[i]);
+    if ((h->strict & STRICT_ANSWERS) && h->running)
+        check_all_answered(h);
+    for (unsigned i = 0; i < h->nconns; i++)
+        close_barrier(h, &h->conns[i]);
+    note(h, "stopping the server");
+    stop_server(h);
+    note(h, "stopped");
+    /* The server said BYE to what was still open and closed it. */
+    for (unsigned i = 0; i < h->nconns; i++) {
+        struct conn *c = &h->conns[i];
+        while (c->fd >= 0 && !c->eof && pump(h, c, 100))
+            ;
+    }
+    hfx_server_free(&h->srv);
+    for (unsigned i = 0; i < h->nconns; i++) {
+        struct conn *c = &h->conns[i];
+        if (c->fd >= 0)
+            close(c->fd);
+        close_queued_fds(c);
+        free(c->tx);
+        free(c->rx);
+        free(c->sh.buf);
+        free(c->frames);
+        free(c->pings);
+    }
+    close(h->stop[0]);
+    close(h->stop[1]);
+}
+
+/* Threads of this process (the server's, the stream workers') need far
+ * less than glibc's 8 MiB default stack; under ASan the shadow of every
+ * thread's stack is cleared when it starts and ends, and with 8 MiB stacks
+ * that was most of an execution's time. A process setting, made once here
+ * as a main() would (libFuzzer calls this before the first input). */
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    pthread_attr_t attr;
+
+    (void)argc;
+    (void)argv;
+    if (pthread_attr_init(&attr) == 0) {
+        (void)pthread_attr_setstacksize(&attr, THREAD_STACK_SIZE);
+        (void)pthread_setattr_default_np(&attr);
+        pthread_attr_destroy(&attr);
+    }
+    return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    struct harness *h = calloc(1, sizeof(*h));
+    int fds_before = count_fds();
+
+    if (!h)
+        abort();
+    setup(h, data, size);
+    while (h->left) {
+        uint8_t op = take(h);
+        struct conn *c = &h->conns[((op >> 4) & 1u) % h->nconns];
+        unsigned v = op >> 5;
+
+        switch (op & 0x0f) {
+        case 0:
+            op_hello(h, c, v);
+            break;
+        case 1:
+            op_configure(h, c);
+            break;
+        case 2:
+            op_frame_inline(h, c, v);
+            break;
+        case 3:
+            op_frame_shm(h, c, v);
+            break;
+        case 4:
+            op_stream_control(h, c, v);
+            break;
+        case 5:
+            op_pings(h, c);
+            break;
+        case 6:
+            op_bye_or_error(h, c, v);
+            break;
+        case 7:
+            op_shm_attach(h, c);
+            break;
+        case 8:
+            op_shm_detach(h, c);
+            break;
+        case 9:
+            op_host_message(h, c, v);
+            break;
+        case 10:
+            op_mutate(h, c);
+            break;
+        case 11:
+            op_raw(h, c);
+            break;
+        case 12:
+            op_settle(h, v);
+            break;
+        case 13:
+            flush_conn(h, c);
+            pump(h, c, 0);
+            break;
+        case 14:
+            op_disconnect(h, c, v);
+            break;
+        default:
+            op_sleep(h, v);
+            break;
+        }
+    }
+    teardown(h);
+    free(h->scratch);
+    free(h);
+    if (count_fds() != fds_before) {
+        fprintf(stderr, "fuzz-server: %d descriptor(s) leaked\n", count_fds() - fds_before);
+        abort();
+    }
+    return 0;
+}

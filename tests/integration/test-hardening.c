@@ -779,6 +779,109 @@ static void test_padded_frame_is_the_same_picture(void)
     fixture_stop(&f);
 }
 
+static void configure_with(int fd, uint32_t stream, const char *encoder)
+{
+    struct hfx_msg m;
+    static uint8_t buf[1 << 16];
+
+    make_configure(&m, stream, HFX_FORMAT_NV12, W, H);
+    snprintf(m.u.configure.encoder, sizeof(m.u.configure.encoder), "%s", encoder);
+    raw_send(fd, &m, NULL, 0);
+    CHECK(raw_recv(fd, &m, buf, sizeof(buf)));
+    CHECK_EQ_INT(m.hdr.type, HFX_MSG_CONFIGURED);
+}
+
+/* An encoder that fails frame after frame (the fault layer's
+ * fault-fail-at): each failed frame is FRAME_DROPPED ENCODER, the 8th in a
+ * row ends the stream with ERROR HFX_E_ENCODER (§8), later frames are
+ * answered ENCODER, the connection stays and the id can be configured
+ * again. */
+static void test_encoder_fails_for_good(void)
+{
+    struct fixture f;
+    struct hfx_msg m;
+    static uint8_t buf[1 << 16];
+    bool error_seen = false;
+
+    fixture_start(&f, NULL);
+    int fd = fixture_raw_conn(&f);
+    raw_handshake(fd);
+    configure_with(fd, 1, "fault-fail-at=2@fake");
+    for (uint64_t id = 0; id < 14; id++) {
+        send_frame(fd, 1, id, W, H);
+        CHECK(raw_recv(fd, &m, buf, sizeof(buf)));
+        if (m.hdr.type == HFX_MSG_ERROR) {
+            /* Right after the 8th failure's drop (frame 9). */
+            CHECK(!error_seen && id == 10);
+            CHECK_STATUS(m.u.error.code, HFX_E_ENCODER);
+            CHECK_EQ_INT(m.hdr.stream, 1);
+            error_seen = true;
+            CHECK(raw_recv(fd, &m, buf, sizeof(buf)));
+        }
+        if (id < 2) {
+            CHECK_EQ_INT(m.hdr.type, HFX_MSG_PACKET);
+            CHECK(m.u.packet.frame_id == id);
+        } else {
+            CHECK_EQ_INT(m.hdr.type, HFX_MSG_FRAME_DROPPED);
+            CHECK_EQ_INT(m.u.dropped.reason, HFX_DROP_ENCODER);
+            CHECK(m.u.dropped.frame_id == id);
+        }
+    }
+    CHECK(error_seen);
+    ping_pong(fd, 9);
+    configure_with(fd, 1, "fake");
+    send_frame(fd, 1, 100, W, H);
+    CHECK(raw_recv(fd, &m, buf, sizeof(buf)));
+    CHECK_EQ_INT(m.hdr.type, HFX_MSG_PACKET);
+    close(fd);
+    fixture_stop(&f);
+}
+
+/* A client that keeps sending while its encoder is stalled: drops wait
+ * behind the frame being encoded (one answer per frame, in order), and at
+ * 256 unanswered frames the connection ends with HFX_E_SLOW_CONSUMER
+ * (§6) instead of the host tracking them without bound. */
+static void test_stalled_encoder_bounds_unanswered(void)
+{
+    struct fixture f;
+    struct hfx_msg m;
+    static uint8_t buf[1 << 16];
+    char name[32];
+    int gate[2];
+
+    CHECK(pipe(gate) == 0);
+    fixture_start(&f, NULL);
+    int fd = fixture_raw_conn(&f);
+    raw_handshake(fd);
+    snprintf(name, sizeof(name), "fault-block=%d@fake", gate[0]);
+    configure_with(fd, 1, name);
+    for (uint64_t id = 0; id < 300; id++)
+        send_frame(fd, 1, id, W, H);
+    /* Frames dropped before the worker took its first one are answered at
+     * once (nothing older waits); then nothing until the ERROR. */
+    unsigned early = 0;
+    for (;;) {
+        CHECK(raw_recv(fd, &m, buf, sizeof(buf)));
+        if (m.hdr.type != HFX_MSG_FRAME_DROPPED)
+            break;
+        CHECK(m.u.dropped.frame_id == early);
+        CHECK_EQ_INT(m.u.dropped.reason, HFX_DROP_QUEUE_FULL);
+        early++;
+    }
+    CHECK(early < 40);
+    CHECK_EQ_INT(m.hdr.type, HFX_MSG_ERROR);
+    CHECK_STATUS(m.u.error.code, HFX_E_SLOW_CONSUMER);
+    CHECK(strstr(m.u.error.text, "256 frames") != NULL);
+    CHECK(raw_wait_closed(fd));
+    close(gate[1]); /* the worker's send returns; the stream goes */
+    close(fd);
+    int good = fixture_good_session(&f);
+    raw_check_alive(good, 1);
+    close(good);
+    fixture_stop(&f);
+    close(gate[0]);
+}
+
 int main(void)
 {
     static const struct check_case cases[] = {
@@ -800,6 +903,8 @@ int main(void)
         CHECK_CASE(test_token_guessing_is_slowed),
         CHECK_CASE(test_out_of_descriptors),
         CHECK_CASE(test_padded_frame_is_the_same_picture),
+        CHECK_CASE(test_encoder_fails_for_good),
+        CHECK_CASE(test_stalled_encoder_bounds_unanswered),
     };
     memset(picture, 0x80, sizeof(picture));
     av_log_set_level(AV_LOG_QUIET);

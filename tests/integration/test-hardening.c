@@ -303,7 +303,7 @@ static void test_overflow_answers_in_order(void)
     struct fixture f;
     struct hfx_server_options o = {.window = 1, .keyframe_min_interval_ms = -1};
     struct hfx_msg m;
-    size_t size = 1280 * 720 * 3 / 2;
+    size_t size = 640 * 360 * 3 / 2;
     uint8_t *noise[2];
 
     srand(7);
@@ -316,13 +316,13 @@ static void test_overflow_answers_in_order(void)
     fixture_start(&f, &o);
     int fd = fixture_raw_conn(&f);
     raw_handshake(fd);
-    make_configure(&m, 1, HFX_FORMAT_NV12, 1280, 720);
+    make_configure(&m, 1, HFX_FORMAT_NV12, 640, 360);
     m.u.configure.latency = HFX_LATENCY_QUALITY;
     m.u.configure.bitrate_kbps = 2000;
     raw_send(fd, &m, NULL, 0);
     collect_answers(fd, HFX_MSG_CONFIGURED, 0, 0, 0);
     for (uint64_t id = 0; id < 30; id++) {
-        frame_msg(&m, 1, id, 1280, 720);
+        frame_msg(&m, 1, id, 640, 360);
         raw_send(fd, &m, noise[id % 2], size);
     }
     send_simple(fd, HFX_MSG_FLUSH, 1);

@@ -611,7 +611,7 @@ static void end_stream(struct hfx_server *s, struct session *ss, uint32_t id, ui
     unsigned n = 0;
 
     if (slot->state != SLOT_LIVE) {
-        slot->state = next == SLOT_FAILED ? SLOT_FAILED : SLOT_FREE;
+        slot->state = next;
         return;
     }
     stream_get_stats(slot->stream, &st);
@@ -620,11 +620,7 @@ static void end_stream(struct hfx_server *s, struct session *ss, uint32_t id, ui
     for (unsigned i = 0; i < n; i++)
         stream_frame_release(&pending[i]);
     if (quiet) {
-        while (left) {
-            struct stream_result *next_r = left->next;
-            free(left);
-            left = next_r;
-        }
+        stream_results_free(left);
     } else {
         pass_on(s, ss, id, left);
         answers_drop_all(slot->answers, reason);
@@ -1348,8 +1344,13 @@ static int reap_sessions(struct hfx_server *s)
         struct session *next = ss->next;
         if (ss->stalled && ss->state != SESSION_CLOSING && may_process(s, ss, now))
             process_messages(s, ss);
-        if (ss->stalled && ss->state == SESSION_HELLO)
-            wait = earlier(wait, throttle_until(&s->throttle, ss->peer_key, now) - now);
+        /* Waiting out a failed token: wake when the wait ends. (A session
+         * stalled by its send queue wakes on POLLOUT instead.) */
+        if (ss->stalled && ss->state == SESSION_HELLO) {
+            int64_t until = throttle_until(&s->throttle, ss->peer_key, now);
+            if (until > now)
+                wait = earlier(wait, until - now);
+        }
         /* A connection that never says HELLO must not hold a slot forever. */
         if (ss->state == SESSION_HELLO) {
             int64_t deadline = ss->started_ms + s->opts.handshake_timeout_ms;

@@ -316,15 +316,18 @@ static void do_flush(struct stream *s)
     post(s, new_result(RESULT_FLUSHED, 0));
 }
 
-static void free_stream(struct stream *s)
+void stream_results_free(struct stream_result *r)
 {
-    struct stream_result *r = s->results;
-
     while (r) {
         struct stream_result *next = r->next;
         free(r);
         r = next;
     }
+}
+
+static void free_stream(struct stream *s)
+{
+    stream_results_free(s->results);
     for (unsigned i = 0; i < s->count; i++)
         stream_frame_release(&s->pending[(s->head + i) % HFX_MAX_WINDOW]);
     hfx_encoder_free(&s->enc);

@@ -110,6 +110,9 @@ void stream_set_bitrate(struct stream *s, uint32_t kbps);
 /* Encode everything pending, drain the encoder, then report FLUSHED. */
 void stream_flush(struct stream *s);
 
+/* Free a list of results (NULL-safe). */
+void stream_results_free(struct stream_result *r);
+
 /* Results so far, oldest first; the caller frees each with free(). */
 struct stream_result *stream_take_results(struct stream *s);
 

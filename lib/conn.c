@@ -510,6 +510,12 @@ enum hfx_status hfx_conn_read(struct hfx_conn *c)
         got_any = true;
         if (got < c->in_cap - c->in_len + got)
             break; /* short read: the transport is drained for now */
+        /* A whole chunk beyond the message being assembled is enough: a
+         * peer that sends faster than its messages are handled (a PING
+         * flood whose PONGs it never reads) must not fill the buffer up
+         * to the cap on every call. */
+        if (c->in_len - c->in_off >= c->want + READ_CHUNK)
+            break;
     }
     if (got_any)
         return HFX_OK;

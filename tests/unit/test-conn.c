@@ -2,6 +2,7 @@
 /* Message framing over a socketpair: whole messages out of any split of the
  * byte stream, bounded queues, descriptors, payload hand-over. */
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <poll.h>
 #include <string.h>
@@ -161,6 +162,52 @@ static void test_flood_before_first_read(void)
     CHECK(sent > 300 * 1024); /* more than one read buffer's worth is waiting */
     CHECK_STATUS(hfx_conn_read(b), HFX_OK);
     CHECK_STATUS(hfx_conn_next(b, &m), HFX_E_BAD_MAGIC);
+    hfx_conn_free(&a);
+    hfx_conn_free(&b);
+}
+
+/* A peer that sends small messages faster than they are handled: one read
+ * takes what the next message needs and a chunk more, not everything the
+ * socket holds (hfxd under a PING flood kept up to 16 MiB per connection). */
+static void test_read_bounded_by_message(void)
+{
+    struct hfx_conn *a, *b;
+    struct hfx_msg m;
+    static uint8_t pings[24 * 4096];
+    struct hfx_conn_options o = {.max_payload = 64u << 20};
+    size_t len = 0, sent = 0;
+
+    pair(&a, &b, &o);
+    for (unsigned i = 0; i < 4096; i++) {
+        size_t used = 0;
+        ping(&m, i);
+        CHECK_STATUS(hfx_msg_encode(&m, 0, pings + len, sizeof(pings) - len, &used), HFX_OK);
+        len += used;
+    }
+    int fd = hfx_conn_fd(a);
+    int big = 8 << 20;
+    CHECK(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == 0);
+    if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof(big)) != 0)
+        CHECK(setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof(big)) == 0);
+    for (;;) {
+        ssize_t n = send(fd, pings + sent % len, len - sent % len, MSG_NOSIGNAL);
+        if (n <= 0)
+            break;
+        sent += (size_t)n;
+    }
+    if (sent < (2u << 20)) {
+        printf("bound not shown: only %zu bytes fit in the socket "
+               "(SO_SNDBUFFORCE needs CAP_NET_ADMIN)\n", sent);
+    } else {
+        CHECK_STATUS(hfx_conn_read(b), HFX_OK);
+        printf("%zu bytes waiting, one read took %zu\n", sent, hfx_conn_buffered(b));
+        CHECK(hfx_conn_buffered(b) <= 512u * 1024u);
+        /* Every PING still arrives, in order. */
+        for (size_t i = 0; i < sent / 24; i++) {
+            CHECK_STATUS(recv_one(b, &m), HFX_OK);
+            CHECK(m.hdr.type == HFX_MSG_PING && m.u.ping.cookie == i % 4096);
+        }
+    }
     hfx_conn_free(&a);
     hfx_conn_free(&b);
 }
@@ -359,6 +406,7 @@ int main(void)
         CHECK_CASE(test_byte_at_a_time),
         CHECK_CASE(test_oversized_and_garbage),
         CHECK_CASE(test_flood_before_first_read),
+        CHECK_CASE(test_read_bounded_by_message),
         CHECK_CASE(test_slow_consumer),
         CHECK_CASE(test_send_wait_timeout),
         CHECK_CASE(test_fd_and_payload_handover),

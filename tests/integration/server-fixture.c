@@ -115,13 +115,20 @@ void raw_send(int fd, const struct hfx_msg *m, const void *tail, size_t tail_len
 void raw_send_fd(int fd, const struct hfx_msg *m, int pass_fd)
 {
     uint8_t head[HFX_MAX_HEAD];
-    char ctrl[CMSG_SPACE(sizeof(int))];
+    /* Zeroed: CMSG_SPACE pads past CMSG_LEN, and sendmsg reads the padding
+     * too (valgrind reports it uninitialised). The union aligns the buffer
+     * for struct cmsghdr, as lib/transport-socket.c does. */
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } ctrl;
     size_t n = 0;
 
+    memset(&ctrl, 0, sizeof(ctrl));
     CHECK_STATUS(hfx_msg_encode(m, 0, head, sizeof(head), &n), HFX_OK);
     struct iovec iov = {head, n};
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctrl,
-                        .msg_controllen = sizeof(ctrl)};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctrl.buf,
+                        .msg_controllen = sizeof(ctrl.buf)};
     struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
     c->cmsg_level = SOL_SOCKET;
     c->cmsg_type = SCM_RIGHTS;

@@ -10,11 +10,11 @@
 
 struct hfxd_process {
     pid_t pid;
-    int log_fd;        /* hfxd's stderr */
+    int log_fd;        /* hfxd's stdout and stderr (an unlinked file), read side */
     char dir[64];      /* private temp dir */
     char unix_addr[128];
     uint16_t tcp_port; /* when started with tcp:127.0.0.1:0 */
-    char log[65536];   /* everything hfxd printed, for assertions */
+    char log[65536];   /* what hfxd printed (its first 64 kB), for assertions */
     size_t log_len;
 };
 

@@ -2,11 +2,27 @@
 """Sum meson's JSON test logs into one 'N passed, N failed, N skipped' line.
 
 Each log is the testlog.json of one `meson test` run (one JSON object per
-line). Skipped tests are listed with the reason they printed, since a skip
-must say why. Exits non-zero if any test failed or a log is missing.
+line), or testlog-SETUP.json for a run with --setup SETUP (scripts/test's
+valgrind run). Skipped and failed tests are listed with the run they belong
+to (the same test runs in several), skips with the reason they printed,
+since a skip must say why. Exits non-zero if any test failed or a log is
+missing.
 """
 import json
+import os
 import sys
+
+
+def run_label(path):
+    """'build-san' for build-san/meson-logs/testlog.json, 'build --setup
+    valgrind' for build/meson-logs/testlog-valgrind.json."""
+    logdir, name = os.path.split(path)
+    label = os.path.dirname(logdir) or "."
+    stem = os.path.splitext(name)[0]
+    if stem.startswith("testlog-"):
+        label += " --setup " + stem[len("testlog-"):]
+    return label
+
 
 passed = failed = skipped = 0
 missing = False
@@ -17,6 +33,7 @@ for path in sys.argv[1:]:
         print(f"missing test log {path}: {e}", file=sys.stderr)
         missing = True
         continue
+    run = run_label(path)
     for line in lines:
         if not line.strip():
             continue
@@ -28,10 +45,10 @@ for path in sys.argv[1:]:
         elif result == "SKIP":
             skipped += 1
             reason = (r.get("stdout") or "").strip().splitlines()
-            print(f"skipped: {name}: {reason[-1] if reason else 'no reason given'}")
+            print(f"skipped: {run}: {name}: {reason[-1] if reason else 'no reason given'}")
         else:
             failed += 1
-            print(f"failed: {name} ({result})")
+            print(f"failed: {run}: {name} ({result})")
 
 line = f"{passed} passed, {failed} failed"
 if skipped:

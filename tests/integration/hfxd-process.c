@@ -90,7 +90,7 @@ void hfxd_start(struct hfxd_process *p, int keep_fd, const char *const *extra)
         _exit(127);
     }
     close(log_out);
-    for (int waited = 0; waited < 10000; waited += 20) {
+    for (int waited = 0; waited < check_timeout_ms(10000); waited += 20) {
         struct timespec ts = {0, 20000000};
         nanosleep(&ts, NULL);
         hfxd_collect_log(p);
@@ -106,7 +106,7 @@ void hfxd_start(struct hfxd_process *p, int keep_fd, const char *const *extra)
         }
     }
     print_log(p, "hfxd did not start");
-    check_fail(__FILE__, __LINE__, "hfxd start", "no 'ready' line within 10 s");
+    check_fail(__FILE__, __LINE__, "hfxd start", "no 'ready' line in time");
 }
 
 bool hfxd_stop(struct hfxd_process *p)
@@ -116,7 +116,7 @@ bool hfxd_stop(struct hfxd_process *p)
     char path[160];
 
     kill(p->pid, SIGTERM);
-    for (int waited = 0; waited < 10000; waited += 10) {
+    for (int waited = 0; waited < check_timeout_ms(10000); waited += 10) {
         pid_t r = waitpid(p->pid, &status, WNOHANG);
         if (r == p->pid) {
             ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;

@@ -20,11 +20,13 @@ struct hfxd_process {
 
 /* Start `hfxd` (path from $HFXD) with --listen unix:DIR/sock plus extra
  * arguments (NULL-terminated), keep_fd is left open in the child (or -1).
- * Waits for its "ready" line. hfxd is killed when the calling thread ends
- * (PR_SET_PDEATHSIG), so that no test leaves one behind. */
+ * Waits for its "ready" line (10 s, check_timeout_ms). hfxd is killed when
+ * the calling thread ends (PR_SET_PDEATHSIG), so that no test leaves one
+ * behind. */
 void hfxd_start(struct hfxd_process *p, int keep_fd, const char *const *extra);
 
-/* SIGTERM, wait; returns true if it exited with status 0 within 10 s. */
+/* SIGTERM, wait; returns true if it exited with status 0 within 10 s
+ * (check_timeout_ms). */
 bool hfxd_stop(struct hfxd_process *p);
 
 /* Read what hfxd logged so far into p->log (non-blocking). */

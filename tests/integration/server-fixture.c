@@ -141,7 +141,7 @@ static bool read_exact(int fd, uint8_t *buf, size_t len)
 {
     while (len) {
         struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (poll(&p, 1, 5000) <= 0)
+        if (poll(&p, 1, check_timeout_ms(5000)) <= 0)
             return false;
         ssize_t n = read(fd, buf, len);
         if (n < 0 && errno == EINTR)
@@ -174,7 +174,7 @@ bool raw_wait_closed(int fd)
     uint8_t buf[4096];
     for (;;) {
         struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (poll(&p, 1, 5000) <= 0)
+        if (poll(&p, 1, check_timeout_ms(5000)) <= 0)
             return false;
         ssize_t n = read(fd, buf, sizeof(buf));
         if (n == 0 || (n < 0 && errno == ECONNRESET))

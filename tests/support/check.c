@@ -26,6 +26,16 @@ int check_count_fds(void)
     return n - 3; /* ".", ".." and the directory's own descriptor */
 }
 
+int check_timeout_ms(int ms)
+{
+    const char *v = getenv("HFX_TEST_TIMEOUT_SCALE");
+    long scale = v ? strtol(v, NULL, 10) : 1;
+
+    if (scale < 1 || scale > 100)
+        scale = 1;
+    return ms * (int)scale;
+}
+
 static bool run_one(const struct check_case *c)
 {
     pid_t pid;

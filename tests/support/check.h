@@ -29,6 +29,11 @@ void check_fail(const char *file, int line, const char *expr, const char *detail
 int check_run(const struct check_case *cases, size_t n);
 /* Open file descriptors of this process right now. */
 int check_count_fds(void);
+/* ms times $HFX_TEST_TIMEOUT_SCALE (a whole number, default 1), for a wait
+ * on something a test expects to happen, so that a slow run does not fail
+ * on time alone: meson test --setup valgrind sets 10. Not for waits whose
+ * length is what a test measures. */
+int check_timeout_ms(int ms);
 
 #define CHECK(cond)                                                            \
     do {                                                                       \

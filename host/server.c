@@ -68,6 +68,7 @@ struct stream_slot {
     struct answers *answers;  /* SLOT_LIVE; owned */
     struct hfx_configure cfg; /* SLOT_LIVE, SLOT_FAILED */
     uint64_t budget;          /* bytes reserved from max_memory (SLOT_LIVE) */
+    unsigned flushes;         /* FLUSHes passed to the worker, FLUSHED not sent (SLOT_LIVE) */
 };
 
 struct session {
@@ -579,6 +580,8 @@ static bool pass_on(struct hfx_server *s, struct session *ss, uint32_t id,
         case RESULT_FLUSHED:
             /* Every frame before the FLUSH has its answer by now (the
              * worker drained the encoder first). */
+            if (slot->flushes)
+                slot->flushes--;
             send_answers(s, ss, id);
             init_msg(&m, HFX_MSG_FLUSHED, id);
             send_or_close(s, ss, &m);
@@ -597,10 +600,10 @@ static bool pass_on(struct hfx_server *s, struct session *ss, uint32_t id,
 
 /* End a live stream. Its worker's results so far are passed on, then every
  * frame still unanswered gets FRAME_DROPPED for `reason`, in frame order
- * (docs/protocol.md §5: exactly one answer per frame), unless `quiet` (a
- * new HELLO, BYE or the connection's end: nobody is there to answer). The
- * slot becomes `next` (SLOT_FREE, or SLOT_FAILED after an encoder
- * failure). */
+ * (docs/protocol.md §5: exactly one answer per frame), then every FLUSH the
+ * worker did not finish its FLUSHED (§5.8), unless `quiet` (a new HELLO,
+ * BYE or the connection's end: nobody is there to answer). The slot
+ * becomes `next` (SLOT_FREE, or SLOT_FAILED after an encoder failure). */
 static void end_stream(struct hfx_server *s, struct session *ss, uint32_t id, uint32_t reason,
                        bool quiet, enum slot_state next)
 {
@@ -625,7 +628,13 @@ static void end_stream(struct hfx_server *s, struct session *ss, uint32_t id, ui
         pass_on(s, ss, id, left);
         answers_drop_all(slot->answers, reason);
         send_answers(s, ss, id);
+        for (; slot->flushes; slot->flushes--) {
+            struct hfx_msg m;
+            init_msg(&m, HFX_MSG_FLUSHED, id);
+            send_or_close(s, ss, &m);
+        }
     }
+    slot->flushes = 0;
     answers_clear(slot->answers);
     free(slot->answers);
     slot->answers = NULL;
@@ -1062,6 +1071,7 @@ static void on_stream_control(struct hfx_server *s, struct session *ss, const st
     case HFX_MSG_FLUSH:
         if (slot->state == SLOT_LIVE) {
             stream_flush(slot->stream);
+            slot->flushes++;
         } else {
             init_msg(&reply, HFX_MSG_FLUSHED, id);
             send_or_close(s, ss, &reply);

@@ -18,6 +18,7 @@ struct inflight {
     uint64_t seq;
     int64_t pts;
     bool forced;
+    bool done; /* answered: its PACKET or FRAME_DROPPED was posted */
 };
 
 struct stream {
@@ -31,7 +32,7 @@ struct stream {
     unsigned head;
     unsigned count;
     bool stop;
-    bool flush;
+    unsigned flush; /* FLUSHes not yet done: one FLUSHED each (§5.8) */
     bool keyframe_wanted;
     uint32_t new_kbps;
     struct stream_result *results;
@@ -41,7 +42,11 @@ struct stream {
     /* Worker only. */
     struct hfx_encoder *enc;
     int64_t seq;
+    int64_t out_seq; /* oldest frame given to the encoder and not answered */
     struct inflight ring[INFLIGHT_RING];
+    /* The stream's ERROR HFX_E_NOMEM, allocated at stream_start for the day
+     * a result cannot be (post); NULL once used. */
+    struct stream_result *lost;
     int64_t last_forced_ms;
     int64_t last_idr_ms;
     uint32_t keyint_frames_since;
@@ -99,13 +104,24 @@ static struct stream_result *new_result(enum stream_result_type type, size_t len
     return r;
 }
 
-/* Append under the lock and wake the I/O thread. */
+/* Append under the lock and wake the I/O thread. r == NULL is a result that
+ * could not be allocated: its frame, CONFIGURE or FLUSH would go without
+ * the answer docs/protocol.md §5 promises, so the stream fails instead
+ * (§8: ERROR HFX_E_NOMEM on the stream, allocated in advance). The I/O
+ * thread then ends it: every frame still unanswered gets FRAME_DROPPED
+ * ENCODER and every FLUSH its FLUSHED (server.c, end_stream). */
 static void post(struct stream *s, struct stream_result *r)
 {
     static const uint8_t byte = 1;
 
-    if (!r)
-        return; /* out of memory: the frame stays unanswered, logged below */
+    if (!r) {
+        s->usable = false; /* what comes before the end is dropped */
+        r = s->lost;
+        s->lost = NULL;
+        if (!r)
+            return; /* the stream has failed already */
+        slog(s, HFX_LOG_ERROR, "out of memory for a result; the stream fails");
+    }
     pthread_mutex_lock(&s->lock);
     if (s->stop) {
         pthread_mutex_unlock(&s->lock);
@@ -199,12 +215,42 @@ static bool open_encoder(struct stream *s)
     return true;
 }
 
+/* The frame in `in` has its answer: move out_seq past the answered ones. */
+static void answered(struct stream *s, struct inflight *in)
+{
+    in->done = true;
+    while (s->out_seq < s->seq && s->ring[(uint64_t)s->out_seq % INFLIGHT_RING].done)
+        s->out_seq++;
+}
+
+/* The encoder lost the output of the frames it holds (a receive or flush
+ * failed, e.g. out of memory), or finished without giving it: drop each
+ * with reason ENCODER (§5.5), so that none goes unanswered. A packet that
+ * still comes for one of them is not posted (post_packet). */
+static void drop_held(struct stream *s)
+{
+    for (; s->out_seq < s->seq; s->out_seq++) {
+        struct inflight *in = &s->ring[(uint64_t)s->out_seq % INFLIGHT_RING];
+        if (!in->done) {
+            in->done = true;
+            post_dropped(s, in->frame_id, in->seq, HFX_DROP_ENCODER);
+        }
+    }
+}
+
 static void post_packet(struct stream *s, const struct hfx_encoded *e)
 {
     struct inflight *in = &s->ring[(uint64_t)e->pts % INFLIGHT_RING];
-    struct stream_result *r = new_result(RESULT_PACKET, e->len);
+    struct stream_result *r;
     int64_t now = mono_ms();
 
+    if (in->done) {
+        slog(s, HFX_LOG_DEBUG, "packet for frame %llu, already answered",
+             (unsigned long long)in->frame_id);
+        return;
+    }
+    answered(s, in);
+    r = new_result(RESULT_PACKET, e->len);
     if (e->keyframe)
         s->last_idr_ms = now;
     if (in->forced && !e->keyframe) {
@@ -238,15 +284,35 @@ static void post_packet(struct stream *s, const struct hfx_encoded *e)
     post(s, r);
 }
 
-static void drain(struct stream *s)
+/* Pass on what the encoder has; false when it failed to give a packet. */
+static bool drain(struct stream *s)
 {
     struct hfx_encoded e;
     enum hfx_status st;
 
     while ((st = hfx_encoder_receive(s->enc, &e)) == HFX_OK)
         post_packet(s, &e);
-    if (st != HFX_INCOMPLETE && st != HFX_E_CLOSED)
-        slog(s, HFX_LOG_WARN, "receive: %s", hfx_strerror(st));
+    if (st == HFX_INCOMPLETE || st == HFX_E_CLOSED)
+        return true;
+    /* That packet is lost, and which frame it was for is not known. */
+    slog(s, HFX_LOG_WARN, "receive: %s", hfx_strerror(st));
+    drop_held(s);
+    return false;
+}
+
+/* One more frame the encoder failed on (send or receive). One bad frame is
+ * that frame's loss; an encoder that fails frame after frame would
+ * otherwise turn every FRAME into a drop for as long as the client keeps
+ * sending. */
+static void encoder_failed(struct stream *s)
+{
+    if (++s->failures_in_a_row == STREAM_FAIL_LIMIT) {
+        char text[96];
+        snprintf(text, sizeof(text), "the encoder failed on %d frames in a row",
+                 STREAM_FAIL_LIMIT);
+        post_error(s, HFX_E_ENCODER, text);
+        s->usable = false;
+    }
 }
 
 static bool decide_force(struct stream *s, bool wanted)
@@ -274,6 +340,7 @@ static void encode_one(struct stream *s, struct stream_frame *f, bool force)
     in->seq = f->seq;
     in->pts = f->pts;
     in->forced = force;
+    in->done = false;
     if (force)
         s->last_forced_ms = mono_ms();
     st = hfx_encoder_send(s->enc, &f->pic, seq, force);
@@ -281,21 +348,16 @@ static void encode_one(struct stream *s, struct stream_frame *f, bool force)
     if (st != HFX_OK) {
         slog(s, HFX_LOG_WARN, "encode of frame %llu failed: %s",
              (unsigned long long)in->frame_id, hfx_strerror(st));
+        answered(s, in);
         post_dropped(s, in->frame_id, in->seq, HFX_DROP_ENCODER);
-        /* One bad frame is that frame's loss; an encoder that fails frame
-         * after frame would otherwise turn every FRAME into a drop for as
-         * long as the client keeps sending. */
-        if (++s->failures_in_a_row == STREAM_FAIL_LIMIT) {
-            char text[96];
-            snprintf(text, sizeof(text), "the encoder failed on %d frames in a row",
-                     STREAM_FAIL_LIMIT);
-            post_error(s, HFX_E_ENCODER, text);
-            s->usable = false;
-        }
+        encoder_failed(s);
+        return;
+    }
+    if (!drain(s)) {
+        encoder_failed(s);
         return;
     }
     s->failures_in_a_row = 0;
-    drain(s);
     uint64_t dt = mono_ns() - t0;
     pthread_mutex_lock(&s->lock);
     s->stats.encode_ns += dt;
@@ -313,6 +375,9 @@ static void do_flush(struct stream *s)
     }
     if (st != HFX_E_CLOSED && st != HFX_INCOMPLETE)
         slog(s, HFX_LOG_WARN, "flush: %s", hfx_strerror(st));
+    /* §5.8: every frame before the FLUSH is answered before FLUSHED, also
+     * one whose packet was lost or that the drained encoder never gave. */
+    drop_held(s);
     post(s, new_result(RESULT_FLUSHED, 0));
 }
 
@@ -330,6 +395,7 @@ static void free_stream(struct stream *s)
     stream_results_free(s->results);
     for (unsigned i = 0; i < s->count; i++)
         stream_frame_release(&s->pending[(s->head + i) % HFX_MAX_WINDOW]);
+    free(s->lost);
     hfx_encoder_free(&s->enc);
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->cond);
@@ -341,7 +407,11 @@ static void *worker(void *arg)
     struct stream *s = arg;
     struct worker_count *wc = s->p.workers;
 
-    s->usable = open_encoder(s);
+    /* A result that cannot be posted, CONFIGURED included, fails the
+     * stream (post): usable is only ever cleared. */
+    s->usable = true;
+    if (!open_encoder(s))
+        s->usable = false;
     s->last_idr_ms = mono_ms();
     s->last_forced_ms = INT64_MIN / 2;
     pthread_mutex_lock(&s->lock);
@@ -388,7 +458,7 @@ static void *worker(void *arg)
             continue;
         }
         /* flush, with nothing pending */
-        s->flush = false;
+        s->flush--;
         pthread_mutex_unlock(&s->lock);
         if (s->usable)
             do_flush(s);
@@ -417,6 +487,14 @@ enum hfx_status stream_start(const struct stream_params *p, struct stream **out)
     if (!s)
         return HFX_E_NOMEM;
     s->p = *p;
+    s->lost = new_result(RESULT_ERROR, 0);
+    if (!s->lost) {
+        free(s);
+        return HFX_E_NOMEM;
+    }
+    s->lost->status = HFX_E_NOMEM;
+    snprintf(s->lost->text, sizeof(s->lost->text),
+             "out of memory: a result of the stream was lost");
     if (s->p.window < 1)
         s->p.window = 1;
     if (s->p.window > HFX_MAX_WINDOW)
@@ -438,6 +516,7 @@ enum hfx_status stream_start(const struct stream_params *p, struct stream **out)
         pthread_mutex_unlock(&p->workers->lock);
         pthread_mutex_destroy(&s->lock);
         pthread_cond_destroy(&s->cond);
+        free(s->lost);
         free(s);
         return HFX_E_NOMEM;
     }
@@ -488,7 +567,7 @@ void stream_set_bitrate(struct stream *s, uint32_t kbps)
 void stream_flush(struct stream *s)
 {
     pthread_mutex_lock(&s->lock);
-    s->flush = true;
+    s->flush++;
     pthread_cond_signal(&s->cond);
     pthread_mutex_unlock(&s->lock);
 }

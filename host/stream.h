@@ -94,8 +94,11 @@ struct stream;
 
 /* Start the worker; it opens the encoder and reports CONFIGURED or ERROR
  * as its first result. ERROR also comes later when the encoder fails for
- * good (STREAM_FAIL_LIMIT frames in a row); its status is always one that
- * docs/protocol.md §8 lets a host send. */
+ * good (STREAM_FAIL_LIMIT frames in a row), or HFX_E_NOMEM when a result
+ * could not be allocated (that result is lost, so the caller must end the
+ * stream and answer what is left: every frame, every FLUSH); its status is
+ * always one that docs/protocol.md §8 lets a host send. A frame whose
+ * packet the encoder lost is reported dropped (HFX_DROP_ENCODER). */
 HFX_MUST_CHECK enum hfx_status stream_start(const struct stream_params *p, struct stream **out);
 
 /* Queue a frame (its contents are taken). When `window` frames are already
@@ -107,7 +110,8 @@ bool stream_submit(struct stream *s, struct stream_frame *f, struct stream_frame
  * interval between forced IDRs. */
 void stream_request_keyframe(struct stream *s);
 void stream_set_bitrate(struct stream *s, uint32_t kbps);
-/* Encode everything pending, drain the encoder, then report FLUSHED. */
+/* Encode everything pending, drain the encoder, then report FLUSHED: one
+ * FLUSHED per call. */
 void stream_flush(struct stream *s);
 
 /* Free a list of results (NULL-safe). */

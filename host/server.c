@@ -1235,6 +1235,12 @@ static void on_readable(struct hfx_server *s, struct session *ss)
     enum hfx_status st = hfx_conn_read(ss->conn);
     bool eof = st == HFX_E_CLOSED;
 
+    if (st == HFX_E_NOMEM) {
+        /* §8: the host could not allocate for this connection (its receive
+         * buffer); ERROR if it can still be written, and the close. */
+        protocol_error(s, ss, 0, HFX_E_NOMEM, "out of memory for the receive buffer");
+        return;
+    }
     if (!eof && st != HFX_OK && st != HFX_INCOMPLETE) {
         srv_log(s, HFX_LOG_WARN, "session %u: read: %s; closing", ss->id, hfx_strerror(st));
         close_now(s, ss);
@@ -1312,6 +1318,14 @@ static void accept_all(struct hfx_server *s, unsigned n)
         enum hfx_status st = hfx_listener_accept(l, &t);
         if (st == HFX_INCOMPLETE)
             return;
+        if (st == HFX_E_NOMEM) {
+            /* No memory for the new connection's transport (it was closed
+             * again) or in accept itself: not a lack of descriptors, so no
+             * other connection is shed for it; the listener rests. */
+            s->listener_paused_until[n] = mono_ms() + ACCEPT_PAUSE_MS;
+            srv_log(s, HFX_LOG_WARN, "accept: out of memory");
+            return;
+        }
         if (st != HFX_OK) {
             /* hfx_listener_accept leaves accept's errno. */
             shed_connection(s, n, errno);
@@ -1427,20 +1441,30 @@ enum hfx_status hfx_server_run(struct hfx_server *s, int stop_fd)
             struct session **w = p ? realloc(who, need * sizeof(*w)) : NULL;
             if (p)
                 pfds = p;
-            if (!w) {
-                result = HFX_E_NOMEM;
-                break;
+            if (w) {
+                who = w;
+                cap = need;
+            } else {
+                /* Out of memory: poll what fits and grow again in 10 ms.
+                 * The sessions that do not fit wait; ending the loop would
+                 * end every session for one failed allocation. */
+                srv_log(s, HFX_LOG_WARN, "out of memory for %zu poll entries", need);
+                if (timeout < 0 || timeout > 10)
+                    timeout = 10;
+                if (cap < 2) {
+                    (void)poll(NULL, 0, timeout);
+                    continue;
+                }
             }
-            who = w;
-            cap = need;
         }
+        size_t nlisteners = 0;
         pfds[n++] = (struct pollfd){.fd = stop_fd, .events = POLLIN};
         pfds[n++] = (struct pollfd){.fd = s->wake[0], .events = POLLIN};
-        for (unsigned i = 0; i < s->nlisteners; i++) {
+        for (unsigned i = 0; i < s->nlisteners && n < cap; i++, nlisteners++) {
             int fd = s->listener_paused_until[i] > now ? -1 : hfx_listener_fd(s->listeners[i]);
             pfds[n++] = (struct pollfd){.fd = fd, .events = POLLIN};
         }
-        for (struct session *ss = s->sessions; ss; ss = ss->next) {
+        for (struct session *ss = s->sessions; ss && n < cap; ss = ss->next) {
             who[n] = ss;
             pfds[n++] = session_pollfd(s, ss);
         }
@@ -1456,7 +1480,7 @@ enum hfx_status hfx_server_run(struct hfx_server *s, int stop_fd)
         if (pfds[1].revents & POLLIN)
             drain_wake(s);
         size_t k = 2;
-        for (unsigned i = 0; i < s->nlisteners; i++, k++)
+        for (unsigned i = 0; i < nlisteners; i++, k++)
             if (pfds[k].revents & POLLIN)
                 accept_all(s, i);
         /* Sessions accepted above are not in who[]; sessions ended by

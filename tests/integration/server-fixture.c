@@ -21,7 +21,8 @@ static void *run_server(void *arg)
     return NULL;
 }
 
-static void start(struct fixture *f, const struct hfx_server_options *opts, uint64_t shm_size)
+static void start(struct fixture *f, const struct hfx_server_options *opts, uint64_t shm_size,
+                  fixture_hook hook, void *user)
 {
     struct hfx_server_options o = {.keyframe_min_interval_ms = -1};
 
@@ -40,19 +41,27 @@ static void start(struct fixture *f, const struct hfx_server_options *opts, uint
     } else {
         CHECK_STATUS(hfx_server_listen(f->srv, f->address), HFX_OK);
     }
+    if (hook)
+        hook(f->srv, user);
     CHECK(pthread_create(&f->thread, NULL, run_server, f) == 0);
 }
 
 void fixture_start(struct fixture *f, const struct hfx_server_options *opts)
 {
-    start(f, opts, 0);
+    start(f, opts, 0, NULL, NULL);
+}
+
+void fixture_start_hook(struct fixture *f, const struct hfx_server_options *opts,
+                        fixture_hook hook, void *user)
+{
+    start(f, opts, 0, hook, user);
 }
 
 void fixture_start_shared(struct fixture *f, const struct hfx_server_options *opts,
                           uint64_t shm_size)
 {
     CHECK(shm_size > 0);
-    start(f, opts, shm_size);
+    start(f, opts, shm_size, NULL, NULL);
 }
 
 void fixture_stop(struct fixture *f)

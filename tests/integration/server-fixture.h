@@ -29,6 +29,13 @@ void fixture_start(struct fixture *f, const struct hfx_server_options *opts);
  * server) as the listener's region 0 (hfx_server_listen_shared). */
 void fixture_start_shared(struct fixture *f, const struct hfx_server_options *opts,
                           uint64_t shm_size);
+/* As fixture_start; hook(srv, user) runs after the listener is set up and
+ * before the server's thread starts, the place to add transports
+ * (hfx_server_add_transport) and listeners: a running server must not be
+ * touched from another thread. */
+typedef void (*fixture_hook)(struct hfx_server *srv, void *user);
+void fixture_start_hook(struct fixture *f, const struct hfx_server_options *opts,
+                        fixture_hook hook, void *user);
 void fixture_stop(struct fixture *f);
 
 /* A raw connection: returns the client end of a socketpair whose other end

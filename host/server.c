@@ -30,6 +30,7 @@
 #include "hfx/protocol.h"
 #include "hfx/region.h"
 #include "hfx/token.h"
+#include "server-testing.h"
 #include "answers.h"
 #include "budget.h"
 #include "shm.h"
@@ -117,6 +118,17 @@ struct hfx_server {
     int wake[2];
     struct worker_count workers;
     struct hfx_server_stats stats;
+
+    /* Test-only (host/server-testing.h): a clock in place of the
+     * monotonic one, for deadlines, throttles and keyframe intervals. */
+    int64_t (*clock)(void *user);
+    void *clock_user;
+
+    /* The loop's poll() array: the stop and wake descriptors, listeners,
+     * sessions; who[k] is the session of pfds[k]. */
+    struct pollfd *pfds;
+    struct session **who;
+    size_t cap;
 };
 
 static int64_t mono_ms(void)
@@ -124,6 +136,18 @@ static int64_t mono_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* What every deadline of the server is measured with. */
+static int64_t now_ms(const struct hfx_server *s)
+{
+    return s->clock ? s->clock(s->clock_user) : mono_ms();
+}
+
+void hfx_server_set_clock(struct hfx_server *s, int64_t (*clock)(void *user), void *user)
+{
+    s->clock = clock;
+    s->clock_user = user;
 }
 
 static void srv_log(struct hfx_server *s, enum hfx_log_level level, const char *fmt, ...)
@@ -405,7 +429,7 @@ static enum hfx_status add_transport_shared(struct hfx_server *s, struct hfx_tra
     ss->accepted = accepted;
     ss->state = SESSION_CLOSING; /* counted by neither limit until set_state */
     set_state(s, ss, SESSION_HELLO);
-    ss->started_ms = mono_ms();
+    ss->started_ms = now_ms(s);
     describe_peer(hfx_conn_fd(ss->conn), ss->id, accepted, ss->peer, sizeof(ss->peer),
                   ss->peer_key, sizeof(ss->peer_key));
     ss->next = s->sessions;
@@ -426,7 +450,7 @@ static void init_msg(struct hfx_msg *m, uint16_t type, uint32_t stream)
 static void close_now(struct hfx_server *s, struct session *ss)
 {
     set_state(s, ss, SESSION_CLOSING);
-    ss->close_deadline_ms = mono_ms();
+    ss->close_deadline_ms = now_ms(s);
 }
 
 /* Queue a message; a peer whose queue overflows is a slow consumer and is
@@ -470,11 +494,11 @@ static void protocol_error(struct hfx_server *s, struct session *ss, uint32_t st
     if (hfx_conn_send_msg(ss->conn, &m) == HFX_OK) {
         /* Best effort: the peer may already be gone. */
         if (hfx_conn_flush(ss->conn) != HFX_OK)
-            ss->close_deadline_ms = mono_ms();
+            ss->close_deadline_ms = now_ms(s);
     }
     set_state(s, ss, SESSION_CLOSING);
     if (!ss->close_deadline_ms)
-        ss->close_deadline_ms = mono_ms() + CLOSE_GRACE_MS;
+        ss->close_deadline_ms = now_ms(s) + CLOSE_GRACE_MS;
 }
 
 /* A failure of one stream that is not the peer's fault (protocol.md §8):
@@ -664,7 +688,7 @@ static void log_session_end(struct hfx_server *s, const struct session *ss)
     srv_log(s, HFX_LOG_INFO,
             "session %u end: %.1f s, frames %llu, encoded %llu, dropped %llu, "
             "from shared memory %llu, mean encode %.2f ms, %llu bytes out%s%s",
-            ss->id, (double)(mono_ms() - ss->started_ms) / 1000.0,
+            ss->id, (double)(now_ms(s) - ss->started_ms) / 1000.0,
             (unsigned long long)ss->done.frames_in, (unsigned long long)ss->done.frames_encoded,
             (unsigned long long)ss->done.frames_dropped, (unsigned long long)ss->frames_shm,
             mean_ms,
@@ -736,7 +760,7 @@ static void on_hello(struct hfx_server *s, struct session *ss, const struct hfx_
     }
     if (s->token) {
         if (!hfx_token_equal(h->token, h->token_len, s->token, s->token_len)) {
-            int64_t wait = throttle_fail(&s->throttle, ss->peer_key, mono_ms());
+            int64_t wait = throttle_fail(&s->throttle, ss->peer_key, now_ms(s));
             s->stats.auth_failures++;
             protocol_error(s, ss, 0, HFX_E_AUTH,
                            "HELLO: token missing or wrong (%s waits %lld ms)", ss->peer_key,
@@ -813,6 +837,9 @@ static void on_configure(struct hfx_server *s, struct session *ss, const struct 
     p.keyframe_min_interval_ms = s->opts.keyframe_min_interval_ms;
     p.wake_fd = s->wake[1];
     p.workers = &s->workers;
+    p.in_loop = s->opts.encode_in_loop;
+    p.clock = s->clock;
+    p.clock_user = s->clock_user;
     p.log = s->opts.log;
     p.log_user = s->opts.log_user;
     p.session_id = ss->id;
@@ -1169,7 +1196,7 @@ static void on_message(struct hfx_server *s, struct session *ss, const struct hf
         memset(&ss->done, 0, sizeof(ss->done));
         ss->frames_shm = 0;
         ss->id = ++s->next_id;
-        ss->started_ms = mono_ms();
+        ss->started_ms = now_ms(s);
         ss->after_bye = true;
         break;
     case HFX_MSG_ERROR: {
@@ -1213,7 +1240,7 @@ static void process_messages(struct hfx_server *s, struct session *ss)
     ss->stalled = false;
     while (ss->state != SESSION_CLOSING) {
         enum hfx_status nst;
-        if (!may_process(s, ss, mono_ms())) {
+        if (!may_process(s, ss, now_ms(s))) {
             ss->stalled = true;
             return;
         }
@@ -1277,7 +1304,7 @@ static void evict_oldest_waiting(struct hfx_server *s)
     protocol_error(s, oldest, 0, HFX_E_BUSY,
                    "%u connections wait for their HELLO (--max-handshakes); this one waited "
                    "longest", s->opts.max_handshakes);
-    oldest->close_deadline_ms = mono_ms();
+    oldest->close_deadline_ms = now_ms(s);
 }
 
 /* Out of descriptors: the pending connection would keep the listener
@@ -1285,7 +1312,7 @@ static void evict_oldest_waiting(struct hfx_server *s)
  * client learns at once; then do not poll the listener for a while. */
 static void shed_connection(struct hfx_server *s, unsigned n, int err)
 {
-    int64_t now = mono_ms();
+    int64_t now = now_ms(s);
     int fd;
 
     s->accept_failures++;
@@ -1322,7 +1349,7 @@ static void accept_all(struct hfx_server *s, unsigned n)
             /* No memory for the new connection's transport (it was closed
              * again) or in accept itself: not a lack of descriptors, so no
              * other connection is shed for it; the listener rests. */
-            s->listener_paused_until[n] = mono_ms() + ACCEPT_PAUSE_MS;
+            s->listener_paused_until[n] = now_ms(s) + ACCEPT_PAUSE_MS;
             srv_log(s, HFX_LOG_WARN, "accept: out of memory");
             return;
         }
@@ -1360,7 +1387,7 @@ static int64_t earlier(int64_t wait, int64_t candidate)
  * deadline here (-1: none). */
 static int reap_sessions(struct hfx_server *s)
 {
-    int64_t now = mono_ms();
+    int64_t now = now_ms(s);
     struct session *ss = s->sessions;
     int64_t wait = -1;
 
@@ -1423,84 +1450,139 @@ static struct pollfd session_pollfd(struct hfx_server *s, const struct session *
     return p;
 }
 
-enum hfx_status hfx_server_run(struct hfx_server *s, int stop_fd)
+/* With encode_in_loop: the jobs queued on every stream, done here. Their
+ * results reach the wake pipe, which the poll() after this sees. */
+static void work_streams(struct hfx_server *s)
 {
-    struct pollfd *pfds = NULL;
-    struct session **who = NULL;
-    size_t cap = 0;
-    enum hfx_status result = HFX_OK;
+    if (!s->opts.encode_in_loop)
+        return;
+    for (struct session *ss = s->sessions; ss; ss = ss->next)
+        for (uint32_t id = 1; id <= s->opts.max_streams; id++)
+            if (ss->streams[id].state == SLOT_LIVE)
+                stream_work(ss->streams[id].stream);
+}
 
-    for (;;) {
-        size_t n = 0;
-        size_t need = 2 + s->nlisteners + s->nsessions;
-        int timeout = reap_sessions(s);
-        int64_t now = mono_ms();
+/* Make room in the poll() array for `need` entries; false when out of
+ * memory (the array keeps what it had). */
+static bool grow_poll_array(struct hfx_server *s, size_t need)
+{
+    struct pollfd *p;
+    struct session **w;
 
-        if (need > cap) {
-            struct pollfd *p = realloc(pfds, need * sizeof(*p));
-            struct session **w = p ? realloc(who, need * sizeof(*w)) : NULL;
-            if (p)
-                pfds = p;
-            if (w) {
-                who = w;
-                cap = need;
-            } else {
-                /* Out of memory: poll what fits and grow again in 10 ms.
-                 * The sessions that do not fit wait; ending the loop would
-                 * end every session for one failed allocation. */
-                srv_log(s, HFX_LOG_WARN, "out of memory for %zu poll entries", need);
-                if (timeout < 0 || timeout > 10)
-                    timeout = 10;
-                if (cap < 2) {
-                    (void)poll(NULL, 0, timeout);
-                    continue;
-                }
-            }
-        }
-        size_t nlisteners = 0;
-        pfds[n++] = (struct pollfd){.fd = stop_fd, .events = POLLIN};
-        pfds[n++] = (struct pollfd){.fd = s->wake[0], .events = POLLIN};
-        for (unsigned i = 0; i < s->nlisteners && n < cap; i++, nlisteners++) {
-            int fd = s->listener_paused_until[i] > now ? -1 : hfx_listener_fd(s->listeners[i]);
-            pfds[n++] = (struct pollfd){.fd = fd, .events = POLLIN};
-        }
-        for (struct session *ss = s->sessions; ss && n < cap; ss = ss->next) {
-            who[n] = ss;
-            pfds[n++] = session_pollfd(s, ss);
-        }
-        int r = poll(pfds, n, timeout);
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            result = HFX_E_IO;
-            break;
-        }
-        if (stop_fd >= 0 && (pfds[0].revents & (POLLIN | POLLHUP)))
-            break;
-        if (pfds[1].revents & POLLIN)
-            drain_wake(s);
-        size_t k = 2;
-        for (unsigned i = 0; i < nlisteners; i++, k++)
-            if (pfds[k].revents & POLLIN)
-                accept_all(s, i);
-        /* Sessions accepted above are not in who[]; sessions ended by
-         * drain_wake or an eviction are still in the list (end_session runs
-         * only in reap_sessions). */
-        for (; k < n; k++) {
-            struct session *ss = who[k];
-            short rev = pfds[k].revents;
-            if (rev & POLLOUT) {
-                if (hfx_conn_flush(ss->conn) != HFX_OK)
-                    close_now(s, ss);
-            }
-            if (ss->state == SESSION_CLOSING && !(rev & POLLIN))
-                continue;
-            if (rev & (POLLIN | POLLHUP | POLLERR))
-                on_readable(s, ss);
+    if (need <= s->cap)
+        return true;
+    p = realloc(s->pfds, need * sizeof(*p));
+    if (!p)
+        return false;
+    s->pfds = p;
+    w = realloc(s->who, need * sizeof(*w));
+    if (!w)
+        return false;
+    s->who = w;
+    s->cap = need;
+    return true;
+}
+
+/* One pass of the loop: end what is done, wait up to max_wait_ms (< 0:
+ * until the next deadline) for descriptors, handle them. *stopped when
+ * stop_fd was readable; *events: how many descriptors had events. */
+static enum hfx_status loop_once(struct hfx_server *s, int stop_fd, int max_wait_ms,
+                                 bool *stopped, int *events)
+{
+    size_t n = 0;
+    int timeout;
+    int64_t now;
+
+    *stopped = false;
+    *events = 0;
+    work_streams(s);
+    timeout = reap_sessions(s);
+    now = now_ms(s);
+    if (max_wait_ms >= 0 && (timeout < 0 || timeout > max_wait_ms))
+        timeout = max_wait_ms;
+    if (!grow_poll_array(s, 2 + s->nlisteners + s->nsessions)) {
+        /* Out of memory: poll what fits and grow again in 10 ms. The
+         * sessions that do not fit wait; ending the loop would end every
+         * session for one failed allocation. */
+        srv_log(s, HFX_LOG_WARN, "out of memory for %u poll entries",
+                2 + s->nlisteners + s->nsessions);
+        if (timeout < 0 || timeout > 10)
+            timeout = 10;
+        if (s->cap < 2) {
+            (void)poll(NULL, 0, timeout);
+            return HFX_OK;
         }
     }
-    free(pfds);
-    free(who);
+    struct pollfd *pfds = s->pfds;
+    struct session **who = s->who;
+    size_t cap = s->cap, nlisteners = 0;
+    pfds[n++] = (struct pollfd){.fd = stop_fd, .events = POLLIN};
+    pfds[n++] = (struct pollfd){.fd = s->wake[0], .events = POLLIN};
+    for (unsigned i = 0; i < s->nlisteners && n < cap; i++, nlisteners++) {
+        int fd = s->listener_paused_until[i] > now ? -1 : hfx_listener_fd(s->listeners[i]);
+        pfds[n++] = (struct pollfd){.fd = fd, .events = POLLIN};
+    }
+    for (struct session *ss = s->sessions; ss && n < cap; ss = ss->next) {
+        who[n] = ss;
+        pfds[n++] = session_pollfd(s, ss);
+    }
+    int r = poll(pfds, n, timeout);
+    if (r < 0)
+        return errno == EINTR ? HFX_OK : HFX_E_IO;
+    *events = r;
+    if (stop_fd >= 0 && (pfds[0].revents & (POLLIN | POLLHUP))) {
+        *stopped = true;
+        return HFX_OK;
+    }
+    size_t k = 2;
+    for (unsigned i = 0; i < nlisteners; i++, k++)
+        if (pfds[k].revents & POLLIN)
+            accept_all(s, i);
+    /* Sessions accepted above are not in who[]; sessions ended by an
+     * eviction are still in the list (end_session runs only in
+     * reap_sessions). */
+    for (; k < n; k++) {
+        struct session *ss = who[k];
+        short rev = pfds[k].revents;
+        if (rev & POLLOUT) {
+            if (hfx_conn_flush(ss->conn) != HFX_OK)
+                close_now(s, ss);
+        }
+        if (ss->state == SESSION_CLOSING && !(rev & POLLIN))
+            continue;
+        if (rev & (POLLIN | POLLHUP | POLLERR))
+            on_readable(s, ss);
+    }
+    /* Results last: a client's messages may end a stream whose results
+     * wait here (end_stream passes them on), and with encode_in_loop this
+     * order is how a fuzzer reaches that case at all. */
+    if (pfds[1].revents & POLLIN)
+        drain_wake(s);
+    return HFX_OK;
+}
+
+enum hfx_status hfx_server_step(struct hfx_server *s, int timeout_ms)
+{
+    bool stopped;
+    int events;
+    enum hfx_status st = loop_once(s, -1, timeout_ms < 0 ? -1 : timeout_ms, &stopped, &events);
+
+    if (st != HFX_OK)
+        return st;
+    return events > 0 ? HFX_OK : HFX_E_TIMEOUT;
+}
+
+enum hfx_status hfx_server_run(struct hfx_server *s, int stop_fd)
+{
+    enum hfx_status result = HFX_OK;
+    bool stopped = false;
+    int events;
+
+    while (!stopped) {
+        result = loop_once(s, stop_fd, -1, &stopped, &events);
+        if (result != HFX_OK)
+            break;
+    }
     while (s->sessions) {
         struct hfx_msg bye;
         init_msg(&bye, HFX_MSG_BYE, 0);
@@ -1549,6 +1631,8 @@ void hfx_server_free(struct hfx_server **sp)
         close(s->reserve_fd);
     pthread_mutex_destroy(&s->workers.lock);
     pthread_cond_destroy(&s->workers.cond);
+    free(s->pfds);
+    free(s->who);
     free(s->encoder);
     hfx_token_wipe(s->token);
     free(s->token);

@@ -52,6 +52,7 @@ struct stream {
     uint32_t keyint_frames_since;
     unsigned failures_in_a_row;
     bool usable;
+    bool begun; /* the encoder was opened (or failed to) */
 };
 
 static int64_t mono_ms(void)
@@ -59,6 +60,12 @@ static int64_t mono_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Keyframe intervals are measured with this: the server's clock. */
+static int64_t stream_now_ms(const struct stream *s)
+{
+    return s->p.clock ? s->p.clock(s->p.clock_user) : mono_ms();
 }
 
 static uint64_t mono_ns(void)
@@ -242,7 +249,7 @@ static void post_packet(struct stream *s, const struct hfx_encoded *e)
 {
     struct inflight *in = &s->ring[(uint64_t)e->pts % INFLIGHT_RING];
     struct stream_result *r;
-    int64_t now = mono_ms();
+    int64_t now = stream_now_ms(s);
 
     if (in->done) {
         slog(s, HFX_LOG_DEBUG, "packet for frame %llu, already answered",
@@ -317,7 +324,7 @@ static void encoder_failed(struct stream *s)
 
 static bool decide_force(struct stream *s, bool wanted)
 {
-    int64_t now = mono_ms();
+    int64_t now = stream_now_ms(s);
     uint32_t keyint_ms = s->p.cfg.keyint_ms;
 
     /* Wall-clock interval: capture that only produces frames on damage
@@ -342,7 +349,7 @@ static void encode_one(struct stream *s, struct stream_frame *f, bool force)
     in->forced = force;
     in->done = false;
     if (force)
-        s->last_forced_ms = mono_ms();
+        s->last_forced_ms = stream_now_ms(s);
     st = hfx_encoder_send(s->enc, &f->pic, seq, force);
     stream_frame_release(f);
     if (st != HFX_OK) {
@@ -402,24 +409,29 @@ static void free_stream(struct stream *s)
     free(s);
 }
 
-static void *worker(void *arg)
+/* Before the first job: open the encoder. A result that cannot be posted,
+ * CONFIGURED included, fails the stream (post): usable is only ever
+ * cleared. */
+static void begin(struct stream *s)
 {
-    struct stream *s = arg;
-    struct worker_count *wc = s->p.workers;
-
-    /* A result that cannot be posted, CONFIGURED included, fails the
-     * stream (post): usable is only ever cleared. */
     s->usable = true;
     if (!open_encoder(s))
         s->usable = false;
-    s->last_idr_ms = mono_ms();
+    s->last_idr_ms = stream_now_ms(s);
     s->last_forced_ms = INT64_MIN / 2;
-    pthread_mutex_lock(&s->lock);
+    s->begun = true;
+}
+
+/* Do the jobs that are queued, with s->lock held (it is dropped while the
+ * encoder works); with `wait`, wait for more until the stream is stopped.
+ * Returns with the lock held. */
+static void run_jobs(struct stream *s, bool wait)
+{
     for (;;) {
-        while (!s->stop && !s->count && !s->flush && !s->new_kbps)
+        while (wait && !s->stop && !s->count && !s->flush && !s->new_kbps)
             pthread_cond_wait(&s->cond, &s->lock);
-        if (s->stop)
-            break;
+        if (s->stop || (!s->count && !s->flush && !s->new_kbps))
+            return;
         if (s->new_kbps) {
             uint32_t kbps = s->new_kbps;
             s->new_kbps = 0;
@@ -466,6 +478,16 @@ static void *worker(void *arg)
             post(s, new_result(RESULT_FLUSHED, 0));
         pthread_mutex_lock(&s->lock);
     }
+}
+
+static void *worker(void *arg)
+{
+    struct stream *s = arg;
+    struct worker_count *wc = s->p.workers;
+
+    begin(s);
+    pthread_mutex_lock(&s->lock);
+    run_jobs(s, true);
     pthread_mutex_unlock(&s->lock);
     free_stream(s);
 
@@ -474,6 +496,17 @@ static void *worker(void *arg)
     pthread_cond_broadcast(&wc->cond);
     pthread_mutex_unlock(&wc->lock);
     return NULL;
+}
+
+void stream_work(struct stream *s)
+{
+    if (!s->p.in_loop)
+        return;
+    if (!s->begun)
+        begin(s);
+    pthread_mutex_lock(&s->lock);
+    run_jobs(s, false);
+    pthread_mutex_unlock(&s->lock);
 }
 
 enum hfx_status stream_start(const struct stream_params *p, struct stream **out)
@@ -501,6 +534,10 @@ enum hfx_status stream_start(const struct stream_params *p, struct stream **out)
         s->p.window = HFX_MAX_WINDOW;
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->cond, NULL);
+    if (p->in_loop) {
+        *out = s;
+        return HFX_OK;
+    }
 
     pthread_mutex_lock(&p->workers->lock);
     p->workers->live++;
@@ -605,6 +642,13 @@ struct stream_result *stream_stop(struct stream **sp, struct stream_frame *pendi
         s->head = (s->head + 1) % HFX_MAX_WINDOW;
         s->count--;
     }
+    if (s->p.in_loop) {
+        /* Nothing is encoding: the caller runs stream_work. */
+        pthread_mutex_unlock(&s->lock);
+        free_stream(s);
+        return left;
+    }
+    /* The worker frees s once it sees stop: s is not touched after. */
     s->stop = true;
     pthread_cond_signal(&s->cond);
     pthread_mutex_unlock(&s->lock);

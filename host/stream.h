@@ -4,6 +4,8 @@
  * queue of pending frames fed by the I/O thread, and a list of results the
  * I/O thread collects after a wake-up byte on a pipe. The I/O thread never
  * waits for the encoder: every call here only takes the stream's lock.
+ * (With in_loop there is no worker: stream_work does its jobs on the I/O
+ * thread, for tests and fuzzing that want one deterministic thread.)
  */
 #ifndef HFX_HOST_STREAM_H
 #define HFX_HOST_STREAM_H
@@ -70,7 +72,14 @@ struct stream_params {
     unsigned window;
     int keyframe_min_interval_ms;
     int wake_fd;                /* written one byte per batch of results */
-    struct worker_count *workers;
+    struct worker_count *workers; /* not with in_loop */
+    /* No worker thread: the jobs wait for stream_work, which the thread
+     * that runs the server's loop calls (hfx_server_options.encode_in_loop). */
+    bool in_loop;
+    /* Where keyframe intervals are measured; NULL: the monotonic clock
+     * (host/server-testing.h). */
+    int64_t (*clock)(void *user);
+    void *clock_user;
     hfx_log_fn log;
     void *log_user;
     unsigned session_id;
@@ -92,14 +101,20 @@ struct stream;
  * good (ERROR HFX_E_ENCODER on the stream, docs/protocol.md §8). */
 #define STREAM_FAIL_LIMIT 8
 
-/* Start the worker; it opens the encoder and reports CONFIGURED or ERROR
- * as its first result. ERROR also comes later when the encoder fails for
- * good (STREAM_FAIL_LIMIT frames in a row), or HFX_E_NOMEM when a result
- * could not be allocated (that result is lost, so the caller must end the
- * stream and answer what is left: every frame, every FLUSH); its status is
- * always one that docs/protocol.md §8 lets a host send. A frame whose
- * packet the encoder lost is reported dropped (HFX_DROP_ENCODER). */
+/* Start the worker (with in_loop: the first stream_work); it opens the
+ * encoder and reports CONFIGURED or ERROR as its first result. ERROR also
+ * comes later when the encoder fails for good (STREAM_FAIL_LIMIT frames
+ * in a row), or HFX_E_NOMEM when a result could not be allocated (that
+ * result is lost, so the caller must end the stream and answer what is
+ * left: every frame, every FLUSH); its status is always one that
+ * docs/protocol.md §8 lets a host send. A frame whose packet the encoder
+ * lost is reported dropped (HFX_DROP_ENCODER). */
 HFX_MUST_CHECK enum hfx_status stream_start(const struct stream_params *p, struct stream **out);
+
+/* With in_loop: open the encoder on the first call, then do every job
+ * queued so far (frames, FLUSHes, a bitrate), posting their results, and
+ * return. Without in_loop the worker does this and the call does nothing. */
+void stream_work(struct stream *s);
 
 /* Queue a frame (its contents are taken). When `window` frames are already
  * pending, the oldest is moved to *dropped (the caller answers it with

@@ -42,6 +42,11 @@ struct hfx_server_options {
     int keyframe_min_interval_ms;   /* between forced IDRs; < 0 = 200 */
     int handshake_timeout_ms;       /* HELLO must come within; 0 = 10000 */
     const char *token;              /* copied; NULL = no authentication */
+    /* Encode on the thread that runs the loop (hfx_server_run or
+     * hfx_server_step), between its polls, instead of on a worker thread
+     * per stream: one deterministic thread, for tests and fuzzing. Every
+     * session then waits while any frame encodes. */
+    bool encode_in_loop;
     hfx_log_fn log;                 /* may be NULL */
     void *log_user;
 };
@@ -80,6 +85,15 @@ HFX_MUST_CHECK enum hfx_status hfx_server_add_transport(struct hfx_server *s,
  * forever). Returns HFX_OK after a stop, an error if the loop itself
  * failed. Sessions still open are closed (with BYE) on return. */
 HFX_MUST_CHECK enum hfx_status hfx_server_run(struct hfx_server *s, int stop_fd);
+
+/* One pass of hfx_server_run's loop, for a caller that runs its own: ends
+ * what is done (and, with encode_in_loop, does the streams' jobs), waits
+ * up to timeout_ms (0: not at all; < 0: until an event or the server's
+ * next deadline) and handles what is ready. HFX_OK when something was
+ * handled, HFX_E_TIMEOUT when nothing was, HFX_E_IO if poll() failed.
+ * Not while hfx_server_run runs on another thread. Sessions stay open:
+ * hfx_server_run with a readable stop_fd, or hfx_server_free, ends them. */
+HFX_MUST_CHECK enum hfx_status hfx_server_step(struct hfx_server *s, int timeout_ms);
 
 struct hfx_server_stats {
     uint64_t sessions_total;      /* connections served, ever */

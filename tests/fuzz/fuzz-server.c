@@ -29,7 +29,8 @@
  *      8 SHM_DETACH     9 a host-only message sent by the client
  *     10 a template message with bytes flipped      11 raw bytes
  *     12 settle: write out, let the server and its workers answer
- *     13 read what has arrived            14 close, half-close, or stop
+ *     13 read what has arrived (in-loop, v >= 4: after v - 3 server
+ *        steps only)                      14 close, half-close, or stop
  *                                            the server (what SIGTERM does)
  *     15 sleep 1..8 ms (handshake deadlines, worker stalls)
  *
@@ -96,6 +97,7 @@
 #include "hfx/protocol.h"
 #include "hfx/server.h"
 #include "hfx/transport.h"
+#include "server-testing.h"
 
 #define MAX_CONNS 2
 #define STREAMS (HFX_MAX_STREAMS + 1)
@@ -204,6 +206,10 @@ struct harness {
     int wait_left_ms;
     unsigned burst_pings_left;
     unsigned strict;
+    bool in_loop; /* the server encodes in its loop, stepped from here */
+    int64_t clock_ms;  /* in-loop: the server's clock, moved only from here */
+    int64_t idle_ms;   /* in-loop: how far the clock moves when nothing happens */
+    bool hold;         /* in-loop: reading does not step the server */
     bool verbose;
     int64_t t0_ms; /* when the execution started, for the verbose log */
     uint8_t *scratch; /* SCRATCH_SIZE bytes once a message needs them */
@@ -602,6 +608,50 @@ static void parse_rx(struct harness *h, struct conn *c)
     c->rx_len -= off;
 }
 
+static int64_t harness_clock(void *user)
+{
+    const struct harness *h = user;
+    return h->clock_ms;
+}
+
+/* In-loop mode: let the server handle everything that is ready (its
+ * streams' jobs included). When nothing was and `wait` is set, time
+ * passes on the server's clock instead of a wait: 1 ms, then twice as much
+ * each time nothing happens again (up to 256 ms), so that a deadline
+ * seconds away (a closing grace, a token throttle) comes in a few steps.
+ * True if the server handled anything. No-op in thread mode: the
+ * server's own thread does all this. */
+static bool serve(struct harness *h, bool wait)
+{
+    bool any = false;
+    enum hfx_status st;
+
+    if (!h->in_loop || !h->running || h->hold)
+        return false;
+    /* Bounded: a server that always has something to do would be a
+     * finding of its own (the harness's deadlines catch it). */
+    for (int i = 0; i < 256; i++) {
+        st = hfx_server_step(h->srv, 0);
+        if (st == HFX_E_TIMEOUT)
+            break;
+        if (st != HFX_OK)
+            abort();
+        any = true;
+    }
+    if (any) {
+        h->idle_ms = 1;
+    } else if (wait) {
+        h->clock_ms += h->idle_ms;
+        if (h->idle_ms < 256)
+            h->idle_ms *= 2;
+        st = hfx_server_step(h->srv, 0);
+        if (st != HFX_OK && st != HFX_E_TIMEOUT)
+            abort();
+        any = st == HFX_OK;
+    }
+    return any;
+}
+
 /* Read what is there (waiting up to timeout_ms for the first byte). True
  * if anything arrived. */
 static bool pump(struct harness *h, struct conn *c, int timeout_ms)
@@ -610,7 +660,17 @@ static bool pump(struct harness *h, struct conn *c, int timeout_ms)
 
     if (c->fd < 0 || c->eof)
         return false;
-    if (timeout_ms > 0) {
+    if (h->in_loop) {
+        struct pollfd p = {.fd = c->fd, .events = POLLIN};
+        serve(h, false);
+        /* Nothing ready on either side: the server's clock moves on to
+         * its next deadline (a handshake timeout, a closing grace). */
+        if (timeout_ms > 0 && poll(&p, 1, 0) <= 0) {
+            serve(h, true);
+            if (poll(&p, 1, 0) <= 0)
+                return false;
+        }
+    } else if (timeout_ms > 0) {
         struct pollfd p = {.fd = c->fd, .events = POLLIN};
         if (poll(&p, 1, timeout_ms) <= 0)
             return false;
@@ -710,8 +770,13 @@ static void flush_conn(struct harness *h, struct conn *c)
                 c->write_done = true;
                 break;
             }
-            if (poll(&p, 1, (int)left) > 0 && (p.revents & (POLLIN | POLLHUP)))
+            if (h->in_loop) {
+                /* The server reads when it is stepped. */
+                serve(h, true);
                 pump(h, c, 0);
+            } else if (poll(&p, 1, (int)left) > 0 && (p.revents & (POLLIN | POLLHUP))) {
+                pump(h, c, 0);
+            }
             continue;
         }
         /* EPIPE, ECONNRESET: the server closed; what is left never arrives. */
@@ -1210,6 +1275,29 @@ static void op_raw(struct harness *h, struct conn *c)
     h->left -= n;
 }
 
+/* Write this connection out and read what is there. In-loop mode, v >= 4:
+ * step the server only v - 3 times first, not until it is idle, so that
+ * the next messages arrive while a stream's results wait to be passed on
+ * (the server handles a connection's messages before the results of the
+ * same pass: the case of finding 1, security.md). */
+static void op_read(struct harness *h, struct conn *c, unsigned v)
+{
+    if (!h->in_loop || v < 4 || !h->running) {
+        flush_conn(h, c);
+        pump(h, c, 0);
+        return;
+    }
+    flush_conn(h, c);
+    h->hold = true;
+    for (unsigned i = 0; i < v - 3; i++) {
+        enum hfx_status st = hfx_server_step(h->srv, 0);
+        if (st != HFX_OK && st != HFX_E_TIMEOUT)
+            abort();
+    }
+    pump(h, c, 0);
+    h->hold = false;
+}
+
 static void settle_configures(struct harness *h, struct conn *c);
 static void ping_barrier(struct harness *h, struct conn *c);
 static bool frames_waiting(const struct harness *h, const struct frame_rec **first);
@@ -1240,6 +1328,15 @@ static void op_settle(struct harness *h, unsigned v)
         settle_configures(h, &h->conns[i]);
     for (unsigned i = 0; i < h->nconns; i++)
         ping_barrier(h, &h->conns[i]);
+    if (h->in_loop) {
+        /* 2..16 ms of the server's time, 1 ms at a time. */
+        for (unsigned i = 0; i < 2 * (1 + v) && frames_waiting(h, &f); i++) {
+            h->clock_ms++;
+            serve(h, false);
+            pump_all(h);
+        }
+        return;
+    }
     t0 = mono_ms();
     until = t0 + 2 * (1 + (int)v);
     if (until > t0 + h->wait_left_ms)
@@ -1258,7 +1355,13 @@ static void stop_server(struct harness *h)
         return;
     if (write(h->stop[1], "x", 1) != 1)
         abort();
-    pthread_join(h->thread, NULL);
+    if (h->in_loop) {
+        /* One pass that sees the stop, then the BYEs, as on the thread. */
+        if (hfx_server_run(h->srv, h->stop[0]) != HFX_OK)
+            abort();
+    } else {
+        pthread_join(h->thread, NULL);
+    }
     h->running = false;
 }
 
@@ -1289,6 +1392,11 @@ static void op_sleep(struct harness *h, unsigned v)
     int ms = 1 + (int)v;
 
     flush_all(h);
+    if (h->in_loop) {
+        h->clock_ms += ms; /* no wait budget: it costs nothing */
+        pump_all(h);
+        return;
+    }
     if (ms > h->wait_left_ms)
         ms = h->wait_left_ms;
     if (ms > 0) {
@@ -1349,6 +1457,7 @@ static void setup(struct harness *h, const uint8_t *data, size_t size)
     h->stop[0] = h->stop[1] = -1;
     h->strict = parse_strict(getenv("HFX_FUZZ_STRICT"));
     h->verbose = getenv("HFX_FUZZ_VERBOSE") != NULL;
+    h->in_loop = getenv("HFX_FUZZ_THREADS") == NULL;
     h->t0_ms = mono_ms();
     h->wait_left_ms = WAIT_BUDGET_MS;
     h->burst_pings_left = MAX_BURST_PINGS;
@@ -1358,6 +1467,7 @@ static void setup(struct harness *h, const uint8_t *data, size_t size)
     h1 = take(h);
 
     h->opts.encoder = "fake";
+    h->opts.encode_in_loop = h->in_loop;
     h->opts.window = 1u + (h0 & 3u);
     h->opts.max_streams = 1u + ((h0 >> 2) & 3u);
     h->opts.max_queued = (h0 & 0x10) ? 16u * 1024u : 1024u * 1024u;
@@ -1380,6 +1490,11 @@ static void setup(struct harness *h, const uint8_t *data, size_t size)
 
     if (pipe(h->stop) != 0 || hfx_server_new(&h->opts, &h->srv) != HFX_OK)
         abort();
+    if (h->in_loop) {
+        h->clock_ms = 1000000;
+        h->idle_ms = 1;
+        hfx_server_set_clock(h->srv, harness_clock, h);
+    }
     for (unsigned i = 0; i < h->nconns; i++) {
         struct conn *c = &h->conns[i];
         struct hfx_transport *t = NULL;
@@ -1402,7 +1517,7 @@ static void setup(struct harness *h, const uint8_t *data, size_t size)
             hfx_server_add_transport(h->srv, t) != HFX_OK)
             abort();
     }
-    if (pthread_create(&h->thread, NULL, run_server, h) != 0)
+    if (!h->in_loop && pthread_create(&h->thread, NULL, run_server, h) != 0)
         abort();
     h->running = true;
 }
@@ -1592,8 +1707,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             op_settle(h, v);
             break;
         case 13:
-            flush_conn(h, c);
-            pump(h, c, 0);
+            op_read(h, c, v);
             break;
         case 14:
             op_disconnect(h, c, v);

@@ -532,6 +532,40 @@ def close_before_forward_protocol_error():
     return open_fails_then(host_msg(0))
 
 
+def step_then(closer):
+    """The same in in-loop mode (the default), where the server runs only
+    when the harness steps it: HELLO and a CONFIGURE whose encoder fails to
+    open, one server step (it reads both and starts the stream), then
+    something that closes stream 1. The next step opens the encoder, which
+    fails, and handles the closer before that failure is passed on."""
+    return header() + hello() + configure(1, "fault-open") + op(13, 0, 4) + closer
+
+
+@regression
+def step_close_before_forward_close():
+    return step_then(control("close", 1))
+
+
+@regression
+def step_close_before_forward_reconfigure():
+    return step_then(configure(1, "fake"))
+
+
+@regression
+def step_close_before_forward_hello():
+    return step_then(hello())
+
+
+@regression
+def step_close_before_forward_bye():
+    return step_then(bye())
+
+
+@regression
+def step_close_before_forward_protocol_error():
+    return step_then(host_msg(0))
+
+
 def main():
     args = [a for a in sys.argv[1:] if a != "--regressions"]
     table = REGRESSIONS if "--regressions" in sys.argv[1:] else SEEDS

@@ -193,10 +193,9 @@ bool raw_wait_closed(int fd)
     }
 }
 
-uint32_t raw_handshake_caps(int fd, uint32_t caps)
+void raw_hello(int fd, uint32_t caps)
 {
     struct hfx_msg m;
-    uint8_t buf[1024];
 
     memset(&m, 0, sizeof(m));
     m.hdr.type = HFX_MSG_HELLO;
@@ -204,6 +203,14 @@ uint32_t raw_handshake_caps(int fd, uint32_t caps)
     m.u.hello.max_version = 1;
     m.u.hello.caps = caps;
     raw_send(fd, &m, NULL, 0);
+}
+
+uint32_t raw_handshake_caps(int fd, uint32_t caps)
+{
+    struct hfx_msg m;
+    uint8_t buf[1024];
+
+    raw_hello(fd, caps);
     CHECK(raw_recv(fd, &m, buf, sizeof(buf)));
     CHECK_EQ_INT(m.hdr.type, HFX_MSG_WELCOME);
     return m.u.welcome.caps;

@@ -53,6 +53,8 @@ void raw_send_fd(int fd, const struct hfx_msg *m, int pass_fd);
 bool raw_recv(int fd, struct hfx_msg *m, uint8_t *buf, size_t cap);
 /* True when the peer closed the connection within 5 s (after draining). */
 bool raw_wait_closed(int fd);
+/* Send HELLO (version 1, these caps) without waiting for the answer. */
+void raw_hello(int fd, uint32_t caps);
 /* HELLO -> WELCOME handshake on a raw fd, offering INLINE, SHM_FD and
  * SHM_FILE. */
 void raw_handshake(int fd);

@@ -71,18 +71,6 @@ static bool readable(int fd)
     return recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
 }
 
-static void send_hello(int fd)
-{
-    struct hfx_msg m;
-
-    memset(&m, 0, sizeof(m));
-    m.hdr.type = HFX_MSG_HELLO;
-    m.u.hello.min_version = 1;
-    m.u.hello.max_version = 1;
-    m.u.hello.caps = HFX_CAP_INLINE;
-    raw_send(fd, &m, NULL, 0);
-}
-
 static void send_frame(int fd, uint64_t id)
 {
     struct hfx_msg m;
@@ -117,7 +105,7 @@ static void test_session_on_one_thread(void)
     int fd = start(&srv, &clock, 0);
     struct hfx_msg m;
 
-    send_hello(fd);
+    raw_hello(fd, HFX_CAP_INLINE);
     make_configure(&m, 1, HFX_FORMAT_NV12, W, H);
     raw_send(fd, &m, NULL, 0);
     for (uint64_t id = 1; id <= 3; id++)

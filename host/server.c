@@ -453,8 +453,13 @@ static void close_now(struct hfx_server *s, struct session *ss)
     ss->close_deadline_ms = now_ms(s);
 }
 
+static void protocol_error(struct hfx_server *s, struct session *ss, uint32_t stream,
+                           enum hfx_status code, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
 /* Queue a message; a peer whose queue overflows is a slow consumer and is
- * closed rather than waited for. */
+ * closed rather than waited for, told so by an ERROR that the queue has
+ * room for beyond its cap (docs/protocol.md section 6). */
 static void send_or_close(struct hfx_server *s, struct session *ss, const struct hfx_msg *m)
 {
     enum hfx_status st;
@@ -464,14 +469,16 @@ static void send_or_close(struct hfx_server *s, struct session *ss, const struct
     st = hfx_conn_send_msg(ss->conn, m);
     if (st == HFX_OK)
         return;
+    if (st == HFX_E_SLOW_CONSUMER) {
+        protocol_error(s, ss, 0, HFX_E_SLOW_CONSUMER,
+                       "send queue full (%zu bytes waiting) at %s", hfx_conn_queued(ss->conn),
+                       hfx_msg_type_name(m->hdr.type));
+        return;
+    }
     srv_log(s, HFX_LOG_WARN, "session %u: send %s: %s", ss->id, hfx_msg_type_name(m->hdr.type),
             hfx_strerror(st));
     close_now(s, ss);
 }
-
-static void protocol_error(struct hfx_server *s, struct session *ss, uint32_t stream,
-                           enum hfx_status code, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
 
 /* Send ERROR and close the connection once it has been written (or after
  * a grace period). Other sessions are untouched. */

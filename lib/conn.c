@@ -25,6 +25,10 @@
 #define CHUNK_MIN 4096u
 /* What malloc adds to a block, counted so that the cap is on memory. */
 #define MALLOC_OVERHEAD 16u
+/* An ERROR may go this far over the cap (one small chunk's memory), so that
+ * the peer whose queue overflowed can still be told why it is closed
+ * (docs/protocol.md section 6). */
+#define ERROR_RESERVE (sizeof(struct out_chunk) + CHUNK_MIN + MALLOC_OVERHEAD)
 
 struct out_chunk {
     struct out_chunk *next;
@@ -227,9 +231,10 @@ enum hfx_status hfx_conn_flush(struct hfx_conn *c)
     return HFX_OK;
 }
 
-/* Write what the transport takes now; queue the rest. */
+/* Write what the transport takes now; queue the rest. reserve: how far
+ * over max_queued this message may take the queue. */
 static enum hfx_status send_iov(struct hfx_conn *c, const struct iovec *iov, int n,
-                                int pass_fd)
+                                int pass_fd, size_t reserve)
 {
     size_t total = 0;
     size_t written = 0;
@@ -242,7 +247,7 @@ static enum hfx_status send_iov(struct hfx_conn *c, const struct iovec *iov, int
      * it would take (headers included: a flood of small messages must not
      * cost more than the cap says). */
     if (c->charged + sizeof(struct out_chunk) + (total < CHUNK_MIN ? CHUNK_MIN : total) +
-            MALLOC_OVERHEAD > c->max_queued)
+            MALLOC_OVERHEAD > c->max_queued + reserve)
         return HFX_E_SLOW_CONSUMER;
     if (c->head)
         return queue_rest(c, iov, n, 0, total, pass_fd);
@@ -253,6 +258,11 @@ static enum hfx_status send_iov(struct hfx_conn *c, const struct iovec *iov, int
 }
 
 #define MAX_TAIL_IOV 8
+
+static size_t reserve_for(const struct hfx_msg *msg)
+{
+    return msg->hdr.type == HFX_MSG_ERROR ? ERROR_RESERVE : 0;
+}
 
 /* Encode msg's head into head[] and lay out iov = [head, tail...];
  * *total gets the message's size in bytes. */
@@ -288,7 +298,7 @@ enum hfx_status hfx_conn_send(struct hfx_conn *c, const struct hfx_msg *msg,
 
     if (st != HFX_OK)
         return st;
-    return send_iov(c, iov, n + 1, pass_fd);
+    return send_iov(c, iov, n + 1, pass_fd, reserve_for(msg));
 }
 
 enum hfx_status hfx_conn_send_msg(struct hfx_conn *c, const struct hfx_msg *msg)
@@ -369,7 +379,7 @@ enum hfx_status hfx_conn_send_wait(struct hfx_conn *c, const struct hfx_msg *msg
         return st;
     st = hfx_conn_flush_wait(c, timeout_ms);
     if (st == HFX_E_TIMEOUT)
-        return send_iov(c, iov, n + 1, pass_fd);
+        return send_iov(c, iov, n + 1, pass_fd, reserve_for(msg));
     if (st != HFX_OK)
         return st;
 

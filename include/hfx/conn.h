@@ -46,7 +46,8 @@ int hfx_conn_fd(const struct hfx_conn *c);
  * Writes immediately what the transport takes; only the remainder is copied
  * into the queue, so the caller may reuse the tail buffers on return.
  * HFX_E_SLOW_CONSUMER when the queue would exceed its maximum (nothing is
- * queued then). */
+ * queued then). An ERROR may exceed it by one small chunk (about 4 KiB), so
+ * that a peer can be told that its queue overflowed. */
 HFX_MUST_CHECK enum hfx_status hfx_conn_send(struct hfx_conn *c, const struct hfx_msg *msg,
                                              const struct iovec *tail, int n, int pass_fd);
 

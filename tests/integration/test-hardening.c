@@ -595,6 +595,66 @@ static void test_ping_flood_without_reading(void)
     fixture_stop(&f);
 }
 
+/* A client that lets the host's send queue overflow (a cap under the
+ * 1 MiB at which the host stops reading, so that PONGs overflow it) is told
+ * so: every PONG queued before the overflow, in order, then ERROR
+ * SLOW_CONSUMER on stream 0, then the end of the connection. Before, the
+ * host closed without the ERROR. */
+static void test_slow_consumer_is_told(void)
+{
+    struct hfx_server_options o = {.max_queued = 64 * 1024};
+    struct fixture f;
+    struct hfx_msg m;
+    uint8_t out[64];
+    static uint8_t buf[1 << 16];
+    uint64_t sent = 0;
+    uint64_t pongs = 0;
+    size_t len;
+
+    fixture_start(&f, &o);
+    int good = fixture_good_session(&f);
+    int fd = fixture_raw_conn(&f);
+    raw_handshake(fd);
+    CHECK(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == 0);
+    /* Until the host stops taking PINGs: it no longer reads once it has
+     * closed the session. 4 MB of PINGs is far more than both socket
+     * buffers and the queue hold. */
+    while (sent < 4u * 1024 * 1024 / 24) {
+        init_header(&m, HFX_MSG_PING, 0);
+        m.u.ping.cookie = sent;
+        len = 0;
+        append(out, sizeof(out), &len, &m, NULL, 0);
+        ssize_t n = send(fd, out, len, MSG_NOSIGNAL);
+        if (n < 0 && errno == EAGAIN) {
+            struct pollfd p = {.fd = fd, .events = POLLOUT};
+            if (poll(&p, 1, 200) == 0)
+                break;
+            continue;
+        }
+        if (n < 0 && errno == EPIPE)
+            break;
+        CHECK_EQ_INT(n, (ssize_t)len);
+        sent++;
+    }
+    CHECK(sent < 4u * 1024 * 1024 / 24);
+    CHECK(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) == 0);
+    while (raw_recv(fd, &m, buf, sizeof(buf)) && m.hdr.type == HFX_MSG_PONG) {
+        CHECK(m.u.ping.cookie == pongs);
+        pongs++;
+    }
+    printf("%llu PINGs sent, %llu PONGs before the ERROR\n", (unsigned long long)sent,
+           (unsigned long long)pongs);
+    CHECK_EQ_INT(m.hdr.type, HFX_MSG_ERROR);
+    CHECK_EQ_INT(m.hdr.stream, 0);
+    CHECK_STATUS(m.u.error.code, HFX_E_SLOW_CONSUMER);
+    CHECK(pongs > 0 && pongs < sent);
+    CHECK(raw_wait_closed(fd));
+    raw_check_alive(good, 5);
+    close(fd);
+    close(good);
+    fixture_stop(&f);
+}
+
 static void hello_with_token(int fd, const char *token)
 {
     struct hfx_msg m;
@@ -900,6 +960,7 @@ int main(void)
         CHECK_CASE(test_handshake_limit_evicts_oldest),
         CHECK_CASE(test_memory_budget),
         CHECK_CASE(test_ping_flood_without_reading),
+        CHECK_CASE(test_slow_consumer_is_told),
         CHECK_CASE(test_token_guessing_is_slowed),
         CHECK_CASE(test_out_of_descriptors),
         CHECK_CASE(test_padded_frame_is_the_same_picture),

@@ -368,7 +368,8 @@ static void test_fd_belongs_to_its_message(void)
 
 /* Small messages are counted with what they cost to queue: a peer that
  * never reads PONGs holds at most max_queued bytes of memory, headers
- * included, and everything queued still arrives in order. */
+ * included (and one ERROR's reserve), and everything queued still arrives
+ * in order. */
 static void test_small_messages_count_their_memory(void)
 {
     struct hfx_conn *a, *b;
@@ -388,10 +389,28 @@ static void test_small_messages_count_their_memory(void)
     CHECK(hfx_conn_queued_memory(a) <= (size_t)(1 << 20));
     /* Nearly all of it is message bytes, not per-message headers. */
     CHECK(hfx_conn_queued(a) > (size_t)(1 << 20) * 9 / 10);
+    /* One ERROR still fits, to tell the peer why; the reserve holds one
+     * small chunk, so a stream of ERRORs stops too. */
+    struct hfx_msg err;
+    unsigned errors = 0;
+    memset(&err, 0, sizeof(err));
+    err.hdr.type = HFX_MSG_ERROR;
+    err.u.error.code = HFX_E_SLOW_CONSUMER;
+    memset(err.u.error.text, 'x', HFX_MAX_TEXT);
+    while (errors < 1000 && hfx_conn_send_msg(a, &err) == HFX_OK)
+        errors++;
+    CHECK(errors >= 1 && errors < 1000);
+    CHECK(hfx_conn_queued_memory(a) <= (size_t)(1 << 20) + 2 * 4096);
     for (uint64_t i = 0; i < sent; i++) {
         CHECK_STATUS(hfx_conn_flush(a), HFX_OK);
         CHECK_STATUS(recv_one(b, &m), HFX_OK);
         CHECK(m.u.ping.cookie == i);
+    }
+    for (unsigned i = 0; i < errors; i++) {
+        CHECK_STATUS(hfx_conn_flush(a), HFX_OK);
+        CHECK_STATUS(recv_one(b, &m), HFX_OK);
+        CHECK_EQ_INT(m.hdr.type, HFX_MSG_ERROR);
+        CHECK_EQ_INT(m.u.error.code, HFX_E_SLOW_CONSUMER);
     }
     CHECK(!hfx_conn_want_write(a));
     CHECK_EQ_INT(hfx_conn_queued_memory(a), 0);

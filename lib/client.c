@@ -542,7 +542,9 @@ enum hfx_status hfx_client_next_event(struct hfx_client *c, int timeout_ms,
     case HFX_MSG_ERROR:
         ev->type = HFX_EVENT_ERROR;
         ev->u.error = m.u.error;
-        logf_(c, HFX_LOG_WARN, "host error on stream %u: %s (%s)", m.hdr.stream,
+        /* The caller gets the ERROR as an event and reports it as it sees
+         * fit; a warning here too printed it twice. */
+        logf_(c, HFX_LOG_DEBUG, "host error on stream %u: %s (%s)", m.hdr.stream,
               m.u.error.text, hfx_status_name((enum hfx_status)m.u.error.code));
         if (m.hdr.stream == 0)
             c->broken = true; /* the host closes after a connection-level error */

@@ -315,8 +315,8 @@ static int handle_event(struct run *r, const struct hfx_event *ev)
         snprintf(r->encoder_name, sizeof(r->encoder_name), "%s", ev->u.configured.encoder);
         return 0;
     case HFX_EVENT_ERROR:
-        fprintf(stderr, "hfx-encode: host error: %s (%s)\n", ev->u.error.text,
-                hfx_status_name((enum hfx_status)ev->u.error.code));
+        fprintf(stderr, "hfx-encode: host error on stream %u: %s (%s)\n", ev->stream,
+                ev->u.error.text, hfx_status_name((enum hfx_status)ev->u.error.code));
         return -1;
     default:
         return 0;

@@ -197,7 +197,7 @@ main (int argc, char **argv)
   gchar *source = NULL, *encoder = NULL, *listen = NULL, *size = NULL;
   gchar *token = NULL, *address = NULL, *host = NULL;
   gint bitrate = 4000, fps = 30, key_interval = 2000, key_min = 500;
-  gint stats_interval = 10;
+  gint stats_interval = 10, max_viewers = 16;
   GOptionEntry entries[] = {
     {"source", 's', 0, G_OPTION_ARG_STRING, &source,
         "x11, pipewire[:NODE], test or file:PATH (default test)", "SOURCE"},
@@ -221,6 +221,8 @@ main (int argc, char **argv)
         "a keyframe at least every MS of wall-clock time (default 2000)", "MS"},
     {"keyframe-min-interval", 0, 0, G_OPTION_ARG_INT, &key_min,
         "at most one requested keyframe per MS (default 500)", "MS"},
+    {"max-viewers", 0, 0, G_OPTION_ARG_INT, &max_viewers,
+        "more viewers get HTTP 503 (default 16)", "N"},
     {"stats-interval", 0, 0, G_OPTION_ARG_INT, &stats_interval,
         "print stats every S seconds, 0: never (default 10)", "S"},
     {NULL}
@@ -252,10 +254,11 @@ main (int argc, char **argv)
       (size && !parse_size (size, &copts.width, &copts.height, &error)))
     goto usage;
   if (bitrate < 16 || bitrate > 200000 || fps < 1 || fps > 240 ||
-      key_interval < 100 || key_min < 0 || stats_interval < 0) {
+      key_interval < 100 || key_min < 0 || stats_interval < 0 ||
+      max_viewers < 1 || max_viewers > 1024) {
     g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
         "--bitrate 16..200000, --fps 1..240, --keyframe-interval >= 100, "
-        "--keyframe-min-interval >= 0");
+        "--keyframe-min-interval >= 0, --max-viewers 1..1024");
     goto usage;
   }
   if (!size && copts.source == BRIDGE_SOURCE_TEST) {
@@ -279,6 +282,7 @@ main (int argc, char **argv)
   sopts.token = token && token[0] ? token : NULL;
   sopts.keyframe_interval_ms = (guint) key_interval;
   sopts.keyframe_min_interval_ms = (guint) MAX (key_min, 1);
+  sopts.max_viewers = (guint) max_viewers;
   sopts.request_keyframe = request_keyframe;
   sopts.describe_encoder = describe_encoder;
   sopts.frames_captured = frames_captured;

@@ -17,6 +17,9 @@
 #define TICK_MS 50
 /* Viewer messages are a few dozen bytes; refuse anything much larger. */
 #define MAX_VIEWER_MSG 4096
+/* Each viewer's queue is bounded; their number is bounded too, so that a
+ * browser opening WebSockets in a loop cannot hold a queue per socket. */
+#define DEFAULT_MAX_VIEWERS 16
 /* Access units handed over by the encoder's thread and not yet taken by the
  * main context. Past this the encoder's thread waits, and the leaky queue in
  * front of the encoder drops raw frames: a main loop slower than the
@@ -339,8 +342,18 @@ on_websocket (SoupServer * soup, SoupServerMessage * msg, const char *path,
     SoupWebsocketConnection * ws, gpointer user_data)
 {
   BridgeServer *s = user_data;
-  ViewerConn *vc = g_new0 (ViewerConn, 1);
+  ViewerConn *vc;
 
+  /* on_http turned the excess away before the upgrade; this holds if
+   * upgrades ever complete after other requests were handled. */
+  if (g_hash_table_size (s->conns) >= s->opts.max_viewers) {
+    g_printerr ("desktop-bridge: viewer from %s turned away: %u viewers\n",
+        soup_server_message_get_remote_host (msg), s->opts.max_viewers);
+    /* 1013, Try Again Later: IANA's WebSocket close codes */
+    soup_websocket_connection_close (ws, 1013, "too many viewers");
+    return;
+  }
+  vc = g_new0 (ViewerConn, 1);
   vc->server = s;
   vc->ws = g_object_ref (ws);
   vc->id = bridge_hub_add_viewer (s->hub);
@@ -415,6 +428,9 @@ on_http (SoupServer * soup, SoupServerMessage * msg, const char *path,
      * handshake go on. */
     if (!token_ok (s, msg))
       respond_text (msg, SOUP_STATUS_FORBIDDEN, "token missing or wrong\n");
+    else if (g_hash_table_size (s->conns) >= s->opts.max_viewers)
+      respond_text (msg, SOUP_STATUS_SERVICE_UNAVAILABLE,
+          "too many viewers\n");
     return;
   }
   if (g_str_equal (path, "/stats")) {
@@ -602,6 +618,8 @@ bridge_server_new (const BridgeServerOptions * opts, GError ** error)
     s->opts.keyframe_min_interval_ms = 500;
   if (!s->opts.keyframe_interval_ms)
     s->opts.keyframe_interval_ms = 2000;
+  if (!s->opts.max_viewers)
+    s->opts.max_viewers = DEFAULT_MAX_VIEWERS;
   s->ctx = g_main_context_ref_thread_default ();
   g_mutex_init (&s->intake_lock);
   g_cond_init (&s->intake_room);

@@ -31,6 +31,7 @@ typedef struct
   const gchar *token;           /* NULL: no token */
   guint keyframe_min_interval_ms;       /* 0 = 500 */
   guint keyframe_interval_ms;   /* heartbeat; 0 = 2000 */
+  guint max_viewers;            /* more WebSockets get HTTP 503; 0 = 16 */
   BridgeHubOptions hub;
   BridgeKeyframeFunc request_keyframe;
   BridgeDescribeFunc describe_encoder;

@@ -225,11 +225,37 @@ def case_source_slower_than_fps():
         check(b.stop() == 0, "desktop-bridge did not exit 0 on SIGTERM")
 
 
+def case_max_viewers():
+    b = Bridge("--max-viewers", "2")
+    try:
+        first, second = b.ws(), b.ws()
+        read_frames(first, 2)
+        read_frames(second, 2)
+        for _ in range(3):
+            try:
+                b.ws()
+                raise AssertionError("a third viewer was let in with --max-viewers 2")
+            except HandshakeError as e:
+                check(e.status == 503, str(e))
+        check(len(b.stats()["viewers"]) == 2, "viewers after the refusals")
+        first.close()
+        deadline = time.monotonic() + 5
+        while len(b.stats()["viewers"]) != 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        check(len(b.stats()["viewers"]) == 1, "the closed viewer is still counted")
+        read_frames(b.ws(), 2)
+        read_frames(second, 2)
+        print("  --max-viewers 2: the third got HTTP 503 three times; in again once one left")
+    finally:
+        check(b.stop() == 0, "desktop-bridge did not exit 0 on SIGTERM")
+
+
 def case_bad_options():
     for args, want in ((["--source", "bogus"], "--source bogus"),
                        (["--listen", "nonsense"], "--listen nonsense"),
                        (["--size", "641x360"], "--size 641x360"),
-                       (["--encoder", "h265"], "--encoder h265")):
+                       (["--encoder", "h265"], "--encoder h265"),
+                       (["--max-viewers", "0"], "--max-viewers 1..1024")):
         r = subprocess.run([BRIDGE, *args], capture_output=True, text=True, timeout=10)
         check(r.returncode == 2 and want in r.stderr, f"{args}: exit {r.returncode}: {r.stderr}")
     r = subprocess.run([BRIDGE, "--help"], capture_output=True, text=True, timeout=10)

@@ -287,6 +287,7 @@ int main(int argc, char **argv)
      * them in the heap lets the next frame reuse the pages. */
     mallopt(M_MMAP_THRESHOLD, 64 * 1024 * 1024);
     mallopt(M_TRIM_THRESHOLD, 256 * 1024 * 1024);
+    opts.trim_heap_when_idle = true;
 #endif
     /* FFmpeg logs through a process-wide handler; main() owns it. */
     /* Encoders that `auto` probes and that are missing here fail at

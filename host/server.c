@@ -113,6 +113,7 @@ struct hfx_server {
     unsigned nwaiting;  /* accepted, before HELLO: what max_handshakes bounds */
     unsigned next_id;
     uint64_t memory_reserved;
+    bool streams_since_trim; /* a stream started since the heap was last trimmed */
     struct throttle throttle;
 
     int wake[2];
@@ -236,6 +237,7 @@ enum hfx_status hfx_server_new(const struct hfx_server_options *opts, struct hfx
     s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     pthread_mutex_init(&s->workers.lock, NULL);
     pthread_cond_init(&s->workers.cond, NULL);
+    s->workers.trim_heap_when_idle = s->opts.trim_heap_when_idle;
     *out = s;
     return HFX_OK;
 
@@ -748,9 +750,16 @@ static void end_session(struct hfx_server *s, struct session *ss)
     free(ss);
 #ifdef __GLIBC__
     /* Frames of a few MB each are kept in the heap while streams run
-     * (hfxd's mallopt); with no stream left, give the memory back. */
-    if (!any_stream_live(s))
+     * (hfxd's mallopt); with no stream left, give the memory back. Only
+     * after streams: malloc_trim walks the whole heap, and a peer that
+     * connects and leaves in a loop must not make it run each time. With
+     * worker threads the last one to end trims (host/stream.c): it frees
+     * its encoder after this. */
+    if (s->opts.trim_heap_when_idle && s->opts.encode_in_loop && s->streams_since_trim &&
+        !any_stream_live(s)) {
         malloc_trim(0);
+        s->streams_since_trim = false;
+    }
 #endif
 }
 
@@ -859,6 +868,7 @@ static void on_configure(struct hfx_server *s, struct session *ss, const struct 
         return;
     }
     slot->state = SLOT_LIVE;
+    s->streams_since_trim = true;
     slot->budget = cost;
     s->memory_reserved += cost;
 }

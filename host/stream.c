@@ -2,6 +2,9 @@
 #include "stream.h"
 
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -484,6 +487,7 @@ static void *worker(void *arg)
 {
     struct stream *s = arg;
     struct worker_count *wc = s->p.workers;
+    bool idle;
 
     begin(s);
     pthread_mutex_lock(&s->lock);
@@ -493,8 +497,15 @@ static void *worker(void *arg)
 
     pthread_mutex_lock(&wc->lock);
     wc->live--;
+    idle = wc->live == 0 && wc->trim_heap_when_idle;
     pthread_cond_broadcast(&wc->cond);
     pthread_mutex_unlock(&wc->lock);
+#ifdef __GLIBC__
+    /* Here rather than where the server ends the stream: only now is the
+     * encoder freed. A stream starting meanwhile costs nothing but a trim. */
+    if (idle)
+        malloc_trim(0);
+#endif
     return NULL;
 }
 

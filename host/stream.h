@@ -24,6 +24,9 @@ struct worker_count {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     unsigned live;
+    /* The last worker to end gives the heap back (malloc_trim), once it
+     * has freed its encoder (hfx_server_options.trim_heap_when_idle). */
+    bool trim_heap_when_idle;
 };
 
 struct stream_frame {

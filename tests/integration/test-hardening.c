@@ -547,24 +547,18 @@ static void test_memory_budget(void)
  * send queue past its cap (counted in payload bytes only). The host stops
  * reading such a client; once it reads, every PING has its PONG, in
  * order, and a healthy session encoded all along. */
-static void test_ping_flood_without_reading(void)
+/* PINGs (cookies 0, 1, ...) on a non-blocking fd until the host stops
+ * taking them for quiet_ms, or has closed, or max were sent; returns how
+ * many were. A PING on a unix socket goes whole or not at all. */
+static uint64_t flood_pings(int fd, uint64_t max, int quiet_ms)
 {
-    struct fixture f;
     struct hfx_msg m;
     uint8_t out[64];
-    static uint8_t buf[1 << 16];
     uint64_t sent = 0;
     size_t len;
 
-    fixture_start(&f, NULL);
-    int good = fixture_good_session(&f);
-    int fd = fixture_raw_conn(&f);
-    raw_handshake(fd);
     CHECK(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == 0);
-    /* Write until the host stops taking PINGs for half a second (or 40 MB:
-     * the old host's queue would have taken that much and more). A PING on
-     * a unix socket goes whole or not at all. */
-    while (sent < 40u * 1024 * 1024 / 24) {
+    while (sent < max) {
         init_header(&m, HFX_MSG_PING, 0);
         m.u.ping.cookie = sent;
         len = 0;
@@ -572,18 +566,36 @@ static void test_ping_flood_without_reading(void)
         ssize_t n = send(fd, out, len, MSG_NOSIGNAL);
         if (n < 0 && errno == EAGAIN) {
             struct pollfd p = {.fd = fd, .events = POLLOUT};
-            if (poll(&p, 1, 500) == 0)
+            if (poll(&p, 1, quiet_ms) == 0)
                 break;
             continue;
         }
+        if (n < 0 && errno == EPIPE)
+            break;
         CHECK_EQ_INT(n, (ssize_t)len);
         sent++;
     }
+    CHECK(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) == 0);
+    return sent;
+}
+
+static void test_ping_flood_without_reading(void)
+{
+    struct fixture f;
+    struct hfx_msg m;
+    static uint8_t buf[1 << 16];
+
+    fixture_start(&f, NULL);
+    int good = fixture_good_session(&f);
+    int fd = fixture_raw_conn(&f);
+    raw_handshake(fd);
+    /* Until the host stops taking PINGs for half a second (or 40 MB: the
+     * old host's queue would have taken that much and more). */
+    uint64_t sent = flood_pings(fd, 40u * 1024 * 1024 / 24, 500);
     printf("the host stopped taking PINGs after %llu (%llu bytes)\n",
            (unsigned long long)sent, (unsigned long long)sent * 24);
     CHECK(sent < 40u * 1024 * 1024 / 24);
     raw_check_alive(good, 5);
-    CHECK(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) == 0);
     for (uint64_t i = 0; i < sent; i++) {
         CHECK(raw_recv(fd, &m, buf, sizeof(buf)));
         CHECK_EQ_INT(m.hdr.type, HFX_MSG_PONG);
@@ -605,39 +617,18 @@ static void test_slow_consumer_is_told(void)
     struct hfx_server_options o = {.max_queued = 64 * 1024};
     struct fixture f;
     struct hfx_msg m;
-    uint8_t out[64];
     static uint8_t buf[1 << 16];
-    uint64_t sent = 0;
     uint64_t pongs = 0;
-    size_t len;
 
     fixture_start(&f, &o);
     int good = fixture_good_session(&f);
     int fd = fixture_raw_conn(&f);
     raw_handshake(fd);
-    CHECK(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == 0);
     /* Until the host stops taking PINGs: it no longer reads once it has
      * closed the session. 4 MB of PINGs is far more than both socket
      * buffers and the queue hold. */
-    while (sent < 4u * 1024 * 1024 / 24) {
-        init_header(&m, HFX_MSG_PING, 0);
-        m.u.ping.cookie = sent;
-        len = 0;
-        append(out, sizeof(out), &len, &m, NULL, 0);
-        ssize_t n = send(fd, out, len, MSG_NOSIGNAL);
-        if (n < 0 && errno == EAGAIN) {
-            struct pollfd p = {.fd = fd, .events = POLLOUT};
-            if (poll(&p, 1, 200) == 0)
-                break;
-            continue;
-        }
-        if (n < 0 && errno == EPIPE)
-            break;
-        CHECK_EQ_INT(n, (ssize_t)len);
-        sent++;
-    }
+    uint64_t sent = flood_pings(fd, 4u * 1024 * 1024 / 24, 200);
     CHECK(sent < 4u * 1024 * 1024 / 24);
-    CHECK(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) == 0);
     while (raw_recv(fd, &m, buf, sizeof(buf)) && m.hdr.type == HFX_MSG_PONG) {
         CHECK(m.u.ping.cookie == pongs);
         pongs++;

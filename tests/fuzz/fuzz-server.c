@@ -925,7 +925,12 @@ static void make_configure(struct harness *h, struct hfx_msg *m, uint32_t stream
     cfg->quality = 23;
     snprintf(cfg->encoder, sizeof(cfg->encoder), "%s",
              encoders[enc % (sizeof(encoders) / sizeof(encoders[0]))]);
-    (void)h;
+    /* In-loop, a stall costs real time and nothing else: the server's time
+     * is the harness's clock and nothing runs beside the encode. It was
+     * 60 % of an execution's wall time there; the stall path stays, at
+     * 0 ms. */
+    if (h->in_loop && strcmp(cfg->encoder, "fault-stall=2@fake") == 0)
+        snprintf(cfg->encoder, sizeof(cfg->encoder), "%s", "fault-stall=0@fake");
 }
 
 /* Plane layout of the stream's configuration as the server knows it (a

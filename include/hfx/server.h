@@ -47,11 +47,13 @@ struct hfx_server_options {
      * per stream: one deterministic thread, for tests and fuzzing. Every
      * session then waits while any frame encodes. */
     bool encode_in_loop;
-    /* Give the heap back to the system (glibc's malloc_trim) when a
-     * session ends and no stream is left, if streams ran since the last
-     * time: for a process that keeps freed frames in its heap while
-     * streams run (hfxd's mallopt). Off, the server leaves the process's
-     * heap alone (it is the embedding program's). */
+    /* Give the heap back to the system (glibc's malloc_trim) once no
+     * stream is left: the last stream worker to end trims after freeing
+     * its encoder (with encode_in_loop: a session that ends with no stream
+     * left, if streams ran since the last trim). For a process that keeps
+     * freed frames in its heap while streams run (hfxd's mallopt). Off,
+     * the server leaves the process's heap alone (it is the embedding
+     * program's). */
     bool trim_heap_when_idle;
     hfx_log_fn log;                 /* may be NULL */
     void *log_user;

@@ -54,7 +54,7 @@
 
 #include "h264-decode.h"
 #include "hfx/client.h"
-#include "hfx/encoder.h"
+#include "hfx/h264.h"
 #include "pattern.h"
 
 #define SOURCE_FRAMES 3   /* pictures per shape, cycled: the source costs nothing */

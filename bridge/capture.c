@@ -5,7 +5,7 @@
 #include <gst/app/app.h>
 #include <gst/video/video.h>
 
-#include "hfx/encoder.h"
+#include "hfx/h264.h"
 #include "portal.h"
 
 struct _BridgeCapture
@@ -214,7 +214,8 @@ on_new_sample (GstAppSink * sink, gpointer user_data)
   capture_us = GST_CLOCK_TIME_IS_VALID (running) ?
       (gint64) ((base + running) / 1000) : g_get_monotonic_time ();
   if (buf && gst_buffer_map (buf, &map, GST_MAP_READ)) {
-    /* Keyframes by NAL type, not by the encoder's flag (DESIGN.md). */
+    /* Keyframes by NAL type, not by the encoder's flag
+     * (docs/architecture.md, "Keyframes"). */
     cap->on_au (map.data, map.size, hfx_h264_is_idr (map.data, map.size),
         pts_us, capture_us, (guint) width, (guint) height, cap->user_data);
     gst_buffer_unmap (buf, &map);

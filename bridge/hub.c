@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-#include "hfx/percentile.h"
+#include "util/percentile.h"
 
 #define LATENCY_RING 512
 

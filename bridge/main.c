@@ -13,7 +13,7 @@
 #include <gst/gst.h>
 
 #include "capture.h"
-#include "hfx/token.h"
+#include "util/token.h"
 #include "server.h"
 
 typedef struct

@@ -5,58 +5,24 @@
 
 #include <json-glib/json-glib.h>
 
-static void
-put_u16 (guint8 * p, guint16 v)
-{
-  p[0] = v & 0xff;
-  p[1] = v >> 8;
-}
-
-static void
-put_u32 (guint8 * p, guint32 v)
-{
-  for (int i = 0; i < 4; i++)
-    p[i] = (v >> (8 * i)) & 0xff;
-}
-
-static void
-put_u64 (guint8 * p, guint64 v)
-{
-  for (int i = 0; i < 8; i++)
-    p[i] = (v >> (8 * i)) & 0xff;
-}
-
-static guint16
-get_u16 (const guint8 * p)
-{
-  return (guint16) (p[0] | p[1] << 8);
-}
-
-static guint32
-get_u32 (const guint8 * p)
-{
-  return (guint32) p[0] | (guint32) p[1] << 8 | (guint32) p[2] << 16 |
-      (guint32) p[3] << 24;
-}
-
-static guint64
-get_u64 (const guint8 * p)
-{
-  return (guint64) get_u32 (p) | (guint64) get_u32 (p + 4) << 32;
-}
+#include "util/reader.h"
 
 void
 bridge_msg_write_header (guint8 * buf, const BridgeMsgHeader * h)
 {
-  buf[0] = BRIDGE_MSG_VERSION;
-  buf[1] = h->flags;
-  put_u16 (buf + 2, BRIDGE_MSG_HEADER_SIZE);
-  put_u32 (buf + 4, h->seq);
-  put_u16 (buf + 8, h->width);
-  put_u16 (buf + 10, h->height);
-  put_u32 (buf + 12, 0);
-  put_u64 (buf + 16, (guint64) h->pts_us);
-  put_u64 (buf + 24, (guint64) h->capture_us);
+  struct hfx_writer w;
+
+  wr_init (&w, buf, BRIDGE_MSG_HEADER_SIZE);
+  wr_u8 (&w, BRIDGE_MSG_VERSION);
+  wr_u8 (&w, h->flags);
+  wr_u16 (&w, BRIDGE_MSG_HEADER_SIZE);
+  wr_u32 (&w, h->seq);
+  wr_u16 (&w, h->width);
+  wr_u16 (&w, h->height);
+  wr_u32 (&w, 0);
+  wr_i64 (&w, h->pts_us);
+  wr_i64 (&w, h->capture_us);
+  g_assert (!w.overflow && w.left == 0);
 }
 
 GBytes *
@@ -74,23 +40,31 @@ gboolean
 bridge_msg_parse (const guint8 * data, gsize len, BridgeMsgHeader * h,
     const guint8 ** au, gsize * au_len)
 {
+  struct hfx_reader r;
+  guint8 version, flags;
   guint16 header_size;
+  guint32 reserved;
 
   memset (h, 0, sizeof (*h));
   *au = NULL;
   *au_len = 0;
-  if (len < BRIDGE_MSG_HEADER_SIZE || data[0] != BRIDGE_MSG_VERSION)
+  rd_init (&r, data, len);
+  version = rd_u8 (&r);
+  flags = rd_u8 (&r);
+  header_size = rd_u16 (&r);
+  h->seq = rd_u32 (&r);
+  h->width = rd_u16 (&r);
+  h->height = rd_u16 (&r);
+  reserved = rd_u32 (&r);
+  h->pts_us = rd_i64 (&r);
+  h->capture_us = rd_i64 (&r);
+  if (r.failed || version != BRIDGE_MSG_VERSION ||
+      header_size < BRIDGE_MSG_HEADER_SIZE || header_size > len ||
+      (flags & ~BRIDGE_MSG_FLAG_KEYFRAME) || reserved != 0) {
+    memset (h, 0, sizeof (*h));
     return FALSE;
-  header_size = get_u16 (data + 2);
-  if (header_size < BRIDGE_MSG_HEADER_SIZE || header_size > len ||
-      (data[1] & ~BRIDGE_MSG_FLAG_KEYFRAME) || get_u32 (data + 12) != 0)
-    return FALSE;
-  h->flags = data[1];
-  h->seq = get_u32 (data + 4);
-  h->width = get_u16 (data + 8);
-  h->height = get_u16 (data + 10);
-  h->pts_us = (gint64) get_u64 (data + 16);
-  h->capture_us = (gint64) get_u64 (data + 24);
+  }
+  h->flags = flags;
   *au = data + header_size;
   *au_len = len - header_size;
   return TRUE;

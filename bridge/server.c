@@ -6,8 +6,8 @@
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 
-#include "hfx/percentile.h"
-#include "hfx/token.h"
+#include "util/percentile.h"
+#include "util/token.h"
 #include "keytimer.h"
 #include "message.h"
 

@@ -38,8 +38,8 @@
 #include "gsthfxshmpool.h"
 #include "hfx/client.h"
 #include "hfx/encoder.h"
-#include "hfx/percentile.h"
-#include "hfx/token.h"
+#include "util/percentile.h"
+#include "util/token.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_hfx_enc_debug);
 #define GST_CAT_DEFAULT gst_hfx_enc_debug

@@ -15,6 +15,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "hfx/h264.h"
+#include "util/log.h"
+
 #ifdef HFX_FAULT_FUZZ
 #define STALL_CAP_MS FAULT_FUZZ_MAX_WAIT_MS
 #define BLOCK_CAP_MS FAULT_FUZZ_MAX_WAIT_MS
@@ -78,15 +81,11 @@ static void fault_say(const struct fault *f, enum hfx_log_level level, const cha
 
 static void fault_say(const struct fault *f, enum hfx_log_level level, const char *fmt, ...)
 {
-    char msg[256];
     va_list ap;
 
-    if (!f->log)
-        return;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    hfx_vlog(f->log, f->log_user, level, NULL, fmt, ap);
     va_end(ap);
-    f->log(f->log_user, level, msg);
 }
 
 bool fault_claims(const char *name)

@@ -6,13 +6,14 @@
  * is opened with AV_CODEC_FLAG_GLOBAL_HEADER, its extradata is reduced to
  * the parameter sets, and they are prepended to any IDR access unit that
  * lacks them. Whether a packet is an IDR is decided by scanning NAL unit
- * types, never by AV_PKT_FLAG_KEY (DESIGN.md, "Pitfalls").
+ * types, never by AV_PKT_FLAG_KEY (docs/architecture.md, "Keyframes").
  *
  * FFmpeg's own av_log output is process-global state and belongs to the
  * application (av_log_set_level / av_log_set_callback); this file does not
  * touch it and reports only through the hfx_log_fn callback.
  */
 #include "hfx/encoder.h"
+#include "hfx/h264.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -29,6 +30,7 @@
 #include <libswscale/swscale.h>
 
 #include "pixfmt.h"
+#include "util/log.h"
 
 #ifdef HFX_FAULT_INJECTION
 /* Test builds only (libhfx-host-fault): encoder names `fake` and `fault-*`
@@ -136,15 +138,11 @@ static void say(const struct hfx_encoder *e, enum hfx_log_level level, const cha
 
 static void say(const struct hfx_encoder *e, enum hfx_log_level level, const char *fmt, ...)
 {
-    char msg[512];
     va_list ap;
 
-    if (!e->log)
-        return;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    hfx_vlog(e->log, e->log_user, level, NULL, fmt, ap);
     va_end(ap);
-    e->log(e->log_user, level, msg);
 }
 
 /* Every libav* failure becomes HFX_E_ENCODER, with FFmpeg's text logged. */
@@ -324,7 +322,8 @@ static void apply_latency(struct hfx_encoder *e, AVCodecContext *ctx)
         break;
     case FAM_VIDEOTOOLBOX:
         /* Realtime on, no reordering; with one reference frame Apple Silicon
-         * emits all IDRs or stalls, two work (DESIGN.md, "Pitfalls"). */
+         * emits all IDRs or stalls, two work (docs/architecture.md, "Encoder
+         * backends"). */
         set_opt(e, ctx, "realtime", "1");
         ctx->refs = 2;
         break;

@@ -21,7 +21,7 @@
 
 #include "hfx/encoder.h"
 #include "hfx/server.h"
-#include "hfx/token.h"
+#include "util/token.h"
 
 #define MAX_LISTEN 16
 

@@ -26,10 +26,12 @@
 #include <linux/vm_sockets.h>
 #endif
 
-#include "hfx/conn.h"
+#include "conn.h"
 #include "hfx/protocol.h"
 #include "hfx/region.h"
-#include "hfx/token.h"
+#include "util/clock.h"
+#include "util/log.h"
+#include "util/token.h"
 #include "server-testing.h"
 #include "answers.h"
 #include "budget.h"
@@ -132,17 +134,10 @@ struct hfx_server {
     size_t cap;
 };
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* What every deadline of the server is measured with. */
 static int64_t now_ms(const struct hfx_server *s)
 {
-    return s->clock ? s->clock(s->clock_user) : mono_ms();
+    return s->clock ? s->clock(s->clock_user) : hfx_clock_ms();
 }
 
 void hfx_server_set_clock(struct hfx_server *s, int64_t (*clock)(void *user), void *user)
@@ -156,15 +151,11 @@ static void srv_log(struct hfx_server *s, enum hfx_log_level level, const char *
 
 static void srv_log(struct hfx_server *s, enum hfx_log_level level, const char *fmt, ...)
 {
-    char line[512];
     va_list ap;
 
-    if (!s->opts.log)
-        return;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
+    hfx_vlog(s->opts.log, s->opts.log_user, level, NULL, fmt, ap);
     va_end(ap);
-    s->opts.log(s->opts.log_user, level, line);
 }
 
 static char *dup_str(const char *str)

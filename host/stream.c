@@ -12,6 +12,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hfx/h264.h"
+#include "util/clock.h"
+#include "util/log.h"
+
 /* Frames the encoder may hold before their packet comes out (encoder
  * delay); x264 with zerolatency holds none. */
 #define INFLIGHT_RING 128
@@ -58,24 +62,10 @@ struct stream {
     bool begun; /* the encoder was opened (or failed to) */
 };
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Keyframe intervals are measured with this: the server's clock. */
 static int64_t stream_now_ms(const struct stream *s)
 {
-    return s->p.clock ? s->p.clock(s->p.clock_user) : mono_ms();
-}
-
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    return s->p.clock ? s->p.clock(s->p.clock_user) : hfx_clock_ms();
 }
 
 static void slog(struct stream *s, enum hfx_log_level level, const char *fmt, ...)
@@ -83,18 +73,14 @@ static void slog(struct stream *s, enum hfx_log_level level, const char *fmt, ..
 
 static void slog(struct stream *s, enum hfx_log_level level, const char *fmt, ...)
 {
-    char line[400];
-    int n;
+    char prefix[48];
     va_list ap;
 
-    if (!s->p.log)
-        return;
-    n = snprintf(line, sizeof(line), "session %u stream %u: ", s->p.session_id,
-                 s->p.stream_id);
+    snprintf(prefix, sizeof(prefix), "session %u stream %u: ", s->p.session_id,
+             s->p.stream_id);
     va_start(ap, fmt);
-    vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+    hfx_vlog(s->p.log, s->p.log_user, level, prefix, fmt, ap);
     va_end(ap);
-    s->p.log(s->p.log_user, level, line);
 }
 
 void stream_frame_release(struct stream_frame *f)
@@ -265,7 +251,7 @@ static void post_packet(struct stream *s, const struct hfx_encoded *e)
         s->last_idr_ms = now;
     if (in->forced && !e->keyframe) {
         /* Encoders may answer a forced IDR with an intra refresh or a
-         * plain I frame (DESIGN.md pitfalls): ask again on the next frame. */
+         * plain I frame (docs/architecture.md, "Keyframes"): ask again on the next frame. */
         pthread_mutex_lock(&s->lock);
         s->keyframe_wanted = true;
         pthread_mutex_unlock(&s->lock);
@@ -341,7 +327,7 @@ static bool decide_force(struct stream *s, bool wanted)
 
 static void encode_one(struct stream *s, struct stream_frame *f, bool force)
 {
-    uint64_t t0 = mono_ns();
+    uint64_t t0 = (uint64_t)hfx_clock_ns();
     int64_t seq = s->seq++;
     struct inflight *in = &s->ring[(uint64_t)seq % INFLIGHT_RING];
     enum hfx_status st;
@@ -368,7 +354,7 @@ static void encode_one(struct stream *s, struct stream_frame *f, bool force)
         return;
     }
     s->failures_in_a_row = 0;
-    uint64_t dt = mono_ns() - t0;
+    uint64_t dt = (uint64_t)hfx_clock_ns() - t0;
     pthread_mutex_lock(&s->lock);
     s->stats.encode_ns += dt;
     pthread_mutex_unlock(&s->lock);
@@ -579,7 +565,7 @@ bool stream_submit(struct stream *s, struct stream_frame *f, struct stream_frame
     pthread_mutex_lock(&s->lock);
     s->stats.frames_in++;
     if (s->count >= s->p.window) {
-        /* Drop oldest not yet encoded (DESIGN.md flow control): the newest
+        /* Drop oldest not yet encoded (docs/protocol.md §6): the newest
          * picture is the one a viewer wants. */
         *dropped = s->pending[s->head];
         s->head = (s->head + 1) % HFX_MAX_WINDOW;

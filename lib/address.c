@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Transport address text (DESIGN.md "Transport addresses", transport.h):
+ * Transport address text (docs/protocol.md §1, transport.h):
  * parsed strictly, so that a typo is an error and never a different address.
  */
 #include "hfx/transport.h"

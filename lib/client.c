@@ -14,10 +14,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "hfx/conn.h"
+#include "conn.h"
 #include "hfx/discover.h"
-#include "hfx/token.h"
 #include "hfx/transport.h"
+#include "util/clock.h"
+#include "util/log.h"
+#include "util/token.h"
 
 #define DEFAULT_TIMEOUT_MS 5000
 /* Writes of a message are bounded in time so that a stalled host cannot
@@ -39,49 +41,16 @@ struct hfx_client {
     struct client_stream streams[HFX_MAX_STREAMS + 1];
 };
 
-static void say(hfx_log_fn log, void *user, enum hfx_log_level level, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
 static void logf_(struct hfx_client *c, enum hfx_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static void vsay(hfx_log_fn log, void *user, enum hfx_log_level level, const char *fmt,
-                 va_list ap) __attribute__((format(printf, 4, 0)));
-
-static void vsay(hfx_log_fn log, void *user, enum hfx_log_level level, const char *fmt,
-                 va_list ap)
-{
-    char line[512];
-
-    if (!log)
-        return;
-    vsnprintf(line, sizeof(line), fmt, ap);
-    log(user, level, line);
-}
-
-/* For messages before there is a client (auto's summary). */
-static void say(hfx_log_fn log, void *user, enum hfx_log_level level, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsay(log, user, level, fmt, ap);
-    va_end(ap);
-}
-
 static void logf_(struct hfx_client *c, enum hfx_log_level level, const char *fmt, ...)
 {
     va_list ap;
 
     va_start(ap, fmt);
-    vsay(c->log, c->log_user, level, fmt, ap);
+    hfx_vlog(c->log, c->log_user, level, NULL, fmt, ap);
     va_end(ap);
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void init_msg(struct hfx_msg *m, uint16_t type, uint32_t stream)
@@ -94,7 +63,7 @@ static void init_msg(struct hfx_msg *m, uint16_t type, uint32_t stream)
 /* Wait for the next whole message, reading and flushing as needed. */
 static enum hfx_status next_msg(struct hfx_client *c, int timeout_ms, struct hfx_msg *m)
 {
-    int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+    int64_t deadline = timeout_ms < 0 ? -1 : hfx_clock_ms() + timeout_ms;
 
     for (;;) {
         enum hfx_status st = hfx_conn_next(c->conn, m);
@@ -116,7 +85,7 @@ static enum hfx_status next_msg(struct hfx_client *c, int timeout_ms, struct hfx
         if (hfx_conn_want_write(c->conn))
             pfd.events |= POLLOUT;
         if (deadline >= 0) {
-            int64_t left = deadline - now_ms();
+            int64_t left = deadline - hfx_clock_ms();
             if (left <= 0)
                 return HFX_E_TIMEOUT;
             wait = (int)(left > 60000 ? 60000 : left);
@@ -124,7 +93,7 @@ static enum hfx_status next_msg(struct hfx_client *c, int timeout_ms, struct hfx
         int r = poll(&pfd, 1, wait);
         if (r < 0 && errno != EINTR)
             return HFX_E_IO;
-        if (r == 0 && deadline >= 0 && now_ms() >= deadline)
+        if (r == 0 && deadline >= 0 && hfx_clock_ms() >= deadline)
             return HFX_E_TIMEOUT;
     }
 }
@@ -250,32 +219,32 @@ static enum hfx_status connect_auto(const char *port_name, const struct hfx_clie
     void *user = opts ? opts->log_user : NULL;
     int best_rank = -1;
     enum hfx_status best = HFX_E_IO, st;
-    int64_t deadline = now_ms() + timeout;
+    int64_t deadline = hfx_clock_ms() + timeout;
 
     st = hfx_discover_candidates(opts ? opts->discover : NULL, port_name, cand,
                                  HFX_DISCOVER_MAX, &n);
     if (st != HFX_OK) {
-        say(log, user, HFX_LOG_ERROR, "auto: port name %.64s: %s", port_name,
+        hfx_log(log, user, HFX_LOG_ERROR, "auto: port name %.64s: %s", port_name,
             hfx_strerror(st));
         return st;
     }
     for (size_t i = 0; i < n; i++) {
-        int64_t left = deadline - now_ms();
+        int64_t left = deadline - hfx_clock_ms();
         enum stage stage;
         int slice, r;
 
         if (left <= 0) {
-            say(log, user, HFX_LOG_DEBUG, "auto: no time left for %s", cand[i]);
+            hfx_log(log, user, HFX_LOG_DEBUG, "auto: no time left for %s", cand[i]);
             r = snprintf(tried + used, sizeof(tried) - used, "%s%s (not tried)",
                          used ? ", " : "", cand[i]);
         } else {
             slice = (int)(left / (int64_t)(n - i));
             slice = slice > 0 ? slice : 1;
-            say(log, user, HFX_LOG_DEBUG, "auto: trying %s (%d ms)", cand[i], slice);
+            hfx_log(log, user, HFX_LOG_DEBUG, "auto: trying %s (%d ms)", cand[i], slice);
             text[0] = '\0';
             st = connect_one(cand[i], opts, slice, out, text, sizeof(text), &stage);
             if (st == HFX_OK) {
-                say(log, user, HFX_LOG_INFO, "auto: connected to %s", cand[i]);
+                hfx_log(log, user, HFX_LOG_INFO, "auto: connected to %s", cand[i]);
                 return HFX_OK;
             }
             if (failure_rank(st, stage) > best_rank) {
@@ -300,7 +269,7 @@ static enum hfx_status connect_auto(const char *port_name, const struct hfx_clie
     }
     if (error_text && error_cap)
         snprintf(error_text, error_cap, "%s", best_text);
-    say(log, user, HFX_LOG_WARN, "auto: %s (%s); tried: %s", best_text, hfx_status_name(best),
+    hfx_log(log, user, HFX_LOG_WARN, "auto: %s (%s); tried: %s", best_text, hfx_status_name(best),
         n ? tried : "nothing (no serial port, no vsock)");
     return best;
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Message framing over a transport (include/hfx/conn.h).
+ * Message framing over a transport (conn.h).
  *
  * Receive side: one growable buffer that holds at most one whole message
  * plus the start of the next; its size is bounded by the negotiated payload
@@ -8,7 +8,7 @@
  * Send side: bytes go straight to the transport; only what it does not take
  * is copied into a bounded queue of chunks.
  */
-#include "hfx/conn.h"
+#include "conn.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -16,6 +16,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "util/clock.h"
 
 #define DEFAULT_MAX_QUEUED (64u * 1024u * 1024u)
 #define READ_CHUNK (256u * 1024u)
@@ -129,13 +131,6 @@ size_t hfx_conn_queued(const struct hfx_conn *c)
 size_t hfx_conn_queued_memory(const struct hfx_conn *c)
 {
     return c->charged;
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static size_t chunk_charge(const struct out_chunk *ch)
@@ -326,7 +321,7 @@ static enum hfx_status wait_fd(struct hfx_conn *c, short events, int64_t deadlin
     int timeout = -1;
 
     if (deadline >= 0) {
-        int64_t left = deadline - now_ms();
+        int64_t left = deadline - hfx_clock_ms();
         if (left <= 0)
             return HFX_E_TIMEOUT;
         timeout = left > 60000 ? 60000 : (int)left;
@@ -335,7 +330,7 @@ static enum hfx_status wait_fd(struct hfx_conn *c, short events, int64_t deadlin
     if (r < 0)
         return errno == EINTR ? HFX_OK : HFX_E_IO;
     if (r == 0)
-        return deadline >= 0 && now_ms() >= deadline ? HFX_E_TIMEOUT : HFX_OK;
+        return deadline >= 0 && hfx_clock_ms() >= deadline ? HFX_E_TIMEOUT : HFX_OK;
     if ((pfd.revents & (POLLIN | POLLHUP)) && !c->eof) {
         enum hfx_status st = hfx_conn_read(c);
         if (st == HFX_E_CLOSED)
@@ -350,7 +345,7 @@ static enum hfx_status wait_fd(struct hfx_conn *c, short events, int64_t deadlin
 
 enum hfx_status hfx_conn_flush_wait(struct hfx_conn *c, int timeout_ms)
 {
-    int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+    int64_t deadline = timeout_ms < 0 ? -1 : hfx_clock_ms() + timeout_ms;
 
     for (;;) {
         enum hfx_status st = hfx_conn_flush(c);
@@ -372,7 +367,7 @@ enum hfx_status hfx_conn_send_wait(struct hfx_conn *c, const struct hfx_msg *msg
     struct iovec iov[MAX_TAIL_IOV + 1];
     size_t total = 0;
     size_t done = 0;
-    int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+    int64_t deadline = timeout_ms < 0 ? -1 : hfx_clock_ms() + timeout_ms;
     enum hfx_status st = frame_iov(msg, tail, n, head, iov, &total);
 
     if (st != HFX_OK)

@@ -2,7 +2,7 @@
 /*
  * The `auto` address's candidates (include/hfx/discover.h, docs/protocol.md
  * §1): the virtio-serial port by its udev link or, without udev, by its
- * sysfs name (DESIGN.md "Test environment"), then vsock to the host.
+ * sysfs name, then vsock to the host.
  */
 #include "hfx/discover.h"
 

@@ -5,9 +5,11 @@
  * peer or a misbehaving encoder: every read is checked against the end of
  * the buffer first.
  */
-#include "hfx/encoder.h"
+#include "hfx/h264.h"
 
 #include <string.h>
+
+#include "util/reader.h"
 
 #define NAL_TYPE_IDR 5
 #define NAL_TYPE_SPS 7
@@ -121,38 +123,9 @@ bool hfx_h264_sps_profile_level(const uint8_t *data, size_t len, uint8_t *profil
     return true;
 }
 
-/* Bounded reader over the avcC record (STYLE.md rule 4). */
-struct reader {
-    const uint8_t *p;
-    size_t left;
-    bool bad;
-};
-
-static uint8_t read_u8(struct reader *r)
-{
-    if (r->bad || r->left < 1) {
-        r->bad = true;
-        return 0;
-    }
-    r->left--;
-    return *r->p++;
-}
-
-static uint16_t read_u16be(struct reader *r)
-{
-    if (r->bad || r->left < 2) {
-        r->bad = true;
-        return 0;
-    }
-    uint16_t v = (uint16_t)((uint16_t)r->p[0] << 8 | r->p[1]);
-    r->p += 2;
-    r->left -= 2;
-    return v;
-}
-
 /* Copy `count` length-prefixed NAL units of type `type` to out with 4-byte
  * start codes. */
-static enum hfx_status copy_sets(struct reader *r, unsigned count, unsigned type, uint8_t *out,
+static enum hfx_status copy_sets(struct hfx_reader *r, unsigned count, unsigned type, uint8_t *out,
                                  size_t cap, size_t *pos)
 {
     static const uint8_t start_code[4] = {0, 0, 0, 1};
@@ -160,18 +133,18 @@ static enum hfx_status copy_sets(struct reader *r, unsigned count, unsigned type
     if (count == 0)
         return HFX_E_MALFORMED;
     for (unsigned i = 0; i < count; i++) {
-        uint16_t n = read_u16be(r);
-        if (r->bad || n == 0 || n > r->left)
+        uint16_t n = rd_u16be(r);
+        const uint8_t *nal;
+
+        if (r->failed || n == 0 || !rd_bytes(r, &nal, n))
             return HFX_E_MALFORMED;
-        if ((r->p[0] & 0x1f) != type)
+        if ((nal[0] & 0x1f) != type)
             return HFX_E_MALFORMED;
         if ((uint64_t)*pos + sizeof(start_code) + n > cap)
             return HFX_E_TOO_LARGE;
         memcpy(out + *pos, start_code, sizeof(start_code));
-        memcpy(out + *pos + sizeof(start_code), r->p, n);
+        memcpy(out + *pos + sizeof(start_code), nal, n);
         *pos += sizeof(start_code) + n;
-        r->p += n;
-        r->left -= n;
     }
     return HFX_OK;
 }
@@ -179,7 +152,7 @@ static enum hfx_status copy_sets(struct reader *r, unsigned count, unsigned type
 enum hfx_status hfx_h264_avcc_to_annexb(const uint8_t *avcc, size_t len, uint8_t *out,
                                         size_t cap, size_t *written)
 {
-    struct reader r = {avcc, avcc ? len : 0, false};
+    struct hfx_reader r;
     size_t pos = 0;
     enum hfx_status st;
 
@@ -187,21 +160,22 @@ enum hfx_status hfx_h264_avcc_to_annexb(const uint8_t *avcc, size_t len, uint8_t
         *written = 0;
     if (!out)
         cap = 0;
-    if (read_u8(&r) != 1) /* configurationVersion */
+    rd_init(&r, avcc, avcc ? len : 0);
+    if (rd_u8(&r) != 1) /* configurationVersion */
         return HFX_E_MALFORMED;
     /* Profile, compatibility, level and lengthSizeMinusOne: not needed to
      * rewrite the parameter sets. The reserved bits are not checked because
      * muxers in the wild get them wrong and decoders accept that. */
     for (int i = 0; i < 4; i++)
-        (void)read_u8(&r);
-    unsigned sps_count = read_u8(&r) & 0x1f;
-    if (r.bad)
+        (void)rd_u8(&r);
+    unsigned sps_count = rd_u8(&r) & 0x1f;
+    if (r.failed)
         return HFX_E_MALFORMED;
     st = copy_sets(&r, sps_count, NAL_TYPE_SPS, out, cap, &pos);
     if (st != HFX_OK)
         return st;
-    unsigned pps_count = read_u8(&r);
-    if (r.bad)
+    unsigned pps_count = rd_u8(&r);
+    if (r.failed)
         return HFX_E_MALFORMED;
     st = copy_sets(&r, pps_count, NAL_TYPE_PPS, out, cap, &pos);
     if (st != HFX_OK)

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "hfx/protocol.h"
-#include "reader.h"
+#include "util/reader.h"
 
 #define MAGIC_LEN 8
 #define RSVD_LEN (HFX_REGION_HEADER_BYTES - MAGIC_LEN - 4 - 4 - 8)

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Inside libhfx only: the transport object and the small ops table each
- * backend fills in (STYLE.md rule 7), plus the socket helpers that the
+ * backend fills in, plus the socket helpers that the
  * connect side (transport-socket.c) and the listener (listener.c) share.
  */
 #ifndef HFX_TRANSPORT_PRIVATE_H

@@ -18,6 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/clock.h"
+
 /* A write to a vanished peer must be an error code, never a SIGPIPE that
  * kills the application: MSG_NOSIGNAL per call where it exists, else
  * SO_NOSIGPIPE per socket (macOS), set in hfx_socket_open/hfx_socket_wrap. */
@@ -222,19 +224,12 @@ const struct hfx_transport_ops hfx_socket_ops = {
 
 /* ---- connecting ---- */
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Milliseconds left until deadline (< 0: none), for poll: -1 = no limit. */
 static int remaining_ms(int64_t deadline)
 {
     if (deadline < 0)
         return -1;
-    int64_t left = deadline - now_ms();
+    int64_t left = deadline - hfx_clock_ms();
     if (left <= 0)
         return 0;
     return left > 1000000000 ? 1000000000 : (int)left;
@@ -381,7 +376,7 @@ static enum hfx_status connect_tcp(const struct hfx_address *addr, int64_t deadl
 enum hfx_status hfx_socket_connect(const struct hfx_address *addr, int timeout_ms,
                                    struct hfx_transport **out)
 {
-    int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+    int64_t deadline = timeout_ms < 0 ? -1 : hfx_clock_ms() + timeout_ms;
     struct sockaddr_storage sa;
     socklen_t len = 0;
     enum hfx_status st;

@@ -15,7 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "reader.h"
+#include "util/reader.h"
 #include "wire-private.h"
 
 /* §3: which header stream ids a type may carry. */

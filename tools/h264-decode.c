@@ -8,6 +8,8 @@
 
 #include <libavcodec/avcodec.h>
 
+#include "hfx/h264.h"
+
 /* Bytes handed to the parser at a time. */
 #define CHUNK 65536
 

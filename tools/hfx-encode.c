@@ -16,8 +16,9 @@
 #include <unistd.h>
 
 #include "hfx/client.h"
-#include "hfx/percentile.h"
-#include "hfx/token.h"
+#include "util/clock.h"
+#include "util/percentile.h"
+#include "util/token.h"
 #include "pattern.h"
 #include "y4m.h"
 
@@ -63,13 +64,6 @@ struct run {
     uint64_t sent, encoded, dropped, bytes;
     char encoder_name[HFX_MAX_NAME + 1];
 };
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static void usage(FILE *f)
 {
@@ -301,7 +295,7 @@ static int handle_event(struct run *r, const struct hfx_event *ev)
         r->bytes += p->data_len;
         r->encoded++;
         r->rtt_ms[r->rtt_n++] =
-            (double)(now_ns() - r->submit_ns[p->frame_id % RTT_RING]) / 1e6;
+            (double)(hfx_clock_ns() - r->submit_ns[p->frame_id % RTT_RING]) / 1e6;
         if (r->slot_frame)
             r->slot_frame[p->frame_id % r->slots] = -1;
         return 0;
@@ -408,11 +402,11 @@ static int submit(struct run *r, uint64_t id, uint32_t fps)
         f.region = r->region;
         for (unsigned p = 0; p < planes; p++)
             f.planes[p].offset += (uint64_t)slot * r->slot_size;
-        r->submit_ns[id % RTT_RING] = now_ns();
+        r->submit_ns[id % RTT_RING] = hfx_clock_ns();
         st = hfx_client_submit(r->client, 1, &f, NULL, 0, false, 10000);
     } else {
         f.source = HFX_SOURCE_INLINE;
-        r->submit_ns[id % RTT_RING] = now_ns();
+        r->submit_ns[id % RTT_RING] = hfx_clock_ns();
         st = hfx_client_submit(r->client, 1, &f, &iov, 1, false, 10000);
     }
     if (st != HFX_OK) {
@@ -517,7 +511,7 @@ static int run(struct run *r)
     if (rc < 0)
         return -1;
 
-    int64_t t0 = now_ns(), last_report = t0;
+    int64_t t0 = hfx_clock_ns(), last_report = t0;
     uint64_t id = 0;
     for (; id < total; id++) {
         if (!next_picture(r, id))
@@ -536,7 +530,7 @@ static int run(struct run *r)
             if (st != HFX_OK || handle_event(r, &ev))
                 return -1;
         }
-        int64_t now = now_ns();
+        int64_t now = hfx_clock_ns();
         if (!o->quiet && now - last_report >= 1000000000) {
             last_report = now;
             double s = (double)(now - t0) / 1e9;
@@ -560,7 +554,7 @@ static int run(struct run *r)
         ;
     if (rc < 0)
         return -1;
-    double secs = (double)(now_ns() - t0) / 1e9;
+    double secs = (double)(hfx_clock_ns() - t0) / 1e9;
 
     if (fflush(r->out) != 0) {
         fprintf(stderr, "hfx-encode: %s: %s\n", o->output, strerror(errno));

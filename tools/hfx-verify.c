@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "h264-decode.h"
+#include "hfx/h264.h"
 #include "pattern.h"
 #include "y4m.h"
 

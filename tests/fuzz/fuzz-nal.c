@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "hfx/encoder.h"
+#include "hfx/h264.h"
 
 struct tally {
     size_t count;

@@ -73,8 +73,8 @@
  *       run (default all; both hold since the exactly-one fix);
  *   HFX_FUZZ_VERBOSE=1       print the operations and the server's log.
  *
- * All state lives in one struct harness per execution (STYLE.md: no
- * global mutable state).
+ * All state lives in one struct harness per execution: no global
+ * mutable state, so that executions cannot leak into each other.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -96,7 +96,7 @@
 #include <dirent.h>
 
 #include "fuzz.h"
-#include "hfx/encoder.h"
+#include "hfx/h264.h"
 #include "hfx/protocol.h"
 #include "hfx/server.h"
 #include "hfx/transport.h"

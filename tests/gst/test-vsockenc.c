@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "hfx/encoder.h"
+#include "hfx/h264.h"
 #include "hfx/region.h"
 #include "h264-decode.h"
 #include "hfxd-process.h"

@@ -14,7 +14,7 @@
 
 #include "check.h"
 #include "h264-decode.h"
-#include "hfx/encoder.h"
+#include "hfx/h264.h"
 
 enum step_kind {
     STEP_HELLO,

@@ -23,6 +23,7 @@
 #include "check.h"
 #include "h264-decode.h"
 #include "hfx/client.h"
+#include "hfx/h264.h"
 #include "hfx/region.h"
 #include "hfx/transport.h"
 #include "hfxd-process.h"

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "hfx/encoder.h"
+#include "hfx/h264.h"
 #include "hfx/protocol.h"
 #include "hfx/region.h"
 #include "server-fixture.h"

@@ -8,7 +8,7 @@
 
 #include "check.h"
 #include "hfx/client.h"
-#include "hfx/conn.h"
+#include "conn.h"
 
 struct script {
     int fd;

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "hfx/conn.h"
+#include "conn.h"
 
 static void pair(struct hfx_conn **a, struct hfx_conn **b, const struct hfx_conn_options *opts)
 {

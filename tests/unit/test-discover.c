@@ -20,7 +20,7 @@
 
 #include "check.h"
 #include "hfx/client.h"
-#include "hfx/conn.h"
+#include "conn.h"
 #include "hfx/discover.h"
 #include "transport-private.h" /* HFX_HAVE_VSOCK: is vsock:2:5900 a candidate? */
 

@@ -18,6 +18,7 @@
 #include <libavutil/log.h>
 
 #include "hfx/encoder.h"
+#include "hfx/h264.h"
 #include "check.h"
 
 #define W 64

@@ -6,6 +6,7 @@
 #include <libavutil/log.h>
 
 #include "hfx/encoder.h"
+#include "hfx/h264.h"
 #include "h264-decode.h"
 #include "pattern.h"
 #include "check.h"

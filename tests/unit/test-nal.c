@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <string.h>
 
-#include "hfx/encoder.h"
+#include "hfx/h264.h"
 #include "check.h"
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "check.h"
-#include "hfx/percentile.h"
+#include "util/percentile.h"
 
 static void test_nearest_rank(void)
 {

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* The bounded reader and writer under the codec (lib/reader.h). */
+/* The bounded reader and writer under the codec (lib/util/reader.h). */
 #include <stdint.h>
 #include <string.h>
 
 #include "hfx/status.h"
-#include "reader.h"
+#include "util/reader.h"
 #include "check.h"
 
 static void test_little_endian(void)

@@ -7,7 +7,7 @@
 
 #include "check.h"
 #include "hfx/protocol.h"
-#include "hfx/token.h"
+#include "util/token.h"
 
 static char path[64];
 

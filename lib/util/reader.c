@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "reader.h"
+#include "util/reader.h"
 
 #include <string.h>
 
@@ -51,6 +51,12 @@ uint16_t rd_u16(struct hfx_reader *r)
 {
     const uint8_t *p = take(r, 2);
     return p ? (uint16_t)load_le(p, 2) : 0;
+}
+
+uint16_t rd_u16be(struct hfx_reader *r)
+{
+    const uint8_t *p = take(r, 2);
+    return p ? (uint16_t)((uint16_t)p[0] << 8 | p[1]) : 0;
 }
 
 uint32_t rd_u32(struct hfx_reader *r)

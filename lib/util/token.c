@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "hfx/token.h"
+#include "util/token.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Authentication tokens (docs/protocol.md §4) kept in files, as hfxd's
- * --token-file and the clients' options name them.
+ * --token-file and the clients' options name them. Internal toolkit
+ * (docs/architecture.md, "The internal toolkit").
  */
-#ifndef HFX_TOKEN_H
-#define HFX_TOKEN_H
+#ifndef HFX_UTIL_TOKEN_H
+#define HFX_UTIL_TOKEN_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -42,4 +43,4 @@ void hfx_token_wipe(char *token);
 }
 #endif
 
-#endif /* HFX_TOKEN_H */
+#endif /* HFX_UTIL_TOKEN_H */

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "hfx/percentile.h"
+#include "util/percentile.h"
 
 #include <stdlib.h>
 

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * p50 and p99 of a set of latency samples, one rule for every figure hfx
- * reports (vsockenc's stats, desktop-bridge's /stats).
+ * reports (vsockenc's stats, desktop-bridge's /stats). Internal toolkit
+ * (docs/architecture.md, "The internal toolkit").
  */
-#ifndef HFX_PERCENTILE_H
-#define HFX_PERCENTILE_H
+#ifndef HFX_UTIL_PERCENTILE_H
+#define HFX_UTIL_PERCENTILE_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -24,4 +25,4 @@ bool hfx_percentiles(double *samples, size_t n, double *p50, double *p99);
 }
 #endif
 
-#endif /* HFX_PERCENTILE_H */
+#endif /* HFX_UTIL_PERCENTILE_H */

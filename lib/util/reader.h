@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Internal: a bounded little-endian reader and writer. Every parse of peer
- * bytes goes through hfx_reader (STYLE.md rule 4): each read checks the bytes
+ * Internal toolkit (docs/architecture.md, "The internal toolkit"): a
+ * bounded little-endian reader and writer. Every parse of peer
+ * bytes goes through hfx_reader (docs/security.md, "Parsing"): each read checks the bytes
  * left first, a failed read does not advance and sets a sticky flag, so a
  * parser can read a whole fixed part and test `failed` once at the end.
  * Values are assembled with explicit shifts: no casts of the buffer to wider
  * types, no packed structs, no host byte order.
  */
-#ifndef HFX_READER_H
-#define HFX_READER_H
+#ifndef HFX_UTIL_READER_H
+#define HFX_UTIL_READER_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -41,6 +42,8 @@ uint16_t rd_u16(struct hfx_reader *r);
 uint32_t rd_u32(struct hfx_reader *r);
 uint64_t rd_u64(struct hfx_reader *r);
 int64_t rd_i64(struct hfx_reader *r);
+/* Big-endian, for the formats that are (H.264's avcC record). */
+uint16_t rd_u16be(struct hfx_reader *r);
 
 /* Borrow the next n bytes: *out points into the reader's buffer (NULL when
  * n is 0 or the read fails). Returns false on failure. */
@@ -69,4 +72,4 @@ void wr_i64(struct hfx_writer *w, int64_t v);
 void wr_bytes(struct hfx_writer *w, const void *src, size_t n);
 void wr_zero(struct hfx_writer *w, size_t n);
 
-#endif /* HFX_READER_H */
+#endif /* HFX_UTIL_READER_H */

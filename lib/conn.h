@@ -2,10 +2,11 @@
 /*
  * Message framing over a transport: a bounded receive buffer that yields
  * whole decoded messages, and a bounded send queue that never blocks.
- * Used by the client and by the host's event loop alike.
+ * Used by the client and by the host's event loop alike. Internal: libhfx
+ * and libhfx-host each link a copy (docs/architecture.md).
  */
-#ifndef HFX_CONN_H
-#define HFX_CONN_H
+#ifndef HFX_LIB_CONN_H
+#define HFX_LIB_CONN_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -119,4 +120,4 @@ void hfx_conn_free(struct hfx_conn **c);
 }
 #endif
 
-#endif /* HFX_CONN_H */
+#endif /* HFX_LIB_CONN_H */

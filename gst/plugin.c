@@ -16,4 +16,4 @@ plugin_init (GstPlugin * plugin)
 #define PACKAGE "hfx"
 GST_PLUGIN_DEFINE (GST_VERSION_MAJOR, GST_VERSION_MINOR, hfx,
     "hfx: video encoding offloaded to the host", plugin_init, HFX_VERSION,
-    "MIT", "hfx", "https://example.invalid/hfx")
+    "MIT/X11", "hfx", "https://example.invalid/hfx")

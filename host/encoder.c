@@ -29,7 +29,7 @@
 #include <libavutil/opt.h>
 #include <libswscale/swscale.h>
 
-#include "pixfmt.h"
+#include "util/pixfmt.h"
 #include "util/log.h"
 
 #ifdef HFX_FAULT_INJECTION

@@ -7,7 +7,7 @@
 
 #include <libswscale/swscale.h>
 
-#include "pixfmt.h"
+#include "util/pixfmt.h"
 
 struct rgb {
     uint8_t r, g, b;

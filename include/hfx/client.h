@@ -22,10 +22,10 @@ extern "C" {
 struct hfx_client;
 
 struct hfx_client_options {
-    const char *token;  /* borrowed for the call; NULL = none */
-    uint32_t caps;      /* capabilities asked for; 0 = all the client knows */
-    int timeout_ms;     /* connect + handshake; 0 = 5000 */
-    hfx_log_fn log;     /* may be NULL */
+    const char *token; /* borrowed for the call; NULL = none */
+    uint32_t caps;     /* capabilities asked for; 0 = all the client knows */
+    int timeout_ms;    /* connect + handshake; 0 = 5000 */
+    hfx_log_fn log;    /* may be NULL */
     void *log_user;
     /* `auto` only: where to look for the virtio-serial port (borrowed for
      * the call); NULL = the real /sys and /dev. */
@@ -46,33 +46,33 @@ struct hfx_client_options {
  * HFX_E_VERSION, HFX_E_TIMEOUT), else HFX_E_IO with error_text "no hfx
  * host found". The log callback gets each address tried and a summary.
  * A bad NAME is HFX_E_ADDRESS, one over HFX_PORT_NAME_MAX HFX_E_TOO_LARGE. */
-HFX_MUST_CHECK enum hfx_status hfx_client_connect(const char *address,
-                                                  const struct hfx_client_options *opts,
-                                                  struct hfx_client **out,
-                                                  char *error_text, size_t error_cap);
+HFX_EXPORT HFX_MUST_CHECK enum hfx_status hfx_client_connect(const char *address,
+                                                             const struct hfx_client_options *opts,
+                                                             struct hfx_client **out,
+                                                             char *error_text, size_t error_cap);
 
 /* The address actually connected, as text: for `auto` the candidate that
  * answered (e.g. "serial:/dev/vport2p1"), else the address given. Owned by
  * the client, valid until hfx_client_free. */
-const char *hfx_client_address(const struct hfx_client *c);
+HFX_EXPORT const char *hfx_client_address(const struct hfx_client *c);
 
 /* The host's WELCOME (version, caps, limits). Owned by the client. */
-const struct hfx_welcome *hfx_client_welcome(const struct hfx_client *c);
+HFX_EXPORT const struct hfx_welcome *hfx_client_welcome(const struct hfx_client *c);
 
 /* The descriptor to poll for readability (owned by the client). */
-int hfx_client_fd(const struct hfx_client *c);
+HFX_EXPORT int hfx_client_fd(const struct hfx_client *c);
 
 /* Send CONFIGURE for stream (1..max_streams). The reply arrives as an
  * HFX_EVENT_CONFIGURED event (or HFX_EVENT_ERROR). */
-HFX_MUST_CHECK enum hfx_status hfx_client_configure(struct hfx_client *c, uint32_t stream,
-                                                    const struct hfx_configure *cfg);
+HFX_EXPORT HFX_MUST_CHECK enum hfx_status
+hfx_client_configure(struct hfx_client *c, uint32_t stream, const struct hfx_configure *cfg);
 
 /* Send a memfd (or any mappable fd) of size bytes as SHM region. Borrowed:
  * the caller keeps and closes its fd. Needs a unix transport and the host's
  * HFX_CAP_SHM_FD (else HFX_E_UNSUPPORTED). *region gets the id to use in
  * frames. */
-HFX_MUST_CHECK enum hfx_status hfx_client_attach_shm(struct hfx_client *c, int fd,
-                                                     uint64_t size, uint32_t *region);
+HFX_EXPORT HFX_MUST_CHECK enum hfx_status hfx_client_attach_shm(struct hfx_client *c, int fd,
+                                                                uint64_t size, uint32_t *region);
 
 /* Submit a frame on stream. frame->source INLINE: the plane bytes are
  * data[0..n) concatenated, plane offsets relative to that; SHM: n == 0 and
@@ -80,24 +80,25 @@ HFX_MUST_CHECK enum hfx_status hfx_client_attach_shm(struct hfx_client *c, int f
  * Blocks at most timeout_ms (< 0: no limit) for the transport to take the
  * bytes (HFX_E_TIMEOUT). Does not wait for the window: see
  * hfx_client_in_flight. */
-HFX_MUST_CHECK enum hfx_status hfx_client_submit(struct hfx_client *c, uint32_t stream,
-                                                 const struct hfx_frame *frame,
-                                                 const struct iovec *data, int n,
-                                                 bool force_keyframe, int timeout_ms);
+HFX_EXPORT HFX_MUST_CHECK enum hfx_status hfx_client_submit(struct hfx_client *c, uint32_t stream,
+                                                            const struct hfx_frame *frame,
+                                                            const struct iovec *data, int n,
+                                                            bool force_keyframe, int timeout_ms);
 
 /* Frames submitted on stream and not yet answered by PACKET or
  * FRAME_DROPPED. */
-unsigned hfx_client_in_flight(const struct hfx_client *c, uint32_t stream);
+HFX_EXPORT unsigned hfx_client_in_flight(const struct hfx_client *c, uint32_t stream);
 
-HFX_MUST_CHECK enum hfx_status hfx_client_request_keyframe(struct hfx_client *c,
-                                                           uint32_t stream);
-HFX_MUST_CHECK enum hfx_status hfx_client_set_bitrate(struct hfx_client *c, uint32_t stream,
-                                                      uint32_t kbps);
+HFX_EXPORT HFX_MUST_CHECK enum hfx_status hfx_client_request_keyframe(struct hfx_client *c,
+                                                                      uint32_t stream);
+HFX_EXPORT HFX_MUST_CHECK enum hfx_status hfx_client_set_bitrate(struct hfx_client *c,
+                                                                 uint32_t stream, uint32_t kbps);
 /* Ask the host to drain stream; an HFX_EVENT_FLUSHED follows the last
  * packet. */
-HFX_MUST_CHECK enum hfx_status hfx_client_flush(struct hfx_client *c, uint32_t stream);
-HFX_MUST_CHECK enum hfx_status hfx_client_close_stream(struct hfx_client *c, uint32_t stream);
-HFX_MUST_CHECK enum hfx_status hfx_client_ping(struct hfx_client *c, uint64_t cookie);
+HFX_EXPORT HFX_MUST_CHECK enum hfx_status hfx_client_flush(struct hfx_client *c, uint32_t stream);
+HFX_EXPORT HFX_MUST_CHECK enum hfx_status hfx_client_close_stream(struct hfx_client *c,
+                                                                  uint32_t stream);
+HFX_EXPORT HFX_MUST_CHECK enum hfx_status hfx_client_ping(struct hfx_client *c, uint64_t cookie);
 
 enum hfx_event_type {
     HFX_EVENT_NONE = 0,
@@ -127,11 +128,11 @@ struct hfx_event {
  * call on this client), HFX_E_TIMEOUT when nothing came, HFX_E_CLOSED when
  * the host went away, or a protocol error (the client is then unusable). A
  * connection-level ERROR from the host is returned as an event first. */
-HFX_MUST_CHECK enum hfx_status hfx_client_next_event(struct hfx_client *c, int timeout_ms,
-                                                     struct hfx_event *ev);
+HFX_EXPORT HFX_MUST_CHECK enum hfx_status
+hfx_client_next_event(struct hfx_client *c, int timeout_ms, struct hfx_event *ev);
 
 /* Send BYE (best effort), close and free. NULL-safe, sets *c to NULL. */
-void hfx_client_free(struct hfx_client **c);
+HFX_EXPORT void hfx_client_free(struct hfx_client **c);
 
 #ifdef __cplusplus
 }

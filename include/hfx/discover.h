@@ -53,10 +53,9 @@ struct hfx_discover_roots {
  * or a device path (the link, or a matching DEV/vportXpY) too long for
  * struct hfx_address.path. A missing SYS/class/virtio-ports is not an
  * error: there are no virtio-serial ports. *n is 0 on failure. */
-HFX_MUST_CHECK enum hfx_status hfx_discover_candidates(const struct hfx_discover_roots *roots,
-                                                       const char *port_name,
-                                                       char out[][HFX_ADDRESS_MAX],
-                                                       size_t max, size_t *n);
+HFX_EXPORT HFX_MUST_CHECK enum hfx_status
+hfx_discover_candidates(const struct hfx_discover_roots *roots, const char *port_name,
+                        char out[][HFX_ADDRESS_MAX], size_t max, size_t *n);
 
 #ifdef __cplusplus
 }

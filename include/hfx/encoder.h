@@ -21,9 +21,8 @@ extern "C" {
 #endif
 
 /* Backends in the order `auto` probes them. */
-#define HFX_ENCODER_AUTO_ORDER                                                 \
-    "h264_videotoolbox", "h264_nvenc", "h264_qsv", "h264_vaapi", "libx264",    \
-        "libopenh264"
+#define HFX_ENCODER_AUTO_ORDER                                                                    \
+    "h264_videotoolbox", "h264_nvenc", "h264_qsv", "h264_vaapi", "libx264", "libopenh264"
 
 struct hfx_encoder;
 
@@ -32,16 +31,18 @@ struct hfx_encoder;
  * order by actually opening each. HFX_E_NO_ENCODER when none opens (or the
  * named one is not known / not built), HFX_E_UNSUPPORTED for a codec the
  * backend lacks. *out is owned by the caller. */
-HFX_MUST_CHECK enum hfx_status hfx_encoder_open(const struct hfx_configure *cfg,
-                                                const char *name, hfx_log_fn log,
-                                                void *log_user, struct hfx_encoder **out);
+HFX_EXPORT HFX_MUST_CHECK enum hfx_status hfx_encoder_open(const struct hfx_configure *cfg,
+                                                           const char *name, hfx_log_fn log,
+                                                           void *log_user,
+                                                           struct hfx_encoder **out);
 
 /* The backend actually opened, e.g. "libx264". Owned by the encoder. */
-const char *hfx_encoder_name(const struct hfx_encoder *e);
+HFX_EXPORT const char *hfx_encoder_name(const struct hfx_encoder *e);
 
 /* Annex-B SPS/PPS (and nothing else) of the opened stream; owned by the
  * encoder, valid until it is freed or reconfigured. */
-void hfx_encoder_extradata(const struct hfx_encoder *e, const uint8_t **data, size_t *len);
+HFX_EXPORT void hfx_encoder_extradata(const struct hfx_encoder *e, const uint8_t **data,
+                                      size_t *len);
 
 /* One input picture: planes in cfg->fourcc layout, borrowed for the call. */
 struct hfx_picture {
@@ -56,9 +57,9 @@ struct hfx_picture {
  * HFX_E_BAD_STRIDE for a stride below the row size, HFX_E_STATE between
  * hfx_encoder_flush and HFX_E_CLOSED, HFX_E_BUSY when finished packets must
  * be received first, HFX_E_ENCODER when the backend fails (text logged). */
-HFX_MUST_CHECK enum hfx_status hfx_encoder_send(struct hfx_encoder *e,
-                                                const struct hfx_picture *pic, int64_t pts,
-                                                bool force_idr);
+HFX_EXPORT HFX_MUST_CHECK enum hfx_status hfx_encoder_send(struct hfx_encoder *e,
+                                                           const struct hfx_picture *pic,
+                                                           int64_t pts, bool force_idr);
 
 struct hfx_encoded {
     const uint8_t *data; /* Annex-B AU; owned by the encoder until the next
@@ -71,19 +72,20 @@ struct hfx_encoded {
 
 /* Next finished access unit: HFX_OK, HFX_INCOMPLETE when the encoder needs
  * more input, HFX_E_CLOSED after a flush has returned everything. */
-HFX_MUST_CHECK enum hfx_status hfx_encoder_receive(struct hfx_encoder *e,
-                                                   struct hfx_encoded *out);
+HFX_EXPORT HFX_MUST_CHECK enum hfx_status hfx_encoder_receive(struct hfx_encoder *e,
+                                                              struct hfx_encoded *out);
 
 /* Signal end of input; then receive until HFX_E_CLOSED. After that the
  * next send reopens the encoder (a new IDR). */
-HFX_MUST_CHECK enum hfx_status hfx_encoder_flush(struct hfx_encoder *e);
+HFX_EXPORT HFX_MUST_CHECK enum hfx_status hfx_encoder_flush(struct hfx_encoder *e);
 
 /* Change the target bitrate at run time (kbit/s = 1000 bit/s). Backends
  * that cannot change it in place are reopened (the next frame is an IDR). */
-HFX_MUST_CHECK enum hfx_status hfx_encoder_set_bitrate(struct hfx_encoder *e, uint32_t kbps);
+HFX_EXPORT HFX_MUST_CHECK enum hfx_status hfx_encoder_set_bitrate(struct hfx_encoder *e,
+                                                                  uint32_t kbps);
 
 /* NULL-safe, sets *e to NULL. */
-void hfx_encoder_free(struct hfx_encoder **e);
+HFX_EXPORT void hfx_encoder_free(struct hfx_encoder **e);
 
 #ifdef __cplusplus
 }

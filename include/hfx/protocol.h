@@ -90,9 +90,9 @@ enum hfx_codec {
     HFX_CODEC_AV1 = 3,
 };
 
-#define HFX_FOURCC(a, b, c, d)                                                 \
-    ((uint32_t)(uint8_t)(a) | ((uint32_t)(uint8_t)(b) << 8) |                  \
-     ((uint32_t)(uint8_t)(c) << 16) | ((uint32_t)(uint8_t)(d) << 24))
+#define HFX_FOURCC(a, b, c, d)                                                                    \
+    ((uint32_t)(uint8_t)(a) | ((uint32_t)(uint8_t)(b) << 8) | ((uint32_t)(uint8_t)(c) << 16) |    \
+     ((uint32_t)(uint8_t)(d) << 24))
 
 /* Input formats, named as GStreamer names them (byte order in memory). */
 #define HFX_FORMAT_NV12 HFX_FOURCC('N', 'V', '1', '2')
@@ -165,13 +165,13 @@ struct hfx_configure {
     uint32_t fourcc; /* HFX_FORMAT_* */
     uint32_t fps_num;
     uint32_t fps_den;
-    uint32_t bitrate_kbps; /* 1 kbit/s = 1000 bit/s */
-    uint8_t rate_control;  /* enum hfx_rate_control */
-    uint8_t profile;       /* enum hfx_profile */
-    uint8_t latency;       /* enum hfx_latency */
-    uint8_t quality;       /* 0..51, used by HFX_RC_CQP */
-    uint32_t keyint_frames; /* 0 = encoder default */
-    uint32_t keyint_ms;     /* 0 = no wall-clock interval */
+    uint32_t bitrate_kbps;          /* 1 kbit/s = 1000 bit/s */
+    uint8_t rate_control;           /* enum hfx_rate_control */
+    uint8_t profile;                /* enum hfx_profile */
+    uint8_t latency;                /* enum hfx_latency */
+    uint8_t quality;                /* 0..51, used by HFX_RC_CQP */
+    uint32_t keyint_frames;         /* 0 = encoder default */
+    uint32_t keyint_ms;             /* 0 = no wall-clock interval */
     char encoder[HFX_MAX_NAME + 1]; /* "" or "auto" = host's choice */
 };
 
@@ -295,45 +295,44 @@ struct hfx_wire_error {
  * Returns HFX_INCOMPLETE when len < 16; HFX_E_BAD_MAGIC, HFX_E_UNKNOWN_TYPE,
  * HFX_E_BAD_FLAGS, HFX_E_TOO_LARGE (length > max_payload) or
  * HFX_E_MALFORMED (stream id not allowed for the type) on bad input. */
-HFX_MUST_CHECK enum hfx_status hfx_header_decode(const uint8_t *buf, size_t len,
-                                                 uint32_t max_payload,
-                                                 struct hfx_header *out);
+HFX_EXPORT HFX_MUST_CHECK enum hfx_status
+hfx_header_decode(const uint8_t *buf, size_t len, uint32_t max_payload, struct hfx_header *out);
 
 /* Decode the payload of a message whose header was already decoded.
  * payload_len must equal hdr->length. Every field is checked: short or
  * trailing bytes, non-zero reserved fields, out-of-range enums and sizes over
  * the protocol maxima are rejected with the code docs/protocol.md gives.
  * Borrowed pointers in out point into payload. */
-HFX_MUST_CHECK enum hfx_status hfx_msg_decode_payload(const struct hfx_header *hdr,
-                                                      const uint8_t *payload,
-                                                      size_t payload_len,
-                                                      struct hfx_msg *out);
+HFX_EXPORT HFX_MUST_CHECK enum hfx_status hfx_msg_decode_payload(const struct hfx_header *hdr,
+                                                                 const uint8_t *payload,
+                                                                 size_t payload_len,
+                                                                 struct hfx_msg *out);
 
 /* hfx_header_decode and hfx_msg_decode_payload with details: on an error
  * other than HFX_E_INVALID, *err (when err is not NULL) names the field;
  * otherwise err->fault is HFX_WIRE_NONE. Same results as the plain calls. */
-HFX_MUST_CHECK enum hfx_status hfx_header_decode_ex(const uint8_t *buf, size_t len,
-                                                    uint32_t max_payload, struct hfx_header *out,
-                                                    struct hfx_wire_error *err);
-HFX_MUST_CHECK enum hfx_status hfx_msg_decode_payload_ex(const struct hfx_header *hdr,
-                                                         const uint8_t *payload,
-                                                         size_t payload_len, struct hfx_msg *out,
-                                                         struct hfx_wire_error *err);
+HFX_EXPORT HFX_MUST_CHECK enum hfx_status hfx_header_decode_ex(const uint8_t *buf, size_t len,
+                                                               uint32_t max_payload,
+                                                               struct hfx_header *out,
+                                                               struct hfx_wire_error *err);
+HFX_EXPORT HFX_MUST_CHECK enum hfx_status
+hfx_msg_decode_payload_ex(const struct hfx_header *hdr, const uint8_t *payload, size_t payload_len,
+                          struct hfx_msg *out, struct hfx_wire_error *err);
 
 /* The ERROR text for err (§8), e.g. "FRAME: plane_count 4 at offset 41 over
  * 3"; without a recorded field (err NULL or HFX_WIRE_NONE) the message name
  * and hfx_strerror(st). Writes at most cap bytes, NUL-terminated when cap > 0
  * (out may be NULL when cap is 0); returns the full text's length, as
  * snprintf does. */
-size_t hfx_wire_error_format(const struct hfx_wire_error *err, enum hfx_status st, char *out,
-                             size_t cap);
+HFX_EXPORT size_t hfx_wire_error_format(const struct hfx_wire_error *err, enum hfx_status st,
+                                        char *out, size_t cap);
 
 /* Header + payload in one call: decodes one whole message from buf.
  * HFX_INCOMPLETE when buf does not yet hold it; *consumed is set only on
  * HFX_OK. */
-HFX_MUST_CHECK enum hfx_status hfx_msg_decode(const uint8_t *buf, size_t len,
-                                              uint32_t max_payload, struct hfx_msg *out,
-                                              size_t *consumed);
+HFX_EXPORT HFX_MUST_CHECK enum hfx_status hfx_msg_decode(const uint8_t *buf, size_t len,
+                                                         uint32_t max_payload, struct hfx_msg *out,
+                                                         size_t *consumed);
 
 /* Encode msg's header and fixed part into out (cap bytes; HFX_MAX_HEAD is
  * always enough). For FRAME and PACKET the variable data (msg's data
@@ -341,37 +340,38 @@ HFX_MUST_CHECK enum hfx_status hfx_msg_decode(const uint8_t *buf, size_t len,
  * sends after these bytes; the header's length counts it. For other types
  * tail_len must be 0. msg->hdr.magic and .length are filled in by the
  * encoder; .type, .flags and .stream are taken from msg. */
-HFX_MUST_CHECK enum hfx_status hfx_msg_encode(const struct hfx_msg *msg, size_t tail_len,
-                                              uint8_t *out, size_t cap, size_t *written);
+HFX_EXPORT HFX_MUST_CHECK enum hfx_status hfx_msg_encode(const struct hfx_msg *msg,
+                                                         size_t tail_len, uint8_t *out, size_t cap,
+                                                         size_t *written);
 
 /* Flags allowed for a message type (0 when none); 0 for unknown types. */
-uint16_t hfx_msg_allowed_flags(uint16_t type);
+HFX_EXPORT uint16_t hfx_msg_allowed_flags(uint16_t type);
 
 /* "HELLO", "FRAME", ...; "UNKNOWN" for other values. */
-const char *hfx_msg_type_name(uint16_t type);
+HFX_EXPORT const char *hfx_msg_type_name(uint16_t type);
 
 /* Bytes per row and rows for plane `plane` of a format at width x height
  * (subsampled sizes round up). Returns false for an unknown format or plane
  * index, and when the row's byte count does not fit in 32 bits. */
-bool hfx_format_plane_size(uint32_t fourcc, uint32_t width, uint32_t height,
-                           unsigned plane, uint32_t *row_bytes, uint32_t *rows);
+HFX_EXPORT bool hfx_format_plane_size(uint32_t fourcc, uint32_t width, uint32_t height,
+                                      unsigned plane, uint32_t *row_bytes, uint32_t *rows);
 
 /* Number of planes (1..3) of a format, 0 for unknown formats. */
-unsigned hfx_format_planes(uint32_t fourcc);
+HFX_EXPORT unsigned hfx_format_planes(uint32_t fourcc);
 
 /* "NV12", "BGRx", ...; NULL for unknown formats. */
-const char *hfx_format_name(uint32_t fourcc);
+HFX_EXPORT const char *hfx_format_name(uint32_t fourcc);
 
 /* Parse a format name (case-sensitive as above, "BGRX" and "RGBX" also
  * accepted). Returns 0 for unknown names. */
-uint32_t hfx_format_from_name(const char *name);
+HFX_EXPORT uint32_t hfx_format_from_name(const char *name);
 
 /* Check a CONFIGURE request (§5.1): codec, even dimensions in range,
  * known format, fps, enums. The _ex variant fills *err (err may be NULL) on
  * failure with the field and its offset in the CONFIGURE message. */
-HFX_MUST_CHECK enum hfx_status hfx_configure_validate(const struct hfx_configure *cfg);
-HFX_MUST_CHECK enum hfx_status hfx_configure_validate_ex(const struct hfx_configure *cfg,
-                                                         struct hfx_wire_error *err);
+HFX_EXPORT HFX_MUST_CHECK enum hfx_status hfx_configure_validate(const struct hfx_configure *cfg);
+HFX_EXPORT HFX_MUST_CHECK enum hfx_status
+hfx_configure_validate_ex(const struct hfx_configure *cfg, struct hfx_wire_error *err);
 
 /* Check a FRAME's planes against the stream's configuration (§5.3):
  * plane count, stride >= row bytes, every plane inside the data
@@ -380,15 +380,15 @@ HFX_MUST_CHECK enum hfx_status hfx_configure_validate_ex(const struct hfx_config
  * HFX_E_SHM_RANGE (SHM; RESOURCE against region_size too) on failure;
  * HFX_E_MALFORMED for a plane count other than the format's or a bad source;
  * HFX_E_BAD_FORMAT / HFX_E_BAD_DIMENSIONS for an unusable cfg. */
-HFX_MUST_CHECK enum hfx_status hfx_frame_validate(const struct hfx_configure *cfg,
-                                                  const struct hfx_frame *frame,
-                                                  uint64_t region_size);
+HFX_EXPORT HFX_MUST_CHECK enum hfx_status hfx_frame_validate(const struct hfx_configure *cfg,
+                                                             const struct hfx_frame *frame,
+                                                             uint64_t region_size);
 /* The same checks; on failure *err (err may be NULL) names the field at its
  * offset in the FRAME (type CONFIGURE when cfg itself is unusable). */
-HFX_MUST_CHECK enum hfx_status hfx_frame_validate_ex(const struct hfx_configure *cfg,
-                                                     const struct hfx_frame *frame,
-                                                     uint64_t region_size,
-                                                     struct hfx_wire_error *err);
+HFX_EXPORT HFX_MUST_CHECK enum hfx_status hfx_frame_validate_ex(const struct hfx_configure *cfg,
+                                                                const struct hfx_frame *frame,
+                                                                uint64_t region_size,
+                                                                struct hfx_wire_error *err);
 
 #ifdef __cplusplus
 }

@@ -33,20 +33,20 @@ struct hfx_region_header {
 };
 
 /* A version-1 header for a region of size bytes. */
-struct hfx_region_header hfx_region_header_for(uint64_t size);
+HFX_EXPORT struct hfx_region_header hfx_region_header_for(uint64_t size);
 
 /* Write HFX_REGION_HEADER_BYTES bytes into buf. HFX_E_TOO_LARGE when cap is
  * smaller, HFX_E_INVALID when h is not a valid header. */
-HFX_MUST_CHECK enum hfx_status hfx_region_header_encode(const struct hfx_region_header *h,
-                                                        uint8_t *buf, size_t cap);
+HFX_EXPORT HFX_MUST_CHECK enum hfx_status
+hfx_region_header_encode(const struct hfx_region_header *h, uint8_t *buf, size_t cap);
 
 /* Parse the first HFX_REGION_HEADER_BYTES of buf (a copy: the region is
  * writable by the other side). HFX_E_BAD_MAGIC (not an hfx region, e.g. an
  * ivshmem device that is not ours or a host that has not started yet),
  * HFX_E_VERSION, HFX_E_MALFORMED (short, reserved bytes not zero, sizes out
  * of range). The caller still compares size with what it mapped. */
-HFX_MUST_CHECK enum hfx_status hfx_region_header_decode(const uint8_t *buf, size_t len,
-                                                        struct hfx_region_header *out);
+HFX_EXPORT HFX_MUST_CHECK enum hfx_status hfx_region_header_decode(const uint8_t *buf, size_t len,
+                                                                   struct hfx_region_header *out);
 
 #ifdef __cplusplus
 }

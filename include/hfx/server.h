@@ -25,8 +25,8 @@ struct hfx_server;
 #define HFX_SERVER_DEFAULT_MAX_MEMORY (2048ull << 20)
 
 struct hfx_server_options {
-    const char *encoder;            /* backend name; NULL or "auto" = probe */
-    unsigned max_sessions;          /* sessions after WELCOME at once; 0 = 16 */
+    const char *encoder;   /* backend name; NULL or "auto" = probe */
+    unsigned max_sessions; /* sessions after WELCOME at once; 0 = 16 */
     /* Accepted connections that have not sent HELLO yet; at the limit a new
      * one makes the one that waited longest go (ERROR HFX_E_BUSY). Serial
      * and fd: connections are not counted. 0 = 64. */
@@ -35,13 +35,13 @@ struct hfx_server_options {
      * a CONFIGURE that would go over gets ERROR HFX_E_TOO_MANY_STREAMS on
      * its stream. 0 = HFX_SERVER_DEFAULT_MAX_MEMORY. */
     uint64_t max_memory;
-    unsigned max_streams;           /* per connection; 0 = 8 (<= HFX_MAX_STREAMS) */
-    unsigned window;                /* frames pending per stream; 0 = 4 */
-    uint32_t max_payload;           /* 0 = HFX_MAX_PAYLOAD_HARD */
-    size_t max_queued;              /* send queue bytes per connection; 0 = 64 MiB */
-    int keyframe_min_interval_ms;   /* between forced IDRs; < 0 = 200 */
-    int handshake_timeout_ms;       /* HELLO must come within; 0 = 10000 */
-    const char *token;              /* copied; NULL = no authentication */
+    unsigned max_streams;         /* per connection; 0 = 8 (<= HFX_MAX_STREAMS) */
+    unsigned window;              /* frames pending per stream; 0 = 4 */
+    uint32_t max_payload;         /* 0 = HFX_MAX_PAYLOAD_HARD */
+    size_t max_queued;            /* send queue bytes per connection; 0 = 64 MiB */
+    int keyframe_min_interval_ms; /* between forced IDRs; < 0 = 200 */
+    int handshake_timeout_ms;     /* HELLO must come within; 0 = 10000 */
+    const char *token;            /* copied; NULL = no authentication */
     /* Encode on the thread that runs the loop (hfx_server_run or
      * hfx_server_step), between its polls, instead of on a worker thread
      * per stream: one deterministic thread, for tests and fuzzing. Every
@@ -55,19 +55,20 @@ struct hfx_server_options {
      * the server leaves the process's heap alone (it is the embedding
      * program's). */
     bool trim_heap_when_idle;
-    hfx_log_fn log;                 /* may be NULL */
+    hfx_log_fn log; /* may be NULL */
     void *log_user;
 };
 
 /* opts is copied (strings too). *out is owned by the caller. */
-HFX_MUST_CHECK enum hfx_status hfx_server_new(const struct hfx_server_options *opts,
-                                              struct hfx_server **out);
+HFX_EXPORT HFX_MUST_CHECK enum hfx_status hfx_server_new(const struct hfx_server_options *opts,
+                                                         struct hfx_server **out);
 
 /* Listen on an address (unix:, tcp:, vsock:), or serve fd:N (a listening
  * socket is accepted on; any other descriptor is served as one connection)
  * or serial:PATH (one connection over a character device). A tcp: address
  * that is not loopback is refused with HFX_E_AUTH unless a token is set. */
-HFX_MUST_CHECK enum hfx_status hfx_server_listen(struct hfx_server *s, const char *address);
+HFX_EXPORT HFX_MUST_CHECK enum hfx_status hfx_server_listen(struct hfx_server *s,
+                                                            const char *address);
 
 /* As hfx_server_listen, and every connection through this address gets the
  * file shm_file as its region 0 (capability SHM_FILE, docs/protocol.md
@@ -76,23 +77,23 @@ HFX_MUST_CHECK enum hfx_status hfx_server_listen(struct hfx_server *s, const cha
  * is mapped read-only until the server is freed. The region has one data
  * area: one client at a time per file (one VM, one port). HFX_E_IO (errno
  * set) or HFX_E_SHM_RANGE for the file, else as hfx_server_listen. */
-HFX_MUST_CHECK enum hfx_status hfx_server_listen_shared(struct hfx_server *s,
-                                                        const char *address,
-                                                        const char *shm_file,
-                                                        uint64_t shm_size);
+HFX_EXPORT HFX_MUST_CHECK enum hfx_status hfx_server_listen_shared(struct hfx_server *s,
+                                                                   const char *address,
+                                                                   const char *shm_file,
+                                                                   uint64_t shm_size);
 
 /* For a tcp:HOST:0 listener: the port bound by the n-th listener (0-based),
  * or 0. */
-uint16_t hfx_server_listener_port(const struct hfx_server *s, unsigned n);
+HFX_EXPORT uint16_t hfx_server_listener_port(const struct hfx_server *s, unsigned n);
 
 /* Serve one connection on a transport (taken over). */
-HFX_MUST_CHECK enum hfx_status hfx_server_add_transport(struct hfx_server *s,
-                                                        struct hfx_transport *t);
+HFX_EXPORT HFX_MUST_CHECK enum hfx_status hfx_server_add_transport(struct hfx_server *s,
+                                                                   struct hfx_transport *t);
 
 /* Run the event loop until stop_fd becomes readable (or, with stop_fd < 0,
  * forever). Returns HFX_OK after a stop, an error if the loop itself
  * failed. Sessions still open are closed (with BYE) on return. */
-HFX_MUST_CHECK enum hfx_status hfx_server_run(struct hfx_server *s, int stop_fd);
+HFX_EXPORT HFX_MUST_CHECK enum hfx_status hfx_server_run(struct hfx_server *s, int stop_fd);
 
 /* One pass of hfx_server_run's loop, for a caller that runs its own: ends
  * what is done (and, with encode_in_loop, does the streams' jobs), waits
@@ -101,7 +102,7 @@ HFX_MUST_CHECK enum hfx_status hfx_server_run(struct hfx_server *s, int stop_fd)
  * handled, HFX_E_TIMEOUT when nothing was, HFX_E_IO if poll() failed.
  * Not while hfx_server_run runs on another thread. Sessions stay open:
  * hfx_server_run with a readable stop_fd, or hfx_server_free, ends them. */
-HFX_MUST_CHECK enum hfx_status hfx_server_step(struct hfx_server *s, int timeout_ms);
+HFX_EXPORT HFX_MUST_CHECK enum hfx_status hfx_server_step(struct hfx_server *s, int timeout_ms);
 
 struct hfx_server_stats {
     uint64_t sessions_total;      /* connections served, ever */
@@ -119,10 +120,10 @@ struct hfx_server_stats {
     uint64_t memory_reserved;     /* bytes, by the streams open now */
 };
 
-void hfx_server_get_stats(const struct hfx_server *s, struct hfx_server_stats *out);
+HFX_EXPORT void hfx_server_get_stats(const struct hfx_server *s, struct hfx_server_stats *out);
 
 /* Stop workers, close everything, free. NULL-safe, sets *s to NULL. */
-void hfx_server_free(struct hfx_server **s);
+HFX_EXPORT void hfx_server_free(struct hfx_server **s);
 
 #ifdef __cplusplus
 }

@@ -17,6 +17,15 @@ extern "C" {
 #define HFX_MUST_CHECK
 #endif
 
+/* Marks what libhfx and libhfx-host export: they are built with
+ * -fvisibility=hidden, so that only the functions of include/hfx are
+ * visible to their users (docs/architecture.md, "Libraries"). */
+#if defined(__GNUC__) || defined(__clang__)
+#define HFX_EXPORT __attribute__((visibility("default")))
+#else
+#define HFX_EXPORT
+#endif
+
 enum hfx_status {
     HFX_OK = 0,
     /* Not an error: a parser needs more bytes, or a non-blocking call
@@ -56,10 +65,10 @@ enum hfx_status {
 
 /* Static English text for a status; never NULL (unknown values give
  * "unknown status"). */
-const char *hfx_strerror(enum hfx_status status);
+HFX_EXPORT const char *hfx_strerror(enum hfx_status status);
 
 /* Symbolic name, e.g. "HFX_E_BAD_MAGIC"; never NULL. */
-const char *hfx_status_name(enum hfx_status status);
+HFX_EXPORT const char *hfx_status_name(enum hfx_status status);
 
 /* Log levels for the diagnostics callback. The library never prints: it
  * reports through this callback when one is set and is silent otherwise. */

@@ -33,7 +33,7 @@
 extern "C" {
 #endif
 
-#define HFX_ADDRESS_MAX 300 /* longest accepted address text */
+#define HFX_ADDRESS_MAX 300  /* longest accepted address text */
 #define HFX_MAX_PASSED_FDS 4 /* fds accepted with one read */
 
 enum hfx_address_kind {
@@ -46,24 +46,25 @@ enum hfx_address_kind {
 
 struct hfx_address {
     enum hfx_address_kind kind;
-    char path[108];  /* unix socket path or serial device */
-    char host[256];  /* tcp host without brackets */
-    uint16_t port;   /* tcp */
-    uint32_t cid;    /* vsock */
-    uint32_t vport;  /* vsock port */
-    int fd;          /* fd: */
+    char path[108]; /* unix socket path or serial device */
+    char host[256]; /* tcp host without brackets */
+    uint16_t port;  /* tcp */
+    uint32_t cid;   /* vsock */
+    uint32_t vport; /* vsock port */
+    int fd;         /* fd: */
 };
 
 /* Parse address text. HFX_E_ADDRESS for anything malformed: unknown scheme,
  * empty or over-long path, port out of range, trailing garbage. */
-HFX_MUST_CHECK enum hfx_status hfx_address_parse(const char *text, struct hfx_address *out);
+HFX_EXPORT HFX_MUST_CHECK enum hfx_status hfx_address_parse(const char *text,
+                                                            struct hfx_address *out);
 
 /* Format an address back to text (at most HFX_ADDRESS_MAX bytes incl. NUL). */
-void hfx_address_format(const struct hfx_address *addr, char *out, size_t cap);
+HFX_EXPORT void hfx_address_format(const struct hfx_address *addr, char *out, size_t cap);
 
 /* True when the address is a TCP address bound to a loopback host
  * (127.0.0.0/8, ::1, "localhost"). */
-bool hfx_address_is_loopback(const struct hfx_address *addr);
+HFX_EXPORT bool hfx_address_is_loopback(const struct hfx_address *addr);
 
 struct hfx_transport;
 
@@ -80,24 +81,23 @@ struct hfx_transport;
  * or the TCP port is 0; HFX_E_UNSUPPORTED for vsock where the platform or
  * kernel has none; HFX_E_INVALID for a serial path that is not a character
  * device or FIFO. Name resolution itself is not bounded by timeout_ms. */
-HFX_MUST_CHECK enum hfx_status hfx_transport_connect(const struct hfx_address *addr,
-                                                     int timeout_ms,
-                                                     struct hfx_transport **out);
+HFX_EXPORT HFX_MUST_CHECK enum hfx_status
+hfx_transport_connect(const struct hfx_address *addr, int timeout_ms, struct hfx_transport **out);
 
 /* Wrap an open stream descriptor (taken over, so also closed when this
  * fails). can_pass_fds: true for a unix socket. HFX_E_INVALID when fd is
  * not an open stream descriptor or does not fit kind: unix, tcp and vsock
  * need a socket of that family, serial a non-socket, fd: takes either. */
-HFX_MUST_CHECK enum hfx_status hfx_transport_from_fd(int fd, enum hfx_address_kind kind,
-                                                     struct hfx_transport **out);
+HFX_EXPORT HFX_MUST_CHECK enum hfx_status hfx_transport_from_fd(int fd, enum hfx_address_kind kind,
+                                                                struct hfx_transport **out);
 
 /* The descriptor to poll. Owned by the transport. */
-int hfx_transport_fd(const struct hfx_transport *t);
+HFX_EXPORT int hfx_transport_fd(const struct hfx_transport *t);
 
-enum hfx_address_kind hfx_transport_kind(const struct hfx_transport *t);
+HFX_EXPORT enum hfx_address_kind hfx_transport_kind(const struct hfx_transport *t);
 
 /* True if the transport can carry file descriptors (unix sockets). */
-bool hfx_transport_can_pass_fds(const struct hfx_transport *t);
+HFX_EXPORT bool hfx_transport_can_pass_fds(const struct hfx_transport *t);
 
 /* Write as much of iov[0..n) as the transport takes without blocking.
  * *written gets the byte count (possibly 0 with HFX_INCOMPLETE when the
@@ -107,48 +107,48 @@ bool hfx_transport_can_pass_fds(const struct hfx_transport *t);
  * can pass fds, else HFX_E_UNSUPPORTED; with no byte to carry it (all of iov
  * empty) HFX_E_INVALID. HFX_E_CLOSED when the peer is gone,
  * HFX_E_IO for other failures. */
-HFX_MUST_CHECK enum hfx_status hfx_transport_writev(struct hfx_transport *t,
-                                                    const struct iovec *iov, int n,
-                                                    int pass_fd, size_t *written);
+HFX_EXPORT HFX_MUST_CHECK enum hfx_status hfx_transport_writev(struct hfx_transport *t,
+                                                               const struct iovec *iov, int n,
+                                                               int pass_fd, size_t *written);
 
 /* Read up to cap bytes without blocking. HFX_INCOMPLETE when nothing is
  * available, HFX_E_CLOSED at end of stream. Descriptors that arrived with the
  * bytes are stored in fds (up to HFX_MAX_PASSED_FDS, count in *nfds; the
  * caller owns and must close them); fds may be NULL, then any received
  * descriptor is closed. */
-HFX_MUST_CHECK enum hfx_status hfx_transport_read(struct hfx_transport *t, void *buf,
-                                                  size_t cap, size_t *got, int *fds,
-                                                  int *nfds);
+HFX_EXPORT HFX_MUST_CHECK enum hfx_status hfx_transport_read(struct hfx_transport *t, void *buf,
+                                                             size_t cap, size_t *got, int *fds,
+                                                             int *nfds);
 
 /* Close and free; accepts NULL and *t == NULL, sets *t to NULL. */
-void hfx_transport_free(struct hfx_transport **t);
+HFX_EXPORT void hfx_transport_free(struct hfx_transport **t);
 
 struct hfx_listener;
 
 struct hfx_listen_options {
-    int backlog;           /* 0 = 16 */
-    bool unlink_existing;  /* unix: remove a stale socket file first */
+    int backlog;          /* 0 = 16 */
+    bool unlink_existing; /* unix: remove a stale socket file first */
 };
 
 /* Listen on unix:, tcp: or vsock:. Unix sockets are created with mode 0600.
  * Other kinds give HFX_E_UNSUPPORTED. opts may be NULL. */
-HFX_MUST_CHECK enum hfx_status hfx_listener_open(const struct hfx_address *addr,
-                                                 const struct hfx_listen_options *opts,
-                                                 struct hfx_listener **out);
+HFX_EXPORT HFX_MUST_CHECK enum hfx_status hfx_listener_open(const struct hfx_address *addr,
+                                                            const struct hfx_listen_options *opts,
+                                                            struct hfx_listener **out);
 
-int hfx_listener_fd(const struct hfx_listener *l);
+HFX_EXPORT int hfx_listener_fd(const struct hfx_listener *l);
 
 /* For tcp:HOST:0, the port actually bound; otherwise the configured one
  * (0 for unix, and for a vsock port above 65535). */
-uint16_t hfx_listener_port(const struct hfx_listener *l);
+HFX_EXPORT uint16_t hfx_listener_port(const struct hfx_listener *l);
 
 /* Accept one pending connection: HFX_INCOMPLETE when none is pending. The
  * new transport is non-blocking and owned by the caller. */
-HFX_MUST_CHECK enum hfx_status hfx_listener_accept(struct hfx_listener *l,
-                                                   struct hfx_transport **out);
+HFX_EXPORT HFX_MUST_CHECK enum hfx_status hfx_listener_accept(struct hfx_listener *l,
+                                                              struct hfx_transport **out);
 
 /* Close, unlink a unix socket file it created, free; NULL-safe, sets NULL. */
-void hfx_listener_free(struct hfx_listener **l);
+HFX_EXPORT void hfx_listener_free(struct hfx_listener **l);
 
 #ifdef __cplusplus
 }

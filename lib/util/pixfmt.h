@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Internal to libhfx-host and the tools: hfx input formats in libavutil and
- * libswscale terms (their plane layouts are libhfx's hfx_format_plane_size).
- * Kept here rather than in lib/ so that libhfx does not depend on FFmpeg.
+ * Internal toolkit, its FFmpeg part (library hfxutil-av, built only where
+ * FFmpeg is; docs/architecture.md): hfx input formats in libavutil and
+ * libswscale terms (their plane layouts are libhfx's hfx_format_plane_size),
+ * shared by libhfx-host's encoders and the tools' test pattern so that both
+ * convert colours by the same rules. Not in libhfx, which must not depend
+ * on FFmpeg.
  */
-#ifndef HFX_HOST_PIXFMT_H
-#define HFX_HOST_PIXFMT_H
+#ifndef HFX_UTIL_PIXFMT_H
+#define HFX_UTIL_PIXFMT_H
 
 #include <stdint.h>
 
@@ -25,4 +28,4 @@ enum AVPixelFormat hfx_pixfmt_from_fourcc(uint32_t fourcc);
 struct SwsContext *hfx_pixfmt_sws(int src_w, int src_h, enum AVPixelFormat src,
                                   int dst_w, int dst_h, enum AVPixelFormat dst);
 
-#endif /* HFX_HOST_PIXFMT_H */
+#endif /* HFX_UTIL_PIXFMT_H */

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "pixfmt.h"
+#include "util/pixfmt.h"
 
 #include <stddef.h>
 

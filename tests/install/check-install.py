@@ -20,6 +20,9 @@ CHECK is one of:
              encodes a frame through the installed libhfx-host
   gst        gst-inspect-1.0 finds vsockenc in the installed plugin
              directory, without a warning
+  guest-only a build with -Dhost=disabled and FFmpeg hidden from pkg-config
+             configures, builds libhfx, vsockenc and desktop-bridge with no
+             FFmpeg library linked, and passes its unit tests
 Exit 0 when the check holds, 1 when it does not, 77 when it cannot run here.
 """
 import argparse
@@ -31,9 +34,11 @@ import sys
 import tempfile
 import time
 
-PUBLIC_HEADERS = sorted([
-    'client.h', 'discover.h', 'h264.h', 'protocol.h', 'region.h', 'status.h', 'transport.h',
-    'encoder.h', 'server.h'])
+CLIENT_HEADERS = ['client.h', 'discover.h', 'h264.h', 'protocol.h', 'region.h', 'status.h',
+                  'transport.h']
+HOST_HEADERS = ['encoder.h', 'server.h']
+# pkg-config modules of FFmpeg: what a guest-only build must not need.
+FFMPEG_PC = re.compile(r'^lib(av|sw|postproc)[a-z]*\.pc$')
 
 
 def run(cmd, env=None, check=True, **kw):
@@ -86,7 +91,7 @@ def check_symbols(t):
                 sos.append(p)
     names = sorted(os.path.relpath(p, t.dest) for p in sos)
     print('installed shared objects: ' + ', '.join(names))
-    want = {'libhfx.so', 'libhfx-host.so', 'libgsthfx.so'}
+    want = {'libhfx.so', 'libgsthfx.so'} | ({'libhfx-host.so'} if t.a.host else set())
     found = {re.sub(r'\.so.*', '.so', os.path.basename(p)) for p in sos}
     if not want <= found:
         raise SystemExit(f'FAIL: missing {sorted(want - found)}')
@@ -120,9 +125,10 @@ def check_headers(t, tmp):
     inc = os.path.join(t.includedir, 'hfx')
     got = sorted(os.listdir(inc))
     print('installed headers: ' + ' '.join(got))
-    if got != PUBLIC_HEADERS:
-        raise SystemExit(f'FAIL: expected {PUBLIC_HEADERS}')
-    cflags = t.pkgconfig('--cflags', 'hfx-host')
+    want = sorted(CLIENT_HEADERS + (HOST_HEADERS if t.a.host else []))
+    if got != want:
+        raise SystemExit(f'FAIL: expected {want}')
+    cflags = t.pkgconfig('--cflags', 'hfx')
     for h in got:
         src = os.path.join(tmp, 'one.c')
         with open(src, 'w') as f:
@@ -204,9 +210,58 @@ def check_gst(t, tmp):
         raise SystemExit('FAIL: warnings: ' + '; '.join(warnings))
 
 
+def check_guest_only(a, tmp):
+    # A pkg-config search path with every module of this machine but FFmpeg's.
+    pcdir = os.path.join(tmp, 'pkgconfig')
+    os.mkdir(pcdir)
+    pc_path = subprocess.run(['pkg-config', '--variable', 'pc_path', 'pkg-config'], text=True,
+                             capture_output=True).stdout.strip().split(':')
+    hidden = []
+    for d in pc_path:
+        if not os.path.isdir(d):
+            continue
+        for f in os.listdir(d):
+            if not f.endswith('.pc') or os.path.exists(os.path.join(pcdir, f)):
+                continue
+            if FFMPEG_PC.match(f):
+                hidden.append(f)
+                continue
+            os.symlink(os.path.join(d, f), os.path.join(pcdir, f))
+    print('hidden from pkg-config: ' + ' '.join(sorted(hidden)))
+    env = dict(os.environ)
+    env['PKG_CONFIG_LIBDIR'] = pcdir
+    env.pop('PKG_CONFIG_PATH', None)
+    if subprocess.run(['pkg-config', '--exists', 'libavcodec'], env=env).returncode == 0:
+        raise SystemExit('FAIL: libavcodec still visible to pkg-config')
+    build = os.path.join(tmp, 'build')
+    run(['meson', 'setup', build, a.source, '-Dhost=disabled', '-Dfuzzing=false',
+         '-Db_sanitize=none'], env=env, timeout=300)
+    run(['ninja', '-C', build], env=env, timeout=900)
+    built = {
+        'libhfx': os.path.join(build, 'lib', 'libhfx.so'),
+        'vsockenc': os.path.join(build, 'gst', 'libgsthfx.so'),
+        'desktop-bridge': os.path.join(build, 'bridge', 'desktop-bridge'),
+    }
+    for name, path in built.items():
+        if not os.path.exists(path):
+            raise SystemExit(f'FAIL: the guest-only build has no {name} ({path})')
+        needed = re.findall(r'NEEDED\).*\[(.*)\]', run(['readelf', '-d', path]).stdout)
+        ff = [n for n in needed if re.match(r'lib(av|sw|postproc)', n)]
+        print(f'{name}: links {len(needed)} libraries, FFmpeg: {ff or "none"}')
+        if ff:
+            raise SystemExit(f'FAIL: {name} links {ff}')
+    for absent in [os.path.join(build, 'host', 'hfxd'), os.path.join(build, 'host')]:
+        if os.path.exists(absent) and absent.endswith('hfxd'):
+            raise SystemExit('FAIL: a guest-only build built hfxd')
+    run(['meson', 'test', '-C', build, '--suite', 'unit', '--print-errorlogs'], env=env,
+        timeout=600)
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument('check', choices=['symbols', 'headers', 'client', 'host', 'gst'])
+    ap.add_argument('check', choices=['symbols', 'headers', 'client', 'host', 'gst',
+                                      'guest-only'])
+    ap.add_argument('--host', action='store_true', help='libhfx-host and hfxd were built')
     for opt in ['build', 'source', 'prefix', 'libdir', 'bindir', 'sbindir', 'includedir',
                 'plugindir']:
         ap.add_argument('--' + opt, required=True)
@@ -218,6 +273,10 @@ def main():
         print('skipped: a sanitizer build (suite install runs in the normal build)')
         return 77
     with tempfile.TemporaryDirectory(prefix='hfx-install.') as tmp:
+        if a.check == 'guest-only':
+            check_guest_only(a, tmp)
+            print('PASS')
+            return 0
         t = Tree(a, tmp)
         t.a = a
         if a.check == 'symbols':

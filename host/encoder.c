@@ -100,6 +100,7 @@ enum state {
 
 struct hfx_encoder {
     struct hfx_configure cfg;
+    unsigned threads; /* 0 = the backend's own choice */
     hfx_log_fn log;
     void *log_user;
     const struct backend *backend;
@@ -544,6 +545,11 @@ static enum hfx_status open_codec(struct hfx_encoder *e, const AVCodec *codec,
     ctx->framerate = (AVRational){(int)cfg->fps_num, (int)cfg->fps_den};
     ctx->gop_size = gop_size(cfg);
     ctx->max_b_frames = 0;
+    /* Left alone at 0, libx264 takes one thread per core with sliced
+     * threads (the zerolatency tune): an embedder that runs many streams
+     * sets it (hfxd --encoder-threads; docs/architecture.md). */
+    if (e->threads)
+        ctx->thread_count = (int)e->threads;
     ctx->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
     /* RGB input is converted with BT.601 limited range (pixfmt.h); say so in
      * the VUI so that decoders convert back with the same matrix. */
@@ -584,9 +590,12 @@ static enum hfx_status open_codec(struct hfx_encoder *e, const AVCodec *codec,
             return HFX_E_ENCODER;
         }
     }
-    say(e, HFX_LOG_INFO, "%s: opened %ux%u %s%s%s", e->backend->name, cfg->width, cfg->height,
-        av_get_pix_fmt_name(e->in_fmt), e->sws ? " via " : "",
-        e->sws ? av_get_pix_fmt_name(e->enc_fmt) : "");
+    char threads[16] = "auto";
+    if (e->threads)
+        snprintf(threads, sizeof(threads), "%u", e->threads);
+    say(e, HFX_LOG_INFO, "%s: opened %ux%u %s%s%s, threads %s", e->backend->name, cfg->width,
+        cfg->height, av_get_pix_fmt_name(e->in_fmt), e->sws ? " via " : "",
+        e->sws ? av_get_pix_fmt_name(e->enc_fmt) : "", threads);
     e->state = STATE_OPEN;
     return HFX_OK;
 }
@@ -674,13 +683,24 @@ static enum hfx_status open_fault(struct hfx_encoder *e, const char *name)
 enum hfx_status hfx_encoder_open(const struct hfx_configure *cfg, const char *name,
                                  hfx_log_fn log, void *log_user, struct hfx_encoder **out)
 {
+    struct hfx_encoder_options opts = {name, 0, log, log_user};
+
+    return hfx_encoder_open_with(cfg, &opts, out);
+}
+
+enum hfx_status hfx_encoder_open_with(const struct hfx_configure *cfg,
+                                      const struct hfx_encoder_options *opts,
+                                      struct hfx_encoder **out)
+{
+    const char *name;
     enum hfx_status st;
 
     if (!out)
         return HFX_E_INVALID;
     *out = NULL;
-    if (!cfg)
+    if (!cfg || !opts || opts->threads > HFX_ENCODER_MAX_THREADS)
         return HFX_E_INVALID;
+    name = opts->name;
     st = check_config(cfg);
     if (st != HFX_OK)
         return st;
@@ -689,8 +709,9 @@ enum hfx_status hfx_encoder_open(const struct hfx_configure *cfg, const char *na
     if (!e)
         return HFX_E_NOMEM;
     e->cfg = *cfg;
-    e->log = log;
-    e->log_user = log_user;
+    e->threads = opts->threads;
+    e->log = opts->log;
+    e->log_user = opts->log_user;
     e->in_fmt = hfx_pixfmt_from_fourcc(cfg->fourcc);
     e->pkt = av_packet_alloc();
     if (!e->pkt) {

@@ -58,6 +58,9 @@ static void usage(FILE *f)
             "  -e, --encoder NAME           auto (default) or one of: h264_videotoolbox,\n"
             "                               h264_nvenc, h264_qsv, h264_vaapi, libx264,\n"
             "                               libopenh264\n"
+            "      --encoder-threads N      threads of each stream's software encoder,\n"
+            "                               0..64; 0 = the encoder's choice (libx264:\n"
+            "                               one per core, as many slices) (default 0)\n"
             "      --max-sessions N         sessions (after the handshake) at once\n"
             "                               (default 16)\n"
             "      --max-handshakes N       connections still waiting for their HELLO;\n"
@@ -146,10 +149,11 @@ int main(int argc, char **argv)
 {
     enum { OPT_MAX_SESSIONS = 256, OPT_MAX_STREAMS, OPT_WINDOW, OPT_TOKEN_FILE, OPT_KEYMIN,
            OPT_VERSION, OPT_HANDSHAKE, OPT_SHM_FILE, OPT_SHM_SIZE, OPT_MAX_HANDSHAKES,
-           OPT_MAX_MEMORY };
+           OPT_MAX_MEMORY, OPT_ENCODER_THREADS };
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, 'l'},
         {"encoder", required_argument, NULL, 'e'},
+        {"encoder-threads", required_argument, NULL, OPT_ENCODER_THREADS},
         {"max-sessions", required_argument, NULL, OPT_MAX_SESSIONS},
         {"max-handshakes", required_argument, NULL, OPT_MAX_HANDSHAKES},
         {"max-memory", required_argument, NULL, OPT_MAX_MEMORY},
@@ -188,6 +192,11 @@ int main(int argc, char **argv)
             break;
         case 'e':
             opts.encoder = optarg;
+            break;
+        case OPT_ENCODER_THREADS:
+            if (parse_uint("--encoder-threads", optarg, 0, HFX_ENCODER_MAX_THREADS, &v))
+                return 2;
+            opts.encoder_threads = v;
             break;
         case OPT_MAX_SESSIONS:
             if (parse_uint("--max-sessions", optarg, 1, 4096, &v))

@@ -189,6 +189,8 @@ enum hfx_status hfx_server_new(const struct hfx_server_options *opts, struct hfx
         s->opts.window = HFX_DEFAULT_WINDOW;
     if (s->opts.window > HFX_MAX_WINDOW)
         s->opts.window = HFX_MAX_WINDOW;
+    if (s->opts.encoder_threads > HFX_ENCODER_MAX_THREADS)
+        s->opts.encoder_threads = HFX_ENCODER_MAX_THREADS;
     if (!s->opts.max_payload || s->opts.max_payload > HFX_MAX_PAYLOAD_HARD)
         s->opts.max_payload = HFX_MAX_PAYLOAD_HARD;
     if (s->opts.max_payload < HFX_MAX_PAYLOAD_HANDSHAKE)
@@ -840,6 +842,7 @@ static void on_configure(struct hfx_server *s, struct session *ss, const struct 
     memset(&p, 0, sizeof(p));
     p.cfg = m->u.configure;
     p.encoder = s->encoder;
+    p.encoder_threads = s->opts.encoder_threads;
     p.window = s->opts.window;
     p.keyframe_min_interval_ms = s->opts.keyframe_min_interval_ms;
     p.wake_fd = s->wake[1];

@@ -179,7 +179,8 @@ static void post_error(struct stream *s, enum hfx_status st, const char *text)
 static bool open_encoder(struct stream *s)
 {
     const char *name = s->p.cfg.encoder[0] ? s->p.cfg.encoder : s->p.encoder;
-    enum hfx_status st = hfx_encoder_open(&s->p.cfg, name, s->p.log, s->p.log_user, &s->enc);
+    struct hfx_encoder_options eo = {name, s->p.encoder_threads, s->p.log, s->p.log_user};
+    enum hfx_status st = hfx_encoder_open_with(&s->p.cfg, &eo, &s->enc);
     char text[160];
 
     if (st != HFX_OK) {

@@ -72,6 +72,7 @@ struct stream_result {
 struct stream_params {
     struct hfx_configure cfg;
     const char *encoder; /* host default when cfg names none; borrowed */
+    unsigned encoder_threads; /* hfx_encoder_options.threads */
     unsigned window;
     int keyframe_min_interval_ms;
     int wake_fd;                /* written one byte per batch of results */

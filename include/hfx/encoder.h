@@ -36,6 +36,26 @@ HFX_EXPORT HFX_MUST_CHECK enum hfx_status hfx_encoder_open(const struct hfx_conf
                                                            void *log_user,
                                                            struct hfx_encoder **out);
 
+/* Most encoder threads hfx_encoder_open_with accepts. */
+#define HFX_ENCODER_MAX_THREADS 64
+
+struct hfx_encoder_options {
+    const char *name; /* as hfx_encoder_open's name; borrowed for the call */
+    /* Encoder threads, 1..HFX_ENCODER_MAX_THREADS, for the software
+     * backends (libx264: with the zerolatency tune, that many slices per
+     * picture); 0 = the backend's own choice (libx264: one per core).
+     * Hardware backends ignore it. */
+    unsigned threads;
+    hfx_log_fn log; /* may be NULL */
+    void *log_user;
+};
+
+/* hfx_encoder_open with options; HFX_E_INVALID for threads over the
+ * maximum or a NULL opts. */
+HFX_EXPORT HFX_MUST_CHECK enum hfx_status
+hfx_encoder_open_with(const struct hfx_configure *cfg, const struct hfx_encoder_options *opts,
+                      struct hfx_encoder **out);
+
 /* The backend actually opened, e.g. "libx264". Owned by the encoder. */
 HFX_EXPORT const char *hfx_encoder_name(const struct hfx_encoder *e);
 

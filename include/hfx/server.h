@@ -26,6 +26,9 @@ struct hfx_server;
 
 struct hfx_server_options {
     const char *encoder;   /* backend name; NULL or "auto" = probe */
+    /* Threads of each stream's encoder (hfx_encoder_options.threads); 0 =
+     * the backend's own choice. Over HFX_ENCODER_MAX_THREADS: that. */
+    unsigned encoder_threads;
     unsigned max_sessions; /* sessions after WELCOME at once; 0 = 16 */
     /* Accepted connections that have not sent HELLO yet; at the limit a new
      * one makes the one that waited longest go (ERROR HFX_E_BUSY). Serial

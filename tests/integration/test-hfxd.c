@@ -53,8 +53,17 @@ struct clip {
     size_t bytes_per_frame[1024];
     double min_psnr;
     unsigned decoded;
+    unsigned min_slices, max_slices; /* slice NAL units in one packet */
     char encoder[HFX_MAX_NAME + 1];
 };
+
+static void count_slice(void *user, const uint8_t *nal, size_t nal_len)
+{
+    unsigned type = nal_len ? nal[0] & 0x1f : 0;
+
+    if (type == 1 || type == 5)
+        (*(unsigned *)user)++;
+}
 
 struct checker {
     struct clip *c;
@@ -89,6 +98,16 @@ static void handle(struct clip *c, struct hfx_h264_decoder *dec, const struct hf
             c->keyframe_at[c->nkeys++] = (unsigned)ev->u.packet.frame_id;
         if (ev->u.packet.frame_id < 1024)
             c->bytes_per_frame[ev->u.packet.frame_id] = ev->u.packet.data_len;
+        {
+            unsigned slices = 0;
+
+            hfx_h264_foreach_nal(ev->u.packet.data, ev->u.packet.data_len, count_slice,
+                                 &slices);
+            if (c->packets == 0 || slices < c->min_slices)
+                c->min_slices = slices;
+            if (slices > c->max_slices)
+                c->max_slices = slices;
+        }
         CHECK_STATUS(hfx_h264_decoder_decode_au(dec, ev->u.packet.data, ev->u.packet.data_len,
                                                 ev->u.packet.pts),
                      HFX_OK);
@@ -286,6 +305,23 @@ static void test_unix_inline(void)
     CHECK(strstr(d.log, "session 1 end") != NULL);
     snprintf(counts, sizeof(counts), "frames %u, encoded %u, dropped 0", c.frames, c.frames);
     CHECK(strstr(d.log, counts) != NULL);
+}
+
+/* --encoder-threads reaches libx264: with its zerolatency tune, one slice
+ * per thread in every picture (the default, 0, leaves the count to x264). */
+static void test_encoder_threads(void)
+{
+    static const char *const extra[] = {"--encoder-threads", "3", NULL};
+    struct hfxd_process d;
+
+    hfxd_start(&d, -1, extra);
+    struct clip c = {.address = d.unix_addr, .fourcc = HFX_FORMAT_I420, .width = 320,
+                     .height = 240, .frames = 10};
+    encode_clip(&c);
+    check_clip(&c);
+    CHECK_EQ_INT(c.min_slices, 3);
+    CHECK_EQ_INT(c.max_slices, 3);
+    CHECK(hfxd_stop(&d));
 }
 
 static void test_unix_shm(void)
@@ -826,6 +862,7 @@ int main(void)
     static const struct check_case cases[] = {
         CHECK_CASE(test_unix_inline),
         CHECK_CASE(test_unix_shm),
+        CHECK_CASE(test_encoder_threads),
         CHECK_CASE(test_tcp_inline),
         CHECK_CASE(test_fd_inline),
         CHECK_CASE(test_serial_pty),

@@ -321,6 +321,71 @@ static void test_force_idr(void)
     run_release(&r);
 }
 
+static void count_slice(void *user, const uint8_t *nal, size_t nal_len)
+{
+    unsigned type = nal_len ? nal[0] & 0x1f : 0;
+
+    if (type == 1 || type == 5)
+        (*(unsigned *)user)++;
+}
+
+/* hfx_encoder_options.threads reaches libx264: with the zerolatency tune it
+ * runs sliced threads, one slice per thread in every picture. */
+static void check_threads(unsigned threads)
+{
+    struct hfx_configure cfg = config(HFX_FORMAT_I420, 320, 240);
+    struct hfx_encoder_options opts = {"libx264", threads, record_log, NULL};
+    struct hfx_encoder *e = NULL;
+    struct hfx_image img;
+    struct hfx_encoded out;
+    unsigned packets = 0;
+    enum hfx_status st;
+
+    CHECK_STATUS(hfx_encoder_open_with(&cfg, &opts, &e), HFX_OK);
+    CHECK_STATUS(hfx_image_alloc(&img, HFX_FORMAT_I420, 320, 240), HFX_OK);
+    for (int i = 0; i < 5; i++) {
+        struct hfx_picture pic = picture_of(&img);
+
+        hfx_pattern_fill(&img, (uint64_t)i);
+        CHECK_STATUS(hfx_encoder_send(e, &pic, i, false), HFX_OK);
+        while ((st = hfx_encoder_receive(e, &out)) == HFX_OK) {
+            unsigned slices = 0;
+
+            hfx_h264_foreach_nal(out.data, out.len, count_slice, &slices);
+            CHECK_EQ_INT(slices, threads);
+            packets++;
+        }
+        CHECK_STATUS(st, HFX_INCOMPLETE);
+    }
+    CHECK_STATUS(hfx_encoder_flush(e), HFX_OK);
+    while ((st = hfx_encoder_receive(e, &out)) == HFX_OK) {
+        unsigned slices = 0;
+
+        hfx_h264_foreach_nal(out.data, out.len, count_slice, &slices);
+        CHECK_EQ_INT(slices, threads);
+        packets++;
+    }
+    CHECK_STATUS(st, HFX_E_CLOSED);
+    CHECK_EQ_INT(packets, 5);
+    hfx_image_release(&img);
+    hfx_encoder_free(&e);
+}
+
+static void test_threads_one(void) { check_threads(1); }
+static void test_threads_three(void) { check_threads(3); }
+
+static void test_threads_rejected(void)
+{
+    struct hfx_configure cfg = config(HFX_FORMAT_I420, 320, 240);
+    struct hfx_encoder_options opts = {"libx264", HFX_ENCODER_MAX_THREADS + 1, NULL, NULL};
+    struct hfx_encoder *e = NULL;
+
+    CHECK_STATUS(hfx_encoder_open_with(&cfg, &opts, &e), HFX_E_INVALID);
+    CHECK(e == NULL);
+    CHECK_STATUS(hfx_encoder_open_with(&cfg, NULL, &e), HFX_E_INVALID);
+    CHECK(e == NULL);
+}
+
 static void test_keyint(void)
 {
     struct hfx_configure cfg = config(HFX_FORMAT_I420, 320, 240);
@@ -578,6 +643,9 @@ int main(void)
         CHECK_CASE(test_roundtrip_720p),
         CHECK_CASE(test_force_idr),
         CHECK_CASE(test_keyint),
+        CHECK_CASE(test_threads_one),
+        CHECK_CASE(test_threads_three),
+        CHECK_CASE(test_threads_rejected),
         CHECK_CASE(test_bitrate_change_abr),
         CHECK_CASE(test_bitrate_change_cbr),
         CHECK_CASE(test_flush_then_send),

@@ -7,21 +7,28 @@
  * test pattern (shallow copies of the same GstBuffers, new timestamps), so
  * it costs almost nothing; its own rate (SOURCE ! fakesink) is measured and
  * reported too. At 1280x720 and 1920x1080, every case below takes its turn
- * in each of ROUNDS rounds:
+ * in each of ROUNDS rounds. The cases come in two groups, each vsockenc
+ * case against the x264enc with the same encoder threads: two hfxd run, one
+ * with --encoder-threads 1, one with the default (libx264's own choice, one
+ * thread per core, as x264enc's default threads=0):
  *
- *   source        SOURCE ! fakesink
- *   x264-1thread  (a) x264enc ultrafast zerolatency 8000 kbit/s threads=1,
- *                 the baseline: hfxd runs one encoder thread per stream
- *   x264-auto     x264enc, same settings, default threads (reference)
- *   vsockenc-4    (b) vsockenc frame-source=inline max-frames-in-flight=4
- *   vsockenc-1    (c) the same with max-frames-in-flight=1
- *   vsockenc-shm  (d) frame-source=shm, max-frames-in-flight=4, only if the
- *                 element has that value and hfxd really maps a memfd
+ *   source           SOURCE ! fakesink
+ *   x264-1thread     x264enc ultrafast zerolatency 8000 kbit/s threads=1:
+ *                    the baseline of the group "1 thread"
+ *   vsockenc-4-1t    vsockenc frame-source=inline max-frames-in-flight=4,
+ *                    hfxd --encoder-threads 1
+ *   vsockenc-1-1t    the same with max-frames-in-flight=1
+ *   vsockenc-shm-1t  frame-source=shm, max-frames-in-flight=4, only if the
+ *                    element has that value and hfxd really maps a memfd
+ *   x264-auto        x264enc, same settings, default threads: the baseline
+ *                    of the group "auto"
+ *   vsockenc-4, vsockenc-1, vsockenc-shm   as above, hfxd's default threads
  *
  * fps = output frames / wall time, counted at the fakesink from output
  * frame WARMUP+1 to the last one: element start, connection, encoder open
  * and the first WARMUP frames are excluded. The reported ratio is the
- * median over rounds of fps / fps(x264-1thread) of the same round and size.
+ * median over rounds of fps / fps(the group's x264enc) of the same round
+ * and size (the source's: against x264-1thread).
  *
  * Usage: gst-pipeline OUT_DIR [FRAMES]
  * Environment: HFXD (the hfxd binary), GST_PLUGIN_PATH (vsockenc).
@@ -57,18 +64,43 @@
 #define X264 "x264enc speed-preset=ultrafast tune=zerolatency bitrate=8000 key-int-max=300"
 #define VSOCK "vsockenc name=enc address=%s encoder=libx264 bitrate=8000 key-int-max=300"
 
-enum case_id { C_SOURCE, C_X264_1, C_X264_AUTO, C_VSOCK_4, C_VSOCK_1, C_VSOCK_SHM, N_CASES };
+enum case_id {
+    C_SOURCE,
+    C_X264_1,
+    C_VSOCK_4_1,
+    C_VSOCK_1_1,
+    C_VSOCK_SHM_1,
+    C_X264_AUTO,
+    C_VSOCK_4,
+    C_VSOCK_1,
+    C_VSOCK_SHM,
+    N_CASES
+};
+
+/* Encoder threads: which hfxd a vsockenc case talks to, which x264enc it is
+ * compared with. */
+enum group { G_ONE, G_AUTO, N_GROUPS };
+
+#define INLINE_4 " frame-source=inline max-frames-in-flight=4"
+#define INLINE_1 " frame-source=inline max-frames-in-flight=1"
+#define SHM_4 " frame-source=shm max-frames-in-flight=4"
 
 static const struct case_def {
     const char *name;
     const char *element; /* printf format, %s = hfxd's address; NULL: none */
+    enum group group;
+    enum case_id baseline; /* the ratio's denominator */
+    gboolean vsock, shm;
 } cases[N_CASES] = {
-    [C_SOURCE] = {"source", NULL},
-    [C_X264_1] = {"x264-1thread", X264 " threads=1"},
-    [C_X264_AUTO] = {"x264-auto", X264},
-    [C_VSOCK_4] = {"vsockenc-4", VSOCK " frame-source=inline max-frames-in-flight=4"},
-    [C_VSOCK_1] = {"vsockenc-1", VSOCK " frame-source=inline max-frames-in-flight=1"},
-    [C_VSOCK_SHM] = {"vsockenc-shm", VSOCK " frame-source=shm max-frames-in-flight=4"},
+    [C_SOURCE] = {"source", NULL, G_ONE, C_X264_1, FALSE, FALSE},
+    [C_X264_1] = {"x264-1thread", X264 " threads=1", G_ONE, C_X264_1, FALSE, FALSE},
+    [C_VSOCK_4_1] = {"vsockenc-4-1t", VSOCK INLINE_4, G_ONE, C_X264_1, TRUE, FALSE},
+    [C_VSOCK_1_1] = {"vsockenc-1-1t", VSOCK INLINE_1, G_ONE, C_X264_1, TRUE, FALSE},
+    [C_VSOCK_SHM_1] = {"vsockenc-shm-1t", VSOCK SHM_4, G_ONE, C_X264_1, TRUE, TRUE},
+    [C_X264_AUTO] = {"x264-auto", X264, G_AUTO, C_X264_AUTO, FALSE, FALSE},
+    [C_VSOCK_4] = {"vsockenc-4", VSOCK INLINE_4, G_AUTO, C_X264_AUTO, TRUE, FALSE},
+    [C_VSOCK_1] = {"vsockenc-1", VSOCK INLINE_1, G_AUTO, C_X264_AUTO, TRUE, FALSE},
+    [C_VSOCK_SHM] = {"vsockenc-shm", VSOCK SHM_4, G_AUTO, C_X264_AUTO, TRUE, TRUE},
 };
 
 static const struct size {
@@ -292,7 +324,7 @@ static gchar *run_case(enum case_id c, const char *address, struct run *r, struc
     } else if (r->out != r->frames) {
         error = g_strdup_printf("%u frames out of %u", r->out, r->frames);
     }
-    GstElement *enc = c >= C_VSOCK_4 ? gst_bin_get_by_name(GST_BIN(p), "enc") : NULL;
+    GstElement *enc = cases[c].vsock ? gst_bin_get_by_name(GST_BIN(p), "enc") : NULL;
     if (enc) {
         GstStructure *stats = NULL;
         g_object_get(enc, "stats", &stats, NULL);
@@ -392,7 +424,8 @@ int main(int argc, char **argv)
     unsigned frames = argc > 2 ? (unsigned)atoi(argv[2]) : 300;
     static struct cell cells[N_SIZES][N_CASES];
     struct source src[N_SIZES];
-    struct hfxd_process d;
+    /* hfxd --encoder-threads 1 for group G_ONE, the default for G_AUTO. */
+    struct hfxd_process d[N_GROUPS];
     char path[512];
 
     gst_init(&argc, &argv);
@@ -405,11 +438,12 @@ int main(int argc, char **argv)
     gboolean shm_value = vsockenc_has_shm();
     for (size_t s = 0; s < N_SIZES; s++) {
         make_source(&src[s], sizes[s].w, sizes[s].h);
-        if (!shm_value)
-            snprintf(cells[s][C_VSOCK_SHM].note, MAX_NOTE,
-                     "vsockenc has no frame-source value shm");
+        for (int c = 0; c < N_CASES; c++)
+            if (cases[c].shm && !shm_value)
+                snprintf(cells[s][c].note, MAX_NOTE, "vsockenc has no frame-source value shm");
     }
-    hfxd_start(&d, -1, (const char *const[]){"--quiet", NULL});
+    hfxd_start(&d[G_ONE], -1, (const char *const[]){"--quiet", "--encoder-threads", "1", NULL});
+    hfxd_start(&d[G_AUTO], -1, (const char *const[]){"--quiet", NULL});
 
     /* Every case and size takes a turn in each round: a slow spell on this
      * shared machine then hits them all alike. */
@@ -419,18 +453,19 @@ int main(int argc, char **argv)
                 struct cell *cl = &cells[s][c];
                 if (cl->note[0])
                     continue;
+                const struct hfxd_process *h = &d[cases[c].group];
                 struct run r = {.src = &src[s],
                                 .frames = frames,
-                                .hfxd = d.pid,
-                                .check_memfd = c >= C_VSOCK_4};
+                                .hfxd = h->pid,
+                                .check_memfd = cases[c].vsock};
                 struct enc_stats es;
-                fprintf(stderr, "round %u: %ux%u %-13s ", round + 1, sizes[s].w, sizes[s].h,
+                fprintf(stderr, "round %u: %ux%u %-16s ", round + 1, sizes[s].w, sizes[s].h,
                         cases[c].name);
-                gchar *error = run_case(c, d.unix_addr, &r, &es);
+                gchar *error = run_case(c, h->unix_addr, &r, &es);
                 g_free(es.address);
                 if (error) {
                     fprintf(stderr, "failed: %s\n", error);
-                    if (c != C_VSOCK_SHM)
+                    if (!cases[c].shm)
                         die("a case that must work failed");
                     g_strdelimit(error, "\"", '\'');
                     snprintf(cl->note, MAX_NOTE, "vsockenc frame-source=shm fails: %s", error);
@@ -438,14 +473,14 @@ int main(int argc, char **argv)
                     continue;
                 }
                 /* Which way the frames went: hfxd maps a memfd only for SHM. */
-                if (c == C_VSOCK_SHM && !r.memfd_seen) {
+                if (cases[c].shm && !r.memfd_seen) {
                     fprintf(stderr, "ran, but hfxd mapped no memfd\n");
                     snprintf(cl->note, MAX_NOTE,
                              "frame-source=shm accepted but not "
                              "implemented: hfxd mapped no memfd, frames went inline");
                     continue;
                 }
-                if (c != C_VSOCK_SHM && r.memfd_seen)
+                if (!cases[c].shm && r.memfd_seen)
                     die("hfxd has a memfd mapped in an INLINE case");
                 double dt = r.t1 - r.t0;
                 unsigned n = frames - WARMUP - 1;
@@ -460,46 +495,50 @@ int main(int argc, char **argv)
             for (int c = 0; c < N_CASES; c++) {
                 struct cell *cl = &cells[s][c];
                 if (cl->rounds == round + 1)
-                    cl->ratio[round] = cl->fps[round] / cells[s][C_X264_1].fps[round];
+                    cl->ratio[round] = cl->fps[round] / cells[s][cases[c].baseline].fps[round];
             }
         }
     }
-    if (!hfxd_stop(&d))
-        die("hfxd did not exit cleanly");
+    for (int g = 0; g < N_GROUPS; g++)
+        if (!hfxd_stop(&d[g]))
+            die("hfxd did not exit cleanly");
 
     snprintf(path, sizeof(path), "%s/gst-pipeline.csv", out);
     FILE *csv = fopen(path, "w");
     if (!csv)
         die("cannot write the CSV");
-    fprintf(csv, "size,case,fps_round1,fps_round2,fps_round3,fps_median,ratio_to_x264_1thread,"
-                 "cpu_ms_per_frame_pipeline,cpu_ms_per_frame_hfxd,dropped,note\n");
-    printf("%-10s %-13s %9s %8s %14s %10s\n", "size", "case", "fps", "ratio", "CPU ms/frame",
-           "hfxd ms/f");
+    fprintf(csv, "size,case,encoder_threads,baseline,fps_round1,fps_round2,fps_round3,fps_median,"
+                 "ratio_to_baseline,cpu_ms_per_frame_pipeline,cpu_ms_per_frame_hfxd,dropped,"
+                 "note\n");
+    printf("%-10s %-16s %-12s %9s %8s %14s %10s\n", "size", "case", "vs", "fps", "ratio",
+           "CPU ms/frame", "hfxd ms/f");
     for (size_t s = 0; s < N_SIZES; s++) {
         for (int c = 0; c < N_CASES; c++) {
             const struct cell *cl = &cells[s][c];
             char f[ROUNDS][32];
             for (unsigned i = 0; i < ROUNDS; i++)
                 fmt_fps(f[i], sizeof(f[i]), cl, i);
-            fprintf(csv, "%ux%u,%s,%s,%s,%s", sizes[s].w, sizes[s].h, cases[c].name, f[0], f[1],
-                    f[2]);
+            fprintf(csv, "%ux%u,%s,%s,%s,%s,%s,%s", sizes[s].w, sizes[s].h, cases[c].name,
+                    cases[c].group == G_ONE ? "1" : "auto", cases[cases[c].baseline].name, f[0],
+                    f[1], f[2]);
             if (cl->rounds == ROUNDS) {
                 fprintf(csv, ",%.1f,%.3f,%.2f,%.2f,%llu,\n", median(cl->fps, ROUNDS),
                         median(cl->ratio, ROUNDS), median(cl->cpu_ms, ROUNDS),
                         median(cl->hfxd_cpu_ms, ROUNDS), (unsigned long long)cl->dropped);
-                printf("%4ux%-5u %-13s %9.1f %8.3f %14.2f %10.2f\n", sizes[s].w, sizes[s].h,
-                       cases[c].name, median(cl->fps, ROUNDS), median(cl->ratio, ROUNDS),
+                printf("%4ux%-5u %-16s %-12s %9.1f %8.3f %14.2f %10.2f\n", sizes[s].w,
+                       sizes[s].h, cases[c].name, cases[cases[c].baseline].name,
+                       median(cl->fps, ROUNDS), median(cl->ratio, ROUNDS),
                        median(cl->cpu_ms, ROUNDS), median(cl->hfxd_cpu_ms, ROUNDS));
             } else {
                 fprintf(csv, ",n/a,n/a,n/a,n/a,n/a,\"%s\"\n", cl->note);
-                printf("%4ux%-5u %-13s %9s  (%s)\n", sizes[s].w, sizes[s].h, cases[c].name, "n/a",
-                       cl->note);
+                printf("%4ux%-5u %-16s %-12s %9s  (%s)\n", sizes[s].w, sizes[s].h,
+                       cases[c].name, cases[cases[c].baseline].name, "n/a", cl->note);
             }
         }
     }
     fclose(csv);
     printf("fps: output frames %u..%u of %u per run, median of %d interleaved rounds; ratio: "
-           "median of per-round fps / x264-1thread\n",
+           "median of per-round fps / the x264enc with the same threads (vs)\n",
            WARMUP + 1, frames, frames, ROUNDS);
     for (size_t s = 0; s < N_SIZES; s++)
         free_source(&src[s]);

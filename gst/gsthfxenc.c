@@ -286,7 +286,7 @@ gst_hfx_enc_class_init (GstHfxEncClass * klass)
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);
   gst_element_class_set_static_metadata (element_class,
-      "hfx host H.264 encoder", "Codec/Encoder/Video",
+      "hfx host H.264 encoder", "Codec/Encoder/Video/Hardware",
       "Encodes video on the hfx host (hardware encoder or libx264) over "
       "virtio-serial, vsock, unix or TCP", "hfx developers");
 

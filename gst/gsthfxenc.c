@@ -7,6 +7,13 @@
  * a QEMU with the hfx patch), which encodes them with a hardware encoder or
  * libx264 and sends the access units back. Use it wherever x264enc stands.
  *
+ * The H.264 profile follows what downstream accepts (e.g. a WebRTC stack's
+ * `profile=constrained-baseline`): the host is asked for it and the caps
+ * carry the profile and level of the stream the host produced.
+ *
+ * When the host goes away, a warning is posted on the bus; when it is back,
+ * an element message named `hfx-host-connected` (field `address`).
+ *
  * ## Example pipelines
  * |[
  * gst-launch-1.0 videotestsrc num-buffers=300 ! video/x-raw,format=NV12,width=1280,height=720 ! \
@@ -17,6 +24,10 @@
  * ]|
  * In a guest, the default address `auto` finds the virtio-serial port
  * org.helix.frame-export, then vsock CID 2 port 5900.
+ *
+ * The element is the GstVideoEncoder glue; the connection to the host is
+ * in gsthfxsession.c, the local fallback encoder in gsthfxfallback.c and
+ * the frames in shared memory in gsthfxshmframes.c.
  */
 
 #ifdef HAVE_CONFIG_H
@@ -25,23 +36,21 @@
 
 #include "gsthfxenc.h"
 
-#include <errno.h>
-#include <poll.h>
 #include <string.h>
-#include <unistd.h>
 
-#include <glib-unix.h>
 #include <gst/pbutils/codec-utils.h>
 #include <gst/video/video.h>
 
-#include "gsthfxivshmem.h"
+#include "gsthfxfallback.h"
+#include "gsthfxsession.h"
+#include "gsthfxshmframes.h"
 #include "gsthfxshmpool.h"
 #include "hfx/client.h"
-#include "hfx/encoder.h"
 #include "util/percentile.h"
 #include "util/token.h"
 
-GST_DEBUG_CATEGORY_STATIC (gst_hfx_enc_debug);
+/* Shared with gsthfxsession.c, gsthfxfallback.c and gsthfxshmframes.c. */
+GST_DEBUG_CATEGORY (gst_hfx_enc_debug);
 #define GST_CAT_DEFAULT gst_hfx_enc_debug
 
 #define DEFAULT_ADDRESS "auto"
@@ -52,15 +61,6 @@ GST_DEBUG_CATEGORY_STATIC (gst_hfx_enc_debug);
 #define DEFAULT_MAX_IN_FLIGHT 4
 #define DEFAULT_FALLBACK ""
 #define DEFAULT_SHM_DEVICE "auto"
-
-#define STREAM_ID 1
-/* How long the host may take to answer CONFIGURE or a drain. */
-#define REPLY_TIMEOUT_US (10 * G_TIME_SPAN_SECOND)
-/* Reconnect backoff: doubling from the first to the last value. */
-#define BACKOFF_FIRST_MS 50
-#define BACKOFF_MAX_MS 400
-#define RTT_RING 1024
-#define ID_RING 4096
 
 enum
 {
@@ -76,7 +76,10 @@ enum
   PROP_SHM_DEVICE,
   PROP_STATS,
   PROP_CONNECTED,
+  N_PROPERTIES
 };
+
+static GParamSpec *properties[N_PROPERTIES];
 
 struct _GstHfxEnc
 {
@@ -94,59 +97,26 @@ struct _GstHfxEnc
   gchar *shm_device;
   gboolean bitrate_changed;
 
-  /* The connection, under client_lock; cond signals window space, replies
-   * and connection changes. */
-  GMutex client_lock;
-  GCond cond;
-  struct hfx_client *client;
-  gchar *connected_address;
-  gboolean configured;          /* CONFIGURED seen for the current stream */
-  gboolean configure_failed;
-  gboolean flushed;
-  guint8 profile_idc, level_idc;
-  guint8 sps[256];
-  gsize sps_len;
-  gchar backend[HFX_MAX_NAME + 1];
-  gchar host_error[HFX_MAX_TEXT + 1];   /* the host's last ERROR text */
-  GQueue in_flight;             /* system_frame_numbers sent, not answered */
-  guint finishing;              /* answers taken by the reader, not finished */
-  gboolean want_config;         /* (re)configure after a reconnect */
-  struct hfx_configure cfg;
-  gboolean have_cfg;
+  /* Under the object lock too. */
+  gboolean host_lost;           /* a warning said so: its return is news */
+  guint64 fallback_frames;
+  gint fps_n, fps_d;            /* of the configuration; 0 without one */
 
-  /* SHM: a pool proposed upstream (and used to copy frames that do not
-   * come from it), in a memfd attached to the current connection or in the
-   * ivshmem region the host shares as region 0. */
-  GstBufferPool *shm_pool;
-  GstHfxIvshmem *ivshmem;       /* opened once, kept until stop () */
-  gboolean shm_ready;           /* the host reads shm_pool's frames */
-  guint32 shm_region;           /* their region id on this connection */
-  GstBuffer **slot_held;        /* [ID_RING]: copy-path slots until answered */
+  /* The latency reported, under latency_lock (taken before the object
+   * lock, which gst_video_encoder_set_latency takes). */
+  GMutex latency_lock;
+  GstClockTime latency;
 
-  GThread *reader;
-  gboolean stopping;
-  int wake[2];
+  GstHfxSession *session;       /* owned, init to finalize */
 
-  /* Stats, under client_lock. */
-  guint64 frames_sent, frames_encoded, frames_dropped, reconnects,
-      fallback_frames;
-  guint64 shm_frames, shm_copies;       /* sent as SHM; of which copied in */
-  /* Large arrays live on the heap: GObject instances must stay < 64 KiB. */
-  gint64 *sent_at;              /* [ID_RING] */
-  gdouble *rtt_ms;              /* [RTT_RING] */
-  guint rtt_n;
-  gdouble rtt_sum;
-  guint64 rtt_count;
-  GstClockTime reported_latency;
-
-  /* Fallback encoder (streaming thread only). */
-  GstElement *fallback;
-  GstPad *fb_src;               /* ours, feeds the fallback's sink pad */
-  GstPad *fb_sink;              /* ours, receives the fallback's output */
-  GQueue fb_frames;             /* system_frame_numbers given to the fallback */
-  gboolean fb_started;
-
+  /* Streaming thread, under the stream lock. */
+  GstHfxShmFrames *shm;         /* owned, start to stop */
+  GstHfxFallback *fallback;     /* owned, while the host is unreachable */
   GstVideoCodecState *input_state;
+  const gchar *profile;         /* asked of downstream's; NULL: any */
+  /* The first flow other than OK that finishing a frame returned; what
+   * handle_frame returns until a flush or a new format. */
+  GstFlowReturn last_flow;
 };
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
@@ -205,6 +175,11 @@ static gboolean gst_hfx_enc_flush (GstVideoEncoder * enc);
 static gboolean gst_hfx_enc_propose_allocation (GstVideoEncoder * enc,
     GstQuery * query);
 
+static void host_answered (GstVideoEncoder * enc, guint32 frame_number,
+    GstBuffer * buf, gboolean keyframe);
+static void host_connection_changed (GstVideoEncoder * enc,
+    gboolean connected, const gchar * address, enum hfx_status why);
+
 static void
 gst_hfx_enc_class_init (GstHfxEncClass * klass)
 {
@@ -216,77 +191,69 @@ gst_hfx_enc_class_init (GstHfxEncClass * klass)
   gobject_class->set_property = gst_hfx_enc_set_property;
   gobject_class->get_property = gst_hfx_enc_get_property;
 
-  g_object_class_install_property (gobject_class, PROP_ADDRESS,
-      g_param_spec_string ("address", "Address",
-          "Where the hfx host listens: auto (guest: virtio-serial port "
-          "org.helix.frame-export, then vsock:2:5900), unix:/path, "
-          "tcp:HOST:PORT, vsock:CID:PORT, serial:/dev/PATH or fd:N",
-          DEFAULT_ADDRESS, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-          GST_PARAM_MUTABLE_READY));
-  g_object_class_install_property (gobject_class, PROP_BITRATE,
-      g_param_spec_uint ("bitrate", "Bitrate",
-          "Target bitrate in kbit/s (1 kbit/s = 1000 bit/s); can change "
-          "while playing", 1, HFX_MAX_BITRATE_KBPS, DEFAULT_BITRATE,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-          GST_PARAM_MUTABLE_PLAYING));
-  g_object_class_install_property (gobject_class, PROP_KEY_INT_MAX,
-      g_param_spec_uint ("key-int-max", "Key-frame maximal interval",
-          "Maximal distance between two key-frames (0 for the host's default)",
-          0, G_MAXINT, DEFAULT_KEY_INT_MAX,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-          GST_PARAM_MUTABLE_READY));
-  g_object_class_install_property (gobject_class, PROP_ENCODER,
-      g_param_spec_string ("encoder", "Encoder",
-          "Host encoder backend: auto, h264_videotoolbox, h264_nvenc, "
-          "h264_qsv, h264_vaapi, libx264 or libopenh264", DEFAULT_ENCODER,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-          GST_PARAM_MUTABLE_READY));
-  g_object_class_install_property (gobject_class, PROP_FRAME_SOURCE,
-      g_param_spec_enum ("frame-source", "Frame source",
-          "How pixels reach the host", GST_TYPE_HFX_FRAME_SOURCE,
-          DEFAULT_FRAME_SOURCE, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-          GST_PARAM_MUTABLE_READY));
-  g_object_class_install_property (gobject_class, PROP_MAX_IN_FLIGHT,
-      g_param_spec_uint ("max-frames-in-flight", "Max frames in flight",
-          "Frames sent to the host and not yet answered (also bounded by the "
-          "host's window)", 1, HFX_MAX_WINDOW, DEFAULT_MAX_IN_FLIGHT,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-          GST_PARAM_MUTABLE_READY));
-  g_object_class_install_property (gobject_class, PROP_TOKEN,
-      g_param_spec_string ("token", "Token",
-          "Authentication token the host requires (NULL for none)", NULL,
-          G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
-  g_object_class_install_property (gobject_class, PROP_FALLBACK,
-      g_param_spec_string ("fallback", "Fallback encoder",
-          "Factory name of a local H.264 encoder (e.g. x264enc) used while "
-          "the host is unreachable; empty: frames are dropped while "
-          "reconnecting, and an unreachable host at start is an error",
-          DEFAULT_FALLBACK, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-          GST_PARAM_MUTABLE_READY));
-  g_object_class_install_property (gobject_class, PROP_SHM_DEVICE,
-      g_param_spec_string ("shm-device", "Shared memory device",
-          "Where frame-source=shm/auto finds memory shared with the host when "
-          "the transport cannot pass a memfd (virtio-serial, vsock): an "
-          "ivshmem-plain device whose BAR holds hfxd's region header. "
-          "auto: the first such device; a PCI address (0000:00:03.0) or sysfs "
-          "directory; none: never use one", DEFAULT_SHM_DEVICE,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-          GST_PARAM_MUTABLE_READY));
-  g_object_class_install_property (gobject_class, PROP_STATS,
-      g_param_spec_boxed ("stats", "Statistics",
-          "frames-sent, frames-encoded, frames-dropped, fallback-frames, "
-          "reconnects, shm-frames, shm-copies, shm-memory, rtt-mean-ms, rtt-p99-ms, "
-          "backend, address, connected",
-          GST_TYPE_STRUCTURE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
-  g_object_class_install_property (gobject_class, PROP_CONNECTED,
-      g_param_spec_boolean ("connected", "Connected",
-          "Whether the host is connected now", FALSE,
-          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  /* GST_PARAM_MUTABLE_READY: refused in PAUSED and PLAYING (see
+   * gst_hfx_enc_set_property). */
+  properties[PROP_ADDRESS] = g_param_spec_string ("address", "Address",
+      "Where the hfx host listens: auto (guest: virtio-serial port "
+      "org.helix.frame-export, then vsock:2:5900), unix:/path, "
+      "tcp:HOST:PORT, vsock:CID:PORT, serial:/dev/PATH or fd:N",
+      DEFAULT_ADDRESS, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+      GST_PARAM_MUTABLE_READY);
+  properties[PROP_BITRATE] = g_param_spec_uint ("bitrate", "Bitrate",
+      "Target bitrate in kbit/s (1 kbit/s = 1000 bit/s); can change "
+      "while playing", 1, HFX_MAX_BITRATE_KBPS, DEFAULT_BITRATE,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING);
+  properties[PROP_KEY_INT_MAX] = g_param_spec_uint ("key-int-max",
+      "Key-frame maximal interval",
+      "Maximal distance between two key-frames (0 for the host's default)",
+      0, G_MAXINT, DEFAULT_KEY_INT_MAX,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+  properties[PROP_ENCODER] = g_param_spec_string ("encoder", "Encoder",
+      "Host encoder backend: auto, h264_videotoolbox, h264_nvenc, "
+      "h264_qsv, h264_vaapi, libx264 or libopenh264", DEFAULT_ENCODER,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+  properties[PROP_FRAME_SOURCE] = g_param_spec_enum ("frame-source",
+      "Frame source", "How pixels reach the host", GST_TYPE_HFX_FRAME_SOURCE,
+      DEFAULT_FRAME_SOURCE, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+      GST_PARAM_MUTABLE_READY);
+  properties[PROP_MAX_IN_FLIGHT] = g_param_spec_uint ("max-frames-in-flight",
+      "Max frames in flight",
+      "Frames sent to the host and not yet answered (also bounded by the "
+      "host's window); with the framerate, the latency reported",
+      1, HFX_MAX_WINDOW, DEFAULT_MAX_IN_FLIGHT,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+  properties[PROP_TOKEN] = g_param_spec_string ("token", "Token",
+      "Authentication token the host requires (NULL for none)", NULL,
+      G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+  properties[PROP_FALLBACK] = g_param_spec_string ("fallback",
+      "Fallback encoder",
+      "Factory name of a local H.264 encoder (e.g. x264enc) used while "
+      "the host is unreachable; empty: frames are dropped while "
+      "reconnecting, and an unreachable host at start is an error",
+      DEFAULT_FALLBACK, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+      GST_PARAM_MUTABLE_READY);
+  properties[PROP_SHM_DEVICE] = g_param_spec_string ("shm-device",
+      "Shared memory device",
+      "Where frame-source=shm/auto finds memory shared with the host when "
+      "the transport cannot pass a memfd (virtio-serial, vsock): an "
+      "ivshmem-plain device whose BAR holds hfxd's region header. "
+      "auto: the first such device; a PCI address (0000:00:03.0) or sysfs "
+      "directory; none: never use one", DEFAULT_SHM_DEVICE,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+  properties[PROP_STATS] = g_param_spec_boxed ("stats", "Statistics",
+      "frames-sent, frames-encoded, frames-dropped, fallback-frames, "
+      "reconnects, shm-frames, shm-copies, shm-memory, rtt-mean-ms, "
+      "rtt-p99-ms, backend, address, connected",
+      GST_TYPE_STRUCTURE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  properties[PROP_CONNECTED] = g_param_spec_boolean ("connected", "Connected",
+      "Whether the host is connected now (notified when it changes)", FALSE,
+      G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (gobject_class, N_PROPERTIES, properties);
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);
   gst_element_class_set_static_metadata (element_class,
-      "hfx host H.264 encoder", "Codec/Encoder/Video",
+      "hfx host H.264 encoder", "Codec/Encoder/Video/Hardware",
       "Encodes video on the hfx host (hardware encoder or libx264) over "
       "virtio-serial, vsock, unix or TCP", "hfx developers");
 
@@ -307,6 +274,11 @@ gst_hfx_enc_class_init (GstHfxEncClass * klass)
 static void
 gst_hfx_enc_init (GstHfxEnc * self)
 {
+  static const GstHfxSessionCallbacks callbacks = {
+    .answered = host_answered,
+    .connection_changed = host_connection_changed,
+  };
+
   self->address = g_strdup (DEFAULT_ADDRESS);
   self->bitrate = DEFAULT_BITRATE;
   self->key_int_max = DEFAULT_KEY_INT_MAX;
@@ -315,14 +287,10 @@ gst_hfx_enc_init (GstHfxEnc * self)
   self->max_in_flight = DEFAULT_MAX_IN_FLIGHT;
   self->fallback_name = g_strdup (DEFAULT_FALLBACK);
   self->shm_device = g_strdup (DEFAULT_SHM_DEVICE);
-  self->wake[0] = self->wake[1] = -1;
-  g_mutex_init (&self->client_lock);
-  g_cond_init (&self->cond);
-  g_queue_init (&self->in_flight);
-  g_queue_init (&self->fb_frames);
-  self->sent_at = g_new0 (gint64, ID_RING);
-  self->rtt_ms = g_new0 (gdouble, RTT_RING);
-  self->slot_held = g_new0 (GstBuffer *, ID_RING);
+  g_mutex_init (&self->latency_lock);
+  self->latency = GST_CLOCK_TIME_NONE;
+  self->last_flow = GST_FLOW_OK;
+  self->session = gst_hfx_session_new (GST_VIDEO_ENCODER (self), &callbacks);
 }
 
 static void
@@ -330,18 +298,14 @@ gst_hfx_enc_finalize (GObject * object)
 {
   GstHfxEnc *self = GST_HFX_ENC (object);
 
+  gst_hfx_session_free (&self->session);
   g_free (self->address);
   g_free (self->encoder);
   hfx_token_wipe (self->token);
   g_free (self->token);
   g_free (self->fallback_name);
   g_free (self->shm_device);
-  g_free (self->connected_address);
-  g_free (self->sent_at);
-  g_free (self->rtt_ms);
-  g_free (self->slot_held);
-  g_mutex_clear (&self->client_lock);
-  g_cond_clear (&self->cond);
+  g_mutex_clear (&self->latency_lock);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
 
@@ -350,8 +314,18 @@ gst_hfx_enc_set_property (GObject * object, guint prop_id,
     const GValue * value, GParamSpec * pspec)
 {
   GstHfxEnc *self = GST_HFX_ENC (object);
+  GstState state;
 
   GST_OBJECT_LOCK (self);
+  /* What only the connection, the configuration or the pool use is read
+   * at start or set_format: a change in PAUSED or PLAYING would be
+   * silently ignored, or half applied (max-frames-in-flight against the
+   * slots of the pool). */
+  state = GST_STATE (self);
+  if ((state != GST_STATE_READY && state != GST_STATE_NULL) &&
+      !(pspec->flags & GST_PARAM_MUTABLE_PLAYING))
+    goto wrong_state;
+
   switch (prop_id) {
     case PROP_ADDRESS:
       g_free (self->address);
@@ -393,38 +367,16 @@ gst_hfx_enc_set_property (GObject * object, guint prop_id,
       break;
   }
   GST_OBJECT_UNLOCK (self);
-}
+  return;
 
-static GstStructure *
-make_stats (GstHfxEnc * self)
-{
-  gdouble sorted[RTT_RING];
-  gdouble p99 = 0, mean = 0;
-  GstStructure *s;
-
-  g_mutex_lock (&self->client_lock);
-  memcpy (sorted, self->rtt_ms, self->rtt_n * sizeof (gdouble));
-  hfx_percentiles (sorted, self->rtt_n, NULL, &p99);
-  if (self->rtt_count)
-    mean = self->rtt_sum / self->rtt_count;
-  s = gst_structure_new ("application/x-hfx-stats",
-      "frames-sent", G_TYPE_UINT64, self->frames_sent,
-      "frames-encoded", G_TYPE_UINT64, self->frames_encoded,
-      "frames-dropped", G_TYPE_UINT64, self->frames_dropped,
-      "fallback-frames", G_TYPE_UINT64, self->fallback_frames,
-      "reconnects", G_TYPE_UINT64, self->reconnects,
-      "shm-frames", G_TYPE_UINT64, self->shm_frames,
-      "shm-copies", G_TYPE_UINT64, self->shm_copies,
-      "shm-memory", G_TYPE_STRING, !self->shm_ready ? "none" :
-      self->shm_region ? "memfd" : "ivshmem",
-      "rtt-mean-ms", G_TYPE_DOUBLE, mean,
-      "rtt-p99-ms", G_TYPE_DOUBLE, p99,
-      "backend", G_TYPE_STRING, self->backend,
-      "address", G_TYPE_STRING,
-      self->connected_address ? self->connected_address : "",
-      "connected", G_TYPE_BOOLEAN, self->client != NULL, NULL);
-  g_mutex_unlock (&self->client_lock);
-  return s;
+  /* ERRORS */
+wrong_state:
+  {
+    GST_WARNING_OBJECT (self, "setting property in wrong state: %s can "
+        "only change in the READY or NULL state, keeping its value",
+        pspec->name);
+    GST_OBJECT_UNLOCK (self);
+  }
 }
 
 static void
@@ -432,15 +384,18 @@ gst_hfx_enc_get_property (GObject * object, guint prop_id, GValue * value,
     GParamSpec * pspec)
 {
   GstHfxEnc *self = GST_HFX_ENC (object);
+  guint64 fallback_frames;
 
   switch (prop_id) {
     case PROP_STATS:
-      g_value_take_boxed (value, make_stats (self));
+      GST_OBJECT_LOCK (self);
+      fallback_frames = self->fallback_frames;
+      GST_OBJECT_UNLOCK (self);
+      g_value_take_boxed (value, gst_hfx_session_make_stats (self->session,
+              fallback_frames));
       return;
     case PROP_CONNECTED:
-      g_mutex_lock (&self->client_lock);
-      g_value_set_boolean (value, self->client != NULL);
-      g_mutex_unlock (&self->client_lock);
+      g_value_set_boolean (value, gst_hfx_session_is_connected (self->session));
       return;
     default:
       break;
@@ -478,398 +433,157 @@ gst_hfx_enc_get_property (GObject * object, guint prop_id, GValue * value,
   GST_OBJECT_UNLOCK (self);
 }
 
-static void
-client_log (void *user, enum hfx_log_level level, const char *msg)
+static gchar *
+fallback_name (GstHfxEnc * self)
 {
-  GstHfxEnc *self = user;
-
-  switch (level) {
-    case HFX_LOG_ERROR:
-    case HFX_LOG_WARN:
-      GST_WARNING_OBJECT (self, "%s", msg);
-      break;
-    case HFX_LOG_INFO:
-      GST_INFO_OBJECT (self, "%s", msg);
-      break;
-    default:
-      GST_DEBUG_OBJECT (self, "%s", msg);
-      break;
-  }
-}
-
-static void
-wake_reader (GstHfxEnc * self)
-{
-  static const char byte = 1;
-
-  if (self->wake[1] >= 0 && write (self->wake[1], &byte, 1) < 0
-      && errno != EAGAIN)
-    GST_WARNING_OBJECT (self, "wake pipe: %s", g_strerror (errno));
-}
-
-/* A frame is answered: the host is done reading its slot. */
-static void
-release_slot (GstHfxEnc * self, guint64 id)
-{
-  gst_clear_buffer (&self->slot_held[id % ID_RING]);
-}
-
-static void
-release_all_slots (GstHfxEnc * self)
-{
-  for (guint i = 0; i < ID_RING; i++)
-    gst_clear_buffer (&self->slot_held[i]);
-}
-
-static GstHfxFrameSource
-frame_source (GstHfxEnc * self)
-{
-  GstHfxFrameSource fs;
+  gchar *name = NULL;
 
   GST_OBJECT_LOCK (self);
-  fs = self->frame_source;
+  if (self->fallback_name && self->fallback_name[0])
+    name = g_strdup (self->fallback_name);
   GST_OBJECT_UNLOCK (self);
-  return fs;
+  return name;
 }
 
-/* Make the pool's frames readable by the host on this connection
- * (client_lock held): attach its memfd, or, for a pool in the ivshmem
- * region, check that the host shares that region as region 0. With
- * frame-source=auto a host or transport without SHM means inline frames;
- * with frame-source=shm it is an error. */
-static gboolean
-attach_pool (GstHfxEnc * self)
+/* The latency query's answer: a frame is answered before the window's
+ * worth of later frames has come in, or handle_frame waits for it (the
+ * window, docs/protocol.md §6), so window frame durations bound the time a
+ * frame spends in the element; the fallback encoder, when it runs, encodes
+ * each frame before handle_frame returns. Reported as both minimum and
+ * maximum, and again whenever the window (a reconnect) or the framerate
+ * (a new format) changes it. */
+static void
+update_latency (GstHfxEnc * self)
 {
-  GstHfxShmPool *pool = GST_HFX_SHM_POOL (self->shm_pool);
-  const gchar *why;
-  enum hfx_status st;
-
-  if (!self->client || !self->shm_pool || self->shm_ready)
-    return TRUE;
-  if (gst_hfx_shm_pool_get_ivshmem (pool)) {
-    if (hfx_client_welcome (self->client)->caps & HFX_CAP_SHM_FILE) {
-      GST_INFO_OBJECT (self, "frames go through region 0 (%s)",
-          gst_hfx_shm_pool_get_ivshmem (pool)->path);
-      self->shm_region = 0;
-      self->shm_ready = TRUE;
-      return TRUE;
-    }
-    st = HFX_E_UNSUPPORTED;
-    why = "the host shares no region 0 on this connection (hfxd --shm-file)";
-  } else {
-    st = hfx_client_attach_shm (self->client, gst_hfx_shm_pool_get_fd (pool),
-        gst_hfx_shm_pool_get_size (pool), &self->shm_region);
-    if (st == HFX_OK) {
-      GST_INFO_OBJECT (self, "shared memory region %u (%" G_GSIZE_FORMAT
-          " bytes) attached", self->shm_region,
-          gst_hfx_shm_pool_get_size (pool));
-      self->shm_ready = TRUE;
-      return TRUE;
-    }
-    why = "a memfd needs a unix: address and a host that offers it, an "
-        "ivshmem device needs hfxd --shm-file";
-  }
-  self->shm_ready = FALSE;
-  if (frame_source (self) == GST_HFX_FRAME_SOURCE_SHM) {
-    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
-        ("frame-source=shm, but %s cannot share memory with this host: %s",
-            self->connected_address, hfx_strerror (st)),
-        ("%s; use frame-source=auto or inline", why));
-    return FALSE;
-  }
-  GST_INFO_OBJECT (self, "no shared memory on %s (%s: %s): inline frames",
-      self->connected_address, hfx_strerror (st), why);
-  return TRUE;
-}
-
-/* Connect and (when a format is known) configure. Called without
- * client_lock; returns the status. */
-static enum hfx_status
-connect_host (GstHfxEnc * self, gchar * err, gsize err_cap)
-{
-  struct hfx_client_options opts = {.log = client_log,.log_user = self };
-  struct hfx_client *client = NULL;
-  gchar *address, *token;
-  enum hfx_status st;
+  guint window = gst_hfx_session_window (self->session);
+  GstClockTime latency;
+  gint fps_n, fps_d;
 
   GST_OBJECT_LOCK (self);
-  address = g_strdup (self->address);
-  token = g_strdup (self->token);
+  fps_n = self->fps_n;
+  fps_d = self->fps_d;
   GST_OBJECT_UNLOCK (self);
-  opts.token = token;
-  opts.timeout_ms = 2000;
-  st = hfx_client_connect (address, &opts, &client, err, err_cap);
-  hfx_token_wipe (token);
-  g_free (token);
-  if (st != HFX_OK) {
-    GST_DEBUG_OBJECT (self, "connect %s: %s", address, hfx_strerror (st));
-    g_free (address);
-    return st;
+  if (fps_n <= 0 || fps_d <= 0)
+    return;
+  latency = gst_util_uint64_scale_ceil ((guint64) window * GST_SECOND, fps_d,
+      fps_n);
+  g_mutex_lock (&self->latency_lock);
+  if (latency != self->latency) {
+    GST_INFO_OBJECT (self, "latency %" GST_TIME_FORMAT " (%u frames at %d/%d)",
+        GST_TIME_ARGS (latency), window, fps_n, fps_d);
+    self->latency = latency;
+    gst_video_encoder_set_latency (GST_VIDEO_ENCODER (self), latency, latency);
   }
-  g_mutex_lock (&self->client_lock);
-  self->client = client;
-  g_free (self->connected_address);
-  /* For auto, the port that answered, not "auto". */
-  self->connected_address = g_strdup (hfx_client_address (client));
-  g_free (address);
-  self->configured = FALSE;
-  self->configure_failed = FALSE;
-  self->host_error[0] = '\0';
-  self->shm_ready = FALSE;
-  if (self->have_cfg) {
-    st = hfx_client_configure (client, STREAM_ID, &self->cfg);
-    if (st != HFX_OK)
-      GST_WARNING_OBJECT (self, "configure: %s", hfx_strerror (st));
-    attach_pool (self);
-  }
-  GST_INFO_OBJECT (self, "connected to %s", self->connected_address);
-  g_cond_broadcast (&self->cond);
-  g_mutex_unlock (&self->client_lock);
-  return HFX_OK;
+  g_mutex_unlock (&self->latency_lock);
 }
 
-/* The host went away: answer every frame in flight as dropped. Called with
- * client_lock held; returns the frame numbers to finish (caller frees). */
-static GList *
-lose_connection (GstHfxEnc * self)
-{
-  GList *lost = NULL;
-  gpointer id;
-
-  hfx_client_free (&self->client);
-  self->configured = FALSE;
-  self->shm_ready = FALSE;
-  release_all_slots (self);
-  while ((id = g_queue_pop_head (&self->in_flight))) {
-    lost = g_list_append (lost, id);
-    self->frames_dropped++;
-  }
-  g_cond_broadcast (&self->cond);
-  return lost;
-}
-
-struct pending_out
-{
-  guint32 frame_number;
-  GstBuffer *buf;               /* NULL: dropped */
-  gboolean keyframe;
-};
-
-static void
-finish_outputs (GstHfxEnc * self, GList * outs)
+/* Finishes frame_number with buf (transfer full; NULL: the frame is
+ * dropped). Stream lock held. */
+static GstFlowReturn
+finish_encoded (GstHfxEnc * self, guint32 frame_number, GstBuffer * buf,
+    gboolean keyframe, gboolean from_fallback)
 {
   GstVideoEncoder *enc = GST_VIDEO_ENCODER (self);
+  GstVideoCodecFrame *frame = gst_video_encoder_get_frame (enc, frame_number);
 
-  for (GList * l = outs; l; l = l->next) {
-    struct pending_out *o = l->data;
-    GstVideoCodecFrame *frame;
-
-    GST_VIDEO_ENCODER_STREAM_LOCK (enc);
-    frame = gst_video_encoder_get_frame (enc, o->frame_number);
-    if (frame) {
-      if (o->buf) {
-        frame->output_buffer = o->buf;
-        o->buf = NULL;
-        if (o->keyframe)
-          GST_VIDEO_CODEC_FRAME_SET_SYNC_POINT (frame);
-        else
-          GST_VIDEO_CODEC_FRAME_UNSET_SYNC_POINT (frame);
-        frame->dts = frame->pts;
-      }
-      /* No output buffer: the base class drops the frame. */
-      gst_video_encoder_finish_frame (enc, frame);
-    }
-    GST_VIDEO_ENCODER_STREAM_UNLOCK (enc);
-    if (o->buf)
-      gst_buffer_unref (o->buf);
-    g_free (o);
+  if (!frame) {
+    /* Flushed meanwhile. */
+    gst_clear_buffer (&buf);
+    return GST_FLOW_OK;
   }
-  g_list_free (outs);
+  if (buf) {
+    frame->output_buffer = buf;
+    if (keyframe)
+      GST_VIDEO_CODEC_FRAME_SET_SYNC_POINT (frame);
+    else
+      GST_VIDEO_CODEC_FRAME_UNSET_SYNC_POINT (frame);
+    frame->dts = frame->pts;
+  }
+  if (from_fallback) {
+    GST_OBJECT_LOCK (self);
+    self->fallback_frames++;
+    GST_OBJECT_UNLOCK (self);
+  }
+  /* No output buffer: the base class drops the frame. */
+  return gst_video_encoder_finish_frame (enc, frame);
 }
 
-static GList *
-add_out (GList * outs, guint32 frame_number, GstBuffer * buf, gboolean keyframe)
-{
-  struct pending_out *o = g_new0 (struct pending_out, 1);
-
-  o->frame_number = frame_number;
-  o->buf = buf;
-  o->keyframe = keyframe;
-  return g_list_append (outs, o);
-}
-
+/* The session's reader thread: the host answered. */
 static void
-record_rtt (GstHfxEnc * self, guint64 id)
+host_answered (GstVideoEncoder * enc, guint32 frame_number, GstBuffer * buf,
+    gboolean keyframe)
 {
-  gint64 sent = self->sent_at[id % ID_RING];
-  gdouble ms;
+  GstHfxEnc *self = GST_HFX_ENC (enc);
+  GstFlowReturn ret;
 
-  if (!sent)
+  GST_VIDEO_ENCODER_STREAM_LOCK (enc);
+  ret = finish_encoded (self, frame_number, buf, keyframe, FALSE);
+  /* Pushing happens here, not in handle_frame: keep what downstream said
+   * (NOT_LINKED, FLUSHING, an error) for handle_frame to return
+   * (docs/vsockenc.md, "Flow returns"). */
+  if (ret != GST_FLOW_OK && self->last_flow == GST_FLOW_OK) {
+    GST_INFO_OBJECT (self, "finishing frame %u returned %s", frame_number,
+        gst_flow_get_name (ret));
+    self->last_flow = ret;
+  }
+  GST_VIDEO_ENCODER_STREAM_UNLOCK (enc);
+}
+
+/* The fallback encoder's output, on the streaming thread (stream lock
+ * held): its flow goes back through gst_pad_push to handle_frame. */
+static GstFlowReturn
+fallback_encoded (GstVideoEncoder * enc, guint32 frame_number,
+    GstBuffer * buf, gboolean keyframe)
+{
+  return finish_encoded (GST_HFX_ENC (enc), frame_number, buf, keyframe, TRUE);
+}
+
+/* Where the connection came or went: the connected property's notify,
+ * and the bus messages for a host lost and back. Runs without the
+ * session's lock, so that handlers may read the properties. */
+static void
+host_connection_changed (GstVideoEncoder * enc, gboolean connected,
+    const gchar * address, enum hfx_status why)
+{
+  GstHfxEnc *self = GST_HFX_ENC (enc);
+  gboolean was_lost;
+  gchar *fallback;
+
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CONNECTED]);
+  if (connected) {
+    /* The new host's window may differ. */
+    update_latency (self);
+    GST_OBJECT_LOCK (self);
+    was_lost = self->host_lost;
+    self->host_lost = FALSE;
+    GST_OBJECT_UNLOCK (self);
+    if (was_lost) {
+      GST_INFO_OBJECT (self, "the hfx host at %s is back", address);
+      gst_element_post_message (GST_ELEMENT (self),
+          gst_message_new_element (GST_OBJECT (self),
+              gst_structure_new ("hfx-host-connected",
+                  "address", G_TYPE_STRING, address, NULL)));
+    }
     return;
-  ms = (g_get_monotonic_time () - sent) / 1000.0;
-  self->rtt_ms[self->rtt_count % RTT_RING] = ms;
-  if (self->rtt_n < RTT_RING)
-    self->rtt_n++;
-  self->rtt_sum += ms;
-  self->rtt_count++;
-}
-
-static void
-note_configured (GstHfxEnc * self, const struct hfx_configured *c)
-{
-  self->configured = TRUE;
-  self->profile_idc = c->profile_idc;
-  self->level_idc = c->level_idc;
-  g_strlcpy (self->backend, c->encoder, sizeof (self->backend));
-  self->sps_len = 0;
-  /* Keep the SPS (without its NAL header byte) for profile and level in
-   * the caps. */
-  for (gsize i = 0; i + 4 < c->extradata_len; i++) {
-    const guint8 *p = c->extradata + i;
-    if (p[0] == 0 && p[1] == 0 && p[2] == 1 && (p[3] & 0x1f) == 7) {
-      gsize end = i + 4;
-      while (end + 2 < c->extradata_len && !(c->extradata[end] == 0
-              && c->extradata[end + 1] == 0 && c->extradata[end + 2] <= 1))
-        end++;
-      if (end + 2 >= c->extradata_len)
-        end = c->extradata_len;
-      self->sps_len = MIN (end - (i + 4), sizeof (self->sps));
-      memcpy (self->sps, p + 4, self->sps_len);
-      break;
-    }
   }
-}
-
-/* Drain the client's events (client_lock held); collect outputs. Returns
- * FALSE when the connection broke. */
-static gboolean
-pump_events (GstHfxEnc * self, GList ** outs)
-{
-  struct hfx_event ev;
-  enum hfx_status st;
-
-  while (self->client) {
-    st = hfx_client_next_event (self->client, 0, &ev);
-    if (st == HFX_E_TIMEOUT)
-      return TRUE;
-    if (st != HFX_OK) {
-      GST_WARNING_OBJECT (self, "host connection lost: %s", hfx_strerror (st));
-      return FALSE;
-    }
-    switch (ev.type) {
-      case HFX_EVENT_PACKET:{
-        guint64 id = ev.u.packet.frame_id;
-        GstBuffer *buf = gst_buffer_new_memdup (ev.u.packet.data,
-            ev.u.packet.data_len);
-        g_queue_remove (&self->in_flight, GUINT_TO_POINTER ((guint) id + 1));
-        release_slot (self, id);
-        record_rtt (self, id);
-        self->frames_encoded++;
-        *outs = add_out (*outs, (guint32) id, buf, ev.keyframe);
-        break;
-      }
-      case HFX_EVENT_DROPPED:
-        g_queue_remove (&self->in_flight,
-            GUINT_TO_POINTER ((guint) ev.u.dropped.frame_id + 1));
-        release_slot (self, ev.u.dropped.frame_id);
-        self->frames_dropped++;
-        *outs = add_out (*outs, (guint32) ev.u.dropped.frame_id, NULL, FALSE);
-        break;
-      case HFX_EVENT_CONFIGURED:
-        note_configured (self, &ev.u.configured);
-        break;
-      case HFX_EVENT_FLUSHED:
-        self->flushed = TRUE;
-        break;
-      case HFX_EVENT_ERROR:
-        g_strlcpy (self->host_error, ev.u.error.text,
-            sizeof (self->host_error));
-        GST_ELEMENT_WARNING (self, STREAM, ENCODE,
-            ("The hfx host reported an error: %s", ev.u.error.text),
-            ("%s on stream %u", hfx_status_name (ev.u.error.code), ev.stream));
-        if (ev.stream == STREAM_ID) {
-          self->configure_failed = !self->configured;
-          self->configured = FALSE;
-        }
-        if (ev.stream == 0)
-          return FALSE;
-        break;
-      default:
-        break;
-    }
-    g_cond_broadcast (&self->cond);
-  }
-  return TRUE;
-}
-
-static gpointer
-reader_thread (gpointer data)
-{
-  GstHfxEnc *self = data;
-  guint backoff_ms = BACKOFF_FIRST_MS;
-
-  g_mutex_lock (&self->client_lock);
-  while (!self->stopping) {
-    GList *outs = NULL, *lost = NULL;
-
-    if (!self->client) {
-      gint64 until = g_get_monotonic_time () + backoff_ms * 1000;
-      /* Exponential backoff, interruptible by stop. */
-      while (!self->stopping && g_cond_wait_until (&self->cond,
-              &self->client_lock, until));
-      if (self->stopping)
-        break;
-      g_mutex_unlock (&self->client_lock);
-      gchar err[256] = "";
-      enum hfx_status st = connect_host (self, err, sizeof (err));
-      g_mutex_lock (&self->client_lock);
-      if (st == HFX_OK) {
-        self->reconnects++;
-        backoff_ms = BACKOFF_FIRST_MS;
-      } else {
-        backoff_ms = MIN (backoff_ms * 2, BACKOFF_MAX_MS);
-      }
-      continue;
-    }
-
-    struct pollfd pfd[2] = {
-      {.fd = hfx_client_fd (self->client),.events = POLLIN},
-      {.fd = self->wake[0],.events = POLLIN},
-    };
-    g_mutex_unlock (&self->client_lock);
-    poll (pfd, 2, 100);
-    if (pfd[1].revents & POLLIN) {
-      char buf[64];
-      while (read (self->wake[0], buf, sizeof (buf)) > 0);
-    }
-    g_mutex_lock (&self->client_lock);
-    if (!pump_events (self, &outs))
-      lost = lose_connection (self);
-    self->finishing++;
-    g_mutex_unlock (&self->client_lock);
-
-    finish_outputs (self, outs);
-    for (GList * l = lost; l; l = l->next)
-      finish_outputs (self, add_out (NULL, GPOINTER_TO_UINT (l->data) - 1,
-              NULL, FALSE));
-    g_list_free (lost);
-    g_mutex_lock (&self->client_lock);
-    self->finishing--;
-    g_cond_broadcast (&self->cond);
-  }
-  g_mutex_unlock (&self->client_lock);
-  return NULL;
-}
-
-static gboolean
-has_fallback (GstHfxEnc * self)
-{
-  gboolean yes;
+  if (why == HFX_OK)
+    return;                     /* stopped, not lost */
 
   GST_OBJECT_LOCK (self);
-  yes = self->fallback_name && self->fallback_name[0];
+  self->host_lost = TRUE;
   GST_OBJECT_UNLOCK (self);
-  return yes;
+  fallback = fallback_name (self);
+  if (fallback)
+    GST_ELEMENT_WARNING (self, RESOURCE, READ,
+        ("Lost the connection to the hfx host at %s; encoding with %s until "
+            "it is back", address, fallback),
+        ("%s: %s; reconnecting", hfx_status_name (why), hfx_strerror (why)));
+  else
+    GST_ELEMENT_WARNING (self, RESOURCE, READ,
+        ("Lost the connection to the hfx host at %s; frames are dropped "
+            "until it is back", address),
+        ("%s: %s; reconnecting", hfx_status_name (why), hfx_strerror (why)));
+  g_free (fallback);
 }
 
 static gboolean
@@ -877,74 +591,54 @@ gst_hfx_enc_start (GstVideoEncoder * enc)
 {
   GstHfxEnc *self = GST_HFX_ENC (enc);
   gchar err[HFX_MAX_TEXT + 1] = "";
-  gboolean have_fallback;
+  gchar *address, *token, *fallback;
+  guint max_in_flight;
   enum hfx_status st;
 
-  have_fallback = has_fallback (self);
+  GST_OBJECT_LOCK (self);
+  address = g_strdup (self->address);
+  token = g_strdup (self->token);
+  max_in_flight = self->max_in_flight;
+  self->host_lost = FALSE;
+  self->fallback_frames = 0;
+  GST_OBJECT_UNLOCK (self);
+  fallback = fallback_name (self);
+  g_mutex_lock (&self->latency_lock);
+  self->latency = GST_CLOCK_TIME_NONE;
+  g_mutex_unlock (&self->latency_lock);
+  self->last_flow = GST_FLOW_OK;
+  self->shm = gst_hfx_shm_frames_new (GST_ELEMENT (self));
 
-  if (!g_unix_open_pipe (self->wake, FD_CLOEXEC, NULL)) {
-    GST_ELEMENT_ERROR (self, RESOURCE, FAILED, (NULL), ("pipe failed"));
-    return FALSE;
+  st = gst_hfx_session_start (self->session, address, token, max_in_flight,
+      fallback != NULL, err, sizeof (err));
+  hfx_token_wipe (token);
+  g_free (token);
+  if (st != HFX_OK && !fallback)
+    goto unreachable;
+  if (st != HFX_OK) {
+    GST_OBJECT_LOCK (self);
+    self->host_lost = TRUE;
+    GST_OBJECT_UNLOCK (self);
+    GST_ELEMENT_WARNING (self, RESOURCE, OPEN_READ_WRITE,
+        ("Could not reach the hfx host at %s: %s; encoding with %s until it "
+            "answers", address, hfx_strerror (st), fallback), (NULL));
   }
-  g_unix_set_fd_nonblocking (self->wake[0], TRUE, NULL);
-  g_unix_set_fd_nonblocking (self->wake[1], TRUE, NULL);
-  self->have_cfg = FALSE;
-  self->stopping = FALSE;
-  self->reported_latency = GST_CLOCK_TIME_NONE;
-  self->frames_sent = self->frames_encoded = self->frames_dropped = 0;
-  self->reconnects = self->fallback_frames = 0;
-  self->shm_frames = self->shm_copies = 0;
-  self->rtt_n = 0;
-  self->rtt_count = 0;
-  self->rtt_sum = 0;
-  memset (self->sent_at, 0, ID_RING * sizeof (gint64));
+  g_free (address);
+  g_free (fallback);
+  return TRUE;
 
-  st = connect_host (self, err, sizeof (err));
-  if (st != HFX_OK && !have_fallback) {
+  /* ERRORS */
+unreachable:
+  {
     GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ_WRITE,
-        ("Could not reach the hfx host at %s: %s", self->address,
+        ("Could not reach the hfx host at %s: %s", address,
             err[0] ? err : hfx_strerror (st)),
         ("hfx_client_connect: %s; set fallback=x264enc to encode locally "
             "while the host is unreachable", hfx_status_name (st)));
-    close (self->wake[0]);
-    close (self->wake[1]);
-    self->wake[0] = self->wake[1] = -1;
+    gst_hfx_shm_frames_free (&self->shm);
+    g_free (address);
     return FALSE;
   }
-  if (st != HFX_OK)
-    GST_ELEMENT_WARNING (self, RESOURCE, OPEN_READ_WRITE,
-        ("Could not reach the hfx host at %s: %s; encoding with %s until it "
-            "answers", self->address, hfx_strerror (st), self->fallback_name),
-        (NULL));
-  self->reader = g_thread_new ("vsockenc-reader", reader_thread, self);
-  return TRUE;
-}
-
-static void
-stop_fallback (GstHfxEnc * self)
-{
-  GstPad *peer;
-
-  if (!self->fallback)
-    return;
-  gst_element_set_state (self->fallback, GST_STATE_NULL);
-  peer = gst_pad_get_peer (self->fb_src);
-  if (peer) {
-    gst_pad_unlink (self->fb_src, peer);
-    gst_object_unref (peer);
-  }
-  peer = gst_pad_get_peer (self->fb_sink);
-  if (peer) {
-    gst_pad_unlink (peer, self->fb_sink);
-    gst_object_unref (peer);
-  }
-  gst_object_unref (self->fallback);
-  gst_object_unref (self->fb_src);
-  gst_object_unref (self->fb_sink);
-  self->fallback = NULL;
-  self->fb_src = self->fb_sink = NULL;
-  self->fb_started = FALSE;
-  g_queue_clear (&self->fb_frames);
 }
 
 static gboolean
@@ -952,34 +646,13 @@ gst_hfx_enc_stop (GstVideoEncoder * enc)
 {
   GstHfxEnc *self = GST_HFX_ENC (enc);
 
-  g_mutex_lock (&self->client_lock);
-  self->stopping = TRUE;
-  g_cond_broadcast (&self->cond);
-  g_mutex_unlock (&self->client_lock);
-  wake_reader (self);
-  if (self->reader) {
-    g_thread_join (self->reader);
-    self->reader = NULL;
-  }
-  g_mutex_lock (&self->client_lock);
-  hfx_client_free (&self->client);
-  g_queue_clear (&self->in_flight);
-  self->configured = FALSE;
-  self->shm_ready = FALSE;
-  release_all_slots (self);
-  g_mutex_unlock (&self->client_lock);
-  if (self->shm_pool) {
-    gst_buffer_pool_set_active (self->shm_pool, FALSE);
-    gst_clear_object (&self->shm_pool);
-  }
-  g_clear_pointer (&self->ivshmem, gst_hfx_ivshmem_unref);
-  if (self->wake[0] >= 0) {
-    close (self->wake[0]);
-    close (self->wake[1]);
-    self->wake[0] = self->wake[1] = -1;
-  }
-  stop_fallback (self);
+  gst_hfx_session_stop (self->session);
+  gst_hfx_shm_frames_free (&self->shm);
+  gst_hfx_fallback_free (&self->fallback);
   g_clear_pointer (&self->input_state, gst_video_codec_state_unref);
+  GST_OBJECT_LOCK (self);
+  self->fps_n = self->fps_d = 0;
+  GST_OBJECT_UNLOCK (self);
   return TRUE;
 }
 
@@ -1004,122 +677,157 @@ fourcc_of (GstVideoFormat f)
   }
 }
 
-/* Wait (client_lock held, stream lock released by the caller if needed)
- * until cond_fn is true, the connection breaks, or the timeout passes. */
+/* CONFIGURE's profile (docs/protocol.md §5.1) for a profile name of the
+ * caps; *name gets the static name to ask the fallback for. The host's
+ * constrained baseline serves "baseline" too: it is a baseline stream. */
 static gboolean
-wait_for (GstHfxEnc * self, gboolean (*cond_fn) (GstHfxEnc *), gint64 timeout)
+profile_of (const gchar * caps_name, guint8 * profile, const gchar ** name)
 {
-  gint64 until = g_get_monotonic_time () + timeout;
+  static const struct
+  {
+    const gchar *caps_name;
+    guint8 profile;
+  } profiles[] = {
+    {"constrained-baseline", HFX_PROFILE_BASELINE},
+    {"baseline", HFX_PROFILE_BASELINE},
+    {"main", HFX_PROFILE_MAIN},
+    {"high", HFX_PROFILE_HIGH},
+  };
 
-  while (!cond_fn (self) && self->client && !self->stopping) {
-    if (!g_cond_wait_until (&self->cond, &self->client_lock, until))
-      return cond_fn (self);
-  }
-  return cond_fn (self);
-}
-
-/* wait_for on the streaming thread (stream lock and client_lock held): the
- * stream lock is let go meanwhile, since the reader needs it to finish
- * frames, and taken back before client_lock (the lock order). */
-static gboolean
-wait_streamless (GstHfxEnc * self, gboolean (*cond_fn) (GstHfxEnc *))
-{
-  GstVideoEncoder *enc = GST_VIDEO_ENCODER (self);
-  gboolean met;
-
-  GST_VIDEO_ENCODER_STREAM_UNLOCK (enc);
-  met = wait_for (self, cond_fn, REPLY_TIMEOUT_US);
-  g_mutex_unlock (&self->client_lock);
-  GST_VIDEO_ENCODER_STREAM_LOCK (enc);
-  g_mutex_lock (&self->client_lock);
-  return met;
-}
-
-static gboolean
-is_configured (GstHfxEnc * self)
-{
-  return self->configured || self->configure_failed;
-}
-
-/* Drained: the host said FLUSHED and every answer reached finish_frame. */
-static gboolean
-is_flushed (GstHfxEnc * self)
-{
-  return self->flushed && self->finishing == 0
-      && g_queue_is_empty (&self->in_flight);
-}
-
-/* Encode everything in flight (EOS, renegotiation). Called with the stream
- * lock held; releases it while waiting so that the reader can finish
- * frames. */
-static void
-drain (GstHfxEnc * self)
-{
-  g_mutex_lock (&self->client_lock);
-  if (self->client && self->configured) {
-    self->flushed = FALSE;
-    if (hfx_client_flush (self->client, STREAM_ID) == HFX_OK) {
-      if (!wait_streamless (self, is_flushed))
-        GST_WARNING_OBJECT (self, "host did not confirm the drain");
+  for (guint i = 0; caps_name && i < G_N_ELEMENTS (profiles); i++) {
+    if (strcmp (caps_name, profiles[i].caps_name) == 0) {
+      *profile = profiles[i].profile;
+      *name = profiles[i].caps_name;
+      return TRUE;
     }
   }
-  g_mutex_unlock (&self->client_lock);
+  return FALSE;
 }
 
-static void
+/* The profile to ask the host for, from what downstream accepts
+ * (docs/vsockenc.md, "Profile negotiation"): downstream's first profile
+ * that the host can encode; HFX_PROFILE_AUTO (the host's choice) when
+ * downstream takes every profile of the template. *name: the caps name,
+ * NULL for any. */
+static guint8
+negotiate_profile (GstHfxEnc * self, const gchar ** name)
+{
+  GstPad *srcpad = GST_VIDEO_ENCODER_SRC_PAD (self);
+  GstCaps *allowed = gst_pad_get_allowed_caps (srcpad);
+  GstCaps *templ = gst_pad_get_pad_template_caps (srcpad);
+  guint8 profile = HFX_PROFILE_AUTO;
+
+  *name = NULL;
+  if (!allowed || gst_caps_is_empty (allowed) || gst_caps_is_any (allowed)
+      || gst_caps_is_subset (templ, allowed))
+    goto done;
+  for (guint i = 0; i < gst_caps_get_size (allowed); i++) {
+    const GValue *v = gst_structure_get_value (gst_caps_get_structure (allowed,
+            i), "profile");
+
+    if (!v)
+      goto done;                /* this one takes any profile */
+    if (G_VALUE_HOLDS_STRING (v)
+        && profile_of (g_value_get_string (v), &profile, name))
+      goto done;
+    if (GST_VALUE_HOLDS_LIST (v)) {
+      for (guint j = 0; j < gst_value_list_get_size (v); j++) {
+        const GValue *p = gst_value_list_get_value (v, j);
+
+        if (G_VALUE_HOLDS_STRING (p)
+            && profile_of (g_value_get_string (p), &profile, name))
+          goto done;
+      }
+    }
+  }
+
+done:
+  GST_DEBUG_OBJECT (self, "downstream allows %" GST_PTR_FORMAT ": profile %s",
+      allowed, *name ? *name : "the host's choice");
+  gst_clear_caps (&allowed);
+  gst_caps_unref (templ);
+  return profile;
+}
+
+/* Whether a stream of profile `produced` is also a stream of profile
+ * `wanted`: constrained baseline is a subset of baseline, main and high
+ * (constraint_set1), main of high. */
+static gboolean
+profile_conforms (const gchar * produced, const gchar * wanted)
+{
+  if (strcmp (produced, wanted) == 0)
+    return TRUE;
+  if (strcmp (produced, "constrained-baseline") == 0)
+    return !strcmp (wanted, "baseline") || !strcmp (wanted, "main")
+        || !strcmp (wanted, "high");
+  if (strcmp (produced, "main") == 0)
+    return strcmp (wanted, "high") == 0;
+  return FALSE;
+}
+
+/* Output caps with the profile and level of the host's SPS. When
+ * downstream does not take that profile by name but one the stream
+ * conforms to (a constrained-baseline stream for "baseline"), the caps say
+ * that one (docs/vsockenc.md, "Profile negotiation"). Returns FALSE after
+ * an element error when downstream takes no profile the stream conforms
+ * to. */
+static gboolean
 update_output_caps (GstHfxEnc * self, GstVideoCodecState * state)
 {
+  GstPad *srcpad = GST_VIDEO_ENCODER_SRC_PAD (self);
   GstCaps *caps = gst_caps_new_simple ("video/x-h264",
       "stream-format", G_TYPE_STRING, "byte-stream",
       "alignment", G_TYPE_STRING, "au", NULL);
+  GstCaps *allowed = NULL;
   GstVideoCodecState *out;
+  guint8 sps[256];
+  gsize sps_len;
+  const gchar *produced;
 
-  g_mutex_lock (&self->client_lock);
-  if (self->sps_len >= 3)
-    gst_codec_utils_h264_caps_set_level_and_profile (caps, self->sps,
-        self->sps_len);
-  g_mutex_unlock (&self->client_lock);
+  sps_len = gst_hfx_session_get_sps (self->session, sps, sizeof (sps));
+  if (sps_len >= 3)
+    gst_codec_utils_h264_caps_set_level_and_profile (caps, sps, sps_len);
+  else if (self->profile)
+    /* No host yet: the fallback encoder is asked for this profile. */
+    gst_caps_set_simple (caps, "profile", G_TYPE_STRING, self->profile, NULL);
+  produced = gst_structure_get_string (gst_caps_get_structure (caps, 0),
+      "profile");
+  allowed = gst_pad_get_allowed_caps (srcpad);
+  if (produced && allowed && !gst_caps_is_empty (allowed)
+      && !gst_caps_can_intersect (allowed, caps)) {
+    GstCaps *fixed = gst_caps_truncate (gst_caps_copy (allowed));
+    GstStructure *s = gst_caps_get_structure (fixed, 0);
+    const gchar *wanted;
+
+    gst_structure_fixate_field_string (s, "profile", produced);
+    wanted = gst_structure_get_string (s, "profile");
+    if (wanted && profile_conforms (produced, wanted)) {
+      GST_INFO_OBJECT (self, "the host encoded %s, downstream wants %s, "
+          "which the stream conforms to", produced, wanted);
+      gst_caps_set_simple (caps, "profile", G_TYPE_STRING, wanted, NULL);
+    }
+    gst_caps_unref (fixed);
+    if (!gst_caps_can_intersect (allowed, caps))
+      goto refused;
+  }
+  gst_clear_caps (&allowed);
   out = gst_video_encoder_set_output_state (GST_VIDEO_ENCODER (self), caps,
       state);
   gst_video_codec_state_unref (out);
-}
+  return TRUE;
 
-/* The pool for frame-source shm/auto: in the guest's ivshmem region when
- * there is one (the transports a guest has cannot pass a memfd), else in a
- * memfd. The region is opened once and kept until stop (): its flock keeps
- * other encoders out, and buffers of an old pool that upstream still holds
- * after a renegotiation keep it mapped anyway. */
-static GstBufferPool *
-new_shm_pool (GstHfxEnc * self, const GstVideoInfo * info, guint slots,
-    GError ** error)
-{
-  GError *why = NULL;
-  GstBufferPool *pool;
-  gchar *device;
-
-  GST_OBJECT_LOCK (self);
-  device = g_strdup (self->shm_device);
-  GST_OBJECT_UNLOCK (self);
-  if (!self->ivshmem && device && device[0] && g_strcmp0 (device, "none")) {
-    self->ivshmem = gst_hfx_ivshmem_open (device, &why);
-    if (!self->ivshmem && g_strcmp0 (device, "auto") == 0) {
-      GST_INFO_OBJECT (self, "no ivshmem region: %s", why->message);
-    } else if (!self->ivshmem) {
-      GST_ELEMENT_WARNING (self, RESOURCE, NOT_FOUND,
-          ("shm-device=%s cannot be used: %s", device, why->message), (NULL));
-    }
-    g_clear_error (&why);
+  /* ERRORS */
+refused:
+  {
+    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
+        ("The hfx host encoded H.264 profile %s, which downstream does not "
+            "accept", produced),
+        ("output %" GST_PTR_FORMAT ", downstream allows %" GST_PTR_FORMAT,
+            caps, allowed));
+    gst_caps_unref (caps);
+    gst_caps_unref (allowed);
+    return FALSE;
   }
-  g_free (device);
-  if (self->ivshmem) {
-    pool = gst_hfx_shm_pool_new_in_ivshmem (info, slots, self->ivshmem, &why);
-    if (pool)
-      return pool;
-    GST_WARNING_OBJECT (self, "the ivshmem region cannot hold this format: "
-        "%s; using a memfd", why->message);
-    g_clear_error (&why);
-  }
-  return gst_hfx_shm_pool_new (info, slots, error);
 }
 
 static gboolean
@@ -1128,7 +836,9 @@ gst_hfx_enc_set_format (GstVideoEncoder * enc, GstVideoCodecState * state)
   GstHfxEnc *self = GST_HFX_ENC (enc);
   GstVideoInfo *info = &state->info;
   struct hfx_configure cfg;
-  gboolean ok = TRUE;
+  GstHfxFrameSource frame_source;
+  gchar *device;
+  guint slots;
 
   memset (&cfg, 0, sizeof (cfg));
   cfg.codec = HFX_CODEC_H264;
@@ -1144,224 +854,72 @@ gst_hfx_enc_set_format (GstVideoEncoder * enc, GstVideoCodecState * state)
   }
   cfg.rate_control = HFX_RC_ABR;
   cfg.latency = HFX_LATENCY_LOWEST;
+  cfg.profile = negotiate_profile (self, &self->profile);
   GST_OBJECT_LOCK (self);
   cfg.bitrate_kbps = self->bitrate;
   cfg.keyint_frames = self->key_int_max;
   if (self->encoder && strcmp (self->encoder, "auto") != 0)
     g_strlcpy (cfg.encoder, self->encoder, sizeof (cfg.encoder));
   self->bitrate_changed = FALSE;
+  frame_source = self->frame_source;
+  device = g_strdup (self->shm_device);
+  /* Frames in flight, plus what upstream and the queue in front of us
+   * may hold. */
+  slots = MIN (self->max_in_flight * 2 + 4, GST_HFX_SHM_POOL_MAX_SLOTS);
   GST_OBJECT_UNLOCK (self);
 
-  if (hfx_configure_validate (&cfg) != HFX_OK) {
-    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
-        ("%ux%u %s cannot be encoded by an hfx host (sizes must be even)",
-            cfg.width, cfg.height,
-            gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (info))), (NULL));
-    return FALSE;
-  }
+  if (hfx_configure_validate (&cfg) != HFX_OK)
+    goto invalid;
 
   /* Renegotiation: what was sent with the old format comes out first. */
-  drain (self);
-  if (self->fb_started) {
-    stop_fallback (self);
-  }
+  gst_hfx_session_drain (self->session);
+  gst_hfx_fallback_free (&self->fallback);
+  self->last_flow = GST_FLOW_OK;
 
   g_clear_pointer (&self->input_state, gst_video_codec_state_unref);
   self->input_state = gst_video_codec_state_ref (state);
 
   /* A new format needs a new pool (and region) for shared memory. */
-  g_mutex_lock (&self->client_lock);
-  release_all_slots (self);
-  self->shm_ready = FALSE;
-  g_mutex_unlock (&self->client_lock);
-  if (self->shm_pool) {
-    gst_buffer_pool_set_active (self->shm_pool, FALSE);
-    gst_clear_object (&self->shm_pool);
-  }
-  if (frame_source (self) != GST_HFX_FRAME_SOURCE_INLINE) {
+  gst_hfx_session_forget_format (self->session);
+  if (frame_source == GST_HFX_FRAME_SOURCE_INLINE) {
+    gst_hfx_shm_frames_clear (self->shm);
+  } else {
     GError *error = NULL;
-    guint slots;
-    GST_OBJECT_LOCK (self);
-    /* Frames in flight, plus what upstream and the queue in front of us
-     * may hold. */
-    slots = MIN (self->max_in_flight * 2 + 4, GST_HFX_SHM_POOL_MAX_SLOTS);
-    GST_OBJECT_UNLOCK (self);
-    self->shm_pool = new_shm_pool (self, info, slots, &error);
-    if (!self->shm_pool) {
+
+    if (!gst_hfx_shm_frames_set_format (self->shm, info, slots, device, &error)) {
       GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,
           ("Cannot create shared memory for frames: %s", error->message),
           (NULL));
       g_clear_error (&error);
+      g_free (device);
       return FALSE;
     }
   }
-
-  g_mutex_lock (&self->client_lock);
-  self->cfg = cfg;
-  self->have_cfg = TRUE;
-  if (self->client && !attach_pool (self)) {
-    g_mutex_unlock (&self->client_lock);
-    return FALSE;
-  }
-  if (self->client) {
-    self->configured = FALSE;
-    self->configure_failed = FALSE;
-    if (hfx_client_configure (self->client, STREAM_ID, &cfg) != HFX_OK) {
-      ok = FALSE;
-    } else {
-      wake_reader (self);
-      ok = wait_streamless (self, is_configured) && self->configured;
-    }
-  }
-  if (!ok) {
-    GST_ELEMENT_ERROR (self, STREAM, ENCODE,
-        ("The hfx host could not configure an encoder for %ux%u %s: %s",
-            cfg.width, cfg.height, hfx_format_name (cfg.fourcc),
-            self->host_error[0] ? self->host_error : "no answer"), (NULL));
-    g_mutex_unlock (&self->client_lock);
-    return FALSE;
-  }
-  g_mutex_unlock (&self->client_lock);
-  update_output_caps (self, state);
-  return TRUE;
-}
-
-/* Internal pads for the fallback encoder. */
-static GstFlowReturn
-fb_sink_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
-{
-  GstHfxEnc *self = GST_HFX_ENC (gst_pad_get_element_private (pad));
-  GstVideoEncoder *enc = GST_VIDEO_ENCODER (self);
-  gpointer id = g_queue_pop_head (&self->fb_frames);
-  GstVideoCodecFrame *frame;
-
-  if (!id) {
-    gst_buffer_unref (buf);
-    return GST_FLOW_OK;
-  }
-  frame = gst_video_encoder_get_frame (enc, GPOINTER_TO_UINT (id) - 1);
-  if (!frame) {
-    gst_buffer_unref (buf);
-    return GST_FLOW_OK;
-  }
-  frame->output_buffer = buf;
-  if (!GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DELTA_UNIT))
-    GST_VIDEO_CODEC_FRAME_SET_SYNC_POINT (frame);
-  frame->dts = frame->pts;
-  g_mutex_lock (&self->client_lock);
-  self->fallback_frames++;
-  g_mutex_unlock (&self->client_lock);
-  return gst_video_encoder_finish_frame (enc, frame);
-}
-
-static gboolean
-fb_sink_query (GstPad * pad, GstObject * parent, GstQuery * query)
-{
-  if (GST_QUERY_TYPE (query) == GST_QUERY_CAPS) {
-    /* Our output is byte-stream/au whoever encodes. */
-    GstCaps *caps = gst_caps_from_string ("video/x-h264, "
-        "stream-format=byte-stream, alignment=au");
-    gst_query_set_caps_result (query, caps);
-    gst_caps_unref (caps);
-    return TRUE;
-  }
-  if (GST_QUERY_TYPE (query) == GST_QUERY_ACCEPT_CAPS) {
-    gst_query_set_accept_caps_result (query, TRUE);
-    return TRUE;
-  }
-  return gst_pad_query_default (pad, parent, query);
-}
-
-static gboolean
-fb_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
-{
-  gst_event_unref (event);
-  return TRUE;
-}
-
-static gboolean
-start_fallback (GstHfxEnc * self)
-{
-  GstElement *e;
-  GstPad *sink, *src;
-  gchar *name;
-  GstSegment segment;
+  g_free (device);
 
   GST_OBJECT_LOCK (self);
-  name = g_strdup (self->fallback_name);
+  self->fps_n = cfg.fps_num;
+  self->fps_d = cfg.fps_den;
   GST_OBJECT_UNLOCK (self);
-  e = gst_element_factory_make (name, NULL);
-  if (!e) {
-    GST_ELEMENT_ERROR (self, CORE, MISSING_PLUGIN,
-        ("Fallback encoder '%s' not found", name), (NULL));
-    g_free (name);
+  if (!gst_hfx_session_configure (self->session, &cfg,
+          gst_hfx_shm_frames_has_pool (self->shm) ? self->shm : NULL,
+          frame_source == GST_HFX_FRAME_SOURCE_SHM))
     return FALSE;
-  }
-  g_free (name);
-  /* Low latency where the encoder knows it (x264enc): one frame in, one
-   * out, so outputs match frames in order. */
-  if (g_object_class_find_property (G_OBJECT_GET_CLASS (e), "tune"))
-    gst_util_set_object_arg (G_OBJECT (e), "tune", "zerolatency");
-  if (g_object_class_find_property (G_OBJECT_GET_CLASS (e), "speed-preset"))
-    gst_util_set_object_arg (G_OBJECT (e), "speed-preset", "ultrafast");
-  if (g_object_class_find_property (G_OBJECT_GET_CLASS (e), "bitrate"))
-    g_object_set (e, "bitrate", self->cfg.bitrate_kbps, NULL);
-  self->fallback = gst_object_ref_sink (e);
-  self->fb_src = gst_pad_new ("fallback_src", GST_PAD_SRC);
-  self->fb_sink = gst_pad_new ("fallback_sink", GST_PAD_SINK);
-  gst_pad_set_element_private (self->fb_sink, self);
-  gst_pad_set_chain_function (self->fb_sink, fb_sink_chain);
-  gst_pad_set_query_function (self->fb_sink, fb_sink_query);
-  gst_pad_set_event_function (self->fb_sink, fb_sink_event);
-  sink = gst_element_get_static_pad (e, "sink");
-  src = gst_element_get_static_pad (e, "src");
-  gst_pad_set_active (self->fb_src, TRUE);
-  gst_pad_set_active (self->fb_sink, TRUE);
-  if (gst_pad_link (self->fb_src, sink) != GST_PAD_LINK_OK
-      || gst_pad_link (src, self->fb_sink) != GST_PAD_LINK_OK) {
-    gst_object_unref (sink);
-    gst_object_unref (src);
-    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
-        ("Cannot link the fallback encoder"), (NULL));
+  if (!update_output_caps (self, state))
     return FALSE;
-  }
-  gst_object_unref (sink);
-  gst_object_unref (src);
-  if (gst_element_set_state (e, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
-    GST_ELEMENT_ERROR (self, CORE, STATE_CHANGE,
-        ("Cannot start the fallback encoder"), (NULL));
-    return FALSE;
-  }
-  gst_pad_push_event (self->fb_src, gst_event_new_stream_start ("vsockenc"));
-  gst_pad_push_event (self->fb_src,
-      gst_event_new_caps (self->input_state->caps));
-  gst_segment_init (&segment, GST_FORMAT_TIME);
-  gst_pad_push_event (self->fb_src, gst_event_new_segment (&segment));
-  self->fb_started = TRUE;
+  update_latency (self);
   return TRUE;
-}
 
-static GstFlowReturn
-encode_with_fallback (GstHfxEnc * self, GstVideoCodecFrame * frame)
-{
-  GstBuffer *in;
-
-  if (!self->fb_started && !start_fallback (self)) {
-    gst_video_codec_frame_unref (frame);
-    return GST_FLOW_ERROR;
+  /* ERRORS */
+invalid:
+  {
+    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
+        ("%ux%u %s cannot be encoded by an hfx host (sizes must be even)",
+            cfg.width, cfg.height,
+            gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (info))), (NULL));
+    g_free (device);
+    return FALSE;
   }
-  in = gst_buffer_ref (frame->input_buffer);
-  GST_BUFFER_PTS (in) = frame->pts;
-  if (GST_VIDEO_CODEC_FRAME_IS_FORCE_KEYFRAME (frame))
-    gst_pad_push_event (self->fb_src,
-        gst_video_event_new_downstream_force_key_unit (frame->pts,
-            GST_CLOCK_TIME_NONE, GST_CLOCK_TIME_NONE, TRUE, 0));
-  g_queue_push_tail (&self->fb_frames,
-      GUINT_TO_POINTER (frame->system_frame_number + 1));
-  gst_video_codec_frame_unref (frame);
-  /* x264enc with zerolatency pushes the encoded frame before returning;
-   * fb_sink_chain finishes it. */
-  return gst_pad_push (self->fb_src, in);
 }
 
 /* The host cannot take this frame: the fallback encodes it, or it is
@@ -1369,235 +927,167 @@ encode_with_fallback (GstHfxEnc * self, GstVideoCodecFrame * frame)
 static GstFlowReturn
 host_unreachable (GstHfxEnc * self, GstVideoCodecFrame * frame)
 {
-  if (has_fallback (self))
-    return encode_with_fallback (self, frame);
-  g_mutex_lock (&self->client_lock);
-  self->frames_dropped++;
-  g_mutex_unlock (&self->client_lock);
-  GST_DEBUG_OBJECT (self, "host unreachable: dropping frame %u",
-      frame->system_frame_number);
-  return gst_video_encoder_finish_frame (GST_VIDEO_ENCODER (self), frame);
+  GstVideoEncoder *enc = GST_VIDEO_ENCODER (self);
+  gchar *name = fallback_name (self);
+  guint bitrate;
+
+  if (!name) {
+    gst_hfx_session_count_dropped (self->session);
+    GST_DEBUG_OBJECT (self, "host unreachable: dropping frame %u",
+        frame->system_frame_number);
+    return gst_video_encoder_finish_frame (enc, frame);
+  }
+  if (!self->fallback) {
+    GST_OBJECT_LOCK (self);
+    bitrate = self->bitrate;
+    GST_OBJECT_UNLOCK (self);
+    self->fallback = gst_hfx_fallback_new (enc, name, bitrate,
+        self->input_state->caps, self->profile, fallback_encoded);
+  }
+  g_free (name);
+  if (!self->fallback) {
+    gst_video_codec_frame_unref (frame);
+    return GST_FLOW_ERROR;
+  }
+  return gst_hfx_fallback_encode (self->fallback, frame);
 }
 
-static gboolean
-has_room (GstHfxEnc * self)
+/* Inline frames: the pixels go in the message (docs/protocol.md §5.3). */
+static enum hfx_status
+submit_inline (GstHfxEnc * self, GstVideoCodecFrame * frame,
+    struct hfx_frame *f, gboolean force)
 {
-  guint max;
+  GstVideoFrame vframe;
+  struct iovec iov[HFX_MAX_PLANES];
+  guint32 fourcc = fourcc_of (GST_VIDEO_INFO_FORMAT (&self->input_state->info));
+  guint width = GST_VIDEO_INFO_WIDTH (&self->input_state->info);
+  guint height = GST_VIDEO_INFO_HEIGHT (&self->input_state->info);
+  uint64_t offset = 0;
+  enum hfx_status st;
 
-  GST_OBJECT_LOCK (self);
-  max = self->max_in_flight;
-  GST_OBJECT_UNLOCK (self);
-  if (self->client) {
-    guint window = hfx_client_welcome (self->client)->window;
-    max = MIN (max, window);
+  if (!gst_video_frame_map (&vframe, &self->input_state->info,
+          frame->input_buffer, GST_MAP_READ))
+    return HFX_E_INVALID;
+  f->source = HFX_SOURCE_INLINE;
+  for (guint p = 0; p < f->plane_count; p++) {
+    uint32_t row_bytes = 0, rows = 0;
+
+    hfx_format_plane_size (fourcc, width, height, p, &row_bytes, &rows);
+    f->planes[p].offset = offset;
+    f->planes[p].stride = GST_VIDEO_FRAME_PLANE_STRIDE (&vframe, p);
+    iov[p].iov_base = GST_VIDEO_FRAME_PLANE_DATA (&vframe, p);
+    iov[p].iov_len = (gsize) f->planes[p].stride * (rows - 1) + row_bytes;
+    offset += iov[p].iov_len;
   }
-  return g_queue_get_length (&self->in_flight) < max;
-}
-
-static void
-update_latency (GstHfxEnc * self)
-{
-  GstClockTime min, max, frame_dur = 0;
-  guint in_flight_max;
-  gdouble mean;
-
-  g_mutex_lock (&self->client_lock);
-  mean = self->rtt_count ? self->rtt_sum / self->rtt_count : 0;
-  g_mutex_unlock (&self->client_lock);
-  if (self->input_state && GST_VIDEO_INFO_FPS_N (&self->input_state->info))
-    frame_dur = gst_util_uint64_scale (GST_SECOND,
-        GST_VIDEO_INFO_FPS_D (&self->input_state->info),
-        GST_VIDEO_INFO_FPS_N (&self->input_state->info));
-  GST_OBJECT_LOCK (self);
-  in_flight_max = self->max_in_flight;
-  GST_OBJECT_UNLOCK (self);
-  min = (GstClockTime) (mean * GST_MSECOND);
-  max = min + in_flight_max * frame_dur;
-  /* Report only real changes: every report makes the pipeline recompute
-   * its latency. */
-  if (self->reported_latency == GST_CLOCK_TIME_NONE
-      || ABS ((gint64) min - (gint64) self->reported_latency) >
-      (gint64) (2 * GST_MSECOND)) {
-    self->reported_latency = min;
-    gst_video_encoder_set_latency (GST_VIDEO_ENCODER (self), min, max);
-  }
+  st = gst_hfx_session_submit (self->session, f, iov, (int) f->plane_count,
+      force, NULL);
+  gst_video_frame_unmap (&vframe);
+  return st;
 }
 
 static GstFlowReturn
 gst_hfx_enc_handle_frame (GstVideoEncoder * enc, GstVideoCodecFrame * frame)
 {
   GstHfxEnc *self = GST_HFX_ENC (enc);
-  GstVideoFrame vframe;
   struct hfx_frame f;
-  struct iovec iov[HFX_MAX_PLANES];
-  guint32 fourcc = self->cfg.fourcc;
-  guint planes = hfx_format_planes (fourcc);
   gboolean bitrate_changed, force;
   guint bitrate;
-  uint64_t offset = 0;
+  guint32 region, frame_number = frame->system_frame_number;
   GstBuffer *slot = NULL;
+  GstFlowReturn ret;
   enum hfx_status st;
+
+  if (self->last_flow != GST_FLOW_OK)
+    goto flow_failed;
 
   GST_OBJECT_LOCK (self);
   bitrate_changed = self->bitrate_changed;
   bitrate = self->bitrate;
   self->bitrate_changed = FALSE;
   GST_OBJECT_UNLOCK (self);
-  force = GST_VIDEO_CODEC_FRAME_IS_FORCE_KEYFRAME (frame);
-
-  g_mutex_lock (&self->client_lock);
-  /* Window full: wait for answers without holding the stream lock, which
-   * the reader needs to finish frames. */
-  if (self->client && !has_room (self)) {
-    wait_streamless (self, has_room);
+  if (bitrate_changed) {
+    gst_hfx_session_set_bitrate (self->session, bitrate);
+    if (self->fallback)
+      gst_hfx_fallback_set_bitrate (self->fallback, bitrate);
   }
-  if (!self->client || !self->configured) {
-    g_mutex_unlock (&self->client_lock);
-    return host_unreachable (self, frame);
-  }
-  if (self->fb_started) {
-    /* Back on the host: its first frame is an IDR (new stream). */
-    stop_fallback (self);
-  }
-  if (bitrate_changed
-      && hfx_client_set_bitrate (self->client, STREAM_ID, bitrate) != HFX_OK)
-    GST_WARNING_OBJECT (self, "bitrate change to %u kbit/s not sent", bitrate);
   /* A force-key-unit becomes the frame's FORCE_KEYFRAME flag: the per-frame
    * form of REQUEST_KEYFRAME, so the IDR lands on this very frame even when
    * earlier ones still wait at the host (REQUEST_KEYFRAME would apply to
    * the next frame the host encodes). The host throttles both alike. */
+  force = GST_VIDEO_CODEC_FRAME_IS_FORCE_KEYFRAME (frame);
+
+  /* Waits, without the stream lock, while the window is full. */
+  if (!gst_hfx_session_wait_ready (self->session, &region))
+    return host_unreachable (self, frame);
+  /* Back on the host: its first frame is an IDR (new stream). */
+  gst_hfx_fallback_free (&self->fallback);
 
   memset (&f, 0, sizeof (f));
-  f.frame_id = frame->system_frame_number;
+  f.frame_id = frame_number;
   f.pts = GST_CLOCK_TIME_IS_VALID (frame->pts) ?
       (int64_t) (frame->pts / 1000) : 0;
   f.duration = GST_CLOCK_TIME_IS_VALID (frame->duration) ?
       frame->duration / 1000 : 0;
-  f.plane_count = (uint8_t) planes;
+  f.plane_count = (uint8_t) hfx_format_planes (fourcc_of
+      (GST_VIDEO_INFO_FORMAT (&self->input_state->info)));
 
-  if (self->shm_ready) {
-    GstHfxShmPool *pool = GST_HFX_SHM_POOL (self->shm_pool);
-    GstBuffer *in = frame->input_buffer;
-    const GstVideoInfo *info = &self->input_state->info;
-    GstVideoMeta *meta;
-    gsize off = 0;
-
-    if (!gst_hfx_shm_pool_buffer_offset (pool, in, &off)) {
-      /* Upstream did not render into our pool: copy into a free slot.
-       * That may wait for the host to release one, so not under
-       * client_lock, which the reader needs to release slots. */
-      g_mutex_unlock (&self->client_lock);
-      if (!gst_buffer_pool_is_active (self->shm_pool))
-        gst_buffer_pool_set_active (self->shm_pool, TRUE);
-      if (!gst_video_frame_map (&vframe, info, in, GST_MAP_READ)) {
-        gst_video_codec_frame_unref (frame);
-        GST_ELEMENT_ERROR (self, STREAM, FORMAT, (NULL), ("cannot map frame"));
-        return GST_FLOW_ERROR;
-      }
-      gboolean copied = gst_hfx_shm_pool_acquire_slot_copy (pool, &vframe,
-          FALSE, &slot, &off);
-      gst_video_frame_unmap (&vframe);
-      g_mutex_lock (&self->client_lock);
-      if (!copied || !self->client || !self->shm_ready) {
-        /* Flushing, or the host went away meanwhile. */
-        self->frames_dropped++;
-        g_mutex_unlock (&self->client_lock);
-        if (slot)
-          gst_buffer_unref (slot);
-        return gst_video_encoder_finish_frame (enc, frame);
-      }
-      in = slot;
+  if (region != G_MAXUINT32) {
+    /* Shared memory: only offsets go in the message. */
+    ret = gst_hfx_shm_frames_place (self->shm, &self->input_state->info,
+        frame->input_buffer, &f, &slot);
+    if (ret == GST_FLOW_ERROR) {
+      gst_video_codec_frame_unref (frame);
+      return ret;
     }
-    meta = gst_buffer_get_video_meta (in);
+    if (ret != GST_FLOW_OK) {
+      /* Flushing. */
+      gst_hfx_session_count_dropped (self->session);
+      return gst_video_encoder_finish_frame (enc, frame);
+    }
     f.source = HFX_SOURCE_SHM;
-    f.region = self->shm_region;
-    for (guint p = 0; p < planes; p++) {
-      f.planes[p].offset = off + (meta ? meta->offset[p] :
-          GST_VIDEO_INFO_PLANE_OFFSET (info, p));
-      f.planes[p].stride = meta ? meta->stride[p] :
-          GST_VIDEO_INFO_PLANE_STRIDE (info, p);
-    }
-    self->sent_at[f.frame_id % ID_RING] = g_get_monotonic_time ();
-    st = hfx_client_submit (self->client, STREAM_ID, &f, NULL, 0, force, 5000);
-    if (st == HFX_OK) {
-      self->shm_frames++;
-      self->shm_copies += slot != NULL;
-    }
-    if (st == HFX_OK && slot) {
-      /* Keep the slot until the host answers this frame. */
-      gst_clear_buffer (&self->slot_held[f.frame_id % ID_RING]);
-      self->slot_held[f.frame_id % ID_RING] = slot;
-      slot = NULL;
-    }
-    if (slot)
-      gst_buffer_unref (slot);
-    goto submitted;
+    f.region = region;
+    st = gst_hfx_session_submit (self->session, &f, NULL, 0, force, slot);
+  } else {
+    st = submit_inline (self, frame, &f, force);
+    if (st == HFX_E_INVALID)
+      goto map_failed;
   }
+  gst_video_codec_frame_unref (frame);
+  if (st != HFX_OK) {
+    GST_WARNING_OBJECT (self, "frame %u not sent: %s", frame_number,
+        hfx_strerror (st));
+    /* The reader notices the broken connection and answers the frames in
+     * flight; this one goes to the fallback, or is dropped and counted. */
+    frame = gst_video_encoder_get_frame (enc, frame_number);
+    return frame ? host_unreachable (self, frame) : self->last_flow;
+  }
+  /* What finishing earlier frames returned meanwhile. */
+  return self->last_flow;
 
-  if (!gst_video_frame_map (&vframe, &self->input_state->info,
-          frame->input_buffer, GST_MAP_READ)) {
-    g_mutex_unlock (&self->client_lock);
+  /* ERRORS */
+flow_failed:
+  {
+    GST_DEBUG_OBJECT (self, "frame %u refused: downstream returned %s",
+        frame_number, gst_flow_get_name (self->last_flow));
+    gst_video_encoder_finish_frame (enc, frame);
+    return self->last_flow;
+  }
+map_failed:
+  {
     gst_video_codec_frame_unref (frame);
     GST_ELEMENT_ERROR (self, STREAM, FORMAT, (NULL), ("cannot map frame"));
     return GST_FLOW_ERROR;
   }
-  f.source = HFX_SOURCE_INLINE;
-  for (guint p = 0; p < planes; p++) {
-    uint32_t row_bytes = 0, rows = 0;
-    hfx_format_plane_size (fourcc, self->cfg.width, self->cfg.height, p,
-        &row_bytes, &rows);
-    f.planes[p].offset = offset;
-    f.planes[p].stride = GST_VIDEO_FRAME_PLANE_STRIDE (&vframe, p);
-    iov[p].iov_base = GST_VIDEO_FRAME_PLANE_DATA (&vframe, p);
-    iov[p].iov_len = (gsize) f.planes[p].stride * (rows - 1) + row_bytes;
-    offset += iov[p].iov_len;
-  }
-  self->sent_at[f.frame_id % ID_RING] = g_get_monotonic_time ();
-  st = hfx_client_submit (self->client, STREAM_ID, &f, iov, (int) planes,
-      force, 5000);
-  gst_video_frame_unmap (&vframe);
-submitted:
-  if (st == HFX_OK) {
-    g_queue_push_tail (&self->in_flight,
-        GUINT_TO_POINTER (frame->system_frame_number + 1));
-    self->frames_sent++;
-  }
-  g_mutex_unlock (&self->client_lock);
-  wake_reader (self);
-  gst_video_codec_frame_unref (frame);
-  if (st != HFX_OK) {
-    GST_WARNING_OBJECT (self, "frame %" G_GUINT64_FORMAT " not sent: %s",
-        (guint64) f.frame_id, hfx_strerror (st));
-    /* The reader notices the broken connection and answers the frames in
-     * flight; this one goes to the fallback, or is dropped and counted. */
-    frame = gst_video_encoder_get_frame (enc, (int) f.frame_id);
-    return frame ? host_unreachable (self, frame) : GST_FLOW_OK;
-  }
-  if (self->frames_sent % 30 == 1)
-    update_latency (self);
-  return GST_FLOW_OK;
 }
 
 static gboolean
 gst_hfx_enc_propose_allocation (GstVideoEncoder * enc, GstQuery * query)
 {
   GstHfxEnc *self = GST_HFX_ENC (enc);
-  gboolean offer;
 
   gst_query_add_allocation_meta (query, GST_VIDEO_META_API_TYPE, NULL);
-  g_mutex_lock (&self->client_lock);
-  offer = self->shm_pool && self->shm_ready;
-  g_mutex_unlock (&self->client_lock);
-  if (offer) {
-    /* Upstream that takes this pool renders straight into memory the host
-     * reads: only offsets cross the socket. */
-    GstStructure *config = gst_buffer_pool_get_config (self->shm_pool);
-    GstCaps *caps;
-    guint size, min, max;
-    gst_buffer_pool_config_get_params (config, &caps, &size, &min, &max);
-    gst_query_add_allocation_pool (query, self->shm_pool, size, 0, max);
-    gst_structure_free (config);
-  }
+  if (self->shm && gst_hfx_session_shm_ready (self->session))
+    gst_hfx_shm_frames_propose (self->shm, query);
   return GST_VIDEO_ENCODER_CLASS (parent_class)->propose_allocation (enc,
       query);
 }
@@ -1607,9 +1097,9 @@ gst_hfx_enc_finish (GstVideoEncoder * enc)
 {
   GstHfxEnc *self = GST_HFX_ENC (enc);
 
-  drain (self);
-  if (self->fb_started)
-    gst_pad_push_event (self->fb_src, gst_event_new_eos ());
+  gst_hfx_session_drain (self->session);
+  if (self->fallback)
+    gst_hfx_fallback_finish (self->fallback);
   return GST_FLOW_OK;
 }
 
@@ -1620,9 +1110,7 @@ gst_hfx_enc_flush (GstVideoEncoder * enc)
 
   /* Frames still at the host are answered and dropped by the base class's
    * flush; what the host returns later finds no frame and is discarded. */
-  g_mutex_lock (&self->client_lock);
-  g_queue_clear (&self->in_flight);
-  g_cond_broadcast (&self->cond);
-  g_mutex_unlock (&self->client_lock);
+  gst_hfx_session_flush (self->session);
+  self->last_flow = GST_FLOW_OK;
   return TRUE;
 }

@@ -14,6 +14,8 @@ plugin_init (GstPlugin * plugin)
 }
 
 #define PACKAGE "hfx"
+/* The project is MIT-licensed; "MIT/X11" is GStreamer's name for that
+ * licence (an unknown name is warned about at every load). */
 GST_PLUGIN_DEFINE (GST_VERSION_MAJOR, GST_VERSION_MINOR, hfx,
     "hfx: video encoding offloaded to the host", plugin_init, HFX_VERSION,
     "MIT/X11", "hfx", "https://example.invalid/hfx")

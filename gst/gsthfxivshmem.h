@@ -8,12 +8,17 @@
 
 #include <glib.h>
 
+#include "hfx/region.h"
+
 G_BEGIN_DECLS
 
-/* Reference counted (g_rc_box): every pool allocator that has slots in the
- * region holds a reference, so the mapping outlives their memories. */
+/* libhfx's hfx_ivshmem (docs/protocol.md §7.1) as the pool uses it:
+ * reference counted (g_rc_box): every pool allocator that has slots in the
+ * region holds a reference, so the mapping outlives their memories. The
+ * fields below repeat the region's; the region owns fd and data. */
 typedef struct
 {
+  struct hfx_ivshmem *region;   /* libhfx's mapping, owned */
   gchar *path;                  /* the sysfs resource file mapped */
   gint fd;                      /* open on path, flock()ed exclusively */
   guint8 *data;                 /* read-write mapping of the whole BAR */

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hfx/discover.h"
 #include "hfx/status.h"
 
 #ifdef __cplusplus
@@ -47,6 +48,39 @@ hfx_region_header_encode(const struct hfx_region_header *h, uint8_t *buf, size_t
  * of range). The caller still compares size with what it mapped. */
 HFX_EXPORT HFX_MUST_CHECK enum hfx_status hfx_region_header_decode(const uint8_t *buf, size_t len,
                                                                    struct hfx_region_header *out);
+
+/* Region 0 as a guest maps it: BAR 2 of an ivshmem-plain device (PCI
+ * 1af4:1110) whose start holds the host's header. */
+struct hfx_ivshmem {
+    char path[HFX_ADDRESS_MAX]; /* the sysfs resource file mapped */
+    int fd;                     /* open on path and flock()ed; owned */
+    uint8_t *data;              /* read-write mapping of the whole BAR; owned */
+    size_t size;                /* the BAR's size, which the header confirms */
+    size_t data_offset;         /* first byte frames may use (header_size) */
+};
+
+/* Find and map region 0. device: "auto" (every ivshmem device under
+ * SYS/bus/pci/devices in turn; the first with an hfx header wins), a PCI
+ * address such as "0000:00:03.0", or a sysfs device directory (absolute
+ * path). roots: as for hfx_discover_candidates (only sys is used; NULL =
+ * "/sys"). Enables the device if needed (sysfs `enable`), maps its BAR 2
+ * read-write (`resource2_wc` where the kernel has it, else `resource2`),
+ * takes it with flock() and checks the header. Needs root on a real
+ * guest. *out is the caller's: hfx_ivshmem_close. Errors, with a sentence
+ * in error_text (may be NULL; for "auto", why the last candidate failed):
+ * HFX_E_ADDRESS (no such ivshmem device, or none at all), HFX_E_IO
+ * (cannot enable, open or map: errno's text), HFX_E_BUSY (another
+ * process holds it), HFX_E_TRUNCATED / HFX_E_BAD_MAGIC / HFX_E_VERSION /
+ * HFX_E_MALFORMED (no hfx header: hfxd not started with --shm-file on the
+ * file behind the device), HFX_E_SHM_RANGE (header and BAR sizes differ),
+ * HFX_E_TOO_LARGE (a path too long), HFX_E_NOMEM. */
+HFX_EXPORT HFX_MUST_CHECK enum hfx_status hfx_ivshmem_open(const struct hfx_discover_roots *roots,
+                                                           const char *device,
+                                                           struct hfx_ivshmem **out,
+                                                           char *error_text, size_t error_cap);
+
+/* Unmap, unlock and free. NULL-safe, sets *r to NULL. */
+HFX_EXPORT void hfx_ivshmem_close(struct hfx_ivshmem **r);
 
 #ifdef __cplusplus
 }

@@ -20,15 +20,12 @@ PARTS = [("frame", "measured: 1000 / fps", "#444444"),
          ("host_encode_idle_ms", "host encode, no guest", "#c0b0e8")]
 
 
-def main():
-    out = sys.argv[1] if len(sys.argv) > 1 else "bench/results"
-    rows = read(f"{out}/vm-offload.csv")
+def plot_row(axes, rows, cpu):
+    """One row of the figure: the runs of one guest CPU model."""
     sizes = list(dict.fromkeys(r["size"] for r in rows))
     get = {(r["size"], r["case"]): r for r in rows}
 
-    fig, axes = plt.subplots(1, len(sizes) + 1, figsize=(6 * (len(sizes) + 1), 5.2),
-                             squeeze=False)
-    for ax, size in zip(axes[0], sizes):
+    for ax, size in zip(axes, sizes):
         here = [(get.get((size, c)), label, color) for c, label, color in CASES]
         fps = [num(r["fps_median"]) if r else None for r, _, _ in here]
         top = max([v for v in fps if v] + [t for _, t, _ in TARGETS.get(size, [])] + [1])
@@ -58,7 +55,7 @@ def main():
         ax.set_xticklabels(ticks, fontsize=8)
         ax.set_ylim(0, top * 1.3)
         ax.set_ylabel("fps in the guest")
-        title = f"{size} NV12 in a TCG guest, ultrafast zerolatency 8000 kbit/s"
+        title = f"{size} NV12 in a TCG guest (-cpu {cpu}), ultrafast zerolatency 8000 kbit/s"
         src = get.get((size, "source"))
         if src and src["fps_median"] != "n/a":
             title += f'\nsource alone (appsrc ! fakesink): {float(src["fps_median"]):.0f} fps'
@@ -68,7 +65,7 @@ def main():
 
     # Where a frame's time goes, per offload case and size. The stages
     # overlap (frames in flight), so they do not add up to the measured time.
-    ax = axes[0][-1]
+    ax = axes[-1]
     groups = [(size, c, label) for size in sizes for c, label, _ in CASES[1:]]
     width = 0.8 / len(PARTS)
     for k, (key, name, color) in enumerate(PARTS):
@@ -88,14 +85,25 @@ def main():
     ax.set_xticklabels([f"{size}\n{label.split(chr(10))[0]}" for size, _, label in groups],
                        fontsize=7)
     ax.set_ylabel("ms per frame")
-    ax.set_title("Where the time goes (measured apart; the stages overlap)\n"
+    ax.set_title(f"-cpu {cpu}: where the time goes (measured apart; the stages overlap)\n"
                  "(c): the pixels stay in the BAR, only offsets cross the port", fontsize=9)
-    fig.text(0.5, 0.01, "Host CPU in % of one core over the counted frames. The guest's vCPUs "
-             "(QEMU), hfxd and any other process share the host's 2 cores.", ha="center",
-             fontsize=8)
     ax.legend(fontsize=7)
 
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
+
+def main():
+    out = sys.argv[1] if len(sys.argv) > 1 else "bench/results"
+    rows = read(f"{out}/vm-offload.csv")
+    cpus = list(dict.fromkeys(r.get("cpu", "max") for r in rows))
+    sizes = list(dict.fromkeys(r["size"] for r in rows))
+
+    fig, axes = plt.subplots(len(cpus), len(sizes) + 1,
+                             figsize=(6 * (len(sizes) + 1), 5.2 * len(cpus)), squeeze=False)
+    for row_axes, cpu in zip(axes, cpus):
+        plot_row(row_axes, [r for r in rows if r.get("cpu", "max") == cpu], cpu)
+    fig.text(0.5, 0.005, "Host CPU in % of one core over the counted frames. The guest's vCPUs "
+             "(QEMU), hfxd and any other process share the host's 2 cores.", ha="center",
+             fontsize=8)
+    fig.tight_layout(rect=(0, 0.02, 1, 1))
     fig.savefig(f"{out}/vm-offload.png", dpi=100)
 
 

@@ -329,6 +329,23 @@ static void count_slice(void *user, const uint8_t *nal, size_t nal_len)
         (*(unsigned *)user)++;
 }
 
+/* Receive every packet ready, each with `slices` slices; the status that
+ * ended it. */
+static enum hfx_status receive_slices(struct hfx_encoder *e, unsigned slices, unsigned *packets)
+{
+    struct hfx_encoded out;
+    enum hfx_status st;
+
+    while ((st = hfx_encoder_receive(e, &out)) == HFX_OK) {
+        unsigned n = 0;
+
+        hfx_h264_foreach_nal(out.data, out.len, count_slice, &n);
+        CHECK_EQ_INT(n, slices);
+        (*packets)++;
+    }
+    return st;
+}
+
 /* hfx_encoder_options.threads reaches libx264: with the zerolatency tune it
  * runs sliced threads, one slice per thread in every picture. */
 static void check_threads(unsigned threads)
@@ -337,9 +354,7 @@ static void check_threads(unsigned threads)
     struct hfx_encoder_options opts = {"libx264", threads, record_log, NULL};
     struct hfx_encoder *e = NULL;
     struct hfx_image img;
-    struct hfx_encoded out;
     unsigned packets = 0;
-    enum hfx_status st;
 
     CHECK_STATUS(hfx_encoder_open_with(&cfg, &opts, &e), HFX_OK);
     CHECK_STATUS(hfx_image_alloc(&img, HFX_FORMAT_I420, 320, 240), HFX_OK);
@@ -348,24 +363,10 @@ static void check_threads(unsigned threads)
 
         hfx_pattern_fill(&img, (uint64_t)i);
         CHECK_STATUS(hfx_encoder_send(e, &pic, i, false), HFX_OK);
-        while ((st = hfx_encoder_receive(e, &out)) == HFX_OK) {
-            unsigned slices = 0;
-
-            hfx_h264_foreach_nal(out.data, out.len, count_slice, &slices);
-            CHECK_EQ_INT(slices, threads);
-            packets++;
-        }
-        CHECK_STATUS(st, HFX_INCOMPLETE);
+        CHECK_STATUS(receive_slices(e, threads, &packets), HFX_INCOMPLETE);
     }
     CHECK_STATUS(hfx_encoder_flush(e), HFX_OK);
-    while ((st = hfx_encoder_receive(e, &out)) == HFX_OK) {
-        unsigned slices = 0;
-
-        hfx_h264_foreach_nal(out.data, out.len, count_slice, &slices);
-        CHECK_EQ_INT(slices, threads);
-        packets++;
-    }
-    CHECK_STATUS(st, HFX_E_CLOSED);
+    CHECK_STATUS(receive_slices(e, threads, &packets), HFX_E_CLOSED);
     CHECK_EQ_INT(packets, 5);
     hfx_image_release(&img);
     hfx_encoder_free(&e);

@@ -347,14 +347,15 @@ static void add_listener(struct hfx_server *s, struct hfx_listener *l, struct sh
     s->listeners[s->nlisteners++] = l;
 }
 
-/* A listening socket someone else made (fd:N, hfx_server_listen_fd): fd is
- * taken over, closed on failure too. what names it in the log. shared:
- * borrowed, as in listen_on. */
-static enum hfx_status adopt_listener(struct hfx_server *s, int fd, const char *what,
-                                      struct shm_region *shared)
+/* A listening socket someone else made (fd:N, hfx_server_listen_fd),
+ * checked: *out gets the listener, bound the address it is bound to (for
+ * the log). fd is taken over, closed on failure too. what names it in the
+ * log. */
+static enum hfx_status adopt_checked(struct hfx_server *s, int fd, const char *what,
+                                     struct hfx_listener **out, char *bound, size_t cap)
 {
     struct hfx_listener *l = NULL;
-    char why[96], bound[160];
+    char why[96];
     bool beyond_loopback;
     enum hfx_status st;
 
@@ -373,7 +374,7 @@ static enum hfx_status adopt_listener(struct hfx_server *s, int fd, const char *
     }
     /* The token rule holds whoever bound the socket (docs/security.md,
      * "Authentication and local sockets"). */
-    describe_bound(fd, bound, sizeof(bound), &beyond_loopback);
+    describe_bound(fd, bound, cap, &beyond_loopback);
     if (beyond_loopback && !s->token) {
         srv_log(s, HFX_LOG_ERROR,
                 "refusing to listen on %s (%s): a non-loopback address needs a token", what,
@@ -381,8 +382,7 @@ static enum hfx_status adopt_listener(struct hfx_server *s, int fd, const char *
         hfx_listener_free(&l);
         return HFX_E_AUTH;
     }
-    add_listener(s, l, shared);
-    srv_log(s, HFX_LOG_INFO, "listening on %s (%s)", what, bound);
+    *out = l;
     return HFX_OK;
 }
 
@@ -409,8 +409,15 @@ static enum hfx_status listen_on(struct hfx_server *s, const char *address,
             return st;
         return add_transport_shared(s, t, shared, false);
     }
-    if (addr.kind == HFX_ADDR_FD)
-        return adopt_listener(s, addr.fd, address, shared);
+    if (addr.kind == HFX_ADDR_FD) {
+        char bound[160];
+        st = adopt_checked(s, addr.fd, address, &l, bound, sizeof(bound));
+        if (st != HFX_OK)
+            return st;
+        add_listener(s, l, shared);
+        srv_log(s, HFX_LOG_INFO, "listening on %s (%s)", address, bound);
+        return HFX_OK;
+    }
     if (s->nlisteners == MAX_LISTENERS)
         return HFX_E_TOO_LARGE;
     struct hfx_listen_options lo = {.backlog = 16, .unlink_existing = true};
@@ -460,26 +467,32 @@ enum hfx_status hfx_server_listen_shared(struct hfx_server *s, const char *addre
 enum hfx_status hfx_server_listen_fd(struct hfx_server *s, int fd, const char *shm_file,
                                      uint64_t shm_size)
 {
+    struct hfx_listener *l = NULL;
     struct shm_region *shared = NULL;
-    char what[32];
+    char what[32], bound[160];
     enum hfx_status st;
 
     if (fd < 0)
         return HFX_E_INVALID;
+    snprintf(what, sizeof(what), "fd %d", fd);
+    /* The socket first: no region file is made for a socket refused. */
+    st = adopt_checked(s, fd, what, &l, bound, sizeof(bound));
+    if (st != HFX_OK)
+        return st;
     if (shm_file) {
         st = open_shared(s, shm_file, shm_size, &shared);
         if (st != HFX_OK) {
-            close(fd);
+            hfx_listener_free(&l);
             return st;
         }
     }
-    snprintf(what, sizeof(what), "fd %d", fd);
-    st = adopt_listener(s, fd, what, shared);
-    if (st == HFX_OK && shared)
+    add_listener(s, l, shared);
+    srv_log(s, HFX_LOG_INFO, "listening on %s (%s)", what, bound);
+    if (shared)
         srv_log(s, HFX_LOG_INFO, "%s: region 0 is %s (%zu MiB)", what, shm_file,
                 shared->size >> 20);
     shm_region_unref(&shared);
-    return st;
+    return HFX_OK;
 }
 
 uint16_t hfx_server_listener_port(const struct hfx_server *s, unsigned n)

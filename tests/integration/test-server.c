@@ -769,6 +769,24 @@ static void test_listen_fd_refusals(void)
 
     CHECK_STATUS(hfx_server_listen_fd(srv, -1, NULL, 0), HFX_E_INVALID);
 
+    /* With a region file: a refused socket gets none made for it; a file
+     * that cannot be made refuses the socket (closed, no listener). */
+    char region[96];
+    snprintf(region, sizeof(region), "%s/region", dir);
+    snprintf(path, sizeof(path), "%s/dgram", dir);
+    fd = make_listening(AF_UNIX, SOCK_DGRAM, path);
+    CHECK_STATUS(hfx_server_listen_fd(srv, fd, region, 1 << 20), HFX_E_INVALID);
+    CHECK(access(region, F_OK) != 0);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/good", dir);
+    fd = make_listening(AF_UNIX, SOCK_STREAM, path);
+    snprintf(region, sizeof(region), "%s/no-such-dir/region", dir);
+    listen_log[0] = '\0';
+    CHECK_STATUS(hfx_server_listen_fd(srv, fd, region, 1 << 20), HFX_E_IO);
+    CHECK(!fd_is_open(fd));
+    CHECK(strstr(listen_log, "no-such-dir/region") != NULL);
+    unlink(path);
+
     /* Any address and the IPv6 any address are beyond loopback. */
     fd = make_listening(AF_INET, SOCK_STREAM, "0.0.0.0");
     listen_log[0] = '\0';

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * hfxd: the host encode daemon. Listens on the given addresses, encodes
- * frames for every client, logs to stderr, exits cleanly on SIGINT/SIGTERM.
+ * hfxd: the host encode daemon. Listens on the given addresses or on the
+ * sockets systemd passed (socket activation, docs/architecture.md "hfxd
+ * under systemd"), encodes frames for every client, logs to stderr, exits
+ * cleanly on SIGINT/SIGTERM.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -21,6 +23,7 @@
 
 #include "hfx/encoder.h"
 #include "hfx/server.h"
+#include "socket-activation.h"
 #include "util/token.h"
 
 #define MAX_LISTEN 16
@@ -48,13 +51,18 @@ static void log_stderr(void *user, enum hfx_log_level level, const char *msg)
 static void usage(FILE *f)
 {
     fprintf(f,
-            "Usage: hfxd --listen ADDR [--listen ADDR ...] [options]\n"
+            "Usage: hfxd [--listen ADDR [--listen ADDR ...]] [options]\n"
             "\n"
             "Encode video frames for hfx clients (guests, vsockenc, hfx-encode).\n"
             "\n"
             "  -l, --listen ADDR            unix:/path, tcp:HOST:PORT, vsock:CID:PORT,\n"
             "                               serial:/dev/PATH (one connection), fd:N\n"
-            "                               (one connected descriptor); repeatable\n"
+            "                               (a connected descriptor or a listening\n"
+            "                               socket), systemd (every socket systemd\n"
+            "                               passed: socket activation) or systemd:NAME\n"
+            "                               (those named NAME: FileDescriptorName=);\n"
+            "                               repeatable. None: the sockets systemd\n"
+            "                               passed, as --listen systemd\n"
             "  -e, --encoder NAME           auto (default) or one of: h264_videotoolbox,\n"
             "                               h264_nvenc, h264_qsv, h264_vaapi, libx264,\n"
             "                               libopenh264\n"
@@ -77,7 +85,9 @@ static void usage(FILE *f)
             "      --shm-file PATH          give the connections of the --listen before\n"
             "                               it PATH as shared region 0 (e.g. the file\n"
             "                               behind a VM's ivshmem-plain device,\n"
-            "                               docs/protocol.md 7.1); created if missing\n"
+            "                               docs/protocol.md 7.1); created if missing.\n"
+            "                               After --listen systemd[:NAME], that must be\n"
+            "                               one socket\n"
             "      --shm-size MIB           size of a --shm-file that hfxd creates\n"
             "                               (default 64; an existing file keeps its size)\n"
             "      --token-file PATH        require this token (first line of PATH);\n"
@@ -87,7 +97,12 @@ static void usage(FILE *f)
             "  -h, --help                   this text\n"
             "      --version                print the version\n"
             "\n"
-            "Unix sockets are created with mode 0600. Logs go to stderr.\n");
+            "Unix sockets that hfxd creates have mode 0600; a passed socket keeps the\n"
+            "mode its creator gave it (SocketMode= in a socket unit). A passed socket\n"
+            "must be a listening stream socket (ListenStream=, Accept=no); TCP beyond\n"
+            "loopback needs --token-file there too. Logs go to stderr. Exit status: 0\n"
+            "after SIGINT or SIGTERM, 1 when hfxd cannot start or its loop fails, 2\n"
+            "for a bad option.\n");
 }
 
 static int parse_uint(const char *opt, const char *text, unsigned min, unsigned max,
@@ -145,6 +160,89 @@ static void *wait_signals(void *arg)
     return NULL;
 }
 
+/* --listen systemd or systemd:NAME (*name: NULL for every socket). */
+static bool is_systemd_listen(const char *arg, const char **name)
+{
+    if (strcmp(arg, "systemd") == 0) {
+        *name = NULL;
+        return true;
+    }
+    if (strncmp(arg, "systemd:", 8) == 0) {
+        *name = arg + 8;
+        return true;
+    }
+    return false;
+}
+
+/* Which of the passed sockets each --listen systemd[:NAME] stands for
+ * (take[i], bit k: passed->fds[k]). Every socket serves one listener, and
+ * region 0 (--shm-file) belongs to one socket. The passed sockets no
+ * --listen takes are closed. 0, or -1 after the message. */
+static int resolve_passed(const char *const *listen, const char *const *shm_file,
+                          unsigned nlisten, const struct hfxd_passed_fds *passed,
+                          int passed_rc, const char *passed_err, uint32_t *take)
+{
+    uint32_t taken = 0;
+    bool wanted = false;
+
+    for (unsigned i = 0; i < nlisten; i++) {
+        const char *name;
+        unsigned count = 0;
+
+        take[i] = 0;
+        if (!is_systemd_listen(listen[i], &name))
+            continue;
+        wanted = true;
+        if (passed_rc < 0) {
+            fprintf(stderr, "hfxd: --listen %s: %s\n", listen[i], passed_err);
+            return -1;
+        }
+        if (passed->n == 0) {
+            fprintf(stderr, "hfxd: --listen %s: no sockets were passed (%s)\n", listen[i],
+                    passed->why);
+            return -1;
+        }
+        for (unsigned k = 0; k < passed->n; k++) {
+            if (name && strcmp(name, passed->fds[k].name) != 0)
+                continue;
+            if (taken & (1u << k)) {
+                fprintf(stderr, "hfxd: --listen %s: socket %d ('%s') is taken by an earlier "
+                        "--listen systemd\n", listen[i], passed->fds[k].fd,
+                        passed->fds[k].name);
+                return -1;
+            }
+            take[i] |= 1u << k;
+            count++;
+        }
+        if (count == 0) {
+            fprintf(stderr, "hfxd: --listen %s: none of the %u passed sockets is named '%s' "
+                    "(LISTEN_FDNAMES:", listen[i], passed->n, name);
+            for (unsigned k = 0; k < passed->n; k++)
+                fprintf(stderr, " '%s'", passed->fds[k].name);
+            fprintf(stderr, ")\n");
+            return -1;
+        }
+        if (shm_file[i] && count != 1) {
+            fprintf(stderr, "hfxd: --shm-file %s: --listen %s stands for %u sockets; region 0 "
+                    "is one VM's (name the socket with FileDescriptorName= and give "
+                    "--listen systemd:NAME)\n", shm_file[i], listen[i], count);
+            return -1;
+        }
+        taken |= take[i];
+    }
+    if (!wanted && passed_rc < 0)
+        fprintf(stderr, "hfxd: warning: ignoring the passed sockets: %s\n", passed_err);
+    for (unsigned k = 0; k < passed->n; k++) {
+        if (taken & (1u << k))
+            continue;
+        fprintf(stderr, "hfxd: warning: socket %d ('%s') passed by systemd is not served "
+                "(no --listen systemd takes it); closed\n", passed->fds[k].fd,
+                passed->fds[k].name);
+        close(passed->fds[k].fd);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     enum { OPT_MAX_SESSIONS = 256, OPT_MAX_STREAMS, OPT_WINDOW, OPT_TOKEN_FILE, OPT_KEYMIN,
@@ -183,13 +281,19 @@ int main(int argc, char **argv)
 
     while ((c = getopt_long(argc, argv, "l:e:vqh", longopts, NULL)) != -1) {
         switch (c) {
-        case 'l':
+        case 'l': {
+            const char *name;
             if (nlisten == MAX_LISTEN) {
                 fprintf(stderr, "hfxd: at most %d --listen addresses\n", MAX_LISTEN);
                 return 2;
             }
+            if (is_systemd_listen(optarg, &name) && name && !*name) {
+                fprintf(stderr, "hfxd: --listen systemd:NAME needs a NAME\n");
+                return 2;
+            }
             listen[nlisten++] = optarg;
             break;
+        }
         case 'e':
             opts.encoder = optarg;
             break;
@@ -273,11 +377,26 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    /* The sockets systemd passed, if any: taken from the environment in
+     * any case, so that the variables do not outlive hfxd's start. */
+    struct hfxd_passed_fds passed;
+    char passed_err[256] = "";
+    int passed_rc = hfxd_take_listen_fds(&passed, passed_err, sizeof(passed_err));
+    uint32_t take[MAX_LISTEN] = {0};
+    if (nlisten == 0 && (passed_rc < 0 || passed.n > 0)) {
+        /* Started by systemd with sockets and no --listen: those are the
+         * ones to serve. */
+        listen[nlisten++] = "systemd";
+    }
     if (nlisten == 0) {
-        fprintf(stderr, "hfxd: no --listen address given\n");
+        fprintf(stderr, "hfxd: no --listen address given%s%s%s\n",
+                passed.for_another ? " (" : "", passed.for_another ? passed.why : "",
+                passed.for_another ? ")" : "");
         usage(stderr);
         return 2;
     }
+    if (resolve_passed(listen, shm_file, nlisten, &passed, passed_rc, passed_err, take))
+        return 1;
     if (opts.encoder && strcmp(opts.encoder, "auto") != 0) {
         static const char *const known[] = {HFX_ENCODER_AUTO_ORDER};
         bool ok = false;
@@ -346,6 +465,24 @@ int main(int argc, char **argv)
         return 1;
     }
     for (unsigned i = 0; i < nlisten; i++) {
+        for (unsigned k = 0; k < passed.n; k++) {
+            if (!(take[i] & (1u << k)))
+                continue;
+            st = hfx_server_listen_fd(srv, passed.fds[k].fd, shm_file[i], shm_size);
+            if (st != HFX_OK) {
+                /* The server logged why; what to change in the unit. */
+                fprintf(stderr, "hfxd: cannot listen on socket %d ('%s') passed by systemd: "
+                        "%s%s\n", passed.fds[k].fd, passed.fds[k].name, hfx_strerror(st),
+                        st == HFX_E_INVALID || st == HFX_E_UNSUPPORTED
+                            ? " (a socket unit for hfxd needs ListenStream= and Accept=no)"
+                        : st == HFX_E_AUTH ? " (give hfxd --token-file)"
+                                           : "");
+                hfx_server_free(&srv);
+                return 1;
+            }
+        }
+        if (take[i])
+            continue;
         st = shm_file[i] ? hfx_server_listen_shared(srv, listen[i], shm_file[i], shm_size)
                          : hfx_server_listen(srv, listen[i]);
         if (st != HFX_OK) {
@@ -356,7 +493,10 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    for (unsigned i = 0; i < nlisten; i++) {
+    /* Listeners are numbered as the server made them: a --listen systemd
+     * can make several, fd: and serial: connections none; the server
+     * keeps at most 16 (hfx_server_listen_fd), as many as MAX_LISTEN. */
+    for (unsigned i = 0; i < MAX_LISTEN; i++) {
         uint16_t port = hfx_server_listener_port(srv, i);
         if (port) {
             snprintf(line, sizeof(line), "listener %u bound to port %u", i, port);

@@ -192,6 +192,72 @@ enum hfx_status hfx_listener_open(const struct hfx_address *addr,
     return HFX_OK;
 }
 
+/* The port of a bound TCP socket, for hfx_listener_port. */
+static uint16_t bound_tcp_port(int fd)
+{
+    struct sockaddr_storage sa;
+    socklen_t len = sizeof(sa);
+
+    if (getsockname(fd, (struct sockaddr *)&sa, &len) < 0)
+        return 0;
+    if (sa.ss_family == AF_INET)
+        return ntohs(((struct sockaddr_in *)&sa)->sin_port);
+    if (sa.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&sa)->sin6_port);
+    return 0;
+}
+
+enum hfx_status hfx_listener_adopt(int fd, struct hfx_listener **out)
+{
+    struct sockaddr_storage sa;
+    socklen_t len = sizeof(sa);
+    int type = 0, listening = 0;
+    socklen_t tlen = sizeof(type), alen = sizeof(listening);
+    enum hfx_address_kind kind;
+    struct hfx_listener *l;
+
+    if (!out)
+        return HFX_E_INVALID;
+    *out = NULL;
+    if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) < 0 ||
+        type != SOCK_STREAM ||
+        getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &alen) < 0 || !listening ||
+        getsockname(fd, (struct sockaddr *)&sa, &len) < 0)
+        return HFX_E_INVALID;
+    if (sa.ss_family == AF_UNIX)
+        kind = HFX_ADDR_UNIX;
+    else if (sa.ss_family == AF_INET || sa.ss_family == AF_INET6)
+        kind = HFX_ADDR_TCP;
+#ifdef HFX_HAVE_VSOCK
+    else if (sa.ss_family == AF_VSOCK)
+        kind = HFX_ADDR_VSOCK;
+#endif
+    else
+        return HFX_E_UNSUPPORTED;
+    /* accept must say HFX_INCOMPLETE, not block, when nobody waits. The
+     * flag is on the open file, so the socket's creator (systemd keeps a
+     * copy) sees it too; its own users set it themselves (NonBlocking=). */
+    if (hfx_fd_set_nonblock_cloexec(fd) < 0)
+        return HFX_E_IO;
+    l = calloc(1, sizeof(*l));
+    if (!l)
+        return HFX_E_NOMEM;
+    l->kind = kind;
+    l->fd = fd;
+    /* Not created here: free() leaves a unix socket's file alone. */
+    l->created = false;
+    if (kind == HFX_ADDR_TCP)
+        l->port = bound_tcp_port(fd);
+#ifdef HFX_HAVE_VSOCK
+    else if (kind == HFX_ADDR_VSOCK) {
+        const struct sockaddr_vm *vm = (const struct sockaddr_vm *)&sa;
+        l->port = vm->svm_port <= UINT16_MAX ? (uint16_t)vm->svm_port : 0;
+    }
+#endif
+    *out = l;
+    return HFX_OK;
+}
+
 int hfx_listener_fd(const struct hfx_listener *l)
 {
     return l ? l->fd : -1;

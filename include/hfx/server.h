@@ -85,6 +85,24 @@ HFX_EXPORT HFX_MUST_CHECK enum hfx_status hfx_server_listen_shared(struct hfx_se
                                                                    const char *shm_file,
                                                                    uint64_t shm_size);
 
+/* Accept connections on fd, a listening stream socket that someone else
+ * created and bound: systemd's socket activation (hfxd --listen systemd,
+ * docs/architecture.md) or a supervisor. fd is taken over: closed by
+ * hfx_server_free, and at once when this fails. A unix socket's file is
+ * left to its creator. With shm_file, every connection through it gets that
+ * file as region 0, as with hfx_server_listen_shared; NULL: no region 0
+ * (shm_size unused). Refused, with the reason logged: a descriptor that is
+ * not a listening stream socket (HFX_E_INVALID: not a socket, a datagram
+ * socket, a connection), a family other than unix, TCP and vsock
+ * (HFX_E_UNSUPPORTED), a TCP socket bound to an address that is not
+ * loopback (0.0.0.0 and :: included) while no token is set (HFX_E_AUTH),
+ * more than 16 listeners (HFX_E_TOO_LARGE); HFX_E_IO or HFX_E_SHM_RANGE
+ * for shm_file. hfx_server_listen("fd:N") takes a listening socket this
+ * way too. */
+HFX_EXPORT HFX_MUST_CHECK enum hfx_status hfx_server_listen_fd(struct hfx_server *s, int fd,
+                                                               const char *shm_file,
+                                                               uint64_t shm_size);
+
 /* For a tcp:HOST:0 listener: the port bound by the n-th listener (0-based),
  * or 0. */
 HFX_EXPORT uint16_t hfx_server_listener_port(const struct hfx_server *s, unsigned n);

@@ -136,6 +136,16 @@ HFX_EXPORT HFX_MUST_CHECK enum hfx_status hfx_listener_open(const struct hfx_add
                                                             const struct hfx_listen_options *opts,
                                                             struct hfx_listener **out);
 
+/* Accept on fd, a listening stream socket that someone else created and
+ * bound (systemd's socket activation, a supervisor's fd:N): unix, TCP or
+ * vsock, its kind taken from the socket's family. It is made non-blocking
+ * and close-on-exec. On success fd is taken over (closed by
+ * hfx_listener_free, which leaves a unix socket's file to its creator); on
+ * failure it stays the caller's. HFX_E_INVALID when fd is not a socket, not
+ * a stream socket or not listening; HFX_E_UNSUPPORTED for another family;
+ * HFX_E_IO when its flags cannot be set, HFX_E_NOMEM. */
+HFX_EXPORT HFX_MUST_CHECK enum hfx_status hfx_listener_adopt(int fd, struct hfx_listener **out);
+
 HFX_EXPORT int hfx_listener_fd(const struct hfx_listener *l);
 
 /* For tcp:HOST:0, the port actually bound; otherwise the configured one

@@ -87,7 +87,7 @@ def check_symbols(t):
     for root, _, files in os.walk(t.dest):
         for f in files:
             p = os.path.join(root, f)
-            if '.so' in f and os.path.isfile(p) and not os.path.islink(p):
+            if re.search(r'\.so(\.\d+)*$', f) and os.path.isfile(p) and not os.path.islink(p):
                 sos.append(p)
     names = sorted(os.path.relpath(p, t.dest) for p in sos)
     print('installed shared objects: ' + ', '.join(names))

@@ -11,6 +11,9 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -688,6 +691,195 @@ static void test_tcp_public_needs_token(void)
     hfx_server_free(&srv);
 }
 
+/* A listening socket as systemd's socket unit makes it: blocking, bound by
+ * someone else. family AF_UNIX binds path; AF_INET/AF_INET6 bind host
+ * (port 0). */
+static int make_listening(int family, int type, const char *where)
+{
+    int fd = socket(family, type | SOCK_CLOEXEC, 0);
+    CHECK(fd >= 0);
+    if (family == AF_UNIX) {
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", where);
+        CHECK(bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+    } else if (family == AF_INET) {
+        struct sockaddr_in sa = {.sin_family = AF_INET};
+        CHECK(inet_pton(AF_INET, where, &sa.sin_addr) == 1);
+        CHECK(bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+    } else {
+        struct sockaddr_in6 sa = {.sin6_family = AF_INET6};
+        CHECK(inet_pton(AF_INET6, where, &sa.sin6_addr) == 1);
+        if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+            close(fd);
+            return -1; /* no IPv6 here */
+        }
+    }
+    if (type == SOCK_STREAM)
+        CHECK(listen(fd, 8) == 0);
+    return fd;
+}
+
+static bool fd_is_open(int fd)
+{
+    return fcntl(fd, F_GETFD) >= 0;
+}
+
+/* hfx_server_listen_fd refuses what is not a listening stream socket,
+ * says what it got, and closes it; TCP beyond loopback needs a token also
+ * when someone else bound the socket (docs/security.md). */
+static void test_listen_fd_refusals(void)
+{
+    struct hfx_server_options o = {.keyframe_min_interval_ms = -1, .log = collect_log};
+    struct hfx_server *srv = NULL;
+    char dir[] = "/tmp/hfx-adopt-XXXXXX", path[96];
+    int sv[2], pipefd[2], fd;
+
+    CHECK(mkdtemp(dir) != NULL);
+    CHECK_STATUS(hfx_server_new(&o, &srv), HFX_OK);
+
+    snprintf(path, sizeof(path), "%s/dgram", dir);
+    fd = make_listening(AF_UNIX, SOCK_DGRAM, path);
+    listen_log[0] = '\0';
+    CHECK_STATUS(hfx_server_listen_fd(srv, fd, NULL, 0), HFX_E_INVALID);
+    CHECK(!fd_is_open(fd));
+    CHECK(strstr(listen_log, "is not a listening stream socket") != NULL);
+    CHECK(strstr(listen_log, "a datagram socket") != NULL);
+    unlink(path);
+
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+    listen_log[0] = '\0';
+    CHECK_STATUS(hfx_server_listen_fd(srv, sv[0], NULL, 0), HFX_E_INVALID);
+    CHECK(!fd_is_open(sv[0]));
+    CHECK(strstr(listen_log, "a stream socket that is not listening") != NULL);
+    close(sv[1]);
+
+    CHECK(pipe(pipefd) == 0);
+    listen_log[0] = '\0';
+    CHECK_STATUS(hfx_server_listen_fd(srv, pipefd[0], NULL, 0), HFX_E_INVALID);
+    CHECK(!fd_is_open(pipefd[0]));
+    CHECK(strstr(listen_log, "not a socket") != NULL);
+    close(pipefd[1]);
+
+    /* Bound but never listen()ed: the socket a unit with Accept=yes does
+     * not pass, but a supervisor might. */
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    CHECK(fd >= 0);
+    CHECK_STATUS(hfx_server_listen_fd(srv, fd, NULL, 0), HFX_E_INVALID);
+    CHECK(!fd_is_open(fd));
+
+    CHECK_STATUS(hfx_server_listen_fd(srv, -1, NULL, 0), HFX_E_INVALID);
+
+    /* With a region file: a refused socket gets none made for it; a file
+     * that cannot be made refuses the socket (closed, no listener). */
+    char region[96];
+    snprintf(region, sizeof(region), "%s/region", dir);
+    snprintf(path, sizeof(path), "%s/dgram", dir);
+    fd = make_listening(AF_UNIX, SOCK_DGRAM, path);
+    CHECK_STATUS(hfx_server_listen_fd(srv, fd, region, 1 << 20), HFX_E_INVALID);
+    CHECK(access(region, F_OK) != 0);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/good", dir);
+    fd = make_listening(AF_UNIX, SOCK_STREAM, path);
+    snprintf(region, sizeof(region), "%s/no-such-dir/region", dir);
+    listen_log[0] = '\0';
+    CHECK_STATUS(hfx_server_listen_fd(srv, fd, region, 1 << 20), HFX_E_IO);
+    CHECK(!fd_is_open(fd));
+    CHECK(strstr(listen_log, "no-such-dir/region") != NULL);
+    unlink(path);
+
+    /* Any address and the IPv6 any address are beyond loopback. */
+    fd = make_listening(AF_INET, SOCK_STREAM, "0.0.0.0");
+    listen_log[0] = '\0';
+    CHECK_STATUS(hfx_server_listen_fd(srv, fd, NULL, 0), HFX_E_AUTH);
+    CHECK(!fd_is_open(fd));
+    CHECK(strstr(listen_log, "tcp:0.0.0.0:") != NULL);
+    CHECK(strstr(listen_log, "needs a token") != NULL);
+    fd = make_listening(AF_INET6, SOCK_STREAM, "::");
+    if (fd >= 0) {
+        CHECK_STATUS(hfx_server_listen_fd(srv, fd, NULL, 0), HFX_E_AUTH);
+        CHECK(!fd_is_open(fd));
+    }
+    CHECK_EQ_INT(hfx_server_listener_port(srv, 0), 0);
+
+    /* Loopback needs none, and its port is reported like a tcp: one's. */
+    fd = make_listening(AF_INET, SOCK_STREAM, "127.0.0.1");
+    CHECK_STATUS(hfx_server_listen_fd(srv, fd, NULL, 0), HFX_OK);
+    CHECK(hfx_server_listener_port(srv, 0) != 0);
+    hfx_server_free(&srv);
+    CHECK(!fd_is_open(fd));
+
+    /* With a token, any address is fine. */
+    o.token = "sesame";
+    CHECK_STATUS(hfx_server_new(&o, &srv), HFX_OK);
+    fd = make_listening(AF_INET, SOCK_STREAM, "0.0.0.0");
+    CHECK_STATUS(hfx_server_listen_fd(srv, fd, NULL, 0), HFX_OK);
+    hfx_server_free(&srv);
+    CHECK(rmdir(dir) == 0);
+}
+
+struct adopt {
+    int unix_fd;
+    char fd_address[32];
+    char shm_path[96];
+};
+
+static void adopt_listeners(struct hfx_server *srv, void *user)
+{
+    struct adopt *a = user;
+    CHECK_STATUS(hfx_server_listen_fd(srv, a->unix_fd, a->shm_path, 1 << 20), HFX_OK);
+    CHECK_STATUS(hfx_server_listen(srv, a->fd_address), HFX_OK);
+}
+
+static int connect_unix(const char *path)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    CHECK(fd >= 0);
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+    CHECK(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+    return fd;
+}
+
+/* Sockets someone else made are served: one through
+ * hfx_server_listen_fd with a region 0 (WELCOME offers SHM_FILE), one as
+ * fd:N (no region 0), both made non-blocking (a blocking accept would
+ * stall the loop); their files are left to their creator. */
+static void test_listen_fd_serves(void)
+{
+    struct fixture f;
+    struct adopt a;
+    char dir[] = "/tmp/hfx-adopt-XXXXXX", one[96], two[96];
+    struct stat st;
+    int c;
+
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(one, sizeof(one), "%s/one.sock", dir);
+    snprintf(two, sizeof(two), "%s/two.sock", dir);
+    snprintf(a.shm_path, sizeof(a.shm_path), "%s/region", dir);
+    a.unix_fd = make_listening(AF_UNIX, SOCK_STREAM, one);
+    int second = make_listening(AF_UNIX, SOCK_STREAM, two);
+    snprintf(a.fd_address, sizeof(a.fd_address), "fd:%d", second);
+    fixture_start_hook(&f, NULL, adopt_listeners, &a);
+    CHECK(fcntl(a.unix_fd, F_GETFL) & O_NONBLOCK);
+    CHECK(fcntl(second, F_GETFL) & O_NONBLOCK);
+
+    c = connect_unix(one);
+    CHECK(hello_caps(c) & HFX_CAP_SHM_FILE);
+    raw_configure(c, 1, HFX_FORMAT_NV12, W, H);
+    close(c);
+    c = connect_unix(two);
+    CHECK(!(hello_caps(c) & HFX_CAP_SHM_FILE));
+    close(c);
+
+    fixture_stop(&f);
+    CHECK(!fd_is_open(a.unix_fd));
+    CHECK(!fd_is_open(second));
+    CHECK(lstat(one, &st) == 0 && S_ISSOCK(st.st_mode));
+    CHECK(lstat(two, &st) == 0 && S_ISSOCK(st.st_mode));
+    CHECK(unlink(one) == 0 && unlink(two) == 0 && unlink(a.shm_path) == 0);
+    CHECK(rmdir(dir) == 0);
+}
+
 /* Send frame `id` on `stream` and return whether its packet is an IDR. */
 static bool frame_is_idr(int fd, uint32_t stream, uint64_t id, bool force)
 {
@@ -997,6 +1189,8 @@ int main(void)
         CHECK_CASE(test_token),
         CHECK_CASE(test_busy),
         CHECK_CASE(test_tcp_public_needs_token),
+        CHECK_CASE(test_listen_fd_refusals),
+        CHECK_CASE(test_listen_fd_serves),
         CHECK_CASE(test_keyframe_throttle),
         CHECK_CASE(test_keyframe_wall_clock),
         CHECK_CASE(test_keyframe_every_n_frames),

@@ -16,6 +16,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -747,6 +749,132 @@ static void test_fd_socketpair(void)
     hfx_transport_free(&b);
 }
 
+/* A listening socket made the way systemd's socket unit makes it: blocking,
+ * not close-on-exec (it is meant to be inherited). */
+static int unix_socket_at(const char *path, int type, bool listening)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    int fd = socket(AF_UNIX, type, 0);
+
+    CHECK(fd >= 0);
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+    CHECK(bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+    if (listening)
+        CHECK(listen(fd, 4) == 0);
+    return fd;
+}
+
+/* hfx_listener_adopt: the socket is made non-blocking and close-on-exec,
+ * connections come out as unix transports that pass descriptors, and the
+ * socket file stays when the listener goes (its creator owns it). */
+static void test_listener_adopt_unix(void)
+{
+    char dir[64], path[96], text[128];
+    struct hfx_listener *l = NULL;
+    struct hfx_transport *c, *s;
+    struct stat st;
+
+    make_dir(dir, sizeof(dir));
+    snprintf(path, sizeof(path), "%s/passed.sock", dir);
+    int fd = unix_socket_at(path, SOCK_STREAM, true);
+    CHECK(!(fcntl(fd, F_GETFL) & O_NONBLOCK));
+    CHECK_STATUS(hfx_listener_adopt(fd, &l), HFX_OK);
+    CHECK_EQ_INT(hfx_listener_fd(l), fd);
+    CHECK(fcntl(fd, F_GETFL) & O_NONBLOCK);
+    CHECK(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+    CHECK_EQ_INT(hfx_listener_port(l), 0);
+    CHECK_STATUS(hfx_listener_accept(l, &s), HFX_INCOMPLETE);
+
+    snprintf(text, sizeof(text), "unix:%s", path);
+    xfer_connect_pair(text, l, &c, &s);
+    CHECK_EQ_INT(hfx_transport_kind(s), HFX_ADDR_UNIX);
+    xfer_exchange(c, s);
+    check_pass_memfd(c, s);
+    hfx_transport_free(&c);
+    hfx_transport_free(&s);
+
+    hfx_listener_free(&l);
+    CHECK(l == NULL);
+    CHECK(is_closed(fd));
+    CHECK(lstat(path, &st) == 0 && S_ISSOCK(st.st_mode));
+    CHECK(unlink(path) == 0);
+    CHECK(rmdir(dir) == 0);
+}
+
+/* A TCP socket's kind and bound port. */
+static void test_listener_adopt_tcp(void)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(sa);
+    struct hfx_listener *l = NULL;
+    struct hfx_transport *c, *s;
+    char text[64];
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    CHECK(fd >= 0);
+    CHECK(bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 && listen(fd, 4) == 0);
+    CHECK(getsockname(fd, (struct sockaddr *)&sa, &len) == 0);
+    CHECK_STATUS(hfx_listener_adopt(fd, &l), HFX_OK);
+    CHECK_EQ_INT(hfx_listener_port(l), ntohs(sa.sin_port));
+    snprintf(text, sizeof(text), "tcp:127.0.0.1:%u", (unsigned)ntohs(sa.sin_port));
+    xfer_connect_pair(text, l, &c, &s);
+    CHECK_EQ_INT(hfx_transport_kind(s), HFX_ADDR_TCP);
+    CHECK(!hfx_transport_can_pass_fds(s));
+    xfer_exchange(c, s);
+    hfx_transport_free(&c);
+    hfx_transport_free(&s);
+    hfx_listener_free(&l);
+    CHECK(is_closed(fd));
+}
+
+/* What is not a listening stream socket is refused and stays the
+ * caller's: a datagram socket, a bound stream socket that does not listen,
+ * a connected one, a pipe, a closed descriptor. */
+static void test_listener_adopt_refusals(void)
+{
+    char dir[64], path[96];
+    struct hfx_listener *l = (struct hfx_listener *)&l;
+    int sv[2], p[2];
+
+    make_dir(dir, sizeof(dir));
+    snprintf(path, sizeof(path), "%s/dgram.sock", dir);
+    int dgram = unix_socket_at(path, SOCK_DGRAM, false);
+    CHECK_STATUS(hfx_listener_adopt(dgram, &l), HFX_E_INVALID);
+    CHECK(l == NULL);
+    CHECK(!is_closed(dgram));
+    CHECK(!(fcntl(dgram, F_GETFL) & O_NONBLOCK));
+    close(dgram);
+    unlink(path);
+
+    snprintf(path, sizeof(path), "%s/quiet.sock", dir);
+    int quiet = unix_socket_at(path, SOCK_STREAM, false);
+    CHECK_STATUS(hfx_listener_adopt(quiet, &l), HFX_E_INVALID);
+    CHECK(!is_closed(quiet));
+    close(quiet);
+    unlink(path);
+
+    snprintf(path, sizeof(path), "%s/seq.sock", dir);
+    int seq = unix_socket_at(path, SOCK_SEQPACKET, true);
+    CHECK_STATUS(hfx_listener_adopt(seq, &l), HFX_E_INVALID);
+    close(seq);
+    unlink(path);
+
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+    CHECK_STATUS(hfx_listener_adopt(sv[0], &l), HFX_E_INVALID);
+    CHECK(!is_closed(sv[0]));
+    close(sv[0]);
+    close(sv[1]);
+
+    CHECK(pipe(p) == 0);
+    CHECK_STATUS(hfx_listener_adopt(p[0], &l), HFX_E_INVALID);
+    close(p[0]);
+    close(p[1]);
+
+    CHECK_STATUS(hfx_listener_adopt(-1, &l), HFX_E_INVALID);
+    CHECK_STATUS(hfx_listener_adopt(0, NULL), HFX_E_INVALID);
+    CHECK(rmdir(dir) == 0);
+}
+
 static void test_listener_unsupported_kinds(void)
 {
     struct hfx_address serial = xfer_addr("serial:/dev/null");
@@ -784,6 +912,9 @@ int main(void)
         CHECK_CASE(test_fd_pipe),
         CHECK_CASE(test_fd_socketpair),
         CHECK_CASE(test_listener_unsupported_kinds),
+        CHECK_CASE(test_listener_adopt_unix),
+        CHECK_CASE(test_listener_adopt_tcp),
+        CHECK_CASE(test_listener_adopt_refusals),
     };
     return check_run(cases, CHECK_COUNT(cases));
 }

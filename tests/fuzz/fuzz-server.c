@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * libFuzzer target for the host's protocol state machine: host/server.c
- * (the poll() loop and the protocol state of each connection),
- * host/stream.c (a worker thread per stream) and lib/conn.c, all
+ * (the poll() loop), host/session.c (the protocol state of each
+ * connection), host/stream.c (a worker thread per stream) and lib/conn.c, all
  * in-process. Encoders come from the test-only fault layer
  * (host/encoder-fault.h, built with HFX_FAULT_FUZZ): `fake` costs
  * nothing, and others fail to open, fail on some frames or stall, so one
@@ -349,7 +349,7 @@ static void track_ping(struct conn *c, uint64_t cookie)
     c->pings[c->npings++] = cookie;
 }
 
-/* server.c's on_hello checks, where their outcome is certain: a HELLO that
+/* session.c's on_hello checks, where their outcome is certain: a HELLO that
  * may be accepted counts as accepted (the session limit depends on timing;
  * a HELLO wrongly taken as accepted only adds frames never answered). */
 static bool hello_accepted(const struct harness *h, const struct hfx_hello *hello)

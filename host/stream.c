@@ -105,7 +105,7 @@ static struct stream_result *new_result(enum stream_result_type type, size_t len
  * the answer docs/protocol.md §5 promises, so the stream fails instead
  * (§8: ERROR HFX_E_NOMEM on the stream, allocated in advance). The I/O
  * thread then ends it: every frame still unanswered gets FRAME_DROPPED
- * ENCODER and every FLUSH its FLUSHED (server.c, end_stream). */
+ * ENCODER and every FLUSH its FLUSHED (session.c, end_stream). */
 static void post(struct stream *s, struct stream_result *r)
 {
     static const uint8_t byte = 1;

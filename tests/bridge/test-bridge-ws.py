@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """desktop-bridge end to end without a browser: the real program on
-127.0.0.1, the tests' WebSocket client (tests/browser/support/wsclient.py)
+127.0.0.1, the tests' WebSocket client (tests/support/hfxtest/wsclient.py)
 as viewer.
 
     test-bridge-ws.py DESKTOP_BRIDGE HFX_VERIFY [CASE...]
@@ -16,12 +16,10 @@ import time
 import urllib.error
 import urllib.request
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "browser",
-                                "support"))
-import bridgeproc  # noqa: E402
-from bridgeproc import check, read_frames, verify_aus  # noqa: E402
-from bridgewire import nal_types  # noqa: E402
-from wsclient import ConnectionClosed, HandshakeError  # noqa: E402
+from hfxtest import bridgeproc
+from hfxtest.bridgeproc import check, read_frames, verify_aus
+from hfxtest.bridgewire import nal_types
+from hfxtest.wsclient import ConnectionClosed, HandshakeError
 
 BRIDGE = sys.argv[1]
 VERIFY = sys.argv[2]

@@ -40,12 +40,10 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "browser",
-                                "support"))
-import bridgeproc  # noqa: E402
-from bridgeproc import check, read_frames, verify_aus  # noqa: E402
-from gipython import gi_python  # noqa: E402
-from bridgewire import nal_types  # noqa: E402
+from hfxtest import bridgeproc
+from hfxtest.bridgeproc import check, read_frames, verify_aus
+from hfxtest.gipython import gi_python
+from hfxtest.bridgewire import nal_types
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BRIDGE = sys.argv[1]

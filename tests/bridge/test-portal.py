@@ -19,9 +19,7 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "browser",
-                                "support"))
-from gipython import gi_python  # noqa: E402
+from hfxtest.gipython import gi_python
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BRIDGE = sys.argv[1]

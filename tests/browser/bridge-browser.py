@@ -18,13 +18,10 @@ import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE / 'support'))
-
-from bridgeproc import Bridge                        # noqa: E402
-from checks import Checks                            # noqa: E402
-from smpte import TOLERANCE, bar_samples             # noqa: E402
-from webdriver import Driver, require_browser        # noqa: E402
+from hfxtest.bridgeproc import Bridge
+from hfxtest.checks import Checks
+from hfxtest.smpte import TOLERANCE, bar_samples
+from hfxtest.webdriver import Driver, require_browser
 
 WIDTH, HEIGHT, FPS = 1280, 720, 30
 TOKEN = 'browser-test'

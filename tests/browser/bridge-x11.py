@@ -16,12 +16,11 @@ import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE / 'support'))
+from hfxtest.bridgeproc import Bridge
+from hfxtest.checks import Checks
+from hfxtest.webdriver import SKIP, Driver, require_browser
 
-from bridgeproc import Bridge                                # noqa: E402
-from checks import Checks                                    # noqa: E402
-from webdriver import SKIP, Driver, require_browser          # noqa: E402
+HERE = Path(__file__).resolve().parent
 
 SCREEN = (1280, 720)
 ROOT_RGB = (0x20, 0x50, 0xa0)

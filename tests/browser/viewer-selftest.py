@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """viewer-selftest: the viewer (bridge/web) and the browser harness, without desktop-bridge.
 
-A python stand-in for the bridge (support/fixture.py) serves bridge/web and
+A python stand-in for the bridge (hfxtest/fixture.py) serves bridge/web and
 streams a 1280x720 videotestsrc recording (SMPTE bars) at 30 fps with the
 docs/bridge.md header to headless Chromium driven over WebDriver
-(support/webdriver.py). It checks, in order:
+(hfxtest/webdriver.py). It checks, in order:
 
   1. two viewers at once, each in its own browser, with ?token= passed on to
      /ws: >= 90 frames drawn, a 1280x720 canvas, the seven top bars in their
@@ -22,7 +22,7 @@ docs/bridge.md header to headless Chromium driven over WebDriver
      (http://insecure.test, mapped to 127.0.0.1 inside the browser), and a
      VideoDecoder whose isConfigSupported says no: the page shows the "cannot
      decode" message and does not (re)connect;
-  6. support/wsclient.py against the same server (403 without the token).
+  6. hfxtest/wsclient.py against the same server (403 without the token).
 
 Screenshots and result.json go to --output-dir. Exit 0: all passed; 1: a check
 failed; 77: skipped (no chromium, chromedriver, gst-launch-1.0 or x264enc).
@@ -37,15 +37,14 @@ import tempfile
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE / 'support'))
+from hfxtest.bridgewire import parse_message, split_access_units
+from hfxtest.checks import Checks
+from hfxtest.fixture import Plan, StreamServer
+from hfxtest.smpte import TOLERANCE, bar_samples
+from hfxtest.webdriver import SKIP, Driver, require_browser
+from hfxtest.wsclient import HandshakeError, WebSocketClient
 
-from bridgewire import parse_message, split_access_units    # noqa: E402
-from checks import Checks                                   # noqa: E402
-from fixture import Plan, StreamServer                      # noqa: E402
-from smpte import TOLERANCE, bar_samples                    # noqa: E402
-from webdriver import SKIP, Driver, require_browser         # noqa: E402
-from wsclient import HandshakeError, WebSocketClient        # noqa: E402
+HERE = Path(__file__).resolve().parent
 
 WIDTH, HEIGHT, FPS, FRAMES, GOP = 1280, 720, 30, 120, 30
 TOKEN = 'selftest-token'
@@ -330,7 +329,7 @@ def cannot_decode(c, srv, a, b, page, out):
 
 
 def raw_client(c, srv):
-    """6. The raw client of support/wsclient.py against the same server."""
+    """6. The raw client of hfxtest/wsclient.py against the same server."""
     ws = srv.url.replace('http://', 'ws://') + 'ws'
     try:
         WebSocketClient(ws, timeout=5).close()

@@ -15,14 +15,11 @@ import tempfile
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / 'browser' / 'support'))
-
-from checks import Checks                           # noqa: E402
-from guestbridge import GuestBridge                 # noqa: E402
-from hfxdproc import Hfxd                           # noqa: E402
-from smpte import TOLERANCE, bar_samples            # noqa: E402
-from webdriver import Driver, require_browser       # noqa: E402
+from hfxtest.checks import Checks
+from hfxtest.guestbridge import GuestBridge
+from hfxtest.hfxdproc import Hfxd
+from hfxtest.smpte import TOLERANCE, bar_samples
+from hfxtest.webdriver import Driver, require_browser
 
 WIDTH, HEIGHT, FPS = 1280, 720, 15
 TOKEN = 'vm-test'

@@ -12,7 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bridgeproc import terminate
+from .bridgeproc import terminate
 
 
 class Hfxd:

@@ -22,8 +22,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-from bridgeproc import child_pid
-from webdriver import free_port
+from .bridgeproc import child_pid
+from .webdriver import free_port
 
 GUEST_PORT = 8080
 

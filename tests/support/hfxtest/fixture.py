@@ -22,8 +22,8 @@ import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bridgewire import pack_header
-from wsclient import WS_GUID, encode_frame, unmask
+from .bridgewire import pack_header
+from .wsclient import WS_GUID, encode_frame, unmask
 
 MAX_REQUEST = 16 * 1024         # an HTTP request head
 MAX_CLIENT_MESSAGE = 64 * 1024  # viewer messages are small JSON

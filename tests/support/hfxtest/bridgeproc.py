@@ -9,8 +9,8 @@ import threading
 import time
 import urllib.request
 
-from bridgewire import parse_message
-from wsclient import WebSocketClient
+from .bridgewire import parse_message
+from .wsclient import WebSocketClient
 
 
 def check(cond, what):

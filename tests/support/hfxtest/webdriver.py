@@ -3,7 +3,7 @@
 Browser tests drive Debian's chromium through chromedriver over plain HTTP +
 JSON (https://www.w3.org/TR/webdriver2/), so they need neither selenium nor pip.
 
-    from webdriver import Driver, require_browser
+    from hfxtest.webdriver import Driver, require_browser
     require_browser()                       # exit 77 (meson: skipped) when missing
     with Driver(output_dir=out) as drv:
         a = drv.session()                   # one chromium per session

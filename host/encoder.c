@@ -6,7 +6,8 @@
  * is opened with AV_CODEC_FLAG_GLOBAL_HEADER, its extradata is reduced to
  * the parameter sets, and they are prepended to any IDR access unit that
  * lacks them. Whether a packet is an IDR is decided by scanning NAL unit
- * types, never by AV_PKT_FLAG_KEY (docs/architecture.md, "Keyframes").
+ * types (util/annexb.h), never by AV_PKT_FLAG_KEY (docs/architecture.md,
+ * "Keyframes").
  *
  * FFmpeg's own av_log output is process-global state and belongs to the
  * application (av_log_set_level / av_log_set_callback); this file does not
@@ -29,8 +30,9 @@
 #include <libavutil/opt.h>
 #include <libswscale/swscale.h>
 
-#include "util/pixfmt.h"
+#include "util/annexb.h"
 #include "util/log.h"
+#include "util/pixfmt.h"
 
 #ifdef HFX_FAULT_INJECTION
 /* Test builds only (libhfx-host-fault): encoder names `fake` and `fault-*`
@@ -433,55 +435,20 @@ static int gop_size(const struct hfx_configure *cfg)
     return gop > INT_MAX ? INT_MAX : (int)gop;
 }
 
-/* nal_unit_type of one NAL header: 5 bits in H.264, 6 in HEVC. */
-static unsigned nal_type(uint32_t codec, const uint8_t *nal)
-{
-    return codec == HFX_CODEC_HEVC ? (nal[0] >> 1) & 0x3f : nal[0] & 0x1f;
-}
-
-static bool is_parameter_set(uint32_t codec, unsigned type)
-{
-    if (codec == HFX_CODEC_HEVC)
-        return type >= 32 && type <= 34; /* VPS, SPS, PPS */
-    return type == 7 || type == 8;
-}
-
-struct ps_filter {
-    uint32_t codec;
-    uint8_t *out;
-    size_t len, cap;
-    bool overflow;
-};
-
-static void keep_parameter_sets(void *user, const uint8_t *nal, size_t nal_len)
-{
-    static const uint8_t start_code[4] = {0, 0, 0, 1};
-    struct ps_filter *f = user;
-
-    if (!is_parameter_set(f->codec, nal_type(f->codec, nal)))
-        return;
-    if ((uint64_t)f->len + sizeof(start_code) + nal_len > f->cap) {
-        f->overflow = true;
-        return;
-    }
-    memcpy(f->out + f->len, start_code, sizeof(start_code));
-    memcpy(f->out + f->len + sizeof(start_code), nal, nal_len);
-    f->len += sizeof(start_code) + nal_len;
-}
-
 /* Keep only the parameter sets of an Annex-B buffer (x264 puts an SEI with
  * its version string into extradata; that is not a header). */
 static void store_parameter_sets(struct hfx_encoder *e, const uint8_t *data, size_t len)
 {
-    struct ps_filter f = {e->cfg.codec, e->extradata, 0, sizeof(e->extradata), false};
+    size_t n;
+    enum hfx_status st = hfx_annexb_parameter_sets(e->cfg.codec, data, len, e->extradata,
+                                                   sizeof(e->extradata), &n);
 
-    hfx_h264_foreach_nal(data, len, keep_parameter_sets, &f);
-    if (f.overflow) {
+    if (st != HFX_OK) {
         say(e, HFX_LOG_WARN, "%s: parameter sets over %d bytes, not kept", e->backend->name,
             HFX_MAX_EXTRADATA);
-        f.len = 0;
+        n = 0;
     }
-    e->extradata_len = f.len;
+    e->extradata_len = n;
 }
 
 static enum hfx_status take_extradata(struct hfx_encoder *e)
@@ -874,47 +841,22 @@ static bool pop_pending(struct hfx_encoder *e)
     return true;
 }
 
-struct nal_scan {
-    uint32_t codec;
-    bool key;
-    uint64_t params; /* bit per parameter set type seen */
-};
-
-static void scan_nal(void *user, const uint8_t *nal, size_t nal_len)
-{
-    struct nal_scan *s = user;
-    unsigned type = nal_type(s->codec, nal);
-
-    if (s->codec == HFX_CODEC_HEVC) {
-        /* HEVC also needs the 2-byte NAL header; IRAP pictures are 16..21. */
-        if (nal_len >= 2 && type >= 16 && type <= 21)
-            s->key = true;
-    } else if (type == 5) {
-        s->key = true;
-    }
-    if (is_parameter_set(s->codec, type))
-        s->params |= 1ull << type;
-}
-
 static enum hfx_status finish_packet(struct hfx_encoder *e, struct hfx_encoded *out)
 {
     const uint8_t *data = e->pkt->data;
     size_t len = (size_t)e->pkt->size;
-    struct nal_scan scan = {e->cfg.codec, false, 0};
-    bool has_params;
+    struct hfx_annexb_au au;
 
     if (e->cfg.codec == HFX_CODEC_AV1) {
         /* No NAL units; the sequence header comes in-band with keyframes. */
-        scan.key = (e->pkt->flags & AV_PKT_FLAG_KEY) != 0;
-        has_params = true;
+        au.key = (e->pkt->flags & AV_PKT_FLAG_KEY) != 0;
+        au.parameter_sets = true;
     } else {
-        hfx_h264_foreach_nal(data, len, scan_nal, &scan);
-        uint64_t all = e->cfg.codec == HFX_CODEC_HEVC ? 7ull << 32 : 3ull << 7;
-        has_params = scan.params == all;
-        if (scan.key && has_params && e->extradata_len == 0)
+        hfx_annexb_scan(e->cfg.codec, data, len, &au);
+        if (au.key && au.parameter_sets && e->extradata_len == 0)
             store_parameter_sets(e, data, len);
     }
-    if (scan.key && !has_params && e->extradata_len) {
+    if (au.key && !au.parameter_sets && e->extradata_len) {
         size_t need = e->extradata_len + len;
         if (need > e->out_cap) {
             uint8_t *grown = realloc(e->out, need);
@@ -932,7 +874,7 @@ static enum hfx_status finish_packet(struct hfx_encoder *e, struct hfx_encoded *
     out->len = len;
     out->pts = e->pkt->pts;
     out->dts = e->pkt->dts;
-    out->keyframe = scan.key;
+    out->keyframe = au.key;
     return HFX_OK;
 }
 

@@ -1,12 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * libavcodec encoder backends (include/hfx/encoder.h).
+ * libavcodec encoder backends (include/hfx/encoder.h): opening, reopening,
+ * the input path, send, receive, flush and bitrate changes, common to
+ * every backend. What differs between backend families (their encoders,
+ * latency and rate-control options, profile names, in-place bitrate
+ * changes) is behind one table per family (encoder-family.h;
+ * docs/architecture.md, "Encoder backends").
  *
  * Output is always Annex-B with SPS/PPS in front of every IDR: the encoder
  * is opened with AV_CODEC_FLAG_GLOBAL_HEADER, its extradata is reduced to
  * the parameter sets, and they are prepended to any IDR access unit that
  * lacks them. Whether a packet is an IDR is decided by scanning NAL unit
- * types, never by AV_PKT_FLAG_KEY (docs/architecture.md, "Keyframes").
+ * types (util/annexb.h), never by AV_PKT_FLAG_KEY (docs/architecture.md,
+ * "Keyframes").
  *
  * FFmpeg's own av_log output is process-global state and belongs to the
  * application (av_log_set_level / av_log_set_callback); this file does not
@@ -26,11 +32,12 @@
 #include <libavutil/error.h>
 #include <libavutil/hwcontext.h>
 #include <libavutil/imgutils.h>
-#include <libavutil/opt.h>
 #include <libswscale/swscale.h>
 
-#include "util/pixfmt.h"
+#include "encoder-family.h"
+#include "util/annexb.h"
 #include "util/log.h"
+#include "util/pixfmt.h"
 
 #ifdef HFX_FAULT_INJECTION
 /* Test builds only (libhfx-host-fault): encoder names `fake` and `fault-*`
@@ -38,46 +45,22 @@
 #include "encoder-fault.h"
 #endif
 
-/* Backends with the same option vocabulary. */
-enum family {
-    FAM_VIDEOTOOLBOX,
-    FAM_NVENC,
-    FAM_QSV,
-    FAM_VAAPI,
-    FAM_X26X, /* libx264, libx265 */
-    FAM_OPENH264,
-    FAM_SVTAV1,
-    FAM_AOM,
+/* Every family, in `auto`'s probe order for HEVC and AV1: the first whose
+ * encoder for the codec opens. H.264 follows HFX_ENCODER_AUTO_ORDER, which
+ * is this order too (test-encoder checks it). */
+static const struct family *const families[] = {
+    &family_videotoolbox, &family_nvenc, &family_qsv, &family_vaapi,
+    &family_x26x, &family_openh264, &family_svtav1, &family_aom,
 };
 
+#define N_FAMILIES (sizeof(families) / sizeof(families[0]))
+
+/* One libavcodec encoder: its name and codec are its family's. */
 struct backend {
-    const char *name;
-    uint32_t codec; /* enum hfx_codec */
-    enum family family;
+    const char *name; /* NULL: none chosen */
+    uint32_t codec;   /* enum hfx_codec */
+    const struct family *family;
 };
-
-/* In `auto` probe order per codec; H.264 follows HFX_ENCODER_AUTO_ORDER
- * (test-encoder checks that). */
-static const struct backend backends[] = {
-    {"h264_videotoolbox", HFX_CODEC_H264, FAM_VIDEOTOOLBOX},
-    {"h264_nvenc", HFX_CODEC_H264, FAM_NVENC},
-    {"h264_qsv", HFX_CODEC_H264, FAM_QSV},
-    {"h264_vaapi", HFX_CODEC_H264, FAM_VAAPI},
-    {"libx264", HFX_CODEC_H264, FAM_X26X},
-    {"libopenh264", HFX_CODEC_H264, FAM_OPENH264},
-    {"hevc_videotoolbox", HFX_CODEC_HEVC, FAM_VIDEOTOOLBOX},
-    {"hevc_nvenc", HFX_CODEC_HEVC, FAM_NVENC},
-    {"hevc_qsv", HFX_CODEC_HEVC, FAM_QSV},
-    {"hevc_vaapi", HFX_CODEC_HEVC, FAM_VAAPI},
-    {"libx265", HFX_CODEC_HEVC, FAM_X26X},
-    {"av1_nvenc", HFX_CODEC_AV1, FAM_NVENC},
-    {"av1_qsv", HFX_CODEC_AV1, FAM_QSV},
-    {"av1_vaapi", HFX_CODEC_AV1, FAM_VAAPI},
-    {"libsvtav1", HFX_CODEC_AV1, FAM_SVTAV1},
-    {"libaom-av1", HFX_CODEC_AV1, FAM_AOM},
-};
-
-#define N_BACKENDS (sizeof(backends) / sizeof(backends[0]))
 
 /* Packets drained from an encoder that was reopened for a new bitrate,
  * handed out before the new encoder's. Low-latency encoders hold a few
@@ -103,7 +86,7 @@ struct hfx_encoder {
     unsigned threads; /* 0 = the backend's own choice */
     hfx_log_fn log;
     void *log_user;
-    const struct backend *backend;
+    struct backend backend;
     enum state state;
 
     AVCodecContext *ctx;
@@ -150,28 +133,9 @@ static void say(const struct hfx_encoder *e, enum hfx_log_level level, const cha
 static enum hfx_status av_fail(const struct hfx_encoder *e, enum hfx_log_level level,
                                const char *what, int ret)
 {
-    say(e, level, "%s: %s: %s", e->backend ? e->backend->name : "encoder", what,
+    say(e, level, "%s: %s: %s", e->backend.name ? e->backend.name : "encoder", what,
         av_err2str(ret));
     return HFX_E_ENCODER;
-}
-
-/* Options differ between backends and FFmpeg versions: one that is missing
- * is noted and skipped, not fatal. */
-static void set_opt(const struct hfx_encoder *e, AVCodecContext *ctx, const char *key,
-                    const char *val)
-{
-    int ret = av_opt_set(ctx->priv_data, key, val, 0);
-    if (ret < 0)
-        say(e, HFX_LOG_DEBUG, "%s: option %s=%s not applied: %s", e->backend->name, key, val,
-            av_err2str(ret));
-}
-
-static void set_opt_int(const struct hfx_encoder *e, AVCodecContext *ctx, const char *key,
-                        int64_t val)
-{
-    char text[24];
-    snprintf(text, sizeof(text), "%lld", (long long)val);
-    set_opt(e, ctx, key, text);
 }
 
 /* The checks hfx_configure_validate makes, repeated here because an
@@ -197,23 +161,29 @@ static enum hfx_status check_config(const struct hfx_configure *cfg)
     return HFX_OK;
 }
 
-static const struct backend *find_backend(const char *name)
+static bool find_backend(const char *name, struct backend *out)
 {
-    for (size_t i = 0; i < N_BACKENDS; i++) {
-        if (strcmp(backends[i].name, name) == 0)
-            return &backends[i];
+    for (size_t i = 0; i < N_FAMILIES; i++) {
+        for (uint32_t codec = HFX_CODEC_H264; codec <= HFX_CODEC_AV1; codec++) {
+            const char *encoder = families[i]->encoder[codec];
+            if (encoder && strcmp(encoder, name) == 0) {
+                *out = (struct backend){encoder, codec, families[i]};
+                return true;
+            }
+        }
     }
-    return NULL;
+    return false;
 }
 
 /* The backend of b's family for codec (libx264 -> libx265 for HEVC). */
-static const struct backend *for_codec(const struct backend *b, uint32_t codec)
+static bool for_codec(const struct backend *b, uint32_t codec, struct backend *out)
 {
-    for (size_t i = 0; i < N_BACKENDS; i++) {
-        if (backends[i].family == b->family && backends[i].codec == codec)
-            return &backends[i];
-    }
-    return NULL;
+    const char *encoder = b->family->encoder[codec];
+
+    if (!encoder)
+        return false;
+    *out = (struct backend){encoder, codec, b->family};
+    return true;
 }
 
 static bool accepts(const AVCodec *codec, enum AVPixelFormat fmt)
@@ -298,125 +268,49 @@ static enum hfx_status setup_input_format(struct hfx_encoder *e, const AVCodec *
     return HFX_OK;
 }
 
-static void apply_latency(struct hfx_encoder *e, AVCodecContext *ctx)
+/* The context's own rate-control fields for cfg, at open and for a bitrate
+ * changed in place. hfx bitrates are kbit/s; libavcodec takes bit/s: 1
+ * kbit/s = 1000 bit/s. CBR: max rate = target, a one-second buffer (bps
+ * fits an int since HFX_MAX_BITRATE_KBPS * 1000 < INT_MAX). */
+static void set_rate_fields(AVCodecContext *ctx, const struct hfx_configure *cfg)
 {
-    static const char *const x26x_preset[] = {"ultrafast", "veryfast", "medium"};
-    static const char *const nvenc_preset[] = {"p1", "p4", "p7"};
-    static const char *const qsv_preset[] = {"veryfast", "medium", "veryslow"};
-    unsigned lat = e->cfg.latency;
+    int64_t bps = (int64_t)cfg->bitrate_kbps * 1000;
 
-    switch (e->backend->family) {
-    case FAM_X26X:
-        set_opt(e, ctx, "preset", x26x_preset[lat]);
-        set_opt(e, ctx, "tune", "zerolatency");
-        set_opt(e, ctx, "forced-idr", "1");
-        /* x265 logs to stderr itself, bypassing av_log: errors only. */
-        if (e->cfg.codec == HFX_CODEC_HEVC)
-            set_opt(e, ctx, "x265-params", "log-level=error");
-        break;
-    case FAM_NVENC:
-        set_opt(e, ctx, "preset", nvenc_preset[lat]);
-        set_opt(e, ctx, "tune", lat == HFX_LATENCY_LOWEST ? "ull" : "ll");
-        set_opt(e, ctx, "zerolatency", "1");
-        set_opt(e, ctx, "forced-idr", "1");
-        set_opt(e, ctx, "delay", "0");
-        break;
-    case FAM_VIDEOTOOLBOX:
-        /* Realtime on, no reordering; with one reference frame Apple Silicon
-         * emits all IDRs or stalls, two work (docs/architecture.md, "Encoder
-         * backends"). */
-        set_opt(e, ctx, "realtime", "1");
-        ctx->refs = 2;
-        break;
-    case FAM_QSV:
-        set_opt(e, ctx, "preset", qsv_preset[lat]);
-        set_opt(e, ctx, "async_depth", "1");
-        set_opt(e, ctx, "forced_idr", "1");
-        break;
-    case FAM_VAAPI:
-        /* low_power is not set: it fails on devices without the low-power
-         * entrypoint, and auto would then skip a working encoder. */
-        set_opt(e, ctx, "async_depth", "1");
-        break;
-    case FAM_SVTAV1:
-        set_opt_int(e, ctx, "preset", lat == HFX_LATENCY_QUALITY ? 8 : 12);
-        break;
-    case FAM_AOM:
-        set_opt(e, ctx, "usage", "realtime");
-        set_opt_int(e, ctx, "cpu-used", lat == HFX_LATENCY_QUALITY ? 6 : 8);
-        break;
-    case FAM_OPENH264:
-        break; /* no B-frames, no lookahead: low latency already */
+    if (cfg->rate_control == HFX_RC_ABR) {
+        ctx->bit_rate = bps;
+    } else if (cfg->rate_control == HFX_RC_CBR) {
+        ctx->bit_rate = bps;
+        ctx->rc_max_rate = bps;
+        ctx->rc_buffer_size = (int)bps;
     }
 }
 
-static void apply_profile(struct hfx_encoder *e, AVCodecContext *ctx)
+/* The profile option, for H.264 only: every H.264 family takes "main" and
+ * "high", and spells constrained baseline its own way. */
+static void apply_profile(const struct hfx_encoder *e, const struct family_call *c)
 {
     static const char *const names[] = {NULL, "baseline", "main", "high"};
     const char *name = names[e->cfg.profile];
 
     if (!name || e->cfg.codec != HFX_CODEC_H264)
         return;
-    /* x264's "baseline" is constrained baseline (it sets constraint_set1);
-     * vaapi and openh264 spell it out. */
-    if (e->cfg.profile == HFX_PROFILE_BASELINE &&
-        (e->backend->family == FAM_VAAPI || e->backend->family == FAM_OPENH264))
-        name = "constrained_baseline";
-    set_opt(e, ctx, "profile", name);
+    if (e->cfg.profile == HFX_PROFILE_BASELINE)
+        name = e->backend.family->baseline;
+    if (name)
+        family_set(c, "profile", name);
 }
 
-/* Only libx264 in CBR applies a new bitrate without a reopen: libavcodec's
- * libx264.c compares avctx->bit_rate, rc_max_rate and rc_buffer_size with
- * its parameters on every frame and calls x264_encoder_reconfig. x264 then
- * takes new VBV limits, but keeps the ABR target it was opened with
- * (ratecontrol.c: "We don't support changing the ABR bitrate right now"),
- * so ABR is reopened like every other backend. */
-static bool in_place_bitrate(const struct hfx_encoder *e)
+/* Before avcodec_open2: the family's latency options, the profile, then
+ * rate control (the context's fields, then the family's options). */
+static void apply_family(struct hfx_encoder *e, AVCodecContext *ctx)
 {
-    return e->cfg.rate_control == HFX_RC_CBR && strcmp(e->backend->name, "libx264") == 0;
-}
+    const struct family *f = e->backend.family;
+    struct family_call c = {&e->cfg, e->backend.name, ctx, e->log, e->log_user};
 
-static void apply_rate_control(struct hfx_encoder *e, AVCodecContext *ctx)
-{
-    /* hfx bitrates are kbit/s; libavcodec takes bit/s: 1 kbit/s = 1000 bit/s. */
-    int64_t bps = (int64_t)e->cfg.bitrate_kbps * 1000;
-    enum family fam = e->backend->family;
-    int q = e->cfg.quality;
-
-    switch (e->cfg.rate_control) {
-    case HFX_RC_ABR:
-        ctx->bit_rate = bps;
-        break;
-    case HFX_RC_CBR:
-        /* Max rate = target, a one-second buffer: bps fits an int since
-         * HFX_MAX_BITRATE_KBPS * 1000 < INT_MAX. */
-        ctx->bit_rate = bps;
-        ctx->rc_max_rate = bps;
-        ctx->rc_buffer_size = (int)bps;
-        /* No nal-hrd=cbr for x264: with NAL HRD x264 refuses to change VBV
-         * parameters at run time ("VBV parameters cannot be changed when
-         * NAL HRD is in use"), and its filler data only matters to
-         * broadcast muxers. */
-        if (fam == FAM_NVENC)
-            set_opt(e, ctx, "rc", "cbr");
-        else if (fam == FAM_VAAPI)
-            set_opt(e, ctx, "rc_mode", "CBR");
-        break;
-    case HFX_RC_CQP:
-        if (fam == FAM_X26X) {
-            set_opt_int(e, ctx, "crf", q);
-        } else if (fam == FAM_QSV) {
-            ctx->flags |= AV_CODEC_FLAG_QSCALE;
-            ctx->global_quality = q * FF_QP2LAMBDA;
-        } else {
-            if (fam == FAM_NVENC)
-                set_opt(e, ctx, "rc", "constqp");
-            else if (fam == FAM_VAAPI)
-                set_opt(e, ctx, "rc_mode", "CQP");
-            set_opt_int(e, ctx, "qp", q);
-        }
-        break;
-    }
+    f->latency(&c);
+    apply_profile(e, &c);
+    set_rate_fields(ctx, &e->cfg);
+    f->rate_control(&c);
 }
 
 static int gop_size(const struct hfx_configure *cfg)
@@ -433,55 +327,20 @@ static int gop_size(const struct hfx_configure *cfg)
     return gop > INT_MAX ? INT_MAX : (int)gop;
 }
 
-/* nal_unit_type of one NAL header: 5 bits in H.264, 6 in HEVC. */
-static unsigned nal_type(uint32_t codec, const uint8_t *nal)
-{
-    return codec == HFX_CODEC_HEVC ? (nal[0] >> 1) & 0x3f : nal[0] & 0x1f;
-}
-
-static bool is_parameter_set(uint32_t codec, unsigned type)
-{
-    if (codec == HFX_CODEC_HEVC)
-        return type >= 32 && type <= 34; /* VPS, SPS, PPS */
-    return type == 7 || type == 8;
-}
-
-struct ps_filter {
-    uint32_t codec;
-    uint8_t *out;
-    size_t len, cap;
-    bool overflow;
-};
-
-static void keep_parameter_sets(void *user, const uint8_t *nal, size_t nal_len)
-{
-    static const uint8_t start_code[4] = {0, 0, 0, 1};
-    struct ps_filter *f = user;
-
-    if (!is_parameter_set(f->codec, nal_type(f->codec, nal)))
-        return;
-    if ((uint64_t)f->len + sizeof(start_code) + nal_len > f->cap) {
-        f->overflow = true;
-        return;
-    }
-    memcpy(f->out + f->len, start_code, sizeof(start_code));
-    memcpy(f->out + f->len + sizeof(start_code), nal, nal_len);
-    f->len += sizeof(start_code) + nal_len;
-}
-
 /* Keep only the parameter sets of an Annex-B buffer (x264 puts an SEI with
  * its version string into extradata; that is not a header). */
 static void store_parameter_sets(struct hfx_encoder *e, const uint8_t *data, size_t len)
 {
-    struct ps_filter f = {e->cfg.codec, e->extradata, 0, sizeof(e->extradata), false};
+    size_t n;
+    enum hfx_status st = hfx_annexb_parameter_sets(e->cfg.codec, data, len, e->extradata,
+                                                   sizeof(e->extradata), &n);
 
-    hfx_h264_foreach_nal(data, len, keep_parameter_sets, &f);
-    if (f.overflow) {
-        say(e, HFX_LOG_WARN, "%s: parameter sets over %d bytes, not kept", e->backend->name,
+    if (st != HFX_OK) {
+        say(e, HFX_LOG_WARN, "%s: parameter sets over %d bytes, not kept", e->backend.name,
             HFX_MAX_EXTRADATA);
-        f.len = 0;
+        n = 0;
     }
-    e->extradata_len = f.len;
+    e->extradata_len = n;
 }
 
 static enum hfx_status take_extradata(struct hfx_encoder *e)
@@ -504,7 +363,7 @@ static enum hfx_status take_extradata(struct hfx_encoder *e)
         size_t n;
         enum hfx_status st = hfx_h264_avcc_to_annexb(data, len, annexb, sizeof(annexb), &n);
         if (st != HFX_OK) {
-            say(e, HFX_LOG_ERROR, "%s: bad avcC extradata: %s", e->backend->name,
+            say(e, HFX_LOG_ERROR, "%s: bad avcC extradata: %s", e->backend.name,
                 hfx_strerror(st));
             return st;
         }
@@ -514,7 +373,7 @@ static enum hfx_status take_extradata(struct hfx_encoder *e)
     }
     if (e->extradata_len == 0)
         say(e, HFX_LOG_WARN, "%s: no parameter sets in extradata; taking them from the "
-            "first keyframe", e->backend->name);
+            "first keyframe", e->backend.name);
     return HFX_OK;
 }
 
@@ -559,9 +418,7 @@ static enum hfx_status open_codec(struct hfx_encoder *e, const AVCodec *codec,
     st = setup_input_format(e, codec);
     if (st != HFX_OK)
         return st;
-    apply_latency(e, ctx);
-    apply_profile(e, ctx);
-    apply_rate_control(e, ctx);
+    apply_family(e, ctx);
 
     ret = avcodec_open2(ctx, codec, NULL);
     if (ret < 0)
@@ -585,7 +442,7 @@ static enum hfx_status open_codec(struct hfx_encoder *e, const AVCodec *codec,
         e->sws = hfx_pixfmt_sws(ctx->width, ctx->height, e->in_fmt, ctx->width, ctx->height,
                                 e->enc_fmt);
         if (!e->sws) {
-            say(e, HFX_LOG_ERROR, "%s: no swscale conversion %s -> %s", e->backend->name,
+            say(e, HFX_LOG_ERROR, "%s: no swscale conversion %s -> %s", e->backend.name,
                 av_get_pix_fmt_name(e->in_fmt), av_get_pix_fmt_name(e->enc_fmt));
             return HFX_E_ENCODER;
         }
@@ -593,7 +450,7 @@ static enum hfx_status open_codec(struct hfx_encoder *e, const AVCodec *codec,
     char threads[16] = "auto";
     if (e->threads)
         snprintf(threads, sizeof(threads), "%u", e->threads);
-    say(e, HFX_LOG_INFO, "%s: opened %ux%u %s%s%s, threads %s", e->backend->name, cfg->width,
+    say(e, HFX_LOG_INFO, "%s: opened %ux%u %s%s%s, threads %s", e->backend.name, cfg->width,
         cfg->height, av_get_pix_fmt_name(e->in_fmt), e->sws ? " via " : "",
         e->sws ? av_get_pix_fmt_name(e->enc_fmt) : "", threads);
     e->state = STATE_OPEN;
@@ -617,7 +474,7 @@ static enum hfx_status try_backend(struct hfx_encoder *e, const struct backend *
         say(e, HFX_LOG_DEBUG, "%s: not in this libavcodec", b->name);
         return HFX_E_NO_ENCODER;
     }
-    e->backend = b;
+    e->backend = *b;
     enum hfx_status st = open_codec(e, codec, fail_level);
     if (st != HFX_OK)
         close_codec(e);
@@ -630,39 +487,36 @@ static enum hfx_status open_auto(struct hfx_encoder *e)
 
     if (e->cfg.codec == HFX_CODEC_H264) {
         for (size_t i = 0; i < sizeof(h264_order) / sizeof(h264_order[0]); i++) {
-            const struct backend *b = find_backend(h264_order[i]);
-            if (b && try_backend(e, b, HFX_LOG_INFO) == HFX_OK)
+            struct backend b;
+            if (find_backend(h264_order[i], &b) && try_backend(e, &b, HFX_LOG_INFO) == HFX_OK)
                 return HFX_OK;
         }
     } else {
-        for (size_t i = 0; i < N_BACKENDS; i++) {
-            if (backends[i].codec == e->cfg.codec &&
-                try_backend(e, &backends[i], HFX_LOG_INFO) == HFX_OK)
+        for (size_t i = 0; i < N_FAMILIES; i++) {
+            struct backend b = {families[i]->encoder[e->cfg.codec], e->cfg.codec, families[i]};
+            if (b.name && try_backend(e, &b, HFX_LOG_INFO) == HFX_OK)
                 return HFX_OK;
         }
     }
-    e->backend = NULL;
+    e->backend = (struct backend){NULL, 0, NULL};
     say(e, HFX_LOG_ERROR, "auto: no encoder opened");
     return HFX_E_NO_ENCODER;
 }
 
 static enum hfx_status open_named(struct hfx_encoder *e, const char *name)
 {
-    const struct backend *b = find_backend(name);
+    struct backend b;
 
-    if (!b) {
+    if (!find_backend(name, &b)) {
         say(e, HFX_LOG_ERROR, "%s: unknown encoder", name);
         return HFX_E_NO_ENCODER;
     }
-    if (b->codec != e->cfg.codec) {
-        b = for_codec(b, e->cfg.codec);
-        if (!b) {
-            say(e, HFX_LOG_ERROR, "%s: no backend of this family for codec %u", name,
-                e->cfg.codec);
-            return HFX_E_UNSUPPORTED;
-        }
+    if (b.codec != e->cfg.codec && !for_codec(&b, e->cfg.codec, &b)) {
+        say(e, HFX_LOG_ERROR, "%s: no backend of this family for codec %u", name,
+            e->cfg.codec);
+        return HFX_E_UNSUPPORTED;
     }
-    enum hfx_status st = try_backend(e, b, HFX_LOG_ERROR);
+    enum hfx_status st = try_backend(e, &b, HFX_LOG_ERROR);
     if (st == HFX_E_NO_ENCODER || st == HFX_E_ENCODER)
         return HFX_E_NO_ENCODER;
     return st;
@@ -741,7 +595,7 @@ const char *hfx_encoder_name(const struct hfx_encoder *e)
     if (e && e->fault)
         return fault_name(e->fault);
 #endif
-    return e && e->backend ? e->backend->name : "";
+    return e && e->backend.name ? e->backend.name : "";
 }
 
 void hfx_encoder_extradata(const struct hfx_encoder *e, const uint8_t **data, size_t *len)
@@ -761,8 +615,10 @@ void hfx_encoder_extradata(const struct hfx_encoder *e, const uint8_t **data, si
 static enum hfx_status reopen(struct hfx_encoder *e)
 {
     close_codec(e);
-    say(e, HFX_LOG_DEBUG, "%s: reopening", e->backend->name);
-    return try_backend(e, e->backend, HFX_LOG_ERROR);
+    say(e, HFX_LOG_DEBUG, "%s: reopening", e->backend.name);
+    struct backend b = e->backend;
+
+    return try_backend(e, &b, HFX_LOG_ERROR);
 }
 
 /* Copy or convert pic into e->frame. */
@@ -874,47 +730,22 @@ static bool pop_pending(struct hfx_encoder *e)
     return true;
 }
 
-struct nal_scan {
-    uint32_t codec;
-    bool key;
-    uint64_t params; /* bit per parameter set type seen */
-};
-
-static void scan_nal(void *user, const uint8_t *nal, size_t nal_len)
-{
-    struct nal_scan *s = user;
-    unsigned type = nal_type(s->codec, nal);
-
-    if (s->codec == HFX_CODEC_HEVC) {
-        /* HEVC also needs the 2-byte NAL header; IRAP pictures are 16..21. */
-        if (nal_len >= 2 && type >= 16 && type <= 21)
-            s->key = true;
-    } else if (type == 5) {
-        s->key = true;
-    }
-    if (is_parameter_set(s->codec, type))
-        s->params |= 1ull << type;
-}
-
 static enum hfx_status finish_packet(struct hfx_encoder *e, struct hfx_encoded *out)
 {
     const uint8_t *data = e->pkt->data;
     size_t len = (size_t)e->pkt->size;
-    struct nal_scan scan = {e->cfg.codec, false, 0};
-    bool has_params;
+    struct hfx_annexb_au au;
 
     if (e->cfg.codec == HFX_CODEC_AV1) {
         /* No NAL units; the sequence header comes in-band with keyframes. */
-        scan.key = (e->pkt->flags & AV_PKT_FLAG_KEY) != 0;
-        has_params = true;
+        au.key = (e->pkt->flags & AV_PKT_FLAG_KEY) != 0;
+        au.parameter_sets = true;
     } else {
-        hfx_h264_foreach_nal(data, len, scan_nal, &scan);
-        uint64_t all = e->cfg.codec == HFX_CODEC_HEVC ? 7ull << 32 : 3ull << 7;
-        has_params = scan.params == all;
-        if (scan.key && has_params && e->extradata_len == 0)
+        hfx_annexb_scan(e->cfg.codec, data, len, &au);
+        if (au.key && au.parameter_sets && e->extradata_len == 0)
             store_parameter_sets(e, data, len);
     }
-    if (scan.key && !has_params && e->extradata_len) {
+    if (au.key && !au.parameter_sets && e->extradata_len) {
         size_t need = e->extradata_len + len;
         if (need > e->out_cap) {
             uint8_t *grown = realloc(e->out, need);
@@ -932,7 +763,7 @@ static enum hfx_status finish_packet(struct hfx_encoder *e, struct hfx_encoded *
     out->len = len;
     out->pts = e->pkt->pts;
     out->dts = e->pkt->dts;
-    out->keyframe = scan.key;
+    out->keyframe = au.key;
     return HFX_OK;
 }
 
@@ -997,7 +828,7 @@ static enum hfx_status drain_to_pending(struct hfx_encoder *e)
             return ret == AVERROR_EOF ? HFX_OK : av_fail(e, HFX_LOG_ERROR, "drain", ret);
         }
         if (e->pending_count == MAX_PENDING) {
-            say(e, HFX_LOG_WARN, "%s: dropped a packet while reopening", e->backend->name);
+            say(e, HFX_LOG_WARN, "%s: dropped a packet while reopening", e->backend.name);
             av_packet_free(&pkt);
             continue;
         }
@@ -1020,13 +851,11 @@ enum hfx_status hfx_encoder_set_bitrate(struct hfx_encoder *e, uint32_t kbps)
     /* Closed or draining: the next open takes the new value. CQP has none. */
     if (e->state != STATE_OPEN || e->cfg.rate_control == HFX_RC_CQP)
         return HFX_OK;
-    if (in_place_bitrate(e)) {
-        /* kbit/s -> bit/s, a one-second buffer as at open; libx264 applies
-         * it with the next frame. */
-        int64_t bps = (int64_t)kbps * 1000;
-        e->ctx->bit_rate = bps;
-        e->ctx->rc_max_rate = bps;
-        e->ctx->rc_buffer_size = (int)bps;
+    const struct family *f = e->backend.family;
+    if (f->bitrate_in_place && f->bitrate_in_place(e->backend.name, &e->cfg)) {
+        /* The fields as at open; the encoder applies them with the next
+         * frame. */
+        set_rate_fields(e->ctx, &e->cfg);
         return HFX_OK;
     }
     av_packet_unref(e->pkt);

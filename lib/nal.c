@@ -1,85 +1,44 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * H.264 Annex-B scanning and avcC conversion (ITU-T H.264 Annex B,
- * ISO/IEC 14496-15 section 5.3.3.1). Inputs may come from an untrusted
- * peer or a misbehaving encoder: every read is checked against the end of
- * the buffer first.
+ * libhfx's H.264 helpers (hfx/h264.h): Annex-B scanning (ITU-T H.264 Annex
+ * B), the SPS's profile and level, and avcC conversion (ISO/IEC 14496-15
+ * section 5.3.3.1). The NAL unit scanning itself is the internal toolkit's
+ * (util/annexb.h), which libhfx-host's encoders share for H.264 and HEVC.
+ * Inputs may come from an untrusted peer or a misbehaving encoder: every
+ * read is checked against the end of the buffer first.
  */
 #include "hfx/h264.h"
 
 #include <string.h>
 
+#include "hfx/protocol.h"
+#include "util/annexb.h"
 #include "util/reader.h"
 
-#define NAL_TYPE_IDR 5
 #define NAL_TYPE_SPS 7
 #define NAL_TYPE_PPS 8
-
-/* Offset of the next 00 00 01 at or after `from`, or len if there is none. */
-static size_t find_start_code(const uint8_t *data, size_t len, size_t from)
-{
-    for (size_t i = from; len >= 3 && i <= len - 3; i++) {
-        if (data[i + 2] > 1) {
-            i += 2; /* no start code can begin at i, i+1 or i+2 */
-            continue;
-        }
-        if (data[i] == 0 && data[i + 1] == 0 && data[i + 2] == 1)
-            return i;
-    }
-    return len;
-}
 
 size_t hfx_h264_foreach_nal(const uint8_t *data, size_t len,
                             void (*fn)(void *user, const uint8_t *nal, size_t nal_len),
                             void *user)
 {
-    size_t count = 0;
-
-    if (!data)
-        return 0;
-    size_t pos = find_start_code(data, len, 0);
-    while (pos < len) {
-        size_t begin = pos + 3;
-        size_t next = find_start_code(data, len, begin);
-        size_t end = next;
-        /* Zero bytes before a start code are the leading byte of a 4-byte
-         * start code or trailing_zero_8bits (B.1.1), not NAL payload. */
-        while (end > begin && data[end - 1] == 0)
-            end--;
-        if (end > begin) {
-            if (fn)
-                fn(user, data + begin, end - begin);
-            count++;
-        }
-        pos = next;
-    }
-    return count;
-}
-
-/* Bit n set for every nal_unit_type n seen. */
-static void collect_type(void *user, const uint8_t *nal, size_t nal_len)
-{
-    uint32_t *seen = user;
-    (void)nal_len; /* foreach_nal never reports an empty NAL unit */
-    *seen |= 1u << (nal[0] & 0x1f);
-}
-
-static uint32_t nal_types(const uint8_t *data, size_t len)
-{
-    uint32_t seen = 0;
-    hfx_h264_foreach_nal(data, len, collect_type, &seen);
-    return seen;
+    return hfx_annexb_foreach(data, len, fn, user);
 }
 
 bool hfx_h264_is_idr(const uint8_t *data, size_t len)
 {
-    return (nal_types(data, len) & (1u << NAL_TYPE_IDR)) != 0;
+    struct hfx_annexb_au au;
+
+    hfx_annexb_scan(HFX_CODEC_H264, data, len, &au);
+    return au.key;
 }
 
 bool hfx_h264_has_parameter_sets(const uint8_t *data, size_t len)
 {
-    uint32_t want = (1u << NAL_TYPE_SPS) | (1u << NAL_TYPE_PPS);
-    return (nal_types(data, len) & want) == want;
+    struct hfx_annexb_au au;
+
+    hfx_annexb_scan(HFX_CODEC_H264, data, len, &au);
+    return au.parameter_sets;
 }
 
 struct sps_find {
@@ -113,7 +72,7 @@ bool hfx_h264_sps_profile_level(const uint8_t *data, size_t len, uint8_t *profil
 {
     struct sps_find f = {0};
 
-    hfx_h264_foreach_nal(data, len, find_sps, &f);
+    hfx_annexb_foreach(data, len, find_sps, &f);
     if (!f.found || f.have < sizeof(f.rbsp))
         return false;
     if (profile_idc)

@@ -76,8 +76,10 @@ static void slog(struct stream *s, enum hfx_log_level level, const char *fmt, ..
     char prefix[48];
     va_list ap;
 
-    snprintf(prefix, sizeof(prefix), "session %u stream %u: ", s->p.session_id,
-             s->p.stream_id);
+    /* Debug lines are written per frame; do not format a prefix no one reads. */
+    if (!s->p.log)
+        return;
+    snprintf(prefix, sizeof(prefix), "session %u stream %u: ", s->p.session_id, s->p.stream_id);
     va_start(ap, fmt);
     hfx_vlog(s->p.log, s->p.log_user, level, prefix, fmt, ap);
     va_end(ap);
@@ -343,8 +345,8 @@ static void encode_one(struct stream *s, struct stream_frame *f, bool force)
     st = hfx_encoder_send(s->enc, &f->pic, seq, force);
     stream_frame_release(f);
     if (st != HFX_OK) {
-        slog(s, HFX_LOG_WARN, "encode of frame %llu failed: %s",
-             (unsigned long long)in->frame_id, hfx_strerror(st));
+        slog(s, HFX_LOG_WARN, "encode of frame %llu failed: %s", (unsigned long long)in->frame_id,
+             hfx_strerror(st));
         answered(s, in);
         post_dropped(s, in->frame_id, in->seq, HFX_DROP_ENCODER);
         encoder_failed(s);

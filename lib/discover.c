@@ -10,7 +10,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,24 +17,10 @@
 #include <unistd.h>
 
 #include "transport-private.h"
+#include "util/text.h"
 
 #define SERIAL_PATH_CAP sizeof(((struct hfx_address *)0)->path)
 #define SYSFS_PORTS "/class/virtio-ports"
-
-/* snprintf that reports truncation instead of hiding it. */
-static bool fmt(char *buf, size_t cap, const char *format, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static bool fmt(char *buf, size_t cap, const char *format, ...)
-{
-    va_list ap;
-    int r;
-
-    va_start(ap, format);
-    r = vsnprintf(buf, cap, format, ap);
-    va_end(ap);
-    return r >= 0 && (size_t)r < cap;
-}
 
 static bool port_name_valid(const char *name, size_t len)
 {
@@ -96,8 +81,7 @@ static void insert_sorted(char out[][HFX_ADDRESS_MAX], size_t cap, size_t *n, co
 /* Every dir_path/ENT (dir_path = SYS/class/virtio-ports) whose name file holds name, as
  * serial:DEV/ENT, sorted, at most cap. */
 static enum hfx_status scan_sysfs(const char *dir_path, const char *dev, const char *name,
-                                  size_t len, char out[][HFX_ADDRESS_MAX], size_t cap,
-                                  size_t *n)
+                                  size_t len, char out[][HFX_ADDRESS_MAX], size_t cap, size_t *n)
 {
     char name_path[PATH_MAX], text[HFX_ADDRESS_MAX];
     struct dirent *ent;
@@ -109,7 +93,7 @@ static enum hfx_status scan_sysfs(const char *dir_path, const char *dev, const c
     while ((ent = readdir(dir)) != NULL) {
         if (ent->d_name[0] == '.')
             continue;
-        if (!fmt(name_path, sizeof(name_path), "%s/%s/name", dir_path, ent->d_name)) {
+        if (!hfx_text_format(name_path, sizeof(name_path), "%s/%s/name", dir_path, ent->d_name)) {
             closedir(dir);
             return HFX_E_TOO_LARGE;
         }
@@ -117,7 +101,7 @@ static enum hfx_status scan_sysfs(const char *dir_path, const char *dev, const c
             continue;
         /* The device node must fit a serial address's path. */
         if (strlen(dev) + 1 + strlen(ent->d_name) >= SERIAL_PATH_CAP ||
-            !fmt(text, sizeof(text), "serial:%s/%s", dev, ent->d_name)) {
+            !hfx_text_format(text, sizeof(text), "serial:%s/%s", dev, ent->d_name)) {
             closedir(dir);
             return HFX_E_TOO_LARGE;
         }
@@ -146,8 +130,8 @@ enum hfx_status hfx_discover_candidates(const struct hfx_discover_roots *roots,
         return len > HFX_PORT_NAME_MAX ? HFX_E_TOO_LARGE : HFX_E_ADDRESS;
     /* Both paths are built (and so checked) even when one is not used, so
      * that a root too long fails the same way whatever the tree holds. */
-    if (!fmt(link, sizeof(link), "%s/virtio-ports/%s", dev, name) ||
-        !fmt(ports, sizeof(ports), "%s" SYSFS_PORTS, sys))
+    if (!hfx_text_format(link, sizeof(link), "%s/virtio-ports/%s", dev, name) ||
+        !hfx_text_format(ports, sizeof(ports), "%s" SYSFS_PORTS, sys))
         return HFX_E_TOO_LARGE;
     if (stat(link, &st) == 0) {
         if (max > 0) {

@@ -15,7 +15,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,22 +23,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/text.h"
+
 #define PCI_DEVICES "/bus/pci/devices"
 #define IVSHMEM_VENDOR 0x1af4u
 #define IVSHMEM_DEVICE 0x1110u
-
-static void say(char *text, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void say(char *text, size_t cap, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!text || cap == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(text, cap, fmt, ap);
-    va_end(ap);
-}
 
 /* A sysfs attribute such as "0x1af4\n", at most 31 bytes. */
 static bool read_hex(const char *dir, const char *name, unsigned long long *out)
@@ -89,7 +77,7 @@ static enum hfx_status enable_device(const char *dir, char *text, size_t cap)
     err = errno;
     if (fd >= 0)
         close(fd);
-    say(text, cap, "cannot enable %s: %s", dir, strerror(err));
+    hfx_text_format(text, cap, "cannot enable %s: %s", dir, strerror(err));
     return HFX_E_IO;
 }
 
@@ -112,8 +100,7 @@ static enum hfx_status open_device(const char *dir, struct hfx_ivshmem **out, ch
     r->fd = -1;
     if ((size_t)snprintf(r->path, sizeof(r->path), "%s/resource2_wc", dir) >= sizeof(r->path) ||
         access(r->path, F_OK) != 0)
-        if ((size_t)snprintf(r->path, sizeof(r->path), "%s/resource2", dir) >=
-            sizeof(r->path)) {
+        if ((size_t)snprintf(r->path, sizeof(r->path), "%s/resource2", dir) >= sizeof(r->path)) {
             hfx_ivshmem_close(&r);
             return HFX_E_TOO_LARGE;
         }
@@ -124,14 +111,14 @@ static enum hfx_status open_device(const char *dir, struct hfx_ivshmem **out, ch
      * not say why. */
     r->size = sb.st_size > 0 ? (size_t)sb.st_size : 0;
     if (r->size < sizeof(copy)) {
-        say(text, cap, "%s holds no hfx region header (too small)", r->path);
+        hfx_text_format(text, cap, "%s holds no hfx region header (too small)", r->path);
         hfx_ivshmem_close(&r);
         return HFX_E_TRUNCATED;
     }
     if (flock(r->fd, LOCK_EX | LOCK_NB) != 0) {
         if (errno != EWOULDBLOCK)
             goto io_failed;
-        say(text, cap, "%s is in use by another encoder", r->path);
+        hfx_text_format(text, cap, "%s is in use by another encoder", r->path);
         hfx_ivshmem_close(&r);
         return HFX_E_BUSY;
     }
@@ -145,7 +132,8 @@ static enum hfx_status open_device(const char *dir, struct hfx_ivshmem **out, ch
     memcpy(copy, r->data, sizeof(copy));
     st = hfx_region_header_decode(copy, sizeof(copy), &h);
     if (st != HFX_OK) {
-        say(text, cap,
+        hfx_text_format(
+            text, cap,
             "%s holds no hfx region header (%s): is hfxd running with --shm-file on the file "
             "behind this device?",
             r->path, hfx_strerror(st));
@@ -153,8 +141,8 @@ static enum hfx_status open_device(const char *dir, struct hfx_ivshmem **out, ch
         return st;
     }
     if (h.size != r->size) {
-        say(text, cap, "%s: the header says %llu bytes, the BAR has %zu", r->path,
-            (unsigned long long)h.size, r->size);
+        hfx_text_format(text, cap, "%s: the header says %llu bytes, the BAR has %zu", r->path,
+                        (unsigned long long)h.size, r->size);
         hfx_ivshmem_close(&r);
         return HFX_E_SHM_RANGE;
     }
@@ -163,7 +151,7 @@ static enum hfx_status open_device(const char *dir, struct hfx_ivshmem **out, ch
     return HFX_OK;
 
 io_failed:
-    say(text, cap, "cannot map %s: %s", r->path, strerror(errno));
+    hfx_text_format(text, cap, "cannot map %s: %s", r->path, strerror(errno));
     hfx_ivshmem_close(&r);
     return HFX_E_IO;
 }
@@ -177,7 +165,7 @@ enum hfx_status hfx_ivshmem_open(const struct hfx_discover_roots *roots, const c
     struct dirent *ent;
     DIR *d;
 
-    say(error_text, error_cap, "%s", "");
+    hfx_text_format(error_text, error_cap, "%s", "");
     if (!out)
         return HFX_E_INVALID;
     *out = NULL;
@@ -190,15 +178,16 @@ enum hfx_status hfx_ivshmem_open(const struct hfx_discover_roots *roots, const c
         /* A PCI address names an entry of SYS/bus/pci/devices; a path is a
          * device directory. No "..": a name must not walk out of sysfs. */
         if (device[0] != '/' && (strchr(device, '/') || strcmp(device, "..") == 0)) {
-            say(error_text, error_cap, "%s is not a PCI address or a directory", device);
+            hfx_text_format(error_text, error_cap, "%s is not a PCI address or a directory",
+                            device);
             return HFX_E_ADDRESS;
         }
         if ((size_t)snprintf(dir, sizeof(dir), "%s%s%s", device[0] == '/' ? "" : devices,
                              device[0] == '/' ? "" : "/", device) >= sizeof(dir))
             return HFX_E_TOO_LARGE;
         if (!is_ivshmem(dir)) {
-            say(error_text, error_cap, "%s is not an ivshmem device (PCI %04x:%04x)", dir,
-                IVSHMEM_VENDOR, IVSHMEM_DEVICE);
+            hfx_text_format(error_text, error_cap, "%s is not an ivshmem device (PCI %04x:%04x)",
+                            dir, IVSHMEM_VENDOR, IVSHMEM_DEVICE);
             return HFX_E_ADDRESS;
         }
         return open_device(dir, out, error_text, error_cap);
@@ -207,8 +196,8 @@ enum hfx_status hfx_ivshmem_open(const struct hfx_discover_roots *roots, const c
     /* auto: every ivshmem device in turn, the first with an hfx header wins;
      * the error is the last candidate's. */
     d = opendir(devices);
-    say(error_text, error_cap, "no ivshmem device (PCI %04x:%04x) in %s", IVSHMEM_VENDOR,
-        IVSHMEM_DEVICE, devices);
+    hfx_text_format(error_text, error_cap, "no ivshmem device (PCI %04x:%04x) in %s",
+                    IVSHMEM_VENDOR, IVSHMEM_DEVICE, devices);
     while (d && (ent = readdir(d)) != NULL) {
         if (ent->d_name[0] == '.')
             continue;

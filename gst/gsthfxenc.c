@@ -384,6 +384,7 @@ gst_hfx_enc_get_property (GObject * object, guint prop_id, GValue * value,
     GParamSpec * pspec)
 {
   GstHfxEnc *self = GST_HFX_ENC (object);
+  GstHfxSessionStatus status;
   guint64 fallback_frames;
 
   switch (prop_id) {
@@ -395,7 +396,8 @@ gst_hfx_enc_get_property (GObject * object, guint prop_id, GValue * value,
               fallback_frames));
       return;
     case PROP_CONNECTED:
-      g_value_set_boolean (value, gst_hfx_session_is_connected (self->session));
+      gst_hfx_session_get_status (self->session, &status);
+      g_value_set_boolean (value, status.connected);
       return;
     default:
       break;
@@ -455,7 +457,7 @@ fallback_name (GstHfxEnc * self)
 static void
 update_latency (GstHfxEnc * self)
 {
-  guint window = gst_hfx_session_window (self->session);
+  GstHfxSessionStatus status;
   GstClockTime latency;
   gint fps_n, fps_d;
 
@@ -465,12 +467,13 @@ update_latency (GstHfxEnc * self)
   GST_OBJECT_UNLOCK (self);
   if (fps_n <= 0 || fps_d <= 0)
     return;
-  latency = gst_util_uint64_scale_ceil ((guint64) window * GST_SECOND, fps_d,
-      fps_n);
+  gst_hfx_session_get_status (self->session, &status);
+  latency = gst_util_uint64_scale_ceil ((guint64) status.window * GST_SECOND,
+      fps_d, fps_n);
   g_mutex_lock (&self->latency_lock);
   if (latency != self->latency) {
     GST_INFO_OBJECT (self, "latency %" GST_TIME_FORMAT " (%u frames at %d/%d)",
-        GST_TIME_ARGS (latency), window, fps_n, fps_d);
+        GST_TIME_ARGS (latency), status.window, fps_n, fps_d);
     self->latency = latency;
     gst_video_encoder_set_latency (GST_VIDEO_ENCODER (self), latency, latency);
   }
@@ -1084,9 +1087,11 @@ static gboolean
 gst_hfx_enc_propose_allocation (GstVideoEncoder * enc, GstQuery * query)
 {
   GstHfxEnc *self = GST_HFX_ENC (enc);
+  GstHfxSessionStatus status;
 
   gst_query_add_allocation_meta (query, GST_VIDEO_META_API_TYPE, NULL);
-  if (self->shm && gst_hfx_session_shm_ready (self->session))
+  gst_hfx_session_get_status (self->session, &status);
+  if (self->shm && status.shm_ready)
     gst_hfx_shm_frames_propose (self->shm, query);
   return GST_VIDEO_ENCODER_CLASS (parent_class)->propose_allocation (enc,
       query);

@@ -37,6 +37,7 @@
 
 #include <glib-unix.h>
 
+#include "hfx/h264.h"
 #include "util/percentile.h"
 #include "util/token.h"
 
@@ -387,28 +388,26 @@ record_rtt (GstHfxSession * s, guint64 id)
   s->rtt_count++;
 }
 
+/* Keeps the first SPS (without its NAL header byte) for profile and level
+ * in the caps. */
+static void
+keep_sps (void *user, const uint8_t * nal, size_t len)
+{
+  GstHfxSession *s = user;
+
+  if (s->sps_len > 0 || len < 2 || (nal[0] & 0x1f) != 7)
+    return;
+  s->sps_len = MIN (len - 1, sizeof (s->sps));
+  memcpy (s->sps, nal + 1, s->sps_len);
+}
+
 static void
 note_configured (GstHfxSession * s, const struct hfx_configured *c)
 {
   s->configured = TRUE;
   g_strlcpy (s->backend, c->encoder, sizeof (s->backend));
   s->sps_len = 0;
-  /* Keep the SPS (without its NAL header byte) for profile and level in
-   * the caps. */
-  for (gsize i = 0; i + 4 < c->extradata_len; i++) {
-    const guint8 *p = c->extradata + i;
-    if (p[0] == 0 && p[1] == 0 && p[2] == 1 && (p[3] & 0x1f) == 7) {
-      gsize end = i + 4;
-      while (end + 2 < c->extradata_len && !(c->extradata[end] == 0
-              && c->extradata[end + 1] == 0 && c->extradata[end + 2] <= 1))
-        end++;
-      if (end + 2 >= c->extradata_len)
-        end = c->extradata_len;
-      s->sps_len = MIN (end - (i + 4), sizeof (s->sps));
-      memcpy (s->sps, p + 4, s->sps_len);
-      break;
-    }
-  }
+  hfx_h264_foreach_nal (c->extradata, c->extradata_len, keep_sps, s);
 }
 
 /* Drains the client's events (lock held) into answers and host errors.
@@ -848,37 +847,14 @@ gst_hfx_session_count_dropped (GstHfxSession * s)
   g_mutex_unlock (&s->lock);
 }
 
-gboolean
-gst_hfx_session_is_connected (GstHfxSession * s)
+void
+gst_hfx_session_get_status (GstHfxSession * s, GstHfxSessionStatus * status)
 {
-  gboolean connected;
-
   g_mutex_lock (&s->lock);
-  connected = s->client != NULL;
+  status->connected = s->client != NULL;
+  status->window = window (s);
+  status->shm_ready = s->shm && s->shm_ready;
   g_mutex_unlock (&s->lock);
-  return connected;
-}
-
-guint
-gst_hfx_session_window (GstHfxSession * s)
-{
-  guint w;
-
-  g_mutex_lock (&s->lock);
-  w = window (s);
-  g_mutex_unlock (&s->lock);
-  return w;
-}
-
-gboolean
-gst_hfx_session_shm_ready (GstHfxSession * s)
-{
-  gboolean ready;
-
-  g_mutex_lock (&s->lock);
-  ready = s->shm && s->shm_ready;
-  g_mutex_unlock (&s->lock);
-  return ready;
 }
 
 gsize

@@ -113,14 +113,19 @@ void gst_hfx_session_set_bitrate (GstHfxSession * session, guint kbps);
 /* A frame that did not reach the host, for the stats. */
 void gst_hfx_session_count_dropped (GstHfxSession * session);
 
-gboolean gst_hfx_session_is_connected (GstHfxSession * session);
+/* What the element reads of the session, taken at once under its lock. */
+typedef struct
+{
+  gboolean connected;
+  /* The frames that may be in flight: max_in_flight, bounded by the
+   * host's window while connected (docs/protocol.md §6). */
+  guint window;
+  /* Whether frames in the shm frames' pool reach the host now. */
+  gboolean shm_ready;
+} GstHfxSessionStatus;
 
-/* The frames that may be in flight: max_in_flight, bounded by the host's
- * window while connected (docs/protocol.md §6). */
-guint gst_hfx_session_window (GstHfxSession * session);
-
-/* Whether frames in the shm frames' pool reach the host now. */
-gboolean gst_hfx_session_shm_ready (GstHfxSession * session);
+void gst_hfx_session_get_status (GstHfxSession * session,
+    GstHfxSessionStatus * status);
 
 /* The SPS of the configured stream (without its NAL header byte), from the
  * host's CONFIGURED (docs/protocol.md §5.2). Returns its length, 0 when

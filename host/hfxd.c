@@ -92,7 +92,7 @@ static void usage(FILE *f)
             "                               (default 64; an existing file keeps its size)\n"
             "      --token-file PATH        require this token (first line of PATH);\n"
             "                               needed to listen on a non-loopback TCP address\n"
-            "  -v, --verbose                more log output (repeat for debug)\n"
+            "  -v, --verbose                debug log output, FFmpeg's included\n"
             "  -q, --quiet                  warnings and errors only\n"
             "  -h, --help                   this text\n"
             "      --version                print the version\n"

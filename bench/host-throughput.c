@@ -10,9 +10,16 @@
  * Then hfxd's peak RSS with 4 sessions at 1080p, and aggregate fps for 1,
  * 2, 4 and 8 sessions at 1280x720.
  *
- * Usage: host-throughput OUT_DIR [FRAMES]   (HFXD names the hfxd binary)
+ * Every encoder in the run has the same threads: THREADS for the direct
+ * encoder's thread_count, hfxd's --encoder-threads and the bare encoders;
+ * 0 (the default) leaves each at libx264's own choice (one per core, with
+ * sliced threads under zerolatency), as hfxd does by default.
+ *
+ * Usage: host-throughput OUT_DIR [FRAMES [THREADS]]   (HFXD names the hfxd
+ * binary)
  */
 #include <fcntl.h>
+#include <malloc.h>
 #include <libavcodec/avcodec.h>
 #include <libavutil/opt.h>
 #include <pthread.h>
@@ -80,7 +87,7 @@ struct direct {
     uint32_t w, h;
 };
 
-static void direct_open(struct direct *d, uint32_t w, uint32_t h)
+static void direct_open(struct direct *d, uint32_t w, uint32_t h, unsigned threads)
 {
     const AVCodec *codec = avcodec_find_encoder_by_name("libx264");
 
@@ -99,6 +106,9 @@ static void direct_open(struct direct *d, uint32_t w, uint32_t h)
     d->ctx->bit_rate = BITRATE_KBPS * 1000LL;
     d->ctx->max_b_frames = 0;
     d->ctx->gop_size = 300;
+    /* libavcodec's libx264 wrapper defaults to 0 (x264's auto), which is
+     * also what hfx_encoder leaves alone at 0. */
+    d->ctx->thread_count = (int)threads;
     av_opt_set(d->ctx->priv_data, "preset", "ultrafast", 0);
     av_opt_set(d->ctx->priv_data, "tune", "zerolatency", 0);
     if (avcodec_open2(d->ctx, codec, NULL) < 0)
@@ -139,11 +149,11 @@ static void direct_close(struct direct *d)
     av_packet_free(&d->pkt);
 }
 
-static void run_direct(const struct source *s, unsigned frames, struct result *r)
+static void run_direct(const struct source *s, unsigned frames, unsigned threads, struct result *r)
 {
     struct direct d;
 
-    direct_open(&d, s->img[0].width, s->img[0].height);
+    direct_open(&d, s->img[0].width, s->img[0].height, threads);
     r->lat_ms = calloc(frames, sizeof(double));
     double t0 = now_s();
     for (unsigned i = 0; i < frames; i++)
@@ -178,10 +188,15 @@ static void *run_session(void *arg)
     uint8_t *shm = NULL;
     uint32_t region = 0;
     double *sent = calloc(j->frames, sizeof(double));
-    struct hfx_configure cfg = {.codec = HFX_CODEC_H264, .width = img0->width,
-                                .height = img0->height, .fourcc = HFX_FORMAT_NV12,
-                                .fps_num = 30, .fps_den = 1, .bitrate_kbps = BITRATE_KBPS,
-                                .keyint_frames = 300, .encoder = "libx264"};
+    struct hfx_configure cfg = {.codec = HFX_CODEC_H264,
+                                .width = img0->width,
+                                .height = img0->height,
+                                .fourcc = HFX_FORMAT_NV12,
+                                .fps_num = 30,
+                                .fps_den = 1,
+                                .bitrate_kbps = BITRATE_KBPS,
+                                .keyint_frames = 300,
+                                .encoder = "libx264"};
     struct hfx_event ev;
     unsigned answered = 0;
 
@@ -271,16 +286,16 @@ static void *run_session(void *arg)
 }
 
 /* n sessions at once; returns aggregate fps (all frames / wall time). */
-static double run_sessions(const char *addr, const struct source *s, unsigned n,
-                           unsigned frames, bool shm)
+static double run_sessions(const char *addr, const struct source *s, unsigned n, unsigned frames,
+                           bool shm)
 {
     struct session_job *jobs = calloc(n, sizeof(*jobs));
     pthread_t *t = calloc(n, sizeof(*t));
     double t0 = now_s();
 
     for (unsigned i = 0; i < n; i++) {
-        jobs[i] = (struct session_job){.address = addr, .src = s, .frames = frames,
-                                       .window = 4, .shm = shm};
+        jobs[i] = (struct session_job){
+            .address = addr, .src = s, .frames = frames, .window = 4, .shm = shm};
         pthread_create(&t[i], NULL, run_session, &jobs[i]);
     }
     for (unsigned i = 0; i < n; i++)
@@ -311,6 +326,7 @@ static long peak_rss_kb(pid_t pid)
 struct bare_job {
     const struct source *src;
     unsigned frames;
+    unsigned threads;
 };
 
 /* One encoder as hfxd opens it (hfx_encoder_open, libx264), on a thread of
@@ -320,14 +336,19 @@ static void *bare_encoder(void *arg)
 {
     struct bare_job *j = arg;
     const struct hfx_image *img0 = &j->src->img[0];
-    struct hfx_configure cfg = {.codec = HFX_CODEC_H264, .width = img0->width,
-                                .height = img0->height, .fourcc = HFX_FORMAT_NV12,
-                                .fps_num = 30, .fps_den = 1, .bitrate_kbps = BITRATE_KBPS,
+    struct hfx_configure cfg = {.codec = HFX_CODEC_H264,
+                                .width = img0->width,
+                                .height = img0->height,
+                                .fourcc = HFX_FORMAT_NV12,
+                                .fps_num = 30,
+                                .fps_den = 1,
+                                .bitrate_kbps = BITRATE_KBPS,
                                 .keyint_frames = 300};
+    struct hfx_encoder_options opts = {.name = "libx264", .threads = j->threads};
     struct hfx_encoder *e = NULL;
     struct hfx_encoded out;
 
-    if (hfx_encoder_open(&cfg, "libx264", NULL, NULL, &e) != HFX_OK)
+    if (hfx_encoder_open_with(&cfg, &opts, &e) != HFX_OK)
         die("bare encoder");
     for (unsigned i = 0; i < j->frames; i++) {
         const struct hfx_image *src = &j->src->img[i % SOURCE_FRAMES];
@@ -345,16 +366,19 @@ static void *bare_encoder(void *arg)
 /* Child mode (--bare-encoders N): run N encoders at once in a fresh
  * process and print its peak RSS minus the source frames it rendered, i.e.
  * what the encoders need in a process like hfxd. */
-static int bare_main(unsigned n)
+static int bare_main(unsigned n, unsigned threads)
 {
     struct source s;
     pthread_t t[16];
     size_t source_kb = 0;
 
+    /* As hfxd (host/hfxd.c): one malloc arena, so that the baseline's heap
+     * is laid out as the daemon's. */
+    mallopt(M_ARENA_MAX, 1);
     make_source(&s, 1920, 1080);
     for (int i = 0; i < SOURCE_FRAMES; i++)
         source_kb += s.img[i].size / 1024;
-    struct bare_job j = {.src = &s, .frames = 60};
+    struct bare_job j = {.src = &s, .frames = 60, .threads = threads};
     for (unsigned i = 0; i < n && i < 16; i++)
         pthread_create(&t[i], NULL, bare_encoder, &j);
     for (unsigned i = 0; i < n && i < 16; i++)
@@ -364,12 +388,12 @@ static int bare_main(unsigned n)
     return 0;
 }
 
-static long bare_encoders_peak_kb(unsigned n)
+static long bare_encoders_peak_kb(unsigned n, unsigned threads)
 {
-    char cmd[64];
+    char cmd[80];
     long kb = -1;
 
-    snprintf(cmd, sizeof(cmd), "/proc/%d/exe --bare-encoders %u", (int)getpid(), n);
+    snprintf(cmd, sizeof(cmd), "/proc/%d/exe --bare-encoders %u %u", (int)getpid(), n, threads);
     FILE *p = popen(cmd, "r");
     if (!p || fscanf(p, "%ld", &kb) != 1)
         kb = -1;
@@ -380,10 +404,13 @@ static long bare_encoders_peak_kb(unsigned n)
 
 int main(int argc, char **argv)
 {
-    if (argc == 3 && strcmp(argv[1], "--bare-encoders") == 0)
-        return bare_main((unsigned)atoi(argv[2]));
+    if (argc == 4 && strcmp(argv[1], "--bare-encoders") == 0)
+        return bare_main((unsigned)atoi(argv[2]), (unsigned)atoi(argv[3]));
     const char *out = argc > 1 ? argv[1] : "bench/results";
     unsigned frames = argc > 2 ? (unsigned)atoi(argv[2]) : 600;
+    unsigned threads = argc > 3 ? (unsigned)atoi(argv[3]) : 0;
+    char threads_arg[16];
+    const char *const hfxd_args[] = {"--quiet", "--encoder-threads", threads_arg, NULL};
     struct source s1080, s720;
     struct result direct = {0};
     struct hfxd_process d;
@@ -392,7 +419,10 @@ int main(int argc, char **argv)
 
     make_source(&s1080, 1920, 1080);
     make_source(&s720, 1280, 720);
-    hfxd_start(&d, -1, (const char *const[]){"--quiet", NULL});
+    if (frames < 8 || threads > HFX_ENCODER_MAX_THREADS)
+        die("usage: host-throughput OUT_DIR [FRAMES (>= 8) [THREADS (0 = auto)]]");
+    snprintf(threads_arg, sizeof(threads_arg), "%u", threads);
+    hfxd_start(&d, -1, hfxd_args);
 
     /* (a), (b), (c) take turns, ROUNDS times: a slow spell on this shared
      * machine then hits all three, and the median ratio over rounds is
@@ -404,9 +434,9 @@ int main(int argc, char **argv)
         direct = (struct result){0};
         fprintf(stderr, "round %d: (a) libavcodec direct, %u frames 1920x1080 NV12...\n",
                 round + 1, frames);
-        run_direct(&s1080, frames, &direct);
-        inl = (struct session_job){.address = d.unix_addr, .src = &s1080, .frames = frames,
-                                   .window = 4};
+        run_direct(&s1080, frames, threads, &direct);
+        inl = (struct session_job){
+            .address = d.unix_addr, .src = &s1080, .frames = frames, .window = 4};
         fprintf(stderr, "round %d: (b) hfxd INLINE...\n", round + 1);
         run_session(&inl);
         shm = inl;
@@ -420,8 +450,7 @@ int main(int argc, char **argv)
         ratio_inl[round] = inl.r.fps / direct.fps;
         ratio_shm[round] = shm.r.fps / direct.fps;
         fprintf(stderr, "round %d: direct %.1f fps, inline %.1f (%.3f), shm %.1f (%.3f)\n",
-                round + 1, direct.fps, inl.r.fps, ratio_inl[round], shm.r.fps,
-                ratio_shm[round]);
+                round + 1, direct.fps, inl.r.fps, ratio_inl[round], shm.r.fps, ratio_shm[round]);
         if (round + 1 < ROUNDS) {
             free(inl.r.lat_ms);
             free(shm.r.lat_ms);
@@ -437,7 +466,7 @@ int main(int argc, char **argv)
     inl1.r = shm1.r = (struct result){0};
     inl1.frames = shm1.frames = frames / 2;
     fprintf(stderr, "round trip, one frame in flight, paired with direct encodes...\n");
-    direct_open(&pair_enc, 1920, 1080);
+    direct_open(&pair_enc, 1920, 1080, threads);
     inl1.pair = shm1.pair = &pair_enc;
     inl1.direct_ms = calloc(inl1.frames, sizeof(double));
     shm1.direct_ms = calloc(shm1.frames, sizeof(double));
@@ -451,42 +480,47 @@ int main(int argc, char **argv)
     csv = fopen(path, "w");
     if (!csv)
         die("cannot write the CSV");
-    fprintf(csv, "case,fps,ratio_to_direct,latency_p50_ms,latency_p99_ms,"
+    fprintf(csv, "case,encoder_threads,fps,ratio_to_direct,latency_p50_ms,latency_p99_ms,"
                  "beyond_encode_p50_ms,beyond_encode_p99_ms,dropped\n");
-    fprintf(csv, "direct,%.1f,1.000,%.3f,%.3f,0,0,0\n", median(fps_a, ROUNDS),
-            pct(&direct, 50), pct(&direct, 99));
-    fprintf(csv, "hfxd-inline,%.1f,%.3f,%.3f,%.3f,%.3f,%.3f,%u\n", median(fps_b, ROUNDS),
-            median(ratio_inl, ROUNDS), pct(&inl1.r, 50), pct(&inl1.r, 99),
-            pct(&inl1.beyond, 50), pct(&inl1.beyond, 99), inl.dropped);
-    fprintf(csv, "hfxd-shm,%.1f,%.3f,%.3f,%.3f,%.3f,%.3f,%u\n", median(fps_c, ROUNDS),
-            median(ratio_shm, ROUNDS), pct(&shm1.r, 50), pct(&shm1.r, 99),
+    fprintf(csv, "direct,%s,%.1f,1.000,%.3f,%.3f,0,0,0\n", threads ? threads_arg : "auto",
+            median(fps_a, ROUNDS), pct(&direct, 50), pct(&direct, 99));
+    fprintf(csv, "hfxd-inline,%s,%.1f,%.3f,%.3f,%.3f,%.3f,%.3f,%u\n",
+            threads ? threads_arg : "auto", median(fps_b, ROUNDS), median(ratio_inl, ROUNDS),
+            pct(&inl1.r, 50), pct(&inl1.r, 99), pct(&inl1.beyond, 50), pct(&inl1.beyond, 99),
+            inl.dropped);
+    fprintf(csv, "hfxd-shm,%s,%.1f,%.3f,%.3f,%.3f,%.3f,%.3f,%u\n", threads ? threads_arg : "auto",
+            median(fps_c, ROUNDS), median(ratio_shm, ROUNDS), pct(&shm1.r, 50), pct(&shm1.r, 99),
             pct(&shm1.beyond, 50), pct(&shm1.beyond, 99), shm.dropped);
     fclose(csv);
-    fprintf(stderr, "median over %d rounds: direct %.1f fps, inline %.1f (%.3f), shm %.1f "
-                    "(%.3f)\n", ROUNDS, median(fps_a, ROUNDS), median(fps_b, ROUNDS),
-            median(ratio_inl, ROUNDS), median(fps_c, ROUNDS), median(ratio_shm, ROUNDS));
+    fprintf(stderr,
+            "median over %d rounds: direct %.1f fps, inline %.1f (%.3f), shm %.1f "
+            "(%.3f)\n",
+            ROUNDS, median(fps_a, ROUNDS), median(fps_b, ROUNDS), median(ratio_inl, ROUNDS),
+            median(fps_c, ROUNDS), median(ratio_shm, ROUNDS));
 
     /* Peak RSS with 4 sessions at 1080p, in a fresh hfxd. */
     struct hfxd_process d4;
-    hfxd_start(&d4, -1, (const char *const[]){"--quiet", NULL});
+    hfxd_start(&d4, -1, hfxd_args);
     fprintf(stderr, "4 sessions at 1080p...\n");
     double fps4 = run_sessions(d4.unix_addr, &s1080, 4, frames / 4, false);
     long rss = peak_rss_kb(d4.pid);
     if (!hfxd_stop(&d4))
         die("hfxd did not exit cleanly");
     /* Baseline: the four encoders alone, in a fresh process. */
-    long bare = bare_encoders_peak_kb(4);
+    long bare = bare_encoders_peak_kb(4, threads);
 
     snprintf(path, sizeof(path), "%s/host-sessions.csv", out);
     csv = fopen(path, "w");
     if (!csv)
         die("cannot write the CSV");
-    fprintf(csv, "sessions,size,aggregate_fps,hfxd_peak_rss_mb,bare_encoders_peak_rss_mb\n");
-    fprintf(csv, "4,1920x1080,%.1f,%.1f,%.1f\n", fps4, rss / 1024.0, bare / 1024.0);
+    fprintf(csv, "sessions,size,encoder_threads,aggregate_fps,hfxd_peak_rss_mb,"
+                 "bare_encoders_peak_rss_mb\n");
+    fprintf(csv, "4,1920x1080,%s,%.1f,%.1f,%.1f\n", threads ? threads_arg : "auto", fps4,
+            rss / 1024.0, bare / 1024.0);
     for (unsigned n = 1; n <= 8; n *= 2) {
         fprintf(stderr, "%u sessions at 720p...\n", n);
         double fps = run_sessions(d.unix_addr, &s720, n, frames / 4, false);
-        fprintf(csv, "%u,1280x720,%.1f,,\n", n, fps);
+        fprintf(csv, "%u,1280x720,%s,%.1f,,\n", n, threads ? threads_arg : "auto", fps);
     }
     fclose(csv);
     fprintf(stderr, "peak RSS with 4 sessions at 1080p: hfxd %.1f MB, 4 bare encoders %.1f MB\n",

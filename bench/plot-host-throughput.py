@@ -26,7 +26,8 @@ def main():
                 f'{float(r["fps"]):.0f} fps', ha="center", fontsize=9)
     ax.set_ylim(0, 1.2)
     ax.set_ylabel("fps relative to libavcodec direct")
-    ax.set_title("1920x1080 NV12, libx264 ultrafast zerolatency")
+    ax.set_title("1920x1080 NV12, libx264 ultrafast zerolatency,\n"
+                 f'encoder threads {thr[0].get("encoder_threads", "?")} in every case')
     ax.legend(loc="lower right", fontsize=8)
 
     ax = axes[1]

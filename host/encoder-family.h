@@ -77,4 +77,10 @@ void family_set_int(const struct family_call *c, const char *key, int64_t val);
  * need nothing for ABR and CBR. */
 void family_rate_control_qp(const struct family_call *c);
 
+/* For rate_control of the families that name the mode in one option, key,
+ * with value cbr or cqp, and take CQP's quantizer as option qp; ABR needs
+ * nothing. */
+void family_rate_control_mode(const struct family_call *c, const char *key, const char *cbr,
+                              const char *cqp);
+
 #endif /* HFX_HOST_ENCODER_FAMILY_H */

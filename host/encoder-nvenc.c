@@ -20,16 +20,12 @@ static void nvenc_latency(const struct family_call *c)
 
 static void nvenc_rate_control(const struct family_call *c)
 {
-    if (c->cfg->rate_control == HFX_RC_CBR) {
-        family_set(c, "rc", "cbr");
-    } else if (c->cfg->rate_control == HFX_RC_CQP) {
-        family_set(c, "rc", "constqp");
-        family_set_int(c, "qp", c->cfg->quality);
-    }
+    family_rate_control_mode(c, "rc", "cbr", "constqp");
 }
 
 const struct family family_nvenc = {
-    .encoder = {[HFX_CODEC_H264] = "h264_nvenc", [HFX_CODEC_HEVC] = "hevc_nvenc",
+    .encoder = {[HFX_CODEC_H264] = "h264_nvenc",
+                [HFX_CODEC_HEVC] = "hevc_nvenc",
                 [HFX_CODEC_AV1] = "av1_nvenc"},
     .baseline = "baseline",
     .latency = nvenc_latency,

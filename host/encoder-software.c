@@ -21,7 +21,9 @@ static void x26x_latency(const struct family_call *c)
         family_set(c, "x265-params", "log-level=error");
 }
 
-static void x26x_rate_control(const struct family_call *c)
+/* CQP as crf: x264's and x265's constant quality, and libaom's (its
+ * libavcodec wrapper has no qp; crf with no bitrate selects end-usage q). */
+static void rate_control_crf(const struct family_call *c)
 {
     /* CBR is the context's fields alone. No nal-hrd=cbr: with NAL HRD x264
      * refuses to change VBV parameters at run time ("VBV parameters cannot
@@ -48,7 +50,7 @@ const struct family family_x26x = {
     /* x264's "baseline" is constrained baseline (it sets constraint_set1). */
     .baseline = "baseline",
     .latency = x26x_latency,
-    .rate_control = x26x_rate_control,
+    .rate_control = rate_control_crf,
     .bitrate_in_place = x26x_bitrate_in_place,
 };
 
@@ -84,5 +86,5 @@ static void aom_latency(const struct family_call *c)
 const struct family family_aom = {
     .encoder = {[HFX_CODEC_AV1] = "libaom-av1"},
     .latency = aom_latency,
-    .rate_control = family_rate_control_qp,
+    .rate_control = rate_control_crf,
 };

@@ -17,16 +17,12 @@ static void vaapi_latency(const struct family_call *c)
 
 static void vaapi_rate_control(const struct family_call *c)
 {
-    if (c->cfg->rate_control == HFX_RC_CBR) {
-        family_set(c, "rc_mode", "CBR");
-    } else if (c->cfg->rate_control == HFX_RC_CQP) {
-        family_set(c, "rc_mode", "CQP");
-        family_set_int(c, "qp", c->cfg->quality);
-    }
+    family_rate_control_mode(c, "rc_mode", "CBR", "CQP");
 }
 
 const struct family family_vaapi = {
-    .encoder = {[HFX_CODEC_H264] = "h264_vaapi", [HFX_CODEC_HEVC] = "hevc_vaapi",
+    .encoder = {[HFX_CODEC_H264] = "h264_vaapi",
+                [HFX_CODEC_HEVC] = "hevc_vaapi",
                 [HFX_CODEC_AV1] = "av1_vaapi"},
     .baseline = "constrained_baseline",
     .latency = vaapi_latency,

@@ -299,13 +299,34 @@ static void test_profiles(void)
     }
 }
 
-static void test_roundtrip_nv12(void) { check_roundtrip(HFX_FORMAT_NV12, 320, 240, 30); }
-static void test_roundtrip_i420(void) { check_roundtrip(HFX_FORMAT_I420, 320, 240, 30); }
-static void test_roundtrip_bgrx(void) { check_roundtrip(HFX_FORMAT_BGRX, 320, 240, 30); }
-static void test_roundtrip_bgra(void) { check_roundtrip(HFX_FORMAT_BGRA, 320, 240, 30); }
-static void test_roundtrip_rgbx(void) { check_roundtrip(HFX_FORMAT_RGBX, 320, 240, 30); }
-static void test_roundtrip_rgba(void) { check_roundtrip(HFX_FORMAT_RGBA, 320, 240, 30); }
-static void test_roundtrip_720p(void) { check_roundtrip(HFX_FORMAT_BGRX, 1280, 720, 30); }
+static void test_roundtrip_nv12(void)
+{
+    check_roundtrip(HFX_FORMAT_NV12, 320, 240, 30);
+}
+static void test_roundtrip_i420(void)
+{
+    check_roundtrip(HFX_FORMAT_I420, 320, 240, 30);
+}
+static void test_roundtrip_bgrx(void)
+{
+    check_roundtrip(HFX_FORMAT_BGRX, 320, 240, 30);
+}
+static void test_roundtrip_bgra(void)
+{
+    check_roundtrip(HFX_FORMAT_BGRA, 320, 240, 30);
+}
+static void test_roundtrip_rgbx(void)
+{
+    check_roundtrip(HFX_FORMAT_RGBX, 320, 240, 30);
+}
+static void test_roundtrip_rgba(void)
+{
+    check_roundtrip(HFX_FORMAT_RGBA, 320, 240, 30);
+}
+static void test_roundtrip_720p(void)
+{
+    check_roundtrip(HFX_FORMAT_BGRX, 1280, 720, 30);
+}
 
 static void test_force_idr(void)
 {
@@ -372,8 +393,14 @@ static void check_threads(unsigned threads)
     hfx_encoder_free(&e);
 }
 
-static void test_threads_one(void) { check_threads(1); }
-static void test_threads_three(void) { check_threads(3); }
+static void test_threads_one(void)
+{
+    check_threads(1);
+}
+static void test_threads_three(void)
+{
+    check_threads(3);
+}
 
 static void test_threads_rejected(void)
 {
@@ -433,8 +460,14 @@ static void check_bitrate_change(uint8_t rate_control)
     hfx_encoder_free(&e);
 }
 
-static void test_bitrate_change_abr(void) { check_bitrate_change(HFX_RC_ABR); }
-static void test_bitrate_change_cbr(void) { check_bitrate_change(HFX_RC_CBR); }
+static void test_bitrate_change_abr(void)
+{
+    check_bitrate_change(HFX_RC_ABR);
+}
+static void test_bitrate_change_cbr(void)
+{
+    check_bitrate_change(HFX_RC_CBR);
+}
 
 static void test_flush_then_send(void)
 {
@@ -497,29 +530,55 @@ static void test_bad_stride(void)
     hfx_encoder_free(&e);
 }
 
-static void expect_open(const struct hfx_configure *cfg, const char *name,
-                        enum hfx_status want)
+static void expect_open(const struct hfx_configure *cfg, const char *name, enum hfx_status want)
 {
     struct hfx_encoder *e = (struct hfx_encoder *)&e; /* must be reset to NULL */
     CHECK_STATUS(hfx_encoder_open(cfg, name, record_log, NULL, &e), want);
     CHECK(e == NULL);
 }
 
-enum field { F_FOURCC, F_CODEC, F_FPS_NUM, F_FPS_DEN, F_BITRATE, F_PROFILE, F_LATENCY, F_RC,
-             F_QUALITY };
+enum field {
+    F_FOURCC,
+    F_CODEC,
+    F_FPS_NUM,
+    F_FPS_DEN,
+    F_BITRATE,
+    F_PROFILE,
+    F_LATENCY,
+    F_RC,
+    F_QUALITY
+};
 
 static void set_field(struct hfx_configure *cfg, enum field f, uint32_t v)
 {
     switch (f) {
-    case F_FOURCC: cfg->fourcc = v; break;
-    case F_CODEC: cfg->codec = v; break;
-    case F_FPS_NUM: cfg->fps_num = v; break;
-    case F_FPS_DEN: cfg->fps_den = v; break;
-    case F_BITRATE: cfg->bitrate_kbps = v; break;
-    case F_PROFILE: cfg->profile = (uint8_t)v; break;
-    case F_LATENCY: cfg->latency = (uint8_t)v; break;
-    case F_RC: cfg->rate_control = (uint8_t)v; break;
-    case F_QUALITY: cfg->quality = (uint8_t)v; break;
+    case F_FOURCC:
+        cfg->fourcc = v;
+        break;
+    case F_CODEC:
+        cfg->codec = v;
+        break;
+    case F_FPS_NUM:
+        cfg->fps_num = v;
+        break;
+    case F_FPS_DEN:
+        cfg->fps_den = v;
+        break;
+    case F_BITRATE:
+        cfg->bitrate_kbps = v;
+        break;
+    case F_PROFILE:
+        cfg->profile = (uint8_t)v;
+        break;
+    case F_LATENCY:
+        cfg->latency = (uint8_t)v;
+        break;
+    case F_RC:
+        cfg->rate_control = (uint8_t)v;
+        break;
+    case F_QUALITY:
+        cfg->quality = (uint8_t)v;
+        break;
     }
 }
 
@@ -578,8 +637,8 @@ static void test_rejects(void)
 static void test_fault_names_unknown(void)
 {
     static const char *const names[] = {
-        "fake", "fault-open", "fault-fail-at=0@fake", "fault-fail-once=0", "fault-stall=1",
-        "fault-block=0@fake",
+        "fake",          "fault-open",         "fault-fail-at=0@fake", "fault-fail-once=0",
+        "fault-stall=1", "fault-block=0@fake",
     };
     struct hfx_configure good = config(HFX_FORMAT_NV12, 320, 240);
 
@@ -629,6 +688,68 @@ static void test_hevc_when_available(void)
     hfx_encoder_free(&e);
 }
 
+/* Total bytes of 8 frames of the pattern encoded by backend in CQP at
+ * quality q, or 0 when this libavcodec lacks it. */
+static size_t cqp_bytes(enum hfx_codec codec, const char *backend, uint8_t q)
+{
+    if (!avcodec_find_encoder_by_name(backend))
+        return 0;
+    struct hfx_configure cfg = config(HFX_FORMAT_NV12, 320, 240);
+    cfg.codec = (uint8_t)codec;
+    cfg.rate_control = HFX_RC_CQP;
+    cfg.quality = q;
+    struct hfx_encoder *e = open_ok(&cfg, backend);
+    struct hfx_image img;
+    struct hfx_encoded pkt;
+    size_t bytes = 0;
+
+    if (!e)
+        return 0;
+    CHECK_STATUS(hfx_image_alloc(&img, HFX_FORMAT_NV12, 320, 240), HFX_OK);
+    struct hfx_picture pic = picture_of(&img);
+    for (int i = 0; i < 8; i++) {
+        hfx_pattern_fill(&img, (uint64_t)i * 5);
+        CHECK_STATUS(hfx_encoder_send(e, &pic, i, false), HFX_OK);
+        while (hfx_encoder_receive(e, &pkt) == HFX_OK)
+            bytes += pkt.len;
+    }
+    CHECK_STATUS(hfx_encoder_flush(e), HFX_OK);
+    while (hfx_encoder_receive(e, &pkt) == HFX_OK)
+        bytes += pkt.len;
+    hfx_image_release(&img);
+    hfx_encoder_free(&e);
+    CHECK(bytes > 0);
+    return bytes;
+}
+
+/* CQP's quality reaches each software encoder this libavcodec has: a low
+ * quantizer must cost clearly more bytes than a high one (an option the
+ * encoder lacks would leave both at its default). */
+static void test_cqp_quality_applies(void)
+{
+    static const struct {
+        enum hfx_codec codec;
+        const char *backend;
+    } backends[] = {
+        {HFX_CODEC_H264, "libx264"},     {HFX_CODEC_HEVC, "libx265"},
+        {HFX_CODEC_H264, "libopenh264"}, {HFX_CODEC_AV1, "libaom-av1"},
+        {HFX_CODEC_AV1, "libsvtav1"},
+    };
+
+    for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
+        size_t fine = cqp_bytes(backends[i].codec, backends[i].backend, 10);
+        size_t coarse = cqp_bytes(backends[i].codec, backends[i].backend, 45);
+
+        if (!fine) {
+            fprintf(stderr, "%s: not in this libavcodec, not checked\n", backends[i].backend);
+            continue;
+        }
+        fprintf(stderr, "%s: %zu bytes at quality 10, %zu at 45\n", backends[i].backend, fine,
+                coarse);
+        CHECK(fine > 2 * coarse);
+    }
+}
+
 int main(void)
 {
     static const struct check_case cases[] = {
@@ -656,6 +777,7 @@ int main(void)
         CHECK_CASE(test_fault_names_unknown),
         CHECK_CASE(test_tiny_picture),
         CHECK_CASE(test_hevc_when_available),
+        CHECK_CASE(test_cqp_quality_applies),
     };
     av_log_set_level(AV_LOG_ERROR);
     return check_run(cases, CHECK_COUNT(cases));

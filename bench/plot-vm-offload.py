@@ -43,14 +43,14 @@ def plot_row(axes, rows, cpu):
             ax.axhline(t, color=color, ls="--", lw=1, label=f"target {t} fps ({case})")
         ticks = []
         for r, label, _ in here:
-            cpu = ""
+            use = ""
             if r and r["fps_median"] != "n/a":
-                cpu = f'\nQEMU {r["qemu_cpu_pct"]}%'
+                use = f'\nQEMU {r["qemu_cpu_pct"]}%'
                 if r["hfxd_cpu_pct"] not in ("", "n/a"):
-                    cpu += f', hfxd {r["hfxd_cpu_pct"]}%'
+                    use += f', hfxd {r["hfxd_cpu_pct"]}%'
                 if r["other_cpu_pct"] not in ("", "n/a"):
-                    cpu += f'\nother processes {r["other_cpu_pct"]}%'
-            ticks.append(label + cpu)
+                    use += f'\nother processes {r["other_cpu_pct"]}%'
+            ticks.append(label + use)
         ax.set_xticks(range(len(here)))
         ax.set_xticklabels(ticks, fontsize=8)
         ax.set_ylim(0, top * 1.3)

@@ -424,10 +424,12 @@ def host_reference(args, bins, work, sizes):
             idle[size] = {"fps": float(res[0]["fps"])}
     finally:
         d.stop()
-    # One session per size, in order.
-    for sid, s in sorted(d.sessions().items()):
-        if sid <= len(sizes) and "encode_ms" in s:
-            idle[sizes[sid - 1]]["encode_ms"] = s["encode_ms"]
+    # One session with frames per size, in order. Session ids count every
+    # connection hfxd accepted, so they need not be 1, 2, ...
+    ran = [s for _, s in sorted(d.sessions().items()) if s.get("frames")]
+    for size, s in zip(sizes, ran):
+        if "encode_ms" in s:
+            idle[size]["encode_ms"] = s["encode_ms"]
     for size in sizes:
         log(f"    {size}: {idle[size]['fps']:.1f} fps on the host, hfxd mean encode "
             f"{fmt(idle[size].get('encode_ms'), '.2f')} ms/frame")
@@ -438,7 +440,7 @@ def measure_transport(args, bins, work, sizes):
     """Raw frame bytes through the virtio-serial port to a plain reader, in
     a guest of its own (in the other guest hfxd owns the port)."""
     warn_if_busy()
-    sock = os.path.join(work, "transport.sock")
+    sock = os.path.join(work, f"transport-{args.cpu}.sock")  # one per CPU model
     segs, lines = [], []
     for rnd in range(1, args.rounds + 1):
         for size in sizes:
@@ -482,7 +484,7 @@ def run_pipelines(args, bins, work, sizes):
     # of a known size, whichever starts first.
     with open(shm_file, "wb") as f:
         f.truncate(IVSHMEM_SIZE)
-    sock = os.path.join(work, "hfxd.sock")
+    sock = os.path.join(work, f"hfxd-{args.cpu}.sock")  # one per CPU model
     common = ["--handshake-timeout", "300000"]  # the guest speaks long after QEMU connects
     shm_note = ""
     d = Hfxd(bins["hfxd"], sock, common + ["--shm-file", shm_file])

@@ -64,8 +64,8 @@ struct session {
     unsigned id;
     struct hfx_conn *conn;
     enum session_state state;
-    bool accepted;  /* from a listener (not serial:/fd:): may be evicted before HELLO */
-    bool stalled;   /* messages wait in the buffer while reading is paused */
+    bool accepted; /* from a listener (not serial:/fd:): may be evicted before HELLO */
+    bool stalled;  /* messages wait in the buffer while reading is paused */
     int64_t started_ms;
     int64_t close_deadline_ms;
     char peer[HFX_ADDRESS_MAX];
@@ -105,6 +105,7 @@ struct hfx_server {
     struct throttle throttle;
 
     int wake[2];
+    struct stream_ready ready; /* streams with results to forward; wakes wake[0] */
     struct worker_count workers;
     struct hfx_server_stats stats;
 

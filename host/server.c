@@ -119,6 +119,7 @@ enum hfx_status hfx_server_new(const struct hfx_server_options *opts, struct hfx
         fcntl(s->wake[i], F_SETFD, FD_CLOEXEC);
     }
     s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    stream_ready_init(&s->ready, s->wake[1]);
     pthread_mutex_init(&s->workers.lock, NULL);
     pthread_cond_init(&s->workers.cond, NULL);
     s->workers.trim_heap_when_idle = s->opts.trim_heap_when_idle;
@@ -153,7 +154,8 @@ static void evict_oldest_waiting(struct hfx_server *s)
     s->stats.connections_evicted++;
     session_protocol_error(s, oldest, 0, HFX_E_BUSY,
                            "%u connections wait for their HELLO (--max-handshakes); this one "
-                           "waited longest", s->opts.max_handshakes);
+                           "waited longest",
+                           s->opts.max_handshakes);
     oldest->close_deadline_ms = server_now_ms(s);
 }
 
@@ -180,8 +182,10 @@ static void shed_connection(struct hfx_server *s, unsigned n, int err)
     }
     /* One line per 10 s, not one per attempt. */
     if (now - s->accept_logged_ms >= 10000) {
-        server_log(s, HFX_LOG_WARN, "accept: %s (%llu connections refused so far); %u connections "
-                   "open", strerror(err), (unsigned long long)s->accept_failures, s->nsessions);
+        server_log(s, HFX_LOG_WARN,
+                   "accept: %s (%llu connections refused so far); %u connections "
+                   "open",
+                   strerror(err), (unsigned long long)s->accept_failures, s->nsessions);
         s->accept_logged_ms = now;
     }
 }
@@ -216,15 +220,21 @@ static void accept_all(struct hfx_server *s, unsigned n)
     }
 }
 
+/* Forward the results of exactly the streams that have some. A stream
+ * that forwarding ends (or whose session it ends) leaves the ready list
+ * as it stops, so every stream popped here is alive. */
 static void drain_wake(struct hfx_server *s)
 {
     uint8_t buf[256];
+    struct stream *st;
+    void *owner;
+    uint32_t id;
 
+    /* Read first: a result posted after this pops below or writes again. */
     while (read(s->wake[0], buf, sizeof(buf)) > 0)
         ;
-    for (struct session *ss = s->sessions; ss; ss = ss->next)
-        for (uint32_t id = 1; id <= s->opts.max_streams; id++)
-            session_forward_results(s, ss, id);
+    while ((st = stream_ready_pop(&s->ready, &owner, &id)) != NULL)
+        session_forward_results(s, owner, id);
 }
 
 static int64_t earlier(int64_t wait, int64_t candidate)
@@ -336,8 +346,8 @@ static bool grow_poll_array(struct hfx_server *s, size_t need)
 /* One pass of the loop: end what is done, wait up to max_wait_ms (< 0:
  * until the next deadline) for descriptors, handle them. *stopped when
  * stop_fd was readable; *events: how many descriptors had events. */
-static enum hfx_status loop_once(struct hfx_server *s, int stop_fd, int max_wait_ms,
-                                 bool *stopped, int *events)
+static enum hfx_status loop_once(struct hfx_server *s, int stop_fd, int max_wait_ms, bool *stopped,
+                                 int *events)
 {
     size_t n = 0;
     int timeout;
@@ -474,6 +484,7 @@ void hfx_server_free(struct hfx_server **sp)
         close(s->wake[1]);
     if (s->reserve_fd >= 0)
         close(s->reserve_fd);
+    stream_ready_destroy(&s->ready);
     pthread_mutex_destroy(&s->workers.lock);
     pthread_cond_destroy(&s->workers.cond);
     free(s->pfds);

@@ -271,8 +271,7 @@ static void send_answers(struct hfx_server *s, struct session *ss, uint32_t id)
  * Returns true when the worker reported that the stream failed (its ERROR
  * is sent here, in order with the rest); ending the stream is the
  * caller's. Never ends a stream itself: callers may be ending it. */
-static bool pass_on(struct hfx_server *s, struct session *ss, uint32_t id,
-                    struct stream_result *r)
+static bool pass_on(struct hfx_server *s, struct session *ss, uint32_t id, struct stream_result *r)
 {
     struct stream_slot *slot = &ss->streams[id];
     struct hfx_msg m;
@@ -390,9 +389,8 @@ static void log_session_end(struct hfx_server *s, const struct session *ss)
                ss->id, (double)(server_now_ms(s) - ss->started_ms) / 1000.0,
                (unsigned long long)ss->done.frames_in, (unsigned long long)ss->done.frames_encoded,
                (unsigned long long)ss->done.frames_dropped, (unsigned long long)ss->frames_shm,
-               mean_ms,
-               (unsigned long long)ss->done.bytes_out, ss->done.encoder[0] ? ", encoder " : "",
-               ss->done.encoder);
+               mean_ms, (unsigned long long)ss->done.bytes_out,
+               ss->done.encoder[0] ? ", encoder " : "", ss->done.encoder);
 }
 
 /* Streams and attached regions go (pending frames dropped unanswered); the
@@ -542,7 +540,8 @@ static void on_configure(struct hfx_server *s, struct session *ss, const struct 
     p.encoder_threads = s->opts.encoder_threads;
     p.window = s->opts.window;
     p.keyframe_min_interval_ms = s->opts.keyframe_min_interval_ms;
-    p.wake_fd = s->wake[1];
+    p.ready = &s->ready;
+    p.owner = ss;
     p.workers = &s->workers;
     p.in_loop = s->opts.encode_in_loop;
     p.clock = s->clock;
@@ -618,7 +617,8 @@ static bool frame_memory(struct hfx_server *s, struct session *ss, const struct 
     if (*region == ss->shared && !(ss->caps & HFX_CAP_SHM_FILE)) {
         session_protocol_error(s, ss, id, HFX_E_UNSUPPORTED,
                                "FRAME %llu: region 0, but the client's HELLO did not offer "
-                               "SHM_FILE", fid);
+                               "SHM_FILE",
+                               fid);
         return false;
     }
     if (*region == ss->shared && !planes_in_data_area(fr)) {

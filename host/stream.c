@@ -46,6 +46,10 @@ struct stream {
     struct stream_result *results_tail;
     struct stream_stats stats;
 
+    /* Guarded by p.ready->lock. */
+    struct stream *ready_next, *ready_prev;
+    bool on_ready;
+
     /* Worker only. */
     struct hfx_encoder *enc;
     int64_t seq;
@@ -92,6 +96,88 @@ void stream_frame_release(struct stream_frame *f)
     shm_region_unref(&f->region);
 }
 
+void stream_ready_init(struct stream_ready *r, int wake_fd)
+{
+    pthread_mutex_init(&r->lock, NULL);
+    r->head = r->tail = NULL;
+    r->wake_fd = wake_fd;
+}
+
+void stream_ready_destroy(struct stream_ready *r)
+{
+    pthread_mutex_destroy(&r->lock);
+}
+
+/* s has results: onto the list, once. Called with s->lock held, and only
+ * while s is not stopped, so that stream_stop (which takes s->lock) leaves
+ * nothing behind on the list. */
+static void ready_push(struct stream *s)
+{
+    static const uint8_t byte = 1;
+    struct stream_ready *r = s->p.ready;
+    bool was_empty;
+
+    pthread_mutex_lock(&r->lock);
+    if (s->on_ready) {
+        pthread_mutex_unlock(&r->lock);
+        return;
+    }
+    was_empty = !r->head;
+    s->on_ready = true;
+    s->ready_next = NULL;
+    s->ready_prev = r->tail;
+    if (r->tail)
+        r->tail->ready_next = s;
+    else
+        r->head = s;
+    r->tail = s;
+    pthread_mutex_unlock(&r->lock);
+    /* One byte per empty-to-not transition; a full pipe already holds a
+     * wake-up, so EAGAIN is fine. */
+    if (was_empty && write(r->wake_fd, &byte, 1) < 0 && errno != EAGAIN)
+        slog(s, HFX_LOG_WARN, "wake pipe: %s", strerror(errno));
+}
+
+/* Off the list, with r->lock held. */
+static void ready_unlink(struct stream_ready *r, struct stream *s)
+{
+    if (!s->on_ready)
+        return;
+    if (s->ready_prev)
+        s->ready_prev->ready_next = s->ready_next;
+    else
+        r->head = s->ready_next;
+    if (s->ready_next)
+        s->ready_next->ready_prev = s->ready_prev;
+    else
+        r->tail = s->ready_prev;
+    s->ready_next = s->ready_prev = NULL;
+    s->on_ready = false;
+}
+
+/* Off the list; s->lock held. */
+static void leave_ready(struct stream *s)
+{
+    pthread_mutex_lock(&s->p.ready->lock);
+    ready_unlink(s->p.ready, s);
+    pthread_mutex_unlock(&s->p.ready->lock);
+}
+
+struct stream *stream_ready_pop(struct stream_ready *r, void **owner, uint32_t *stream_id)
+{
+    struct stream *s;
+
+    pthread_mutex_lock(&r->lock);
+    s = r->head;
+    if (s) {
+        ready_unlink(r, s);
+        *owner = s->p.owner;
+        *stream_id = s->p.stream_id;
+    }
+    pthread_mutex_unlock(&r->lock);
+    return s;
+}
+
 static struct stream_result *new_result(enum stream_result_type type, size_t len)
 {
     struct stream_result *r = calloc(1, sizeof(*r) + len);
@@ -110,8 +196,6 @@ static struct stream_result *new_result(enum stream_result_type type, size_t len
  * ENCODER and every FLUSH its FLUSHED (session.c, end_stream). */
 static void post(struct stream *s, struct stream_result *r)
 {
-    static const uint8_t byte = 1;
-
     if (!r) {
         s->usable = false; /* what comes before the end is dropped */
         r = s->lost;
@@ -131,10 +215,8 @@ static void post(struct stream *s, struct stream_result *r)
     else
         s->results = r;
     s->results_tail = r;
+    ready_push(s);
     pthread_mutex_unlock(&s->lock);
-    /* A full pipe already holds a wake-up: EAGAIN is fine. */
-    if (write(s->p.wake_fd, &byte, 1) < 0 && errno != EAGAIN)
-        slog(s, HFX_LOG_WARN, "wake pipe: %s", strerror(errno));
 }
 
 static void post_dropped(struct stream *s, uint64_t frame_id, uint64_t seq, uint32_t reason)
@@ -616,6 +698,8 @@ struct stream_result *stream_take_results(struct stream *s)
     pthread_mutex_lock(&s->lock);
     r = s->results;
     s->results = s->results_tail = NULL;
+    /* Nothing left to take: the I/O thread need not visit it again. */
+    leave_ready(s);
     pthread_mutex_unlock(&s->lock);
     return r;
 }
@@ -635,6 +719,8 @@ struct stream_result *stream_stop(struct stream **sp, struct stream_frame *pendi
     *n = 0;
     *sp = NULL;
     pthread_mutex_lock(&s->lock);
+    /* Under s->lock: post() cannot put it back before stop is seen. */
+    leave_ready(s);
     left = s->results;
     s->results = s->results_tail = NULL;
     while (s->count) {

@@ -2,8 +2,11 @@
 /*
  * One encoder stream: a worker thread that owns the encoder, a bounded
  * queue of pending frames fed by the I/O thread, and a list of results the
- * I/O thread collects after a wake-up byte on a pipe. The I/O thread never
- * waits for the encoder: every call here only takes the stream's lock.
+ * I/O thread collects. A stream with results it has not collected is on
+ * its server's ready list (struct stream_ready), once, and the list wakes
+ * the I/O thread with a byte on a pipe, so the I/O thread visits exactly
+ * the streams that have work. The I/O thread never waits for the encoder:
+ * every call here only takes the stream's lock (and the ready list's).
  * (With in_loop there is no worker: stream_work does its jobs on the I/O
  * thread, for tests and fuzzing that want one deterministic thread.)
  */
@@ -28,6 +31,25 @@ struct worker_count {
      * has freed its encoder (hfx_server_options.trim_heap_when_idle). */
     bool trim_heap_when_idle;
 };
+
+struct stream;
+
+/* The streams of one server with results the I/O thread has not taken,
+ * each once, oldest first. Owned by the server, shared by its streams;
+ * lock order: a stream's lock, then this one's. */
+struct stream_ready {
+    pthread_mutex_t lock;
+    struct stream *head, *tail; /* guarded by lock */
+    int wake_fd;                /* written one byte when the list stops being empty */
+};
+
+void stream_ready_init(struct stream_ready *r, int wake_fd);
+void stream_ready_destroy(struct stream_ready *r);
+
+/* The oldest stream on the list, taken off it, and the owner its params
+ * named; NULL when the list is empty. I/O thread only: the stream stays
+ * valid until that thread stops it. */
+struct stream *stream_ready_pop(struct stream_ready *r, void **owner, uint32_t *stream_id);
 
 struct stream_frame {
     uint64_t frame_id;
@@ -59,9 +81,9 @@ struct stream_result {
     int64_t pts;
     int64_t dts;
     bool keyframe;
-    uint32_t reason;            /* RESULT_DROPPED */
-    enum hfx_status status;     /* RESULT_ERROR */
-    char text[160];             /* RESULT_ERROR */
+    uint32_t reason;                /* RESULT_DROPPED */
+    enum hfx_status status;         /* RESULT_ERROR */
+    char text[160];                 /* RESULT_ERROR */
     char encoder[HFX_MAX_NAME + 1]; /* RESULT_CONFIGURED */
     uint8_t profile_idc;
     uint8_t level_idc;
@@ -71,11 +93,12 @@ struct stream_result {
 
 struct stream_params {
     struct hfx_configure cfg;
-    const char *encoder; /* host default when cfg names none; borrowed */
+    const char *encoder;      /* host default when cfg names none; borrowed */
     unsigned encoder_threads; /* hfx_encoder_options.threads */
     unsigned window;
     int keyframe_min_interval_ms;
-    int wake_fd;                /* written one byte per batch of results */
+    struct stream_ready *ready;   /* where the stream goes when it has results */
+    void *owner;                  /* returned by stream_ready_pop (the session) */
     struct worker_count *workers; /* not with in_loop */
     /* No worker thread: the jobs wait for stream_work, which the thread
      * that runs the server's loop calls (hfx_server_options.encode_in_loop). */
@@ -98,8 +121,6 @@ struct stream_stats {
     uint64_t bytes_out;
     char encoder[HFX_MAX_NAME + 1];
 };
-
-struct stream;
 
 /* Encode failures in a row after which the encoder counts as failed for
  * good (ERROR HFX_E_ENCODER on the stream, docs/protocol.md §8). */
@@ -145,9 +166,10 @@ void stream_get_stats(struct stream *s, struct stream_stats *out);
  * in *n) for the caller to release. Returned: the results posted and not
  * yet taken, oldest first (the caller forwards them and frees each);
  * nothing is posted after this, so frames without a result by now (pending
- * or inside the encoder) are the caller's to answer. The worker finishes
- * the frame it is encoding, then frees the stream by itself. *s is set to
- * NULL: the caller must not touch the stream afterwards. */
+ * or inside the encoder) are the caller's to answer. The stream leaves the
+ * ready list. The worker finishes the frame it is encoding, then frees the
+ * stream by itself. *s is set to NULL: the caller must not touch the
+ * stream afterwards. */
 struct stream_result *stream_stop(struct stream **s, struct stream_frame *pending, unsigned *n);
 
 #endif /* HFX_HOST_STREAM_H */

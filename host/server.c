@@ -183,8 +183,7 @@ static void shed_connection(struct hfx_server *s, unsigned n, int err)
     /* One line per 10 s, not one per attempt. */
     if (now - s->accept_logged_ms >= 10000) {
         server_log(s, HFX_LOG_WARN,
-                   "accept: %s (%llu connections refused so far); %u connections "
-                   "open",
+                   "accept: %s (%llu connections refused so far); %u connections open",
                    strerror(err), (unsigned long long)s->accept_failures, s->nsessions);
         s->accept_logged_ms = now;
     }

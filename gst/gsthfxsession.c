@@ -38,6 +38,7 @@
 #include <glib-unix.h>
 
 #include "hfx/h264.h"
+#include "util/annexb.h"
 #include "util/percentile.h"
 #include "util/token.h"
 
@@ -395,7 +396,7 @@ keep_sps (void *user, const uint8_t * nal, size_t len)
 {
   GstHfxSession *s = user;
 
-  if (s->sps_len > 0 || len < 2 || (nal[0] & 0x1f) != 7)
+  if (s->sps_len > 0 || len < 2 || hfx_h264_nal_type (nal) != HFX_H264_NAL_SPS)
     return;
   s->sps_len = MIN (len - 1, sizeof (s->sps));
   memcpy (s->sps, nal + 1, s->sps_len);

@@ -36,7 +36,7 @@ static bool read_hex(const char *dir, const char *name, unsigned long long *out)
     ssize_t n;
     int fd;
 
-    if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path))
+    if (!hfx_text_format(path, sizeof(path), "%s/%s", dir, name))
         return false;
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -69,7 +69,7 @@ static enum hfx_status enable_device(const char *dir, char *text, size_t cap)
 
     if (read_hex(dir, "enable", &enabled) && enabled)
         return HFX_OK;
-    if ((size_t)snprintf(path, sizeof(path), "%s/enable", dir) >= sizeof(path))
+    if (!hfx_text_format(path, sizeof(path), "%s/enable", dir))
         return HFX_E_TOO_LARGE;
     fd = open(path, O_WRONLY | O_CLOEXEC);
     if (fd >= 0 && write(fd, "1", 1) == 1 && close(fd) == 0)
@@ -98,12 +98,13 @@ static enum hfx_status open_device(const char *dir, struct hfx_ivshmem **out, ch
     if (!r)
         return HFX_E_NOMEM;
     r->fd = -1;
-    if ((size_t)snprintf(r->path, sizeof(r->path), "%s/resource2_wc", dir) >= sizeof(r->path) ||
-        access(r->path, F_OK) != 0)
-        if ((size_t)snprintf(r->path, sizeof(r->path), "%s/resource2", dir) >= sizeof(r->path)) {
-            hfx_ivshmem_close(&r);
-            return HFX_E_TOO_LARGE;
-        }
+    /* The write-combining mapping where the kernel offers one. */
+    if ((!hfx_text_format(r->path, sizeof(r->path), "%s/resource2_wc", dir) ||
+         access(r->path, F_OK) != 0) &&
+        !hfx_text_format(r->path, sizeof(r->path), "%s/resource2", dir)) {
+        hfx_ivshmem_close(&r);
+        return HFX_E_TOO_LARGE;
+    }
     r->fd = open(r->path, O_RDWR | O_CLOEXEC);
     if (r->fd < 0 || fstat(r->fd, &sb) != 0)
         goto io_failed;
@@ -171,7 +172,7 @@ enum hfx_status hfx_ivshmem_open(const struct hfx_discover_roots *roots, const c
     *out = NULL;
     if (!device || !device[0])
         return HFX_E_INVALID;
-    if ((size_t)snprintf(devices, sizeof(devices), "%s%s", sys, PCI_DEVICES) >= sizeof(devices))
+    if (!hfx_text_format(devices, sizeof(devices), "%s%s", sys, PCI_DEVICES))
         return HFX_E_TOO_LARGE;
 
     if (strcmp(device, "auto") != 0) {
@@ -182,8 +183,8 @@ enum hfx_status hfx_ivshmem_open(const struct hfx_discover_roots *roots, const c
                             device);
             return HFX_E_ADDRESS;
         }
-        if ((size_t)snprintf(dir, sizeof(dir), "%s%s%s", device[0] == '/' ? "" : devices,
-                             device[0] == '/' ? "" : "/", device) >= sizeof(dir))
+        if (!(device[0] == '/' ? hfx_text_format(dir, sizeof(dir), "%s", device)
+                               : hfx_text_format(dir, sizeof(dir), "%s/%s", devices, device)))
             return HFX_E_TOO_LARGE;
         if (!is_ivshmem(dir)) {
             hfx_text_format(error_text, error_cap, "%s is not an ivshmem device (PCI %04x:%04x)",
@@ -201,7 +202,7 @@ enum hfx_status hfx_ivshmem_open(const struct hfx_discover_roots *roots, const c
     while (d && (ent = readdir(d)) != NULL) {
         if (ent->d_name[0] == '.')
             continue;
-        if ((size_t)snprintf(dir, sizeof(dir), "%s/%s", devices, ent->d_name) >= sizeof(dir))
+        if (!hfx_text_format(dir, sizeof(dir), "%s/%s", devices, ent->d_name))
             continue;
         if (!is_ivshmem(dir))
             continue;

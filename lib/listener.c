@@ -88,6 +88,17 @@ static enum hfx_status open_unix(struct hfx_listener *l, const struct hfx_addres
     return HFX_OK;
 }
 
+/* The port of a TCP socket's address, for hfx_listener_port; 0 for
+ * another family. */
+static uint16_t tcp_port(const struct sockaddr_storage *sa)
+{
+    if (sa->ss_family == AF_INET)
+        return ntohs(((const struct sockaddr_in *)sa)->sin_port);
+    if (sa->ss_family == AF_INET6)
+        return ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
+    return 0;
+}
+
 static enum hfx_status open_tcp(struct hfx_listener *l, const struct hfx_address *addr,
                                 int backlog)
 {
@@ -130,10 +141,7 @@ static enum hfx_status open_tcp(struct hfx_listener *l, const struct hfx_address
         return st;
     if (getsockname(l->fd, (struct sockaddr *)&sa, &len) < 0)
         return HFX_E_IO;
-    if (sa.ss_family == AF_INET)
-        l->port = ntohs(((struct sockaddr_in *)&sa)->sin_port);
-    else
-        l->port = ntohs(((struct sockaddr_in6 *)&sa)->sin6_port);
+    l->port = tcp_port(&sa);
     return HFX_OK;
 }
 
@@ -158,8 +166,7 @@ static enum hfx_status open_vsock(struct hfx_listener *l, const struct hfx_addre
 }
 
 enum hfx_status hfx_listener_open(const struct hfx_address *addr,
-                                  const struct hfx_listen_options *opts,
-                                  struct hfx_listener **out)
+                                  const struct hfx_listen_options *opts, struct hfx_listener **out)
 {
     struct hfx_listener *l;
     enum hfx_status st;
@@ -170,8 +177,7 @@ enum hfx_status hfx_listener_open(const struct hfx_address *addr,
     *out = NULL;
     if (!addr)
         return HFX_E_INVALID;
-    if (addr->kind != HFX_ADDR_UNIX && addr->kind != HFX_ADDR_TCP &&
-        addr->kind != HFX_ADDR_VSOCK)
+    if (addr->kind != HFX_ADDR_UNIX && addr->kind != HFX_ADDR_TCP && addr->kind != HFX_ADDR_VSOCK)
         return HFX_E_UNSUPPORTED;
     l = calloc(1, sizeof(*l));
     if (!l)
@@ -192,21 +198,6 @@ enum hfx_status hfx_listener_open(const struct hfx_address *addr,
     return HFX_OK;
 }
 
-/* The port of a bound TCP socket, for hfx_listener_port. */
-static uint16_t bound_tcp_port(int fd)
-{
-    struct sockaddr_storage sa;
-    socklen_t len = sizeof(sa);
-
-    if (getsockname(fd, (struct sockaddr *)&sa, &len) < 0)
-        return 0;
-    if (sa.ss_family == AF_INET)
-        return ntohs(((struct sockaddr_in *)&sa)->sin_port);
-    if (sa.ss_family == AF_INET6)
-        return ntohs(((struct sockaddr_in6 *)&sa)->sin6_port);
-    return 0;
-}
-
 enum hfx_status hfx_listener_adopt(int fd, struct hfx_listener **out)
 {
     struct sockaddr_storage sa;
@@ -219,8 +210,7 @@ enum hfx_status hfx_listener_adopt(int fd, struct hfx_listener **out)
     if (!out)
         return HFX_E_INVALID;
     *out = NULL;
-    if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) < 0 ||
-        type != SOCK_STREAM ||
+    if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) < 0 || type != SOCK_STREAM ||
         getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &alen) < 0 || !listening ||
         getsockname(fd, (struct sockaddr *)&sa, &len) < 0)
         return HFX_E_INVALID;
@@ -247,7 +237,7 @@ enum hfx_status hfx_listener_adopt(int fd, struct hfx_listener **out)
     /* Not created here: free() leaves a unix socket's file alone. */
     l->created = false;
     if (kind == HFX_ADDR_TCP)
-        l->port = bound_tcp_port(fd);
+        l->port = tcp_port(&sa);
 #ifdef HFX_HAVE_VSOCK
     else if (kind == HFX_ADDR_VSOCK) {
         const struct sockaddr_vm *vm = (const struct sockaddr_vm *)&sa;

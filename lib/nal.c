@@ -15,12 +15,8 @@
 #include "util/annexb.h"
 #include "util/reader.h"
 
-#define NAL_TYPE_SPS 7
-#define NAL_TYPE_PPS 8
-
 size_t hfx_h264_foreach_nal(const uint8_t *data, size_t len,
-                            void (*fn)(void *user, const uint8_t *nal, size_t nal_len),
-                            void *user)
+                            void (*fn)(void *user, const uint8_t *nal, size_t nal_len), void *user)
 {
     return hfx_annexb_foreach(data, len, fn, user);
 }
@@ -52,7 +48,7 @@ static void find_sps(void *user, const uint8_t *nal, size_t nal_len)
     struct sps_find *f = user;
     unsigned zeros = 0;
 
-    if (f->found || (nal[0] & 0x1f) != NAL_TYPE_SPS)
+    if (f->found || hfx_h264_nal_type(nal) != HFX_H264_NAL_SPS)
         return;
     f->found = true;
     /* Undo emulation prevention (7.4.1): 00 00 03 -> 00 00. A hostile SPS
@@ -97,7 +93,7 @@ static enum hfx_status copy_sets(struct hfx_reader *r, unsigned count, unsigned 
 
         if (r->failed || n == 0 || !rd_bytes(r, &nal, n))
             return HFX_E_MALFORMED;
-        if ((nal[0] & 0x1f) != type)
+        if (hfx_h264_nal_type(nal) != type)
             return HFX_E_MALFORMED;
         if ((uint64_t)*pos + sizeof(start_code) + n > cap)
             return HFX_E_TOO_LARGE;
@@ -108,8 +104,8 @@ static enum hfx_status copy_sets(struct hfx_reader *r, unsigned count, unsigned 
     return HFX_OK;
 }
 
-enum hfx_status hfx_h264_avcc_to_annexb(const uint8_t *avcc, size_t len, uint8_t *out,
-                                        size_t cap, size_t *written)
+enum hfx_status hfx_h264_avcc_to_annexb(const uint8_t *avcc, size_t len, uint8_t *out, size_t cap,
+                                        size_t *written)
 {
     struct hfx_reader r;
     size_t pos = 0;
@@ -130,13 +126,13 @@ enum hfx_status hfx_h264_avcc_to_annexb(const uint8_t *avcc, size_t len, uint8_t
     unsigned sps_count = rd_u8(&r) & 0x1f;
     if (r.failed)
         return HFX_E_MALFORMED;
-    st = copy_sets(&r, sps_count, NAL_TYPE_SPS, out, cap, &pos);
+    st = copy_sets(&r, sps_count, HFX_H264_NAL_SPS, out, cap, &pos);
     if (st != HFX_OK)
         return st;
     unsigned pps_count = rd_u8(&r);
     if (r.failed)
         return HFX_E_MALFORMED;
-    st = copy_sets(&r, pps_count, NAL_TYPE_PPS, out, cap, &pos);
+    st = copy_sets(&r, pps_count, HFX_H264_NAL_PPS, out, cap, &pos);
     if (st != HFX_OK)
         return st;
     /* Bytes after the PPS list are the High-profile extension (chroma format,

@@ -41,7 +41,7 @@ void hfx_image_release(struct hfx_image *img);
 void hfx_pattern_fill(struct hfx_image *img, uint64_t index);
 
 /* Convert (and scale, if the sizes differ) src into dst with libswscale and
- * the colour rules of host/pixfmt.h. HFX_E_BAD_FORMAT if swscale cannot. */
+ * the colour rules of lib/util/pixfmt.h. HFX_E_BAD_FORMAT if swscale cannot. */
 HFX_MUST_CHECK enum hfx_status hfx_image_convert(const struct hfx_image *src,
                                                  struct hfx_image *dst);
 

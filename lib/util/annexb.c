@@ -10,10 +10,6 @@
 
 #include "hfx/protocol.h"
 
-#define H264_IDR 5
-#define H264_SPS 7
-#define H264_PPS 8
-
 #define HEVC_IRAP_FIRST 16 /* BLA_W_LP */
 #define HEVC_IRAP_LAST 21  /* CRA_NUT; 22 and 23 are reserved */
 #define HEVC_VPS 32
@@ -35,8 +31,7 @@ static size_t find_start_code(const uint8_t *data, size_t len, size_t from)
 }
 
 size_t hfx_annexb_foreach(const uint8_t *data, size_t len,
-                          void (*fn)(void *user, const uint8_t *nal, size_t nal_len),
-                          void *user)
+                          void (*fn)(void *user, const uint8_t *nal, size_t nal_len), void *user)
 {
     size_t count = 0;
 
@@ -69,14 +64,14 @@ static bool known(uint32_t codec)
 /* nal_unit_type of one NAL header (nal_len >= 1, as foreach reports). */
 static unsigned nal_type(uint32_t codec, const uint8_t *nal)
 {
-    return codec == HFX_CODEC_HEVC ? (nal[0] >> 1) & 0x3f : nal[0] & 0x1f;
+    return codec == HFX_CODEC_HEVC ? (nal[0] >> 1) & 0x3f : hfx_h264_nal_type(nal);
 }
 
 static bool is_parameter_set(uint32_t codec, unsigned type)
 {
     if (codec == HFX_CODEC_HEVC)
         return type >= HEVC_VPS && type <= HEVC_PPS;
-    return type == H264_SPS || type == H264_PPS;
+    return type == HFX_H264_NAL_SPS || type == HFX_H264_NAL_PPS;
 }
 
 /* Bit n for each parameter set nal_unit_type n of codec. */
@@ -84,7 +79,7 @@ static uint64_t all_parameter_sets(uint32_t codec)
 {
     if (codec == HFX_CODEC_HEVC)
         return (1ull << HEVC_VPS) | (1ull << HEVC_SPS) | (1ull << HEVC_PPS);
-    return (1ull << H264_SPS) | (1ull << H264_PPS);
+    return (1ull << HFX_H264_NAL_SPS) | (1ull << HFX_H264_NAL_PPS);
 }
 
 struct scan {
@@ -102,7 +97,7 @@ static void scan_nal(void *user, const uint8_t *nal, size_t nal_len)
         /* An HEVC slice has the whole 2-byte NAL header. */
         if (nal_len >= 2 && type >= HEVC_IRAP_FIRST && type <= HEVC_IRAP_LAST)
             s->key = true;
-    } else if (type == H264_IDR) {
+    } else if (type == HFX_H264_NAL_IDR) {
         s->key = true;
     }
     if (is_parameter_set(s->codec, type))
@@ -113,10 +108,12 @@ void hfx_annexb_scan(uint32_t codec, const uint8_t *data, size_t len, struct hfx
 {
     struct scan s = {codec, false, 0};
 
-    if (known(codec))
-        hfx_annexb_foreach(data, len, scan_nal, &s);
+    au->key = au->parameter_sets = false;
+    if (!known(codec))
+        return;
+    hfx_annexb_foreach(data, len, scan_nal, &s);
     au->key = s.key;
-    au->parameter_sets = known(codec) && s.params == all_parameter_sets(codec);
+    au->parameter_sets = s.params == all_parameter_sets(codec);
 }
 
 struct ps_copy {

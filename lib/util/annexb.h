@@ -20,14 +20,24 @@
 
 #include "hfx/status.h"
 
+/* H.264 nal_unit_type values (table 7-1) that hfx looks for. */
+#define HFX_H264_NAL_IDR 5
+#define HFX_H264_NAL_SPS 7
+#define HFX_H264_NAL_PPS 8
+
+/* The H.264 nal_unit_type of a NAL unit; nal points at its header byte. */
+static inline unsigned hfx_h264_nal_type(const uint8_t *nal)
+{
+    return nal[0] & 0x1f;
+}
+
 /* Call fn for each NAL unit between start codes of 3 or 4 bytes; nal points
  * at the NAL header inside data (borrowed for the call) and nal_len is at
  * least 1: zero bytes before a start code (trailing_zero_8bits, B.1.1) and
  * empty NAL units are not reported. fn may be NULL to count. Returns the
  * count. */
 size_t hfx_annexb_foreach(const uint8_t *data, size_t len,
-                          void (*fn)(void *user, const uint8_t *nal, size_t nal_len),
-                          void *user);
+                          void (*fn)(void *user, const uint8_t *nal, size_t nal_len), void *user);
 
 /* What an access unit holds. */
 struct hfx_annexb_au {

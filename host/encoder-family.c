@@ -37,10 +37,9 @@ void family_rate_control_qp(const struct family_call *c)
 void family_rate_control_mode(const struct family_call *c, const char *key, const char *cbr,
                               const char *cqp)
 {
-    if (c->cfg->rate_control == HFX_RC_CBR) {
+    if (c->cfg->rate_control == HFX_RC_CBR)
         family_set(c, key, cbr);
-    } else if (c->cfg->rate_control == HFX_RC_CQP) {
+    else if (c->cfg->rate_control == HFX_RC_CQP)
         family_set(c, key, cqp);
-        family_set_int(c, "qp", c->cfg->quality);
-    }
+    family_rate_control_qp(c);
 }

@@ -45,9 +45,9 @@
 #include "encoder-fault.h"
 #endif
 
-/* Every family, in `auto`'s probe order for HEVC and AV1: the first whose
- * encoder for the codec opens. H.264 follows HFX_ENCODER_AUTO_ORDER, which
- * is this order too (test-encoder checks it). */
+/* Every family, in `auto`'s probe order: the first whose encoder for the
+ * codec opens. For H.264 this is HFX_ENCODER_AUTO_ORDER (test-encoder
+ * checks it). */
 static const struct family *const families[] = {
     &family_videotoolbox, &family_nvenc, &family_qsv, &family_vaapi,
     &family_x26x, &family_openh264, &family_svtav1, &family_aom,
@@ -483,20 +483,10 @@ static enum hfx_status try_backend(struct hfx_encoder *e, const struct backend *
 
 static enum hfx_status open_auto(struct hfx_encoder *e)
 {
-    static const char *const h264_order[] = {HFX_ENCODER_AUTO_ORDER};
-
-    if (e->cfg.codec == HFX_CODEC_H264) {
-        for (size_t i = 0; i < sizeof(h264_order) / sizeof(h264_order[0]); i++) {
-            struct backend b;
-            if (find_backend(h264_order[i], &b) && try_backend(e, &b, HFX_LOG_INFO) == HFX_OK)
-                return HFX_OK;
-        }
-    } else {
-        for (size_t i = 0; i < N_FAMILIES; i++) {
-            struct backend b = {families[i]->encoder[e->cfg.codec], e->cfg.codec, families[i]};
-            if (b.name && try_backend(e, &b, HFX_LOG_INFO) == HFX_OK)
-                return HFX_OK;
-        }
+    for (size_t i = 0; i < N_FAMILIES; i++) {
+        struct backend b = {families[i]->encoder[e->cfg.codec], e->cfg.codec, families[i]};
+        if (b.name && try_backend(e, &b, HFX_LOG_INFO) == HFX_OK)
+            return HFX_OK;
     }
     e->backend = (struct backend){NULL, 0, NULL};
     say(e, HFX_LOG_ERROR, "auto: no encoder opened");

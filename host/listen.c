@@ -21,6 +21,7 @@
 #endif
 
 #include "server-private.h"
+#include "util/text.h"
 
 /* fd:N may be a listening socket handed over by a supervisor, or one
  * connected stream. */
@@ -46,14 +47,22 @@ static void describe_unfit(int fd, char *out, size_t cap)
                  type == SOCK_DGRAM       ? "datagram"
                  : type == SOCK_SEQPACKET ? "seqpacket"
                                           : "non-stream");
-    } else if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &alen) == 0 &&
-               !listening) {
+    } else if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &alen) == 0 && !listening) {
         snprintf(out, cap, "a stream socket that is not listening");
     } else if (getsockname(fd, (struct sockaddr *)&sa, &len) == 0) {
         snprintf(out, cap, "a socket of address family %d", (int)sa.ss_family);
     } else {
         snprintf(out, cap, "%s", strerror(errno));
     }
+}
+
+/* Whether a numeric host (inet_ntop's text) is loopback, by libhfx's
+ * rule for tcp: addresses. */
+static bool host_is_loopback(const char *host)
+{
+    struct hfx_address a = {.kind = HFX_ADDR_TCP};
+
+    return hfx_text_format(a.host, sizeof(a.host), "%s", host) && hfx_address_is_loopback(&a);
 }
 
 /* The address a listening socket is bound to, as address text (unix:PATH,
@@ -75,16 +84,12 @@ static void describe_bound(int fd, char *out, size_t cap, bool *beyond_loopback)
         const struct sockaddr_in *in = (const struct sockaddr_in *)&sa;
         inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
         snprintf(out, cap, "tcp:%s:%u", host, ntohs(in->sin_port));
-        *beyond_loopback = (ntohl(in->sin_addr.s_addr) >> 24) != 127;
+        *beyond_loopback = !host_is_loopback(host);
     } else if (sa.ss_family == AF_INET6) {
         const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&sa;
         inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
         snprintf(out, cap, "tcp:[%s]:%u", host, ntohs(in6->sin6_port));
-        /* ::ffff:127.x.y.z reaches the IPv4 loopback, as in
-         * hfx_address_is_loopback. */
-        *beyond_loopback = !IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr) &&
-                           !(IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) &&
-                             in6->sin6_addr.s6_addr[12] == 127);
+        *beyond_loopback = !host_is_loopback(host);
 #ifdef AF_VSOCK
     } else if (sa.ss_family == AF_VSOCK) {
         const struct sockaddr_vm *vm = (const struct sockaddr_vm *)&sa;
@@ -201,8 +206,8 @@ enum hfx_status hfx_server_listen(struct hfx_server *s, const char *address)
 }
 
 /* The region of --shm-file, logged as hfx_server_listen_shared does. */
-static enum hfx_status open_shared(struct hfx_server *s, const char *shm_file,
-                                   uint64_t shm_size, struct shm_region **out)
+static enum hfx_status open_shared(struct hfx_server *s, const char *shm_file, uint64_t shm_size,
+                                   struct shm_region **out)
 {
     enum hfx_status st = shm_region_open_file(shm_file, shm_size, out);
 

@@ -14,7 +14,8 @@
  *   sockets passed by a supervisor, connections handed over whole.
  *
  * Everything here runs on the thread of the loop. Stream workers touch only
- * struct worker_count and the wake pipe's write end (host/stream.h).
+ * struct worker_count, the ready list and the wake pipe's write end
+ * (host/stream.h).
  */
 #ifndef HFX_HOST_SERVER_PRIVATE_H
 #define HFX_HOST_SERVER_PRIVATE_H

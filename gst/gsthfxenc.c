@@ -46,7 +46,6 @@
 #include "gsthfxshmframes.h"
 #include "gsthfxshmpool.h"
 #include "hfx/client.h"
-#include "util/percentile.h"
 #include "util/token.h"
 
 /* Shared with gsthfxsession.c, gsthfxfallback.c and gsthfxshmframes.c. */
@@ -931,22 +930,25 @@ static GstFlowReturn
 host_unreachable (GstHfxEnc * self, GstVideoCodecFrame * frame)
 {
   GstVideoEncoder *enc = GST_VIDEO_ENCODER (self);
-  gchar *name = fallback_name (self);
+  gchar *name;
   guint bitrate;
 
+  /* fallback cannot change while frames flow (MUTABLE_READY): one made
+   * before had a name. */
+  if (self->fallback)
+    return gst_hfx_fallback_encode (self->fallback, frame);
+  name = fallback_name (self);
   if (!name) {
     gst_hfx_session_count_dropped (self->session);
     GST_DEBUG_OBJECT (self, "host unreachable: dropping frame %u",
         frame->system_frame_number);
     return gst_video_encoder_finish_frame (enc, frame);
   }
-  if (!self->fallback) {
-    GST_OBJECT_LOCK (self);
-    bitrate = self->bitrate;
-    GST_OBJECT_UNLOCK (self);
-    self->fallback = gst_hfx_fallback_new (enc, name, bitrate,
-        self->input_state->caps, self->profile, fallback_encoded);
-  }
+  GST_OBJECT_LOCK (self);
+  bitrate = self->bitrate;
+  GST_OBJECT_UNLOCK (self);
+  self->fallback = gst_hfx_fallback_new (enc, name, bitrate,
+      self->input_state->caps, self->profile, fallback_encoded);
   g_free (name);
   if (!self->fallback) {
     gst_video_codec_frame_unref (frame);
@@ -958,11 +960,10 @@ host_unreachable (GstHfxEnc * self, GstVideoCodecFrame * frame)
 /* Inline frames: the pixels go in the message (docs/protocol.md §5.3). */
 static enum hfx_status
 submit_inline (GstHfxEnc * self, GstVideoCodecFrame * frame,
-    struct hfx_frame *f, gboolean force)
+    struct hfx_frame *f, guint32 fourcc, gboolean force)
 {
   GstVideoFrame vframe;
   struct iovec iov[HFX_MAX_PLANES];
-  guint32 fourcc = fourcc_of (GST_VIDEO_INFO_FORMAT (&self->input_state->info));
   guint width = GST_VIDEO_INFO_WIDTH (&self->input_state->info);
   guint height = GST_VIDEO_INFO_HEIGHT (&self->input_state->info);
   uint64_t offset = 0;
@@ -996,6 +997,7 @@ gst_hfx_enc_handle_frame (GstVideoEncoder * enc, GstVideoCodecFrame * frame)
   gboolean bitrate_changed, force;
   guint bitrate;
   guint32 region, frame_number = frame->system_frame_number;
+  guint32 fourcc = fourcc_of (GST_VIDEO_INFO_FORMAT (&self->input_state->info));
   GstBuffer *slot = NULL;
   GstFlowReturn ret;
   enum hfx_status st;
@@ -1031,8 +1033,7 @@ gst_hfx_enc_handle_frame (GstVideoEncoder * enc, GstVideoCodecFrame * frame)
       (int64_t) (frame->pts / 1000) : 0;
   f.duration = GST_CLOCK_TIME_IS_VALID (frame->duration) ?
       frame->duration / 1000 : 0;
-  f.plane_count = (uint8_t) hfx_format_planes (fourcc_of
-      (GST_VIDEO_INFO_FORMAT (&self->input_state->info)));
+  f.plane_count = (uint8_t) hfx_format_planes (fourcc);
 
   if (region != G_MAXUINT32) {
     /* Shared memory: only offsets go in the message. */
@@ -1051,7 +1052,7 @@ gst_hfx_enc_handle_frame (GstVideoEncoder * enc, GstVideoCodecFrame * frame)
     f.region = region;
     st = gst_hfx_session_submit (self->session, &f, NULL, 0, force, slot);
   } else {
-    st = submit_inline (self, frame, &f, force);
+    st = submit_inline (self, frame, &f, fourcc, force);
     if (st == HFX_E_INVALID)
       goto map_failed;
   }

@@ -321,25 +321,6 @@ connect_host (GstHfxSession * s, gchar * err, gsize err_cap)
   return HFX_OK;
 }
 
-/* The host went away: every frame in flight is answered as dropped. Called
- * with the lock held; returns the frame numbers to finish (caller frees). */
-static GList *
-lose_connection (GstHfxSession * s)
-{
-  GList *lost = NULL;
-  gpointer id;
-
-  hfx_client_free (&s->client);
-  s->configured = FALSE;
-  s->shm_ready = FALSE;
-  release_all_slots (s);
-  while ((id = g_queue_pop_head (&s->in_flight))) {
-    lost = g_list_append (lost, id);
-    s->frames_dropped++;
-  }
-  g_cond_broadcast (&s->cond);
-  return lost;
-}
 
 struct answer
 {
@@ -358,6 +339,35 @@ add_answer (GList * answers, guint32 frame_number, GstBuffer * buf,
   a->buf = buf;
   a->keyframe = keyframe;
   return g_list_append (answers, a);
+}
+
+/* The host went away: every frame in flight is answered as dropped, after
+ * the answers already in *answers. Called with the lock held. */
+static void
+lose_connection (GstHfxSession * s, GList ** answers)
+{
+  gpointer id;
+
+  hfx_client_free (&s->client);
+  s->configured = FALSE;
+  s->shm_ready = FALSE;
+  release_all_slots (s);
+  while ((id = g_queue_pop_head (&s->in_flight))) {
+    *answers = add_answer (*answers, GPOINTER_TO_UINT (id) - 1, NULL, FALSE);
+    s->frames_dropped++;
+  }
+  g_cond_broadcast (&s->cond);
+}
+
+/* The host answered frame id: out of the frames in flight, its slot
+ * free, its answer after the others. Lock held. */
+static void
+answer_frame (GstHfxSession * s, guint64 id, GstBuffer * buf,
+    gboolean keyframe, GList ** answers)
+{
+  g_queue_remove (&s->in_flight, GUINT_TO_POINTER ((guint) id + 1));
+  release_slot (s, id);
+  *answers = add_answer (*answers, (guint32) id, buf, keyframe);
 }
 
 /* Hands the answers to the element (without the lock); frees the list. */
@@ -433,20 +443,14 @@ pump_events (GstHfxSession * s, GList ** answers, GList ** errors)
         guint64 id = ev.u.packet.frame_id;
         GstBuffer *buf = gst_buffer_new_memdup (ev.u.packet.data,
             ev.u.packet.data_len);
-        g_queue_remove (&s->in_flight, GUINT_TO_POINTER ((guint) id + 1));
-        release_slot (s, id);
         record_rtt (s, id);
         s->frames_encoded++;
-        *answers = add_answer (*answers, (guint32) id, buf, ev.keyframe);
+        answer_frame (s, id, buf, ev.keyframe, answers);
         break;
       }
       case HFX_EVENT_DROPPED:
-        g_queue_remove (&s->in_flight,
-            GUINT_TO_POINTER ((guint) ev.u.dropped.frame_id + 1));
-        release_slot (s, ev.u.dropped.frame_id);
         s->frames_dropped++;
-        *answers = add_answer (*answers, (guint32) ev.u.dropped.frame_id,
-            NULL, FALSE);
+        answer_frame (s, ev.u.dropped.frame_id, NULL, FALSE, answers);
         break;
       case HFX_EVENT_CONFIGURED:
         note_configured (s, &ev.u.configured);
@@ -504,7 +508,7 @@ reader_thread (gpointer data)
 
   g_mutex_lock (&s->lock);
   while (!s->stopping) {
-    GList *answers = NULL, *lost = NULL, *errors = NULL;
+    GList *answers = NULL, *errors = NULL;
     enum hfx_status st;
     gchar *address = NULL;
 
@@ -542,17 +546,13 @@ reader_thread (gpointer data)
     st = pump_events (s, &answers, &errors);
     if (st != HFX_OK) {
       address = g_strdup (s->connected_address);
-      lost = lose_connection (s);
+      lose_connection (s, &answers);
     }
     s->finishing++;
     g_mutex_unlock (&s->lock);
 
     post_host_errors (s, errors);
     deliver_answers (s, answers);
-    for (GList * l = lost; l; l = l->next)
-      s->callbacks.answered (s->encoder, GPOINTER_TO_UINT (l->data) - 1,
-          NULL, FALSE);
-    g_list_free (lost);
     if (address) {
       s->callbacks.connection_changed (s->encoder, FALSE, address, st);
       g_free (address);
@@ -710,7 +710,7 @@ gst_hfx_session_configure (GstHfxSession * s, const struct hfx_configure *cfg,
   s->have_cfg = TRUE;
   s->shm = shm;
   s->require_shm = require_shm;
-  if (s->client && !attach_shm (s, &failure)) {
+  if (!attach_shm (s, &failure)) {
     g_mutex_unlock (&s->lock);
     post_shm_failure (s, &failure);
     return FALSE;

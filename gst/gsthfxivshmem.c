@@ -29,7 +29,6 @@ ivshmem_clear (gpointer data)
   GstHfxIvshmem *shm = data;
 
   hfx_ivshmem_close (&shm->region);
-  g_free (shm->path);
 }
 
 /* The library's status as the GstResourceError an application expects. */
@@ -83,13 +82,8 @@ gst_hfx_ivshmem_open (const gchar * device, GError ** error)
   }
   shm = g_rc_box_new0 (GstHfxIvshmem);
   shm->region = region;
-  shm->path = g_strdup (region->path);
-  shm->fd = region->fd;
-  shm->data = region->data;
-  shm->size = region->size;
-  shm->data_offset = region->data_offset;
   GST_INFO ("region 0: %s, %" G_GSIZE_FORMAT " bytes, frames from byte %"
-      G_GSIZE_FORMAT, shm->path, shm->size, shm->data_offset);
+      G_GSIZE_FORMAT, region->path, region->size, region->data_offset);
   return shm;
 }
 

@@ -14,16 +14,11 @@ G_BEGIN_DECLS
 
 /* libhfx's hfx_ivshmem (docs/protocol.md §7.1) as the pool uses it:
  * reference counted (g_rc_box): every pool allocator that has slots in the
- * region holds a reference, so the mapping outlives their memories. The
- * fields below repeat the region's; the region owns fd and data. */
+ * region holds a reference, so the mapping outlives their memories. */
 typedef struct
 {
-  struct hfx_ivshmem *region;   /* libhfx's mapping, owned */
-  gchar *path;                  /* the sysfs resource file mapped */
-  gint fd;                      /* open on path, flock()ed exclusively */
-  guint8 *data;                 /* read-write mapping of the whole BAR */
-  gsize size;                   /* BAR size == the region's size */
-  gsize data_offset;            /* first byte frames may use */
+  struct hfx_ivshmem *region;   /* libhfx's mapping (path, data, size,
+                                 * data_offset), owned */
 } GstHfxIvshmem;
 
 /* device: "auto", a PCI address (0000:00:03.0) or a sysfs device directory.

@@ -135,7 +135,7 @@ gst_hfx_shm_frames_device_path (GstHfxShmFrames * shm)
   if (!shm->pool)
     return NULL;
   ivshmem = gst_hfx_shm_pool_get_ivshmem (GST_HFX_SHM_POOL (shm->pool));
-  return ivshmem ? ivshmem->path : NULL;
+  return ivshmem ? ivshmem->region->path : NULL;
 }
 
 gsize

@@ -264,14 +264,14 @@ gst_hfx_shm_allocator_new_in_ivshmem (gsize slot_size, guint slots,
   self = g_object_new (gst_hfx_shm_allocator_get_type (), NULL);
   gst_object_ref_sink (self);
   self->ivshmem = gst_hfx_ivshmem_ref (ivshmem);
-  self->data = ivshmem->data + ivshmem->data_offset;
-  self->region_offset = ivshmem->data_offset;
+  self->data = ivshmem->region->data + ivshmem->region->data_offset;
+  self->region_offset = ivshmem->region->data_offset;
   self->size = slot_size * slots;
   self->slot_size = slot_size;
   self->slots = slots;
 
   GST_DEBUG_OBJECT (self, "%s: %u slots of %" G_GSIZE_FORMAT " bytes",
-      ivshmem->path, slots, slot_size);
+      ivshmem->region->path, slots, slot_size);
 
   return self;
 }
@@ -547,7 +547,8 @@ pool_new (const GstVideoInfo * info, guint slots, GstHfxIvshmem * ivshmem,
       slot_size * slots > G_MAXSIZE)
     goto too_large;
   if (ivshmem) {
-    guint64 fit = (ivshmem->size - ivshmem->data_offset) / slot_size;
+    guint64 fit =
+        (ivshmem->region->size - ivshmem->region->data_offset) / slot_size;
     if (fit < 2)
       goto too_large;
     slots = (guint) MIN (fit, slots);
@@ -586,7 +587,7 @@ pool_new (const GstVideoInfo * info, guint slots, GstHfxIvshmem * ivshmem,
       gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (info)),
       GST_VIDEO_INFO_WIDTH (info), GST_VIDEO_INFO_HEIGHT (info), slots,
       slot_size, ivshmem ? "ivshmem region at" : "fd",
-      ivshmem ? (gint) ivshmem->data_offset : allocator->fd);
+      ivshmem ? (gint) ivshmem->region->data_offset : allocator->fd);
 
   return GST_BUFFER_POOL_CAST (self);
 

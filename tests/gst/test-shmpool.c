@@ -910,12 +910,13 @@ GST_START_TEST (test_ivshmem_open)
 
   shm = gst_hfx_ivshmem_open (dir, &err);
   fail_unless (shm != NULL, "%s", err ? err->message : "?");
-  fail_unless_equals_uint64 (shm->size, REGION_SIZE);
-  fail_unless_equals_uint64 (shm->data_offset, HFX_REGION_HEADER_SIZE);
-  fail_unless (g_str_has_suffix (shm->path, "/resource2"), "%s", shm->path);
-  fail_unless (shm->fd >= 0);
-  fail_unless (fcntl (shm->fd, F_GETFD) & FD_CLOEXEC);
-  fail_unless (memcmp (shm->data, HFX_REGION_MAGIC, 8) == 0);
+  fail_unless_equals_uint64 (shm->region->size, REGION_SIZE);
+  fail_unless_equals_uint64 (shm->region->data_offset, HFX_REGION_HEADER_SIZE);
+  fail_unless (g_str_has_suffix (shm->region->path, "/resource2"), "%s",
+      shm->region->path);
+  fail_unless (shm->region->fd >= 0);
+  fail_unless (fcntl (shm->region->fd, F_GETFD) & FD_CLOEXEC);
+  fail_unless (memcmp (shm->region->data, HFX_REGION_MAGIC, 8) == 0);
 
   /* the device was enabled, as sysfs wants before the BAR is used */
   text = read_text (dir, "enable");
@@ -923,8 +924,8 @@ GST_START_TEST (test_ivshmem_open)
   g_free (text);
 
   /* writes go to the file the host maps */
-  shm->data[HFX_REGION_HEADER_SIZE] = 0x42;
-  shm->data[REGION_SIZE - 1] = 0x24;
+  shm->region->data[HFX_REGION_HEADER_SIZE] = 0x42;
+  shm->region->data[REGION_SIZE - 1] = 0x24;
   fail_unless_equals_int (host[HFX_REGION_HEADER_SIZE], 0x42);
   fail_unless_equals_int (host[REGION_SIZE - 1], 0x24);
   gst_hfx_ivshmem_unref (shm);
@@ -935,7 +936,8 @@ GST_START_TEST (test_ivshmem_open)
   write_region (dir, "resource2_wc", REGION_SIZE, REGION_SIZE);
   shm = gst_hfx_ivshmem_open (dir, &err);
   fail_unless (shm != NULL, "%s", err ? err->message : "?");
-  fail_unless (g_str_has_suffix (shm->path, "/resource2_wc"), "%s", shm->path);
+  fail_unless (g_str_has_suffix (shm->region->path, "/resource2_wc"), "%s",
+      shm->region->path);
   gst_hfx_ivshmem_unref (shm);
   gst_hfx_ivshmem_unref (NULL);
 

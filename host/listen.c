@@ -155,6 +155,22 @@ static enum hfx_status adopt_checked(struct hfx_server *s, int fd, const char *w
     return HFX_OK;
 }
 
+/* A listener a supervisor passed (adopt_checked), with its region 0 (may
+ * be NULL), added and logged. */
+static void add_adopted(struct hfx_server *s, struct hfx_listener *l, struct shm_region *shared,
+                        const char *what, const char *bound)
+{
+    add_listener(s, l, shared);
+    server_log(s, HFX_LOG_INFO, "listening on %s (%s)", what, bound);
+}
+
+static void log_region0(struct hfx_server *s, const char *what, const char *shm_file,
+                        const struct shm_region *shared)
+{
+    server_log(s, HFX_LOG_INFO, "%s: region 0 is %s (%zu MiB)", what, shm_file,
+               shared->size >> 20);
+}
+
 /* shared: borrowed; the listener or connection takes its own reference. */
 static enum hfx_status listen_on(struct hfx_server *s, const char *address,
                                  struct shm_region *shared)
@@ -181,11 +197,9 @@ static enum hfx_status listen_on(struct hfx_server *s, const char *address,
     if (addr.kind == HFX_ADDR_FD) {
         char bound[160];
         st = adopt_checked(s, addr.fd, address, &l, bound, sizeof(bound));
-        if (st != HFX_OK)
-            return st;
-        add_listener(s, l, shared);
-        server_log(s, HFX_LOG_INFO, "listening on %s (%s)", address, bound);
-        return HFX_OK;
+        if (st == HFX_OK)
+            add_adopted(s, l, shared, address, bound);
+        return st;
     }
     if (s->nlisteners == MAX_LISTENERS)
         return HFX_E_TOO_LARGE;
@@ -227,8 +241,7 @@ enum hfx_status hfx_server_listen_shared(struct hfx_server *s, const char *addre
         return st;
     st = listen_on(s, address, shared);
     if (st == HFX_OK)
-        server_log(s, HFX_LOG_INFO, "%s: region 0 is %s (%zu MiB)", address, shm_file,
-                   shared->size >> 20);
+        log_region0(s, address, shm_file, shared);
     shm_region_unref(&shared);
     return st;
 }
@@ -255,11 +268,9 @@ enum hfx_status hfx_server_listen_fd(struct hfx_server *s, int fd, const char *s
             return st;
         }
     }
-    add_listener(s, l, shared);
-    server_log(s, HFX_LOG_INFO, "listening on %s (%s)", what, bound);
+    add_adopted(s, l, shared, what, bound);
     if (shared)
-        server_log(s, HFX_LOG_INFO, "%s: region 0 is %s (%zu MiB)", what, shm_file,
-                   shared->size >> 20);
+        log_region0(s, what, shm_file, shared);
     shm_region_unref(&shared);
     return HFX_OK;
 }

@@ -33,25 +33,10 @@ static bool port_name_valid(const char *name, size_t len)
 static bool name_file_matches(const char *path, const char *name, size_t len)
 {
     char buf[HFX_PORT_NAME_READ];
-    size_t got = 0;
-    int fd;
+    size_t got;
 
-    do
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    while (fd < 0 && errno == EINTR);
-    if (fd < 0)
-        return false;
-    while (got < sizeof(buf)) {
-        ssize_t r = read(fd, buf + got, sizeof(buf) - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        got += (size_t)r;
-    }
-    close(fd);
     /* A full buffer is longer than HFX_PORT_NAME_MAX plus its newline. */
-    if (got == sizeof(buf))
+    if (!hfx_text_read_file(path, buf, sizeof(buf), &got))
         return false;
     if (got > 0 && buf[got - 1] == '\n')
         got--;

@@ -33,17 +33,11 @@
 static bool read_hex(const char *dir, const char *name, unsigned long long *out)
 {
     char path[PATH_MAX], buf[32], *end;
-    ssize_t n;
-    int fd;
+    size_t n;
 
-    if (!hfx_text_format(path, sizeof(path), "%s/%s", dir, name))
-        return false;
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return false;
-    n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n <= 0 || (size_t)n == sizeof(buf) - 1)
+    /* One byte kept for the terminator. */
+    if (!hfx_text_format(path, sizeof(path), "%s/%s", dir, name) ||
+        !hfx_text_read_file(path, buf, sizeof(buf) - 1, &n) || n == 0)
         return false;
     buf[n] = '\0';
     errno = 0;

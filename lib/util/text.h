@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Internal (docs/architecture.md, "The internal toolkit"): printf into a
- * caller's fixed buffer, saying whether the whole text fit, so that paths and
- * error texts are never cut without the caller knowing.
+ * Internal (docs/architecture.md, "The internal toolkit"): text in a
+ * caller's fixed buffer, saying whether the whole of it fit, so that paths,
+ * error texts and small files (sysfs attributes) are never cut without the
+ * caller knowing.
  */
 #ifndef HFX_UTIL_TEXT_H
 #define HFX_UTIL_TEXT_H
@@ -16,5 +17,11 @@
  * want a text passes NULL). */
 bool hfx_text_format(char *buf, size_t cap, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Read the file at path into buf (cap bytes, not terminated), retrying on
+ * EINTR. Returns true with *len its length when the whole file fit in fewer
+ * than cap bytes; false when it cannot be opened or read, or fills buf (it
+ * is longer than the caller allows). */
+bool hfx_text_read_file(const char *path, char *buf, size_t cap, size_t *len);
 
 #endif /* HFX_UTIL_TEXT_H */

@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "util/text.h"
@@ -39,12 +42,44 @@ static void test_no_buffer(void)
     CHECK(strcmp(buf, "abc") == 0);
 }
 
+/* A temporary file holding text; its path in path (cap 64). */
+static void temp_file(char *path, const char *text)
+{
+    snprintf(path, 64, "/tmp/hfx-text-XXXXXX");
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    CHECK(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+    close(fd);
+}
+
+static void test_read_file(void)
+{
+    char path[64], buf[8];
+    size_t len = 99;
+
+    temp_file(path, "0x1af4\n");
+    CHECK(hfx_text_read_file(path, buf, sizeof(buf), &len));
+    CHECK_EQ_INT(len, 7);
+    CHECK(memcmp(buf, "0x1af4\n", 7) == 0);
+    /* Seven bytes do not fit in fewer than seven: too long. */
+    CHECK(!hfx_text_read_file(path, buf, 7, &len));
+    unlink(path);
+
+    temp_file(path, "");
+    CHECK(hfx_text_read_file(path, buf, sizeof(buf), &len));
+    CHECK_EQ_INT(len, 0);
+    unlink(path);
+
+    CHECK(!hfx_text_read_file("/nonexistent/hfx", buf, sizeof(buf), &len));
+}
+
 int main(void)
 {
     static const struct check_case cases[] = {
         CHECK_CASE(test_fits),
         CHECK_CASE(test_cut_is_reported),
         CHECK_CASE(test_no_buffer),
+        CHECK_CASE(test_read_file),
     };
     return check_run(cases, CHECK_COUNT(cases));
 }

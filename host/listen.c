@@ -284,3 +284,8 @@ enum hfx_status hfx_server_add_transport(struct hfx_server *s, struct hfx_transp
 {
     return session_add(s, t, NULL, false);
 }
+
+enum hfx_status hfx_server_hand_over(struct hfx_server *s, struct hfx_transport *t)
+{
+    return handoff_push(&s->handoff, t);
+}

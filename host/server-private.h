@@ -29,6 +29,7 @@
 #include "conn.h"
 #include "answers.h"
 #include "shm.h"
+#include "handoff.h"
 #include "stream.h"
 #include "throttle.h"
 
@@ -107,6 +108,7 @@ struct hfx_server {
 
     int wake[2];
     struct stream_ready ready; /* streams with results to forward; wakes wake[0] */
+    struct handoff handoff;    /* hfx_server_hand_over's connections; wakes wake[0] */
     struct worker_count workers;
     struct hfx_server_stats stats;
 

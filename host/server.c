@@ -120,6 +120,7 @@ enum hfx_status hfx_server_new(const struct hfx_server_options *opts, struct hfx
     }
     s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     stream_ready_init(&s->ready, s->wake[1]);
+    handoff_init(&s->handoff, s->wake[1]);
     pthread_mutex_init(&s->workers.lock, NULL);
     pthread_cond_init(&s->workers.cond, NULL);
     s->workers.trim_heap_when_idle = s->opts.trim_heap_when_idle;
@@ -224,14 +225,20 @@ static void accept_all(struct hfx_server *s, unsigned n)
  * as it stops, so every stream popped here is alive. */
 static void drain_wake(struct hfx_server *s)
 {
+    struct hfx_transport *handed[HANDOFF_MAX];
     uint8_t buf[256];
     struct stream *st;
     void *owner;
     uint32_t id;
+    unsigned n;
 
     /* Read first: a result posted after this pops below or writes again. */
     while (read(s->wake[0], buf, sizeof(buf)) > 0)
         ;
+    n = handoff_take(&s->handoff, handed);
+    for (unsigned i = 0; i < n; i++)
+        if (session_add(s, handed[i], NULL, false) != HFX_OK)
+            server_log(s, HFX_LOG_WARN, "a connection handed over could not be served");
     while ((st = stream_ready_pop(&s->ready, &owner, &id)) != NULL)
         session_forward_results(s, owner, id);
 }
@@ -484,6 +491,7 @@ void hfx_server_free(struct hfx_server **sp)
     if (s->reserve_fd >= 0)
         close(s->reserve_fd);
     stream_ready_destroy(&s->ready);
+    handoff_destroy(&s->handoff);
     pthread_mutex_destroy(&s->workers.lock);
     pthread_cond_destroy(&s->workers.cond);
     free(s->pfds);

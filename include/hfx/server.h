@@ -107,9 +107,21 @@ HFX_EXPORT HFX_MUST_CHECK enum hfx_status hfx_server_listen_fd(struct hfx_server
  * or 0. */
 HFX_EXPORT uint16_t hfx_server_listener_port(const struct hfx_server *s, unsigned n);
 
-/* Serve one connection on a transport (taken over). */
+/* Serve one connection on a transport (taken over). On the thread that
+ * runs the loop, or before it runs. */
 HFX_EXPORT HFX_MUST_CHECK enum hfx_status hfx_server_add_transport(struct hfx_server *s,
                                                                    struct hfx_transport *t);
+
+/* As hfx_server_add_transport, from any thread, also while
+ * hfx_server_run runs on another: t (taken over) is served from the
+ * loop's next pass, as a connection that has not said HELLO yet. For an
+ * embedder with its own main loop, e.g. QEMU's chardev (docs/qemu.md),
+ * which hands over one end of a socketpair whenever its guest opens the
+ * port. HFX_E_BUSY (t freed) when 16 handed-over connections are still
+ * waiting for the loop; HFX_E_IO (t kept, served at the loop's next
+ * wake-up) when the loop could not be woken. */
+HFX_EXPORT HFX_MUST_CHECK enum hfx_status hfx_server_hand_over(struct hfx_server *s,
+                                                               struct hfx_transport *t);
 
 /* Run the event loop until stop_fd becomes readable (or, with stop_fd < 0,
  * forever). Returns HFX_OK after a stop, an error if the loop itself

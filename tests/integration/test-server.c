@@ -1026,6 +1026,62 @@ static void test_bye_then_hello(void)
     check_new_session_on_connection(true);
 }
 
+/* hfx_server_hand_over from this thread while the loop runs on the
+ * fixture's: each connection handed over is served, one after another as
+ * a chardev hands over a socketpair per guest open, the garbage of one not
+ * touching the next. */
+static void test_hand_over_while_running(void)
+{
+    struct fixture f;
+    static const uint8_t garbage[64] = {0xde, 0xad};
+
+    fixture_start(&f, NULL);
+    for (int round = 0; round < 3; round++) {
+        int sv[2];
+        struct hfx_transport *t = NULL;
+
+        CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+        CHECK_STATUS(hfx_transport_from_fd(sv[1], HFX_ADDR_FD, &t), HFX_OK);
+        CHECK_STATUS(hfx_server_hand_over(f.srv, t), HFX_OK);
+        raw_handshake(sv[0]);
+        raw_configure(sv[0], 1, HFX_FORMAT_NV12, GOOD_W, GOOD_H);
+        raw_check_alive(sv[0], 1 + round);
+        if (round == 1) {
+            raw_send_bytes(sv[0], garbage, sizeof(garbage));
+            expect_error(sv[0], HFX_E_BAD_MAGIC);
+        }
+        close(sv[0]);
+    }
+    fixture_stop(&f);
+}
+
+/* At most 16 connections wait for the loop; the next is refused (and
+ * freed), and the server frees those it never served. */
+static void test_hand_over_limit(void)
+{
+    struct hfx_server *srv = NULL;
+    int peers[17];
+
+    CHECK_STATUS(hfx_server_new(NULL, &srv), HFX_OK);
+    for (int i = 0; i < 17; i++) {
+        int sv[2];
+        struct hfx_transport *t = NULL;
+
+        CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+        peers[i] = sv[0];
+        CHECK_STATUS(hfx_transport_from_fd(sv[1], HFX_ADDR_FD, &t), HFX_OK);
+        CHECK_STATUS(hfx_server_hand_over(srv, t), i < 16 ? HFX_OK : HFX_E_BUSY);
+    }
+    /* The refused one is closed at once; the others when the server goes. */
+    CHECK(raw_wait_closed(peers[16]));
+    hfx_server_free(&srv);
+    for (int i = 0; i < 16; i++) {
+        CHECK(raw_wait_closed(peers[i]));
+        close(peers[i]);
+    }
+    close(peers[16]);
+}
+
 /* keyint_frames: an IDR every N frames without any request. */
 static void test_keyframe_every_n_frames(void)
 {
@@ -1196,6 +1252,8 @@ int main(void)
         CHECK_CASE(test_keyframe_every_n_frames),
         CHECK_CASE(test_hello_again),
         CHECK_CASE(test_bye_then_hello),
+        CHECK_CASE(test_hand_over_while_running),
+        CHECK_CASE(test_hand_over_limit),
         CHECK_CASE(test_streams_per_connection),
         CHECK_CASE(test_stream_over_limit),
         CHECK_CASE(test_handshake_timeout),

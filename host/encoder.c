@@ -175,6 +175,13 @@ static bool find_backend(const char *name, struct backend *out)
     return false;
 }
 
+bool hfx_encoder_known(const char *name)
+{
+    struct backend b;
+
+    return !name || !name[0] || strcmp(name, "auto") == 0 || find_backend(name, &b);
+}
+
 /* The backend of b's family for codec (libx264 -> libx265 for HEVC). */
 static bool for_codec(const struct backend *b, uint32_t codec, struct backend *out)
 {

@@ -397,15 +397,9 @@ int main(int argc, char **argv)
     }
     if (resolve_passed(listen, shm_file, nlisten, &passed, passed_rc, passed_err, take))
         return 1;
-    if (opts.encoder && strcmp(opts.encoder, "auto") != 0) {
-        static const char *const known[] = {HFX_ENCODER_AUTO_ORDER};
-        bool ok = false;
-        for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-            ok = ok || strcmp(known[i], opts.encoder) == 0;
-        if (!ok) {
-            fprintf(stderr, "hfxd: unknown encoder '%s' (see --help)\n", opts.encoder);
-            return 2;
-        }
+    if (!hfx_encoder_known(opts.encoder)) {
+        fprintf(stderr, "hfxd: unknown encoder '%s' (see --help)\n", opts.encoder);
+        return 2;
     }
 #ifdef __GLIBC__
     /* Every INLINE frame arrives in a buffer of a few MB that is freed by

@@ -26,6 +26,12 @@ extern "C" {
 
 struct hfx_encoder;
 
+/* Whether name is one hfx_encoder_open takes: NULL, "" or "auto", or the
+ * name of a backend of any codec (libx264, hevc_nvenc, libsvtav1, ...),
+ * whether or not this libavcodec has it. For refusing a misspelt choice
+ * at start (hfxd --encoder, the QEMU chardev's encoder=). */
+HFX_EXPORT bool hfx_encoder_known(const char *name);
+
 /* Open an encoder for cfg (validated with hfx_configure_validate first).
  * name: a backend name from the list above, or NULL/""/"auto" to probe in
  * order by actually opening each. HFX_E_NO_ENCODER when none opens (or the

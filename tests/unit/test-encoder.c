@@ -646,6 +646,26 @@ static void test_fault_names_unknown(void)
         expect_open(&good, names[i], HFX_E_NO_ENCODER);
 }
 
+/* hfx_encoder_known: every backend name of every codec, whether this
+ * libavcodec has it or not, and "auto"; nothing near them. */
+static void test_encoder_known(void)
+{
+    static const char *const known[] = {
+        "auto",       "",           "libx264",           "libx265",
+        "h264_nvenc", "hevc_vaapi", "h264_videotoolbox", "libopenh264",
+        "libsvtav1",  "libaom-av1",
+    };
+    static const char *const unknown[] = {
+        "libx26", "LIBX264", "libx264 ", "Auto", "fake", "fault-open", "h264", "x264",
+    };
+
+    CHECK(hfx_encoder_known(NULL));
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+        CHECK(hfx_encoder_known(known[i]));
+    for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++)
+        CHECK(!hfx_encoder_known(unknown[i]));
+}
+
 static void test_tiny_picture(void)
 {
     check_roundtrip(HFX_FORMAT_I420, 16, 16, 5);
@@ -780,6 +800,7 @@ int main(void)
         CHECK_CASE(test_bad_stride),
         CHECK_CASE(test_rejects),
         CHECK_CASE(test_fault_names_unknown),
+        CHECK_CASE(test_encoder_known),
         CHECK_CASE(test_tiny_picture),
         CHECK_CASE(test_hevc_when_available),
         CHECK_CASE(test_cqp_quality_applies),

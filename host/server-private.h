@@ -77,6 +77,7 @@ struct session {
     struct shm_region *regions[MAX_REGIONS];
     struct shm_region *shared; /* region 0, from the listener; NULL: none */
     uint64_t frames_shm;       /* FRAMEs with source SHM (any region) */
+    uint64_t frames_resource;  /* FRAMEs with source RESOURCE */
     bool after_bye;            /* ended by BYE, waiting for the next HELLO */
     /* Totals of streams already closed, for the end-of-session line. */
     struct stream_stats done;

@@ -385,11 +385,12 @@ static void log_session_end(struct hfx_server *s, const struct session *ss)
 
     server_log(s, HFX_LOG_INFO,
                "session %u end: %.1f s, frames %llu, encoded %llu, dropped %llu, "
-               "from shared memory %llu, mean encode %.2f ms, %llu bytes out%s%s",
+               "from shared memory %llu, from resources %llu, mean encode %.2f ms, %llu bytes "
+               "out%s%s",
                ss->id, (double)(server_now_ms(s) - ss->started_ms) / 1000.0,
                (unsigned long long)ss->done.frames_in, (unsigned long long)ss->done.frames_encoded,
                (unsigned long long)ss->done.frames_dropped, (unsigned long long)ss->frames_shm,
-               mean_ms, (unsigned long long)ss->done.bytes_out,
+               (unsigned long long)ss->frames_resource, mean_ms, (unsigned long long)ss->done.bytes_out,
                ss->done.encoder[0] ? ", encoder " : "", ss->done.encoder);
 }
 
@@ -485,6 +486,8 @@ static void on_hello(struct hfx_server *s, struct session *ss, const struct hfx_
         w.u.welcome.caps |= HFX_CAP_SHM_FD;
     if (ss->shared)
         w.u.welcome.caps |= HFX_CAP_SHM_FILE;
+    if (s->opts.resources.read)
+        w.u.welcome.caps |= HFX_CAP_RESOURCE;
     w.u.welcome.max_payload = s->opts.max_payload;
     w.u.welcome.max_streams = (uint16_t)s->opts.max_streams;
     w.u.welcome.window = (uint16_t)s->opts.window;
@@ -546,6 +549,7 @@ static void on_configure(struct hfx_server *s, struct session *ss, const struct 
     p.in_loop = s->opts.encode_in_loop;
     p.clock = s->clock;
     p.clock_user = s->clock_user;
+    p.resources = s->opts.resources;
     p.log = s->opts.log;
     p.log_user = s->opts.log_user;
     p.session_id = ss->id;
@@ -597,6 +601,20 @@ static bool frame_memory(struct hfx_server *s, struct session *ss, const struct 
     if (fr->source == HFX_SOURCE_INLINE) {
         *base = fr->data;
         *size = fr->data_len;
+        return true;
+    }
+    /* §5.3: a resource is checked when the frame's turn to be encoded
+     * comes (stream.c), not here: the guest may change it until then. */
+    if (fr->source == HFX_SOURCE_RESOURCE && s->opts.resources.read) {
+        if (!(ss->caps & HFX_CAP_RESOURCE)) {
+            session_protocol_error(s, ss, id, HFX_E_UNSUPPORTED,
+                                   "FRAME %llu: RESOURCE, but the client's HELLO did not offer "
+                                   "it",
+                                   fid);
+            return false;
+        }
+        *base = NULL;
+        *size = UINT64_MAX;
         return true;
     }
     if (fr->source != HFX_SOURCE_SHM) {
@@ -726,11 +744,19 @@ static void on_frame(struct hfx_server *s, struct session *ss, const struct hfx_
     f.pts = fr->pts;
     f.duration = fr->duration;
     f.force_key = (m->hdr.flags & HFX_FRAME_FLAG_FORCE_KEYFRAME) != 0;
-    for (unsigned i = 0; i < fr->plane_count; i++) {
-        f.pic.plane[i] = base + fr->planes[i].offset;
-        f.pic.stride[i] = fr->planes[i].stride;
+    if (fr->source == HFX_SOURCE_RESOURCE) {
+        f.resource_id = fr->region;
+        f.resource_offset = fr->planes[0].offset;
+        f.resource_stride = fr->planes[0].stride;
+    } else {
+        for (unsigned i = 0; i < fr->plane_count; i++) {
+            f.pic.plane[i] = base + fr->planes[i].offset;
+            f.pic.stride[i] = fr->planes[i].stride;
+        }
     }
-    if (region) {
+    if (fr->source == HFX_SOURCE_RESOURCE) {
+        ss->frames_resource++;
+    } else if (region) {
         f.region = shm_region_ref(region);
         ss->frames_shm++;
     } else if (!take_inline(ss, &slot->cfg, fr, &f, &st)) {
@@ -909,6 +935,7 @@ static void on_message(struct hfx_server *s, struct session *ss, const struct hf
         log_session_end(s, ss);
         memset(&ss->done, 0, sizeof(ss->done));
         ss->frames_shm = 0;
+        ss->frames_resource = 0;
         ss->id = ++s->next_id;
         ss->started_ms = server_now_ms(s);
         ss->after_bye = true;

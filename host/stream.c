@@ -410,6 +410,47 @@ static bool decide_force(struct stream *s, bool wanted)
     return false;
 }
 
+/* A RESOURCE frame's picture, read by the embedder (hfx/resource.h) into
+ * a block the frame then owns. False when it could not be: the caller
+ * answers the frame FRAME_DROPPED reason SOURCE. */
+static bool read_resource(struct stream *s, struct stream_frame *f)
+{
+    const struct hfx_configure *cfg = &s->p.cfg;
+    struct hfx_resource_request req = {
+        .resource_id = f->resource_id,
+        .fourcc = cfg->fourcc,
+        .width = cfg->width,
+        .height = cfg->height,
+        .offset = f->resource_offset,
+        .stride = f->resource_stride,
+    };
+    uint32_t row_bytes, rows;
+    char why[160] = "";
+    enum hfx_status st;
+
+    /* A resource holds one plane; other formats fail in the reader's
+     * check, which says so. */
+    if (!hfx_format_plane_size(cfg->fourcc, cfg->width, cfg->height, 0, &row_bytes, &rows))
+        return false;
+    req.dst = malloc((size_t)row_bytes * rows);
+    if (!req.dst) {
+        slog(s, HFX_LOG_WARN, "frame %llu: no memory for resource %u",
+             (unsigned long long)f->frame_id, f->resource_id);
+        return false;
+    }
+    st = s->p.resources.read(s->p.resources.user, &req, why, sizeof(why));
+    if (st != HFX_OK) {
+        free(req.dst);
+        slog(s, HFX_LOG_WARN, "frame %llu dropped: %s%s%s", (unsigned long long)f->frame_id,
+             hfx_strerror(st), why[0] ? ": " : "", why);
+        return false;
+    }
+    f->owned = req.dst;
+    f->pic.plane[0] = req.dst;
+    f->pic.stride[0] = row_bytes;
+    return true;
+}
+
 static void encode_one(struct stream *s, struct stream_frame *f, bool force)
 {
     uint64_t t0 = (uint64_t)hfx_clock_ns();
@@ -526,6 +567,9 @@ static void run_jobs(struct stream *s, bool wait)
             if (!s->usable) {
                 stream_frame_release(&f);
                 post_dropped(s, f.frame_id, f.seq, HFX_DROP_ENCODER);
+            } else if (f.resource_id && !read_resource(s, &f)) {
+                stream_frame_release(&f);
+                post_dropped(s, f.frame_id, f.seq, HFX_DROP_SOURCE);
             } else {
                 bool force = decide_force(s, wanted);
                 if (force) {

@@ -19,6 +19,7 @@
 
 #include "hfx/encoder.h"
 #include "hfx/protocol.h"
+#include "hfx/resource.h"
 #include "shm.h"
 
 /* Counts live worker threads so that the server can wait for all of them
@@ -60,6 +61,12 @@ struct stream_frame {
     struct hfx_picture pic;
     void *owned;               /* payload block to free(), or NULL */
     struct shm_region *region; /* reference held, or NULL */
+    /* A RESOURCE frame (resource_id != 0): pic is empty until the worker
+     * has read the resource (hfx_server_options.resources). Where the
+     * picture lies in the resource, as the FRAME said: */
+    uint32_t resource_id;
+    uint64_t resource_offset;
+    uint32_t resource_stride;
 };
 
 /* Release what a frame holds (payload block, region reference). */
@@ -107,6 +114,7 @@ struct stream_params {
      * (host/server-testing.h). */
     int64_t (*clock)(void *user);
     void *clock_user;
+    struct hfx_resource_reader resources; /* reads RESOURCE frames */
     hfx_log_fn log;
     void *log_user;
     unsigned session_id;

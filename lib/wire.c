@@ -265,7 +265,7 @@ static enum hfx_status check_body(const struct hfx_msg *m, struct hfx_wire_error
         return wire_nonzero(e, HFX_E_MALFORMED, "data", AT(PACKET_FIXED), m->u.packet.data_len);
     case HFX_MSG_FRAME_DROPPED:
         return wire_range(e, HFX_E_MALFORMED, "reason", AT(8), m->u.dropped.reason,
-                          HFX_DROP_QUEUE_FULL, HFX_DROP_CLOSED);
+                          HFX_DROP_QUEUE_FULL, HFX_DROP_SOURCE);
     case HFX_MSG_SET_BITRATE:
         return wire_range(e, HFX_E_MALFORMED, "kbps", AT(0), m->u.set_bitrate.kbps, 1,
                           HFX_MAX_BITRATE_KBPS);

@@ -132,6 +132,10 @@ enum hfx_drop_reason {
     HFX_DROP_QUEUE_FULL = 1, /* encoding fell behind: oldest pending dropped */
     HFX_DROP_ENCODER = 2,    /* the encoder failed on this frame */
     HFX_DROP_CLOSED = 3,     /* stream closed or reconfigured first */
+    /* The frame's source could not be read when its turn came (RESOURCE:
+     * no such resource, or not the stream's picture); sent only to clients
+     * that offered HFX_CAP_RESOURCE. */
+    HFX_DROP_SOURCE = 4,
 };
 
 struct hfx_header {

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hfx/resource.h"
 #include "hfx/status.h"
 #include "hfx/transport.h"
 
@@ -58,6 +59,9 @@ struct hfx_server_options {
      * the server leaves the process's heap alone (it is the embedding
      * program's). */
     bool trim_heap_when_idle;
+    /* RESOURCE frames (hfx/resource.h): who reads the guest's GPU
+     * resources; .read NULL (the default): RESOURCE is not served. */
+    struct hfx_resource_reader resources;
     hfx_log_fn log; /* may be NULL */
     void *log_user;
 };

@@ -6,6 +6,7 @@
  */
 #include <fcntl.h>
 #include <libavutil/log.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -21,6 +22,7 @@
 #include "hfx/h264.h"
 #include "hfx/protocol.h"
 #include "hfx/region.h"
+#include "hfx/resource.h"
 #include "server-fixture.h"
 
 #define W 64
@@ -1082,6 +1084,128 @@ static void test_hand_over_limit(void)
     close(peers[16]);
 }
 
+/* RESOURCE frames through a reader (hfx/resource.h): resource 7 is a
+ * 64x64 BGRx picture with padded rows; everything else is unknown. */
+#define RES_STRIDE (W * 4 + 64)
+static uint8_t resource7[RES_STRIDE * H];
+
+struct reader_calls {
+    unsigned calls;
+    struct hfx_resource_request last;
+};
+
+static enum hfx_status read_resource(void *user, const struct hfx_resource_request *req,
+                                     char *why, size_t why_len)
+{
+    struct reader_calls *rc = user;
+    const struct hfx_resource_image img = {
+        .fourcc = HFX_FORMAT_BGRX,
+        .width = W,
+        .height = H,
+        .stride = RES_STRIDE,
+        .data = resource7,
+        .size = sizeof(resource7),
+    };
+
+    rc->calls++;
+    rc->last = *req;
+    if (req->resource_id != 7) {
+        snprintf(why, why_len, "no resource %u", req->resource_id);
+        return HFX_E_SHM_RANGE;
+    }
+    return hfx_resource_copy(req, &img, why, why_len);
+}
+
+static void send_resource_frame(int fd, uint64_t id, uint32_t resource, uint32_t stride)
+{
+    struct hfx_msg m;
+
+    init_header(&m, HFX_MSG_FRAME, 1);
+    m.u.frame.frame_id = id;
+    m.u.frame.source = HFX_SOURCE_RESOURCE;
+    m.u.frame.region = resource;
+    m.u.frame.plane_count = 1;
+    m.u.frame.planes[0].stride = stride;
+    raw_send(fd, &m, NULL, 0);
+}
+
+/* The answer for frame id: PACKET (true) or FRAME_DROPPED with reason. */
+static bool resource_answer(int fd, uint64_t id, uint32_t reason)
+{
+    static uint8_t buf[1 << 20];
+    struct hfx_msg m;
+
+    CHECK(raw_recv(fd, &m, buf, sizeof(buf)));
+    if (m.hdr.type == HFX_MSG_PACKET) {
+        CHECK(m.u.packet.frame_id == id);
+        return true;
+    }
+    CHECK_EQ_INT(m.hdr.type, HFX_MSG_FRAME_DROPPED);
+    CHECK(m.u.dropped.frame_id == id);
+    CHECK_EQ_INT(m.u.dropped.reason, reason);
+    return false;
+}
+
+/* A host with a reader says RESOURCE; a frame of resource 7 is read with
+ * the stream's picture and the frame's layout and encoded; an unknown
+ * resource and a wrong stride are dropped (reason SOURCE) and the stream
+ * goes on; a client that did not offer RESOURCE may not use it. */
+static void test_resource_frames(void)
+{
+    struct reader_calls rc = {0};
+    struct hfx_server_options opts = {.resources = {read_resource, &rc}};
+    struct fixture f;
+    int fd;
+
+    memset(resource7, 0x40, sizeof(resource7));
+    fixture_start(&f, &opts);
+    fd = fixture_raw_conn(&f);
+    CHECK(raw_handshake_caps(fd, HFX_CAP_INLINE | HFX_CAP_RESOURCE) & HFX_CAP_RESOURCE);
+    raw_configure(fd, 1, HFX_FORMAT_BGRX, W, H);
+    send_resource_frame(fd, 1, 7, RES_STRIDE);
+    CHECK(resource_answer(fd, 1, 0));
+    CHECK_EQ_INT(rc.calls, 1);
+    CHECK_EQ_INT(rc.last.resource_id, 7);
+    CHECK(rc.last.fourcc == HFX_FORMAT_BGRX);
+    CHECK_EQ_INT(rc.last.width, W);
+    CHECK_EQ_INT(rc.last.height, H);
+    CHECK_EQ_INT(rc.last.stride, RES_STRIDE);
+    CHECK(rc.last.offset == 0);
+    send_resource_frame(fd, 2, 9, RES_STRIDE);
+    CHECK(!resource_answer(fd, 2, HFX_DROP_SOURCE));
+    send_resource_frame(fd, 3, 7, W * 4);
+    CHECK(!resource_answer(fd, 3, HFX_DROP_SOURCE));
+    send_resource_frame(fd, 4, 7, RES_STRIDE);
+    CHECK(resource_answer(fd, 4, 0));
+    CHECK_EQ_INT(rc.calls, 4);
+    close(fd);
+
+    fd = fixture_raw_conn(&f);
+    CHECK(raw_handshake_caps(fd, HFX_CAP_INLINE) & HFX_CAP_RESOURCE);
+    raw_configure(fd, 1, HFX_FORMAT_BGRX, W, H);
+    send_resource_frame(fd, 1, 7, RES_STRIDE);
+    expect_error(fd, HFX_E_UNSUPPORTED);
+    close(fd);
+    fixture_stop(&f);
+    CHECK_EQ_INT(rc.calls, 4);
+}
+
+/* Without a reader a host neither offers nor takes RESOURCE frames. */
+static void test_resource_not_served(void)
+{
+    struct fixture f;
+    int fd;
+
+    fixture_start(&f, NULL);
+    fd = fixture_raw_conn(&f);
+    CHECK(!(raw_handshake_caps(fd, HFX_CAP_INLINE | HFX_CAP_RESOURCE) & HFX_CAP_RESOURCE));
+    raw_configure(fd, 1, HFX_FORMAT_BGRX, W, H);
+    send_resource_frame(fd, 1, 7, RES_STRIDE);
+    expect_error(fd, HFX_E_UNSUPPORTED);
+    close(fd);
+    fixture_stop(&f);
+}
+
 /* keyint_frames: an IDR every N frames without any request. */
 static void test_keyframe_every_n_frames(void)
 {
@@ -1254,6 +1378,8 @@ int main(void)
         CHECK_CASE(test_bye_then_hello),
         CHECK_CASE(test_hand_over_while_running),
         CHECK_CASE(test_hand_over_limit),
+        CHECK_CASE(test_resource_frames),
+        CHECK_CASE(test_resource_not_served),
         CHECK_CASE(test_streams_per_connection),
         CHECK_CASE(test_stream_over_limit),
         CHECK_CASE(test_handshake_timeout),

@@ -402,7 +402,7 @@ static void test_round_trip_limits(void)
     m.u.set_bitrate.kbps = 1;
     round_trip(&m, NULL, 0);
 
-    for (uint32_t reason = HFX_DROP_QUEUE_FULL; reason <= HFX_DROP_CLOSED; reason++) {
+    for (uint32_t reason = HFX_DROP_QUEUE_FULL; reason <= HFX_DROP_SOURCE; reason++) {
         memset(&m, 0, sizeof(m));
         m.hdr.type = HFX_MSG_FRAME_DROPPED;
         m.hdr.stream = 1;
@@ -963,8 +963,9 @@ static void test_frame_source(void)
 static void test_packet_dropped_bitrate(void)
 {
     expect_field(G_DROPPED, 8, 4, 0, HFX_E_MALFORMED);
-    expect_field(G_DROPPED, 8, 4, HFX_DROP_CLOSED + 1, HFX_E_MALFORMED);
+    expect_field(G_DROPPED, 8, 4, HFX_DROP_SOURCE + 1, HFX_E_MALFORMED);
     expect_field(G_DROPPED, 8, 4, HFX_DROP_CLOSED, HFX_OK);
+    expect_field(G_DROPPED, 8, 4, HFX_DROP_SOURCE, HFX_OK);
     expect_field(G_SET_BITRATE, 0, 4, 0, HFX_E_MALFORMED);
     expect_field(G_SET_BITRATE, 0, 4, HFX_MAX_BITRATE_KBPS + 1, HFX_E_MALFORMED);
     expect_field(G_SET_BITRATE, 0, 4, HFX_MAX_BITRATE_KBPS, HFX_OK);
@@ -1115,8 +1116,8 @@ static const struct bad_case bad_cases[] = {
     {G_CONFIGURE, 57, 3, 0x010000, 0, 0, HFX_E_MALFORMED, "rsvd", 57, 0x010000, NO_VALUE,
      "CONFIGURE: rsvd 65536 at offset 57, must be 0"},
     /* enums and ranges */
-    {G_DROPPED, 24, 4, 4, 0, 0, HFX_E_MALFORMED, "reason", 24, 4, 3,
-     "FRAME_DROPPED: reason 4 at offset 24 over 3"},
+    {G_DROPPED, 24, 4, 5, 0, 0, HFX_E_MALFORMED, "reason", 24, 5, 4,
+     "FRAME_DROPPED: reason 5 at offset 24 over 4"},
     {G_FRAME_INLINE, 40, 1, 0, 0, 0, HFX_E_MALFORMED, "source", 40, 0, 1,
      "FRAME: source 0 at offset 40 under 1"},
     {G_WELCOME, 24, 4, 4095, 0, 0, HFX_E_MALFORMED, "max_payload", 24, 4095, 4096,

@@ -15,8 +15,9 @@
  * "Keyframes").
  *
  * FFmpeg's own av_log output is process-global state and belongs to the
- * application (av_log_set_level / av_log_set_callback); this file does not
- * touch it and reports only through the hfx_log_fn callback.
+ * application (av_log_set_level / av_log_set_callback); this file touches it
+ * only when the application asks (hfx_encoder_library_logs) and reports
+ * only through the hfx_log_fn callback.
  */
 #include "hfx/encoder.h"
 #include "hfx/h264.h"
@@ -32,6 +33,7 @@
 #include <libavutil/error.h>
 #include <libavutil/hwcontext.h>
 #include <libavutil/imgutils.h>
+#include <libavutil/log.h>
 #include <libswscale/swscale.h>
 
 #include "encoder-family.h"
@@ -173,6 +175,11 @@ static bool find_backend(const char *name, struct backend *out)
         }
     }
     return false;
+}
+
+void hfx_encoder_library_logs(bool errors_only)
+{
+    av_log_set_level(errors_only ? AV_LOG_ERROR : AV_LOG_INFO);
 }
 
 bool hfx_encoder_known(const char *name)

@@ -26,6 +26,13 @@ extern "C" {
 
 struct hfx_encoder;
 
+/* libavcodec and the encoders under it log to stderr at their own default
+ * level (libx264 prints its statistics when it closes) unless the program
+ * sets FFmpeg's log level. For a program that does not use FFmpeg itself
+ * (QEMU's chardev): errors_only true keeps only their errors, false lets
+ * their information through again. Process-wide, as FFmpeg's level is. */
+HFX_EXPORT void hfx_encoder_library_logs(bool errors_only);
+
 /* Whether name is one hfx_encoder_open takes: NULL, "" or "auto", or the
  * name of a backend of any codec (libx264, hevc_nvenc, libsvtav1, ...),
  * whether or not this libavcodec has it. For refusing a misspelt choice

@@ -666,6 +666,18 @@ static void test_encoder_known(void)
         CHECK(!hfx_encoder_known(unknown[i]));
 }
 
+/* hfx_encoder_library_logs sets FFmpeg's level both ways. */
+static void test_library_logs(void)
+{
+    int before = av_log_get_level();
+
+    hfx_encoder_library_logs(true);
+    CHECK_EQ_INT(av_log_get_level(), AV_LOG_ERROR);
+    hfx_encoder_library_logs(false);
+    CHECK_EQ_INT(av_log_get_level(), AV_LOG_INFO);
+    av_log_set_level(before);
+}
+
 static void test_tiny_picture(void)
 {
     check_roundtrip(HFX_FORMAT_I420, 16, 16, 5);
@@ -801,6 +813,7 @@ int main(void)
         CHECK_CASE(test_rejects),
         CHECK_CASE(test_fault_names_unknown),
         CHECK_CASE(test_encoder_known),
+        CHECK_CASE(test_library_logs),
         CHECK_CASE(test_tiny_picture),
         CHECK_CASE(test_hevc_when_available),
         CHECK_CASE(test_cqp_quality_applies),

@@ -18,7 +18,7 @@
  *   2 header bytes  server options: window, max_streams, send queue size,
  *                   handshake timeout, keyframe interval, one or two
  *                   connections, token, session limit, log callback,
- *                   memory budget
+ *                   memory budget, a resource reader (RESOURCE frames)
  *   then operations, each an opcode byte (low 4 bits: the operation; bit
  *   4: which connection; bits 5-7: a variant) and its argument bytes:
  *      0 HELLO          1 CONFIGURE        2 FRAME (inline)
@@ -49,7 +49,8 @@
  * Checked on every execution (abort() when broken):
  *   - every byte the server sends decodes (hfx_msg_decode, with the
  *     payload limit it announced) into a host message;
- *   - WELCOME only in answer to a HELLO, with the options given;
+ *   - WELCOME only in answer to a HELLO, with the options given (RESOURCE
+ *     exactly when the server has a reader);
  *     PONG cookies in the order of the PINGs; CONFIGURED and FLUSHED no
  *     more often than CONFIGURE and FLUSH; PACKET only after CONFIGURED,
  *     its KEYFRAME flag equal to the NAL scan, SPS/PPS in every IDR;
@@ -98,6 +99,7 @@
 #include "fuzz.h"
 #include "hfx/h264.h"
 #include "hfx/protocol.h"
+#include "hfx/resource.h"
 #include "hfx/server.h"
 #include "hfx/transport.h"
 #include "server-testing.h"
@@ -128,6 +130,33 @@
 #define SMALL_MAX_MEMORY (25ull << 20)
 #define THREAD_STACK_SIZE (512u * 1024u)
 
+/* The resource reader (header byte 1, bit 6), called on stream workers:
+ * resource 1 is whatever picture the stream wants, in memory of its own
+ * (a stride too large for it runs past its end); resource 2 holds a
+ * format hfx has no name for; no other exists. Reads only constant data:
+ * executions share nothing through it. */
+static const uint8_t resource_memory[64u * 1024u];
+
+static enum hfx_status read_resource(void *user, const struct hfx_resource_request *req,
+                                     char *why, size_t why_len)
+{
+    struct hfx_resource_image img = {
+        .fourcc = req->resource_id == 1 ? req->fourcc : 0,
+        .width = req->width,
+        .height = req->height,
+        .stride = req->stride,
+        .data = resource_memory,
+        .size = sizeof(resource_memory),
+    };
+
+    (void)user;
+    if (req->resource_id != 1 && req->resource_id != 2) {
+        snprintf(why, why_len, "no resource %u", req->resource_id);
+        return HFX_E_SHM_RANGE;
+    }
+    return hfx_resource_copy(req, &img, why, why_len);
+}
+
 enum shadow_state {
     SH_HELLO, /* the server waits for HELLO */
     SH_READY,
@@ -150,6 +179,7 @@ struct shadow {
     bool awaiting[STREAMS];
     uint32_t flushes[STREAMS];
     unsigned hellos;
+    bool offered_resource; /* some HELLO offered RESOURCE */
 };
 
 struct frame_rec {
@@ -373,6 +403,8 @@ static void shadow_message(struct harness *h, struct conn *c, const struct hfx_m
         if (sh->state == SH_READY)
             excuse_open_frames(c);
         sh->hellos++;
+        if (m->u.hello.caps & HFX_CAP_RESOURCE)
+            sh->offered_resource = true;
         memset(sh->has_cfg, 0, sizeof(sh->has_cfg));
         memset(sh->awaiting, 0, sizeof(sh->awaiting));
         if (hello_accepted(h, &m->u.hello)) {
@@ -519,7 +551,8 @@ static void server_message(struct harness *h, struct conn *c, const struct hfx_m
             m->u.welcome.max_payload != h->opts.max_payload ||
             m->u.welcome.window != h->opts.window ||
             m->u.welcome.max_streams != h->opts.max_streams ||
-            !(m->u.welcome.caps & HFX_CAP_INLINE) || !(m->u.welcome.caps & HFX_CAP_SHM_FD))
+            !(m->u.welcome.caps & HFX_CAP_INLINE) || !(m->u.welcome.caps & HFX_CAP_SHM_FD) ||
+            !(m->u.welcome.caps & HFX_CAP_RESOURCE) != !h->opts.resources.read)
             violation(h, c, "WELCOME does not say what the server was given");
         c->rx_max = m->u.welcome.max_payload;
         break;
@@ -580,7 +613,11 @@ static void server_message(struct harness *h, struct conn *c, const struct hfx_m
     }
     case HFX_MSG_FRAME_DROPPED:
         check_stream_id(h, c, m);
-        if (m->u.dropped.reason < HFX_DROP_QUEUE_FULL || m->u.dropped.reason > HFX_DROP_CLOSED)
+        /* SOURCE only from a server with a reader, to a client that
+         * offered RESOURCE (in some HELLO: answers may trail a new one). */
+        if (m->u.dropped.reason < HFX_DROP_QUEUE_FULL || m->u.dropped.reason > HFX_DROP_SOURCE ||
+            (m->u.dropped.reason == HFX_DROP_SOURCE &&
+             (!h->opts.resources.read || !c->sh.offered_resource)))
             violation(h, c, "FRAME_DROPPED reason %" PRIu32, m->u.dropped.reason);
         answer_frame(h, c, m, m->u.dropped.frame_id, false, 0);
         break;
@@ -1203,12 +1240,20 @@ static void op_host_message(struct harness *h, struct conn *c, unsigned v)
         init_msg(&m, HFX_MSG_FLUSHED, stream);
         break;
     default:
-        /* A FRAME with a source this host does not serve. */
+        /* A FRAME with a source this host does not serve (RESOURCE: or
+         * serves, with a reader, to a client that offered it). */
         init_msg(&m, HFX_MSG_FRAME, stream);
         m.u.frame.source = v == 6 ? HFX_SOURCE_RESOURCE : HFX_SOURCE_SCANOUT;
         m.u.frame.region = 1;
         m.u.frame.plane_count = 1;
         m.u.frame.planes[0].stride = 64;
+        if (v == 6) {
+            /* Resources 1..3 of the reader; strides 64..512, or 1 MiB,
+             * which runs past resource 1's memory. */
+            uint8_t k = take(h);
+            m.u.frame.region = 1u + k % 3u;
+            m.u.frame.planes[0].stride = (k & 0x80) ? 1u << 20 : 64u << ((k >> 2) & 3u);
+        }
         m.u.frame.frame_id = h->next_frame_id++;
         break;
     }
@@ -1496,6 +1541,8 @@ static void setup(struct harness *h, const uint8_t *data, size_t size)
         h->opts.log_user = h;
     }
 
+    if (h1 & 0x40)
+        h->opts.resources.read = read_resource;
     if (pipe(h->stop) != 0 || hfx_server_new(&h->opts, &h->srv) != HFX_OK)
         abort();
     if (h->in_loop) {

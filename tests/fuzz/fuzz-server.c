@@ -137,8 +137,8 @@
  * executions share nothing through it. */
 static const uint8_t resource_memory[64u * 1024u];
 
-static enum hfx_status read_resource(void *user, const struct hfx_resource_request *req,
-                                     char *why, size_t why_len)
+static enum hfx_status read_resource(void *user, const struct hfx_resource_request *req, char *why,
+                                     size_t why_len)
 {
     struct hfx_resource_image img = {
         .fourcc = req->resource_id == 1 ? req->fourcc : 0,

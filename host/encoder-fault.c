@@ -13,9 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "hfx/h264.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 #ifdef HFX_FAULT_FUZZ
@@ -205,14 +205,6 @@ bool fault_is_fake(const struct fault *f)
     return f->inner[0] == '\0';
 }
 
-static void sleep_ms(uint32_t ms)
-{
-    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
 /* Wait until the test releases the descriptor (a byte written, or the
  * writer closed) or the cap passes. */
 static void block_on(const struct fault *f)
@@ -250,7 +242,7 @@ enum hfx_status fault_before_send(struct fault *f)
         }
         break;
     case FAULT_STALL:
-        sleep_ms(f->n);
+        hfx_sleep_ms(f->n);
         break;
     case FAULT_BLOCK:
         block_on(f);

@@ -550,6 +550,7 @@ static void on_configure(struct hfx_server *s, struct session *ss, const struct 
     p.clock = s->clock;
     p.clock_user = s->clock_user;
     p.resources = s->opts.resources;
+    p.test_encode_delay_ms = s->opts.test_encode_delay_ms;
     p.log = s->opts.log;
     p.log_user = s->opts.log_user;
     p.session_id = ss->id;

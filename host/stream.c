@@ -463,6 +463,8 @@ static void encode_one(struct stream *s, struct stream_frame *f, bool force)
     in->pts = f->pts;
     in->forced = force;
     in->done = false;
+    if (s->p.test_encode_delay_ms)
+        hfx_sleep_ms(s->p.test_encode_delay_ms);
     if (force)
         s->last_forced_ms = stream_now_ms(s);
     st = hfx_encoder_send(s->enc, &f->pic, seq, force);

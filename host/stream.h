@@ -104,6 +104,7 @@ struct stream_params {
     unsigned encoder_threads; /* hfx_encoder_options.threads */
     unsigned window;
     int keyframe_min_interval_ms;
+    unsigned test_encode_delay_ms; /* hfx_server_options' */
     struct stream_ready *ready;   /* where the stream goes when it has results */
     void *owner;                  /* returned by stream_ready_pop (the session) */
     struct worker_count *workers; /* not with in_loop */

@@ -59,6 +59,10 @@ struct hfx_server_options {
      * the server leaves the process's heap alone (it is the embedding
      * program's). */
     bool trim_heap_when_idle;
+    /* Test only: every frame waits this long on its stream's thread
+     * before it is encoded, as behind an encoder that stalls (QEMU's
+     * x-encode-delay-ms, docs/qemu.md); 0 (the default): no wait. */
+    unsigned test_encode_delay_ms;
     /* RESOURCE frames (hfx/resource.h): who reads the guest's GPU
      * resources; .read NULL (the default): RESOURCE is not served. */
     struct hfx_resource_reader resources;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "util/clock.h"
 
+#include <errno.h>
 #include <time.h>
 
 int64_t hfx_clock_ns(void)
@@ -14,4 +15,12 @@ int64_t hfx_clock_ns(void)
 int64_t hfx_clock_ms(void)
 {
     return hfx_clock_ns() / 1000000;
+}
+
+void hfx_sleep_ms(uint32_t ms)
+{
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
 }

@@ -13,4 +13,7 @@
 int64_t hfx_clock_ms(void);
 int64_t hfx_clock_ns(void);
 
+/* Sleep ms milliseconds, the whole time even when signals interrupt it. */
+void hfx_sleep_ms(uint32_t ms);
+
 #endif /* HFX_UTIL_CLOCK_H */

@@ -24,6 +24,7 @@
 #include "hfx/region.h"
 #include "hfx/resource.h"
 #include "server-fixture.h"
+#include "util/clock.h"
 
 #define W 64
 #define H 64
@@ -1206,6 +1207,47 @@ static void test_resource_not_served(void)
     fixture_stop(&f);
 }
 
+/* test_encode_delay_ms: a frame's answer waits that long, as behind a
+ * stalled encoder, while the connection's PINGs are answered at once (the
+ * I/O loop never waits for an encoder). */
+static void test_encode_delay(void)
+{
+    static uint8_t picture[GOOD_W * GOOD_H * 3 / 2];
+    static uint8_t buf[1 << 16];
+    struct hfx_server_options opts = {.test_encode_delay_ms = 400};
+    struct fixture f;
+    struct hfx_msg m;
+    int64_t t0, pong_ms, packet_ms;
+    int fd;
+
+    fixture_start(&f, &opts);
+    fd = fixture_good_session(&f);
+    init_header(&m, HFX_MSG_FRAME, 1);
+    m.u.frame.frame_id = 1;
+    m.u.frame.source = HFX_SOURCE_INLINE;
+    m.u.frame.plane_count = 2;
+    m.u.frame.planes[0].stride = GOOD_W;
+    m.u.frame.planes[1].offset = GOOD_W * GOOD_H;
+    m.u.frame.planes[1].stride = GOOD_W;
+    t0 = hfx_clock_ms();
+    raw_send(fd, &m, picture, sizeof(picture));
+    init_header(&m, HFX_MSG_PING, 0);
+    m.u.ping.cookie = 77;
+    raw_send(fd, &m, NULL, 0);
+    CHECK(raw_recv(fd, &m, buf, sizeof(buf)));
+    CHECK_EQ_INT(m.hdr.type, HFX_MSG_PONG);
+    pong_ms = hfx_clock_ms() - t0;
+    CHECK(raw_recv(fd, &m, buf, sizeof(buf)));
+    CHECK_EQ_INT(m.hdr.type, HFX_MSG_PACKET);
+    packet_ms = hfx_clock_ms() - t0;
+    printf("PONG after %lld ms, PACKET after %lld ms\n", (long long)pong_ms,
+           (long long)packet_ms);
+    CHECK(packet_ms >= 400);
+    CHECK(pong_ms < 300);
+    close(fd);
+    fixture_stop(&f);
+}
+
 /* keyint_frames: an IDR every N frames without any request. */
 static void test_keyframe_every_n_frames(void)
 {
@@ -1380,6 +1422,7 @@ int main(void)
         CHECK_CASE(test_hand_over_limit),
         CHECK_CASE(test_resource_frames),
         CHECK_CASE(test_resource_not_served),
+        CHECK_CASE(test_encode_delay),
         CHECK_CASE(test_streams_per_connection),
         CHECK_CASE(test_stream_over_limit),
         CHECK_CASE(test_handshake_timeout),

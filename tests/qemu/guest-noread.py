@@ -7,7 +7,11 @@ noise as fast as the port takes them, without ever reading an answer, for
 SECONDS; prints how many frames it offered and the longest time the port took no byte. Written from
 docs/protocol.md (§2, §5.1, §5.3, §5.10), not from libhfx.
 
-    guest-noread.py SECONDS
+    guest-noread.py SECONDS [FRAMES MARKER]
+
+With FRAMES, it stops sending after that many frames, creates the file
+MARKER and waits out SECONDS without reading: a client whose frames are in
+flight, waiting for answers.
 """
 import os
 import select
@@ -34,6 +38,8 @@ def find_port(name="org.helix.frame-export"):
 
 def main():
     seconds = float(sys.argv[1])
+    max_frames = int(sys.argv[2]) if len(sys.argv) > 3 else None
+    marker = sys.argv[3] if len(sys.argv) > 3 else None
     fd = os.open(find_port(), os.O_RDWR | os.O_NONBLOCK)
     hello = struct.pack("<HHIHH", 1, 1, 0x01, 0, 0)
     # CQP at quality 0 on noise: every answer is about as large as the
@@ -47,6 +53,10 @@ def main():
     longest_stall = 0.0
     end = time.monotonic() + seconds
     while time.monotonic() < end:
+        if not pending and max_frames is not None and frames == max_frames:
+            open(marker, "w").close()
+            time.sleep(max(0.0, end - time.monotonic()))
+            break
         if not pending:
             head = struct.pack("<QqQBBHI", frames + 1, frames, 1, 1, 2, 0, 0)
             planes = struct.pack("<QII", 0, W, 0) + struct.pack("<QII", W * H, W, 0)

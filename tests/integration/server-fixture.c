@@ -257,6 +257,19 @@ int fixture_good_session(struct fixture *f)
     return fd;
 }
 
+void make_good_frame(struct hfx_msg *m, uint64_t id)
+{
+    memset(m, 0, sizeof(*m));
+    m->hdr.type = HFX_MSG_FRAME;
+    m->hdr.stream = 1;
+    m->u.frame.frame_id = id;
+    m->u.frame.source = HFX_SOURCE_INLINE;
+    m->u.frame.plane_count = 2;
+    m->u.frame.planes[0].stride = GOOD_W;
+    m->u.frame.planes[1].offset = GOOD_W * GOOD_H;
+    m->u.frame.planes[1].stride = GOOD_W;
+}
+
 void raw_check_alive(int fd, uint64_t id)
 {
     static uint8_t picture[GOOD_W * GOOD_H * 3 / 2];
@@ -270,15 +283,7 @@ void raw_check_alive(int fd, uint64_t id)
     CHECK(raw_recv(fd, &m, buf, sizeof(buf)));
     CHECK_EQ_INT(m.hdr.type, HFX_MSG_PONG);
     CHECK(m.u.ping.cookie == 0x1234567890ull + id);
-    memset(&m, 0, sizeof(m));
-    m.hdr.type = HFX_MSG_FRAME;
-    m.hdr.stream = 1;
-    m.u.frame.frame_id = id;
-    m.u.frame.source = HFX_SOURCE_INLINE;
-    m.u.frame.plane_count = 2;
-    m.u.frame.planes[0].stride = GOOD_W;
-    m.u.frame.planes[1].offset = GOOD_W * GOOD_H;
-    m.u.frame.planes[1].stride = GOOD_W;
+    make_good_frame(&m, id);
     memset(picture, 0x80, sizeof(picture));
     raw_send(fd, &m, picture, sizeof(picture));
     CHECK(raw_recv(fd, &m, buf, sizeof(buf)));

@@ -71,6 +71,9 @@ void raw_configure(int fd, uint32_t stream, uint32_t fourcc, uint32_t w, uint32_
 #define GOOD_W 64
 #define GOOD_H 64
 int fixture_good_session(struct fixture *f);
+/* Fill m with an INLINE FRAME id on stream 1 of such a session (NV12,
+ * planes tight: GOOD_W * GOOD_H * 3 / 2 bytes of data follow it). */
+void make_good_frame(struct hfx_msg *m, uint64_t id);
 /* PING -> PONG, then FRAME id on stream 1 of such a session -> its PACKET:
  * the session is alive and encodes. */
 void raw_check_alive(int fd, uint64_t id);

@@ -1222,13 +1222,7 @@ static void test_encode_delay(void)
 
     fixture_start(&f, &opts);
     fd = fixture_good_session(&f);
-    init_header(&m, HFX_MSG_FRAME, 1);
-    m.u.frame.frame_id = 1;
-    m.u.frame.source = HFX_SOURCE_INLINE;
-    m.u.frame.plane_count = 2;
-    m.u.frame.planes[0].stride = GOOD_W;
-    m.u.frame.planes[1].offset = GOOD_W * GOOD_H;
-    m.u.frame.planes[1].stride = GOOD_W;
+    make_good_frame(&m, 1);
     t0 = hfx_clock_ms();
     raw_send(fd, &m, picture, sizeof(picture));
     init_header(&m, HFX_MSG_PING, 0);

@@ -390,8 +390,9 @@ static void log_session_end(struct hfx_server *s, const struct session *ss)
                ss->id, (double)(server_now_ms(s) - ss->started_ms) / 1000.0,
                (unsigned long long)ss->done.frames_in, (unsigned long long)ss->done.frames_encoded,
                (unsigned long long)ss->done.frames_dropped, (unsigned long long)ss->frames_shm,
-               (unsigned long long)ss->frames_resource, mean_ms, (unsigned long long)ss->done.bytes_out,
-               ss->done.encoder[0] ? ", encoder " : "", ss->done.encoder);
+               (unsigned long long)ss->frames_resource, mean_ms,
+               (unsigned long long)ss->done.bytes_out, ss->done.encoder[0] ? ", encoder " : "",
+               ss->done.encoder);
 }
 
 /* Streams and attached regions go (pending frames dropped unanswered); the
@@ -745,17 +746,15 @@ static void on_frame(struct hfx_server *s, struct session *ss, const struct hfx_
     f.pts = fr->pts;
     f.duration = fr->duration;
     f.force_key = (m->hdr.flags & HFX_FRAME_FLAG_FORCE_KEYFRAME) != 0;
+    for (unsigned i = 0; fr->source != HFX_SOURCE_RESOURCE && i < fr->plane_count; i++) {
+        f.pic.plane[i] = base + fr->planes[i].offset;
+        f.pic.stride[i] = fr->planes[i].stride;
+    }
     if (fr->source == HFX_SOURCE_RESOURCE) {
+        /* Read by the stream's worker when the frame's turn comes. */
         f.resource_id = fr->region;
         f.resource_offset = fr->planes[0].offset;
         f.resource_stride = fr->planes[0].stride;
-    } else {
-        for (unsigned i = 0; i < fr->plane_count; i++) {
-            f.pic.plane[i] = base + fr->planes[i].offset;
-            f.pic.stride[i] = fr->planes[i].stride;
-        }
-    }
-    if (fr->source == HFX_SOURCE_RESOURCE) {
         ss->frames_resource++;
     } else if (region) {
         f.region = shm_region_ref(region);

@@ -1095,8 +1095,8 @@ struct reader_calls {
     struct hfx_resource_request last;
 };
 
-static enum hfx_status read_resource(void *user, const struct hfx_resource_request *req,
-                                     char *why, size_t why_len)
+static enum hfx_status read_resource(void *user, const struct hfx_resource_request *req, char *why,
+                                     size_t why_len)
 {
     struct reader_calls *rc = user;
     const struct hfx_resource_image img = {
@@ -1234,8 +1234,7 @@ static void test_encode_delay(void)
     CHECK(raw_recv(fd, &m, buf, sizeof(buf)));
     CHECK_EQ_INT(m.hdr.type, HFX_MSG_PACKET);
     packet_ms = hfx_clock_ms() - t0;
-    printf("PONG after %lld ms, PACKET after %lld ms\n", (long long)pong_ms,
-           (long long)packet_ms);
+    printf("PONG after %lld ms, PACKET after %lld ms\n", (long long)pong_ms, (long long)packet_ms);
     CHECK(packet_ms >= 400);
     CHECK(pong_ms < 300);
     close(fd);

@@ -42,6 +42,7 @@
 #include <gst/video/video.h>
 
 #include "gsthfxfallback.h"
+#include "gsthfxgpuframes.h"
 #include "gsthfxsession.h"
 #include "gsthfxshmframes.h"
 #include "gsthfxshmpool.h"
@@ -60,6 +61,7 @@ GST_DEBUG_CATEGORY (gst_hfx_enc_debug);
 #define DEFAULT_MAX_IN_FLIGHT 4
 #define DEFAULT_FALLBACK ""
 #define DEFAULT_SHM_DEVICE "auto"
+#define DEFAULT_GPU_DEVICE "auto"
 
 enum
 {
@@ -73,6 +75,7 @@ enum
   PROP_TOKEN,
   PROP_FALLBACK,
   PROP_SHM_DEVICE,
+  PROP_GPU_DEVICE,
   PROP_STATS,
   PROP_CONNECTED,
   N_PROPERTIES
@@ -94,6 +97,7 @@ struct _GstHfxEnc
   gchar *token;
   gchar *fallback_name;
   gchar *shm_device;
+  gchar *gpu_device;
   gboolean bitrate_changed;
 
   /* Under the object lock too. */
@@ -110,6 +114,8 @@ struct _GstHfxEnc
 
   /* Streaming thread, under the stream lock. */
   GstHfxShmFrames *shm;         /* owned, start to stop */
+  GstHfxGpuFrames *gpu;         /* owned, start to stop */
+  GstHfxFrameSource source;     /* frame-source, as read at start */
   GstHfxFallback *fallback;     /* owned, while the host is unreachable */
   GstVideoCodecState *input_state;
   const gchar *profile;         /* asked of downstream's; NULL: any */
@@ -148,6 +154,9 @@ gst_hfx_frame_source_get_type (void)
         "auto"},
     {GST_HFX_FRAME_SOURCE_INLINE, "Pixels in the messages", "inline"},
     {GST_HFX_FRAME_SOURCE_SHM, "Shared memory, offsets in the messages", "shm"},
+    {GST_HFX_FRAME_SOURCE_RESOURCE, "Resources of the guest's virtio-gpu "
+          "(BGRx), named in the messages; for the helix-frame-export "
+          "chardev of hfx's QEMU with gpu=", "resource"},
     {0, NULL, NULL},
   };
 
@@ -173,6 +182,7 @@ static GstFlowReturn gst_hfx_enc_finish (GstVideoEncoder * enc);
 static gboolean gst_hfx_enc_flush (GstVideoEncoder * enc);
 static gboolean gst_hfx_enc_propose_allocation (GstVideoEncoder * enc,
     GstQuery * query);
+static GstCaps *gst_hfx_enc_getcaps (GstVideoEncoder * enc, GstCaps * filter);
 
 static void host_answered (GstVideoEncoder * enc, guint32 frame_number,
     GstBuffer * buf, gboolean keyframe);
@@ -239,9 +249,16 @@ gst_hfx_enc_class_init (GstHfxEncClass * klass)
       "auto: the first such device; a PCI address (0000:00:03.0) or sysfs "
       "directory; none: never use one", DEFAULT_SHM_DEVICE,
       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+  properties[PROP_GPU_DEVICE] = g_param_spec_string ("gpu-device",
+      "GPU device",
+      "The DRM card node of the guest's virtio-gpu whose resources "
+      "frame-source=resource draws into and names (dumb buffers); auto: "
+      "the first card of the virtio_gpu driver", DEFAULT_GPU_DEVICE,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
   properties[PROP_STATS] = g_param_spec_boxed ("stats", "Statistics",
       "frames-sent, frames-encoded, frames-dropped, fallback-frames, "
-      "reconnects, shm-frames, shm-copies, shm-memory, rtt-mean-ms, "
+      "reconnects, shm-frames, shm-copies, shm-memory, resource-frames, "
+      "resource-copies, rtt-mean-ms, "
       "rtt-p99-ms, backend, address, connected",
       GST_TYPE_STRUCTURE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
   properties[PROP_CONNECTED] = g_param_spec_boolean ("connected", "Connected",
@@ -264,6 +281,7 @@ gst_hfx_enc_class_init (GstHfxEncClass * klass)
   venc_class->flush = GST_DEBUG_FUNCPTR (gst_hfx_enc_flush);
   venc_class->propose_allocation =
       GST_DEBUG_FUNCPTR (gst_hfx_enc_propose_allocation);
+  venc_class->getcaps = GST_DEBUG_FUNCPTR (gst_hfx_enc_getcaps);
 
   GST_DEBUG_CATEGORY_INIT (gst_hfx_enc_debug, "vsockenc", 0,
       "hfx host encoder");
@@ -286,6 +304,7 @@ gst_hfx_enc_init (GstHfxEnc * self)
   self->max_in_flight = DEFAULT_MAX_IN_FLIGHT;
   self->fallback_name = g_strdup (DEFAULT_FALLBACK);
   self->shm_device = g_strdup (DEFAULT_SHM_DEVICE);
+  self->gpu_device = g_strdup (DEFAULT_GPU_DEVICE);
   g_mutex_init (&self->latency_lock);
   self->latency = GST_CLOCK_TIME_NONE;
   self->last_flow = GST_FLOW_OK;
@@ -304,6 +323,7 @@ gst_hfx_enc_finalize (GObject * object)
   g_free (self->token);
   g_free (self->fallback_name);
   g_free (self->shm_device);
+  g_free (self->gpu_device);
   g_mutex_clear (&self->latency_lock);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
@@ -360,6 +380,10 @@ gst_hfx_enc_set_property (GObject * object, guint prop_id,
     case PROP_SHM_DEVICE:
       g_free (self->shm_device);
       self->shm_device = g_value_dup_string (value);
+      break;
+    case PROP_GPU_DEVICE:
+      g_free (self->gpu_device);
+      self->gpu_device = g_value_dup_string (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -426,6 +450,9 @@ gst_hfx_enc_get_property (GObject * object, guint prop_id, GValue * value,
       break;
     case PROP_SHM_DEVICE:
       g_value_set_string (value, self->shm_device);
+      break;
+    case PROP_GPU_DEVICE:
+      g_value_set_string (value, self->gpu_device);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -601,6 +628,7 @@ gst_hfx_enc_start (GstVideoEncoder * enc)
   address = g_strdup (self->address);
   token = g_strdup (self->token);
   max_in_flight = self->max_in_flight;
+  self->source = self->frame_source;
   self->host_lost = FALSE;
   self->fallback_frames = 0;
   GST_OBJECT_UNLOCK (self);
@@ -610,9 +638,11 @@ gst_hfx_enc_start (GstVideoEncoder * enc)
   g_mutex_unlock (&self->latency_lock);
   self->last_flow = GST_FLOW_OK;
   self->shm = gst_hfx_shm_frames_new (GST_ELEMENT (self));
+  self->gpu = gst_hfx_gpu_frames_new (GST_ELEMENT (self));
 
   st = gst_hfx_session_start (self->session, address, token, max_in_flight,
-      fallback != NULL, err, sizeof (err));
+      self->source == GST_HFX_FRAME_SOURCE_RESOURCE, fallback != NULL, err,
+      sizeof (err));
   hfx_token_wipe (token);
   g_free (token);
   if (st != HFX_OK && !fallback)
@@ -638,6 +668,7 @@ unreachable:
         ("hfx_client_connect: %s; set fallback=x264enc to encode locally "
             "while the host is unreachable", hfx_status_name (st)));
     gst_hfx_shm_frames_free (&self->shm);
+    gst_hfx_gpu_frames_free (&self->gpu);
     g_free (address);
     return FALSE;
   }
@@ -647,9 +678,18 @@ static gboolean
 gst_hfx_enc_stop (GstVideoEncoder * enc)
 {
   GstHfxEnc *self = GST_HFX_ENC (enc);
+  GstStructure *stats;
+  guint64 fallback_frames;
 
+  GST_OBJECT_LOCK (self);
+  fallback_frames = self->fallback_frames;
+  GST_OBJECT_UNLOCK (self);
+  stats = gst_hfx_session_make_stats (self->session, fallback_frames);
+  GST_INFO_OBJECT (self, "stopping: %" GST_PTR_FORMAT, stats);
+  gst_structure_free (stats);
   gst_hfx_session_stop (self->session);
   gst_hfx_shm_frames_free (&self->shm);
+  gst_hfx_gpu_frames_free (&self->gpu);
   gst_hfx_fallback_free (&self->fallback);
   g_clear_pointer (&self->input_state, gst_video_codec_state_unref);
   GST_OBJECT_LOCK (self);
@@ -838,8 +878,9 @@ gst_hfx_enc_set_format (GstVideoEncoder * enc, GstVideoCodecState * state)
   GstHfxEnc *self = GST_HFX_ENC (enc);
   GstVideoInfo *info = &state->info;
   struct hfx_configure cfg;
-  GstHfxFrameSource frame_source;
-  gchar *device;
+  GstHfxSessionFrames frames = GST_HFX_SESSION_FRAMES_SHM_OR_INLINE;
+  GError *error = NULL;
+  gchar *shm_device, *gpu_device;
   guint slots;
 
   memset (&cfg, 0, sizeof (cfg));
@@ -863,8 +904,8 @@ gst_hfx_enc_set_format (GstVideoEncoder * enc, GstVideoCodecState * state)
   if (self->encoder && strcmp (self->encoder, "auto") != 0)
     g_strlcpy (cfg.encoder, self->encoder, sizeof (cfg.encoder));
   self->bitrate_changed = FALSE;
-  frame_source = self->frame_source;
-  device = g_strdup (self->shm_device);
+  shm_device = g_strdup (self->shm_device);
+  gpu_device = g_strdup (self->gpu_device);
   /* Frames in flight, plus what upstream and the queue in front of us
    * may hold. */
   slots = MIN (self->max_in_flight * 2 + 4, GST_HFX_SHM_POOL_MAX_SLOTS);
@@ -881,31 +922,32 @@ gst_hfx_enc_set_format (GstVideoEncoder * enc, GstVideoCodecState * state)
   g_clear_pointer (&self->input_state, gst_video_codec_state_unref);
   self->input_state = gst_video_codec_state_ref (state);
 
-  /* A new format needs a new pool (and region) for shared memory. */
+  /* A new format needs a new pool (and region) for shared memory, or new
+   * resources. */
   gst_hfx_session_forget_format (self->session);
-  if (frame_source == GST_HFX_FRAME_SOURCE_INLINE) {
+  if (self->source == GST_HFX_FRAME_SOURCE_RESOURCE) {
+    frames = GST_HFX_SESSION_FRAMES_RESOURCE;
+    if (!gst_hfx_gpu_frames_set_format (self->gpu, info, slots, gpu_device,
+            &error))
+      goto no_resources;
+  } else if (self->source == GST_HFX_FRAME_SOURCE_INLINE) {
     gst_hfx_shm_frames_clear (self->shm);
   } else {
-    GError *error = NULL;
-
-    if (!gst_hfx_shm_frames_set_format (self->shm, info, slots, device, &error)) {
-      GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,
-          ("Cannot create shared memory for frames: %s", error->message),
-          (NULL));
-      g_clear_error (&error);
-      g_free (device);
-      return FALSE;
-    }
+    if (self->source == GST_HFX_FRAME_SOURCE_SHM)
+      frames = GST_HFX_SESSION_FRAMES_SHM;
+    if (!gst_hfx_shm_frames_set_format (self->shm, info, slots, shm_device,
+            &error))
+      goto no_shm;
   }
-  g_free (device);
+  g_free (shm_device);
+  g_free (gpu_device);
 
   GST_OBJECT_LOCK (self);
   self->fps_n = cfg.fps_num;
   self->fps_d = cfg.fps_den;
   GST_OBJECT_UNLOCK (self);
   if (!gst_hfx_session_configure (self->session, &cfg,
-          gst_hfx_shm_frames_has_pool (self->shm) ? self->shm : NULL,
-          frame_source == GST_HFX_FRAME_SOURCE_SHM))
+          gst_hfx_shm_frames_has_pool (self->shm) ? self->shm : NULL, frames))
     return FALSE;
   if (!update_output_caps (self, state))
     return FALSE;
@@ -919,7 +961,27 @@ invalid:
         ("%ux%u %s cannot be encoded by an hfx host (sizes must be even)",
             cfg.width, cfg.height,
             gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (info))), (NULL));
-    g_free (device);
+    g_free (shm_device);
+    g_free (gpu_device);
+    return FALSE;
+  }
+no_shm:
+  {
+    GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,
+        ("Cannot create shared memory for frames: %s", error->message), (NULL));
+    g_clear_error (&error);
+    g_free (shm_device);
+    g_free (gpu_device);
+    return FALSE;
+  }
+no_resources:
+  {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+        ("Cannot make virtio-gpu resources for frames: %s", error->message),
+        ("frame-source=resource needs a guest with a virtio-gpu device"));
+    g_clear_error (&error);
+    g_free (shm_device);
+    g_free (gpu_device);
     return FALSE;
   }
 }
@@ -1035,10 +1097,18 @@ gst_hfx_enc_handle_frame (GstVideoEncoder * enc, GstVideoCodecFrame * frame)
       frame->duration / 1000 : 0;
   f.plane_count = (uint8_t) hfx_format_planes (fourcc);
 
-  if (region != G_MAXUINT32) {
-    /* Shared memory: only offsets go in the message. */
-    ret = gst_hfx_shm_frames_place (self->shm, &self->input_state->info,
-        frame->input_buffer, &f, &slot);
+  if (self->source == GST_HFX_FRAME_SOURCE_RESOURCE || region != G_MAXUINT32) {
+    /* A resource or shared memory: only where the picture is goes in the
+     * message. */
+    if (self->source == GST_HFX_FRAME_SOURCE_RESOURCE) {
+      ret = gst_hfx_gpu_frames_place (self->gpu, &self->input_state->info,
+          frame->input_buffer, &f, &slot);
+    } else {
+      ret = gst_hfx_shm_frames_place (self->shm, &self->input_state->info,
+          frame->input_buffer, &f, &slot);
+      f.source = HFX_SOURCE_SHM;
+      f.region = region;
+    }
     if (ret == GST_FLOW_ERROR) {
       gst_video_codec_frame_unref (frame);
       return ret;
@@ -1048,8 +1118,6 @@ gst_hfx_enc_handle_frame (GstVideoEncoder * enc, GstVideoCodecFrame * frame)
       gst_hfx_session_count_dropped (self->session);
       return gst_video_encoder_finish_frame (enc, frame);
     }
-    f.source = HFX_SOURCE_SHM;
-    f.region = region;
     st = gst_hfx_session_submit (self->session, &f, NULL, 0, force, slot);
   } else {
     st = submit_inline (self, frame, &f, fourcc, force);
@@ -1092,7 +1160,9 @@ gst_hfx_enc_propose_allocation (GstVideoEncoder * enc, GstQuery * query)
 
   gst_query_add_allocation_meta (query, GST_VIDEO_META_API_TYPE, NULL);
   gst_hfx_session_get_status (self->session, &status);
-  if (self->shm && status.shm_ready)
+  if (self->source == GST_HFX_FRAME_SOURCE_RESOURCE && self->gpu)
+    gst_hfx_gpu_frames_propose (self->gpu, query);
+  else if (self->shm && status.shm_ready)
     gst_hfx_shm_frames_propose (self->shm, query);
   return GST_VIDEO_ENCODER_CLASS (parent_class)->propose_allocation (enc,
       query);
@@ -1119,4 +1189,26 @@ gst_hfx_enc_flush (GstVideoEncoder * enc)
   gst_hfx_session_flush (self->session);
   self->last_flow = GST_FLOW_OK;
   return TRUE;
+}
+
+/* With frame-source=resource upstream must give BGRx, the format of the
+ * guest's virtio-gpu dumb buffers (gsthfxgpupool.c). */
+static GstCaps *
+gst_hfx_enc_getcaps (GstVideoEncoder * enc, GstCaps * filter)
+{
+  GstHfxEnc *self = GST_HFX_ENC (enc);
+  GstHfxFrameSource source;
+  GstCaps *templ, *caps;
+
+  GST_OBJECT_LOCK (self);
+  source = self->frame_source;
+  GST_OBJECT_UNLOCK (self);
+  if (source != GST_HFX_FRAME_SOURCE_RESOURCE)
+    return gst_video_encoder_proxy_getcaps (enc, NULL, filter);
+  templ = gst_caps_make_writable (gst_pad_get_pad_template_caps
+      (GST_VIDEO_ENCODER_SINK_PAD (enc)));
+  gst_caps_set_simple (templ, "format", G_TYPE_STRING, "BGRx", NULL);
+  caps = gst_video_encoder_proxy_getcaps (enc, templ, filter);
+  gst_caps_unref (templ);
+  return caps;
 }

@@ -87,9 +87,12 @@ struct _GstHfxSession
   /* Shared memory: the frames' pool (borrowed) and whether the host reads
    * it on this connection, as which region. */
   GstHfxShmFrames *shm;
-  gboolean require_shm;
+  GstHfxSessionFrames frames;
   gboolean shm_ready;
   guint32 shm_region;
+  /* RESOURCE frames: offered in HELLO, and served on this connection. */
+  gboolean offer_resource;
+  gboolean resource_ready;
   GstBuffer **slot_held;        /* [ID_RING]: copy-path slots until answered */
 
   GThread *reader;
@@ -99,6 +102,7 @@ struct _GstHfxSession
   /* Stats. Large arrays live on the heap. */
   guint64 frames_sent, frames_encoded, frames_dropped, reconnects;
   guint64 shm_frames, shm_copies;       /* sent as SHM; of which copied in */
+  guint64 resource_frames, resource_copies;     /* the same for RESOURCE */
   gint64 *sent_at;              /* [ID_RING] */
   gdouble *rtt_ms;              /* [RTT_RING] */
   guint rtt_n;
@@ -211,8 +215,9 @@ release_all_slots (GstHfxSession * s)
     gst_clear_buffer (&s->slot_held[i]);
 }
 
-/* Why shared memory cannot be used, posted once the lock is let go. */
-struct shm_failure
+/* Why the frames cannot be sent as asked, posted once the lock is let
+ * go. */
+struct source_failure
 {
   gchar *message;               /* for the user */
   gchar *debug;                 /* for debugging */
@@ -223,7 +228,7 @@ struct shm_failure
  * inline frames; with frame-source=shm it is an error: FALSE, with
  * *failure filled for the caller to post. */
 static gboolean
-attach_shm (GstHfxSession * s, struct shm_failure *failure)
+attach_shm (GstHfxSession * s, struct source_failure *failure)
 {
   const gchar *why = "";
   enum hfx_status st;
@@ -243,7 +248,7 @@ attach_shm (GstHfxSession * s, struct shm_failure *failure)
     return TRUE;
   }
   s->shm_ready = FALSE;
-  if (s->require_shm) {
+  if (s->frames == GST_HFX_SESSION_FRAMES_SHM) {
     failure->message = g_strdup_printf ("frame-source=shm, but %s cannot "
         "share memory with this host: %s", s->connected_address,
         hfx_strerror (st));
@@ -256,9 +261,40 @@ attach_shm (GstHfxSession * s, struct shm_failure *failure)
   return TRUE;
 }
 
-/* Posts what attach_shm found, if anything (without the lock). */
+/* RESOURCE frames need a host that reads the guest's GPU (lock held):
+ * FALSE, with *failure filled for the caller to post, when this one does
+ * not. */
+static gboolean
+check_resource (GstHfxSession * s, struct source_failure *failure)
+{
+  if (!s->client || s->resource_ready)
+    return TRUE;
+  if (hfx_client_welcome (s->client)->caps & HFX_CAP_RESOURCE) {
+    GST_INFO_OBJECT (s->encoder, "frames go as virtio-gpu resources");
+    s->resource_ready = TRUE;
+    return TRUE;
+  }
+  failure->message = g_strdup_printf ("frame-source=resource, but the host "
+      "at %s does not read virtio-gpu resources", s->connected_address);
+  failure->debug = g_strdup ("RESOURCE frames are served by the "
+      "helix-frame-export chardev of hfx's QEMU with gpu= (docs/qemu.md), "
+      "not by hfxd");
+  return FALSE;
+}
+
+/* Makes the frames of the configured source readable by the host on this
+ * connection (lock held); FALSE with *failure filled when they cannot be. */
+static gboolean
+attach_frames (GstHfxSession * s, struct source_failure *failure)
+{
+  if (s->frames == GST_HFX_SESSION_FRAMES_RESOURCE)
+    return check_resource (s, failure);
+  return attach_shm (s, failure);
+}
+
+/* Posts what attach_frames found, if anything (without the lock). */
 static void
-post_shm_failure (GstHfxSession * s, struct shm_failure *failure)
+post_source_failure (GstHfxSession * s, struct source_failure *failure)
 {
   if (!failure->message)
     return;
@@ -274,15 +310,19 @@ static enum hfx_status
 connect_host (GstHfxSession * s, gchar * err, gsize err_cap)
 {
   struct hfx_client_options opts = {.log = client_log,.log_user = s };
+  guint32 caps = HFX_CAP_INLINE | HFX_CAP_SHM_FD | HFX_CAP_SHM_FILE;
   struct hfx_client *client = NULL;
-  struct shm_failure failure = { NULL, NULL };
+  struct source_failure failure = { NULL, NULL };
   gchar *address, *token;
   enum hfx_status st;
 
   g_mutex_lock (&s->lock);
   address = g_strdup (s->address);
   token = g_strdup (s->token);
+  if (s->offer_resource)
+    caps |= HFX_CAP_RESOURCE;
   g_mutex_unlock (&s->lock);
+  opts.caps = caps;
   opts.token = token;
   opts.timeout_ms = CONNECT_TIMEOUT_MS;
   st = hfx_client_connect (address, &opts, &client, err, err_cap);
@@ -305,17 +345,18 @@ connect_host (GstHfxSession * s, gchar * err, gsize err_cap)
   s->configure_failed = FALSE;
   s->host_error[0] = '\0';
   s->shm_ready = FALSE;
+  s->resource_ready = FALSE;
   if (s->have_cfg) {
     st = hfx_client_configure (client, STREAM_ID, &s->cfg);
     if (st != HFX_OK)
       GST_WARNING_OBJECT (s->encoder, "configure: %s", hfx_strerror (st));
-    attach_shm (s, &failure);
+    attach_frames (s, &failure);
   }
   GST_INFO_OBJECT (s->encoder, "connected to %s", s->connected_address);
   g_cond_broadcast (&s->cond);
   g_mutex_unlock (&s->lock);
 
-  post_shm_failure (s, &failure);
+  post_source_failure (s, &failure);
   s->callbacks.connection_changed (s->encoder, TRUE, address, HFX_OK);
   g_free (address);
   return HFX_OK;
@@ -351,6 +392,7 @@ lose_connection (GstHfxSession * s, GList ** answers)
   hfx_client_free (&s->client);
   s->configured = FALSE;
   s->shm_ready = FALSE;
+  s->resource_ready = FALSE;
   release_all_slots (s);
   while ((id = g_queue_pop_head (&s->in_flight))) {
     *answers = add_answer (*answers, GPOINTER_TO_UINT (id) - 1, NULL, FALSE);
@@ -567,8 +609,8 @@ reader_thread (gpointer data)
 
 enum hfx_status
 gst_hfx_session_start (GstHfxSession * s, const gchar * address,
-    const gchar * token, guint max_in_flight, gboolean keep_trying,
-    gchar * err, gsize err_cap)
+    const gchar * token, guint max_in_flight, gboolean offer_resource,
+    gboolean keep_trying, gchar * err, gsize err_cap)
 {
   enum hfx_status st;
 
@@ -587,11 +629,13 @@ gst_hfx_session_start (GstHfxSession * s, const gchar * address,
   clear_token (s);
   s->token = g_strdup (token);
   s->max_in_flight = max_in_flight;
+  s->offer_resource = offer_resource;
   s->have_cfg = FALSE;
   s->stopping = FALSE;
   s->frames_sent = s->frames_encoded = s->frames_dropped = 0;
   s->reconnects = 0;
   s->shm_frames = s->shm_copies = 0;
+  s->resource_frames = s->resource_copies = 0;
   s->rtt_n = 0;
   s->rtt_count = 0;
   s->rtt_sum = 0;
@@ -628,6 +672,7 @@ gst_hfx_session_stop (GstHfxSession * s)
   g_queue_clear (&s->in_flight);
   s->configured = FALSE;
   s->shm_ready = FALSE;
+  s->resource_ready = FALSE;
   s->shm = NULL;
   release_all_slots (s);
   g_mutex_unlock (&s->lock);
@@ -700,19 +745,19 @@ has_room (GstHfxSession * s)
 
 gboolean
 gst_hfx_session_configure (GstHfxSession * s, const struct hfx_configure *cfg,
-    GstHfxShmFrames * shm, gboolean require_shm)
+    GstHfxShmFrames * shm, GstHfxSessionFrames frames)
 {
-  struct shm_failure failure = { NULL, NULL };
+  struct source_failure failure = { NULL, NULL };
   gboolean ok = TRUE;
 
   g_mutex_lock (&s->lock);
   s->cfg = *cfg;
   s->have_cfg = TRUE;
   s->shm = shm;
-  s->require_shm = require_shm;
-  if (!attach_shm (s, &failure)) {
+  s->frames = frames;
+  if (!attach_frames (s, &failure)) {
     g_mutex_unlock (&s->lock);
-    post_shm_failure (s, &failure);
+    post_source_failure (s, &failure);
     return FALSE;
   }
   if (s->client) {
@@ -743,6 +788,7 @@ gst_hfx_session_forget_format (GstHfxSession * s)
   g_mutex_lock (&s->lock);
   release_all_slots (s);
   s->shm_ready = FALSE;
+  s->resource_ready = FALSE;
   s->shm = NULL;
   g_mutex_unlock (&s->lock);
 }
@@ -792,11 +838,13 @@ gst_hfx_session_submit (GstHfxSession * s, const struct hfx_frame *f,
     GstBuffer * slot)
 {
   gboolean shm = f->source == HFX_SOURCE_SHM;
+  gboolean resource = f->source == HFX_SOURCE_RESOURCE;
   enum hfx_status st;
 
   g_mutex_lock (&s->lock);
   if (!s->client || !s->configured || (shm && (!s->shm_ready
-              || f->region != s->shm_region))) {
+              || f->region != s->shm_region)) || (resource
+          && !s->resource_ready)) {
     /* The connection went (or came back) since wait_ready. */
     g_mutex_unlock (&s->lock);
     if (slot)
@@ -813,6 +861,10 @@ gst_hfx_session_submit (GstHfxSession * s, const struct hfx_frame *f,
     if (shm) {
       s->shm_frames++;
       s->shm_copies += slot != NULL;
+    }
+    if (resource) {
+      s->resource_frames++;
+      s->resource_copies += slot != NULL;
     }
     if (slot) {
       /* Keep the slot until the host answers this frame. */
@@ -890,6 +942,8 @@ gst_hfx_session_make_stats (GstHfxSession * s, guint64 fallback_frames)
       "reconnects", G_TYPE_UINT64, s->reconnects,
       "shm-frames", G_TYPE_UINT64, s->shm_frames,
       "shm-copies", G_TYPE_UINT64, s->shm_copies,
+      "resource-frames", G_TYPE_UINT64, s->resource_frames,
+      "resource-copies", G_TYPE_UINT64, s->resource_copies,
       "shm-memory", G_TYPE_STRING, !s->shm_ready ? "none" :
       s->shm_region ? "memfd" : "ivshmem",
       "rtt-mean-ms", G_TYPE_DOUBLE, mean,

@@ -59,26 +59,39 @@ void gst_hfx_session_free (GstHfxSession ** session);
 /* Connects to address and starts the reader thread, which reconnects
  * whenever the connection is lost. address, token: copied (the token is
  * wiped when freed); max_in_flight: frames sent and not answered, also
- * bounded by the host's window. When the first connection fails, the
+ * bounded by the host's window; offer_resource: HELLO offers RESOURCE
+ * frames (frame-source=resource). When the first connection fails, the
  * status is returned (err gets the host's or the transport's words) and,
  * unless keep_trying, nothing is left running. */
 enum hfx_status gst_hfx_session_start (GstHfxSession * session,
     const gchar * address, const gchar * token, guint max_in_flight,
-    gboolean keep_trying, gchar * err, gsize err_cap);
+    gboolean offer_resource, gboolean keep_trying, gchar * err, gsize err_cap);
 
 /* Stops the reader thread and closes the connection; frames in flight are
  * forgotten (the base class drops them). */
 void gst_hfx_session_stop (GstHfxSession * session);
 
+/* The frames the element sends, as gst_hfx_session_configure () is told. */
+typedef enum
+{
+  /* SHM frames in the shm frames' pool when the connection can share it,
+   * else INLINE (frame-source=auto; inline without a pool) */
+  GST_HFX_SESSION_FRAMES_SHM_OR_INLINE,
+  /* SHM only: a connection that cannot share memory is an error */
+  GST_HFX_SESSION_FRAMES_SHM,
+  /* RESOURCE only: a host that does not serve them is an error */
+  GST_HFX_SESSION_FRAMES_RESOURCE,
+} GstHfxSessionFrames;
+
 /* Streaming thread. Configures the stream for cfg (copied, and used again
  * after every reconnect) and waits for the host's answer. shm: borrowed
- * until gst_hfx_session_forget_format () or stop, NULL for inline frames;
- * require_shm: frame-source=shm, a connection that cannot share memory is
- * an error. Without a connection the configuration waits for the next one.
- * Returns FALSE after posting an element error. */
+ * until gst_hfx_session_forget_format () or stop, NULL for inline or
+ * RESOURCE frames. Without a connection the configuration waits for the
+ * next one; a connection that cannot take the frames is an error then
+ * too. Returns FALSE after posting an element error. */
 gboolean gst_hfx_session_configure (GstHfxSession * session,
     const struct hfx_configure *cfg, GstHfxShmFrames * shm,
-    gboolean require_shm);
+    GstHfxSessionFrames frames);
 
 /* Streaming thread. Releases the shm frames and the slots held for the
  * frames in flight: the format is about to change. */
@@ -99,9 +112,10 @@ gboolean gst_hfx_session_wait_ready (GstHfxSession * session,
     guint32 * shm_region);
 
 /* Streaming thread. Sends frame (its data: iov, borrowed for the call)
- * unless the connection changed since gst_hfx_session_wait_ready (): then
- * HFX_E_CLOSED and nothing is sent. slot: (transfer full) (nullable): the
- * copy-path slot the frame is in, kept until the host answers. */
+ * unless the connection changed since gst_hfx_session_wait_ready () or
+ * cannot take the frame's source: then HFX_E_CLOSED and nothing is sent.
+ * slot: (transfer full) (nullable): the copy-path slot (SHM) or resource
+ * (RESOURCE) the frame is in, kept until the host answers. */
 enum hfx_status gst_hfx_session_submit (GstHfxSession * session,
     const struct hfx_frame *frame, const struct iovec *iov, int n_iov,
     gboolean force_keyframe, GstBuffer * slot);

@@ -38,6 +38,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "gsthfxpoolcopy.h"
+
 GST_DEBUG_CATEGORY_STATIC (gst_hfx_shm_pool_debug);
 #define GST_CAT_DEFAULT gst_hfx_shm_pool_debug
 
@@ -751,10 +753,7 @@ gst_hfx_shm_pool_acquire_slot_copy (GstHfxShmPool * pool,
     const GstVideoFrame * src, gboolean dontwait, GstBuffer ** out,
     gsize * offset)
 {
-  GstBufferPoolAcquireParams params = { 0, };
-  GstVideoFrame dest;
   GstBuffer *buf = NULL;
-  GstFlowReturn ret;
 
   g_return_val_if_fail (GST_IS_HFX_SHM_POOL (pool), FALSE);
   g_return_val_if_fail (src != NULL, FALSE);
@@ -768,23 +767,11 @@ gst_hfx_shm_pool_acquire_slot_copy (GstHfxShmPool * pool,
       GST_VIDEO_FRAME_HEIGHT (src) != GST_VIDEO_INFO_HEIGHT (&pool->info))
     goto wrong_frame;
 
-  if (dontwait)
-    params.flags = GST_BUFFER_POOL_ACQUIRE_FLAG_DONTWAIT;
-  ret = gst_buffer_pool_acquire_buffer (GST_BUFFER_POOL_CAST (pool), &buf,
-      &params);
-  if (ret != GST_FLOW_OK)
-    goto no_buffer;
-
-  if (!gst_video_frame_map (&dest, &pool->info, buf, GST_MAP_WRITE))
-    goto map_failed;
-  if (!gst_video_frame_copy (&dest, src)) {
-    gst_video_frame_unmap (&dest);
-    goto copy_failed;
-  }
-  gst_video_frame_unmap (&dest);
-
+  if (!gst_hfx_pool_acquire_copy (GST_BUFFER_POOL_CAST (pool), &pool->info,
+          src, dontwait, &buf))
+    return FALSE;
   if (!gst_hfx_shm_pool_buffer_offset (pool, buf, offset))
-    goto copy_failed;
+    goto not_in_region;
 
   *out = buf;
   return TRUE;
@@ -797,21 +784,9 @@ wrong_frame:
         GST_VIDEO_FRAME_WIDTH (src), GST_VIDEO_FRAME_HEIGHT (src));
     return FALSE;
   }
-no_buffer:
+not_in_region:
   {
-    GST_DEBUG_OBJECT (pool, "no buffer: %s", gst_flow_get_name (ret));
-    return FALSE;
-  }
-map_failed:
-  {
-    GST_ERROR_OBJECT (pool, "could not map %" GST_PTR_FORMAT, buf);
-    gst_buffer_unref (buf);
-    return FALSE;
-  }
-copy_failed:
-  {
-    GST_ERROR_OBJECT (pool, "could not copy the frame into %" GST_PTR_FORMAT,
-        buf);
+    GST_ERROR_OBJECT (pool, "%" GST_PTR_FORMAT " is not in the region", buf);
     gst_buffer_unref (buf);
     return FALSE;
   }

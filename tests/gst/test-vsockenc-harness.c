@@ -5,7 +5,8 @@
  * follows downstream's caps (in the caps and in the SPS the host wrote),
  * the latency query answers the bound of the configuration, properties
  * that cannot change while PLAYING keep their value, `connected` is
- * notified, and a host that goes away and comes back is on the bus.
+ * notified, a host that goes away and comes back is on the bus, and
+ * frame-source=resource without a virtio-gpu says so.
  */
 #include <gst/check/gstharness.h>
 #include <gst/gst.h>
@@ -688,6 +689,69 @@ static void test_host_lost_and_back(void)
     g_mutex_clear(&notes.lock);
 }
 
+/* frame-source=resource without a virtio-gpu: upstream is offered BGRx
+ * only (the format of the guest's dumb buffers), and a gpu-device that is
+ * not a virtio_gpu card, or not there, is an element error naming it when
+ * the format comes, not a crash or silence. */
+static void test_resource_without_gpu(void)
+{
+    static const struct {
+        const char *device, *says;
+    } cases[] = {
+        {"/dev/null", "not a DRM device of the virtio_gpu driver"},
+        {"/nonexistent/card0", "No such file"},
+    };
+    struct hfxd_process d;
+
+    hfxd_start(&d, -1, NULL);
+    for (guint c = 0; c < G_N_ELEMENTS(cases); c++) {
+        gchar *props = g_strdup_printf("frame-source=resource gpu-device=%s", cases[c].device);
+        GstElement *enc = new_vsockenc(&d, props);
+        GstBus *bus = gst_bus_new();
+        GstHarness *h;
+        GstPad *sink;
+        GstCaps *caps;
+        GstMessage *m;
+        GError *err = NULL;
+        gchar *debug = NULL;
+        GstFlowReturn ret;
+
+        gst_util_set_object_arg(G_OBJECT(enc), "frame-source", "resource");
+        gst_element_set_bus(enc, bus);
+        sink = gst_element_get_static_pad(enc, "sink");
+        caps = gst_pad_query_caps(sink, NULL);
+        CHECK(!gst_caps_is_empty(caps));
+        for (guint i = 0; i < gst_caps_get_size(caps); i++)
+            CHECK(g_strcmp0(gst_structure_get_string(gst_caps_get_structure(caps, i), "format"),
+                            "BGRx") == 0);
+        gst_caps_unref(caps);
+        gst_object_unref(sink);
+
+        h = gst_harness_new_with_element(enc, "sink", "src");
+        gst_harness_set_src_caps_str(h, "video/x-raw,format=BGRx,width=64,height=48,framerate=30/1");
+        ret = gst_harness_push(h, gst_harness_create_buffer(h, 64 * 48 * 4));
+        fprintf(stderr, "gpu-device=%s: push returned %s\n", cases[c].device, gst_flow_get_name(ret));
+        CHECK(ret != GST_FLOW_OK);
+        m = pop_message(bus, GST_MESSAGE_ERROR);
+        CHECK(m != NULL);
+        gst_message_parse_error(m, &err, &debug);
+        fprintf(stderr, "error: %s (%s)\n", err->message, debug ? debug : "");
+        CHECK(strstr(err->message, "virtio-gpu resources") != NULL);
+        CHECK(strstr(err->message, cases[c].device) != NULL);
+        CHECK(strstr(err->message, cases[c].says) != NULL);
+        g_clear_error(&err);
+        g_free(debug);
+        gst_message_unref(m);
+        /* Messages on the bus hold the element, which holds the bus. */
+        gst_bus_set_flushing(bus, TRUE);
+        gst_harness_teardown(h);
+        gst_object_unref(enc);
+        gst_object_unref(bus);
+        g_free(props);
+    }
+    CHECK(hfxd_stop(&d));
+}
+
 int main(int argc, char **argv)
 {
     static const struct check_case cases[] = {
@@ -697,6 +761,7 @@ int main(int argc, char **argv)
         CHECK_CASE(test_latency_bound),
         CHECK_CASE(test_property_refused_in_playing),
         CHECK_CASE(test_host_lost_and_back),
+        CHECK_CASE(test_resource_without_gpu),
     };
     gst_init(&argc, &argv);
     return check_run(cases, CHECK_COUNT(cases));

@@ -51,14 +51,22 @@ e2e_fps() {
     true
 }
 
-# e2e_verify FILE.h264 FRAMES WxH: FILE must decode to exactly FRAMES
-# pictures, each at PSNR >= 35 dB against the same videotestsrc pattern
-# rendered on the host (NV12 as the guest sent it, compared as I420).
+# e2e_verify FILE.h264 FRAMES WxH [FORMAT [SOURCE_PROPS]]: FILE must decode
+# to exactly FRAMES pictures, each at PSNR >= 35 dB against the same
+# videotestsrc pattern rendered on the host (in FORMAT as the guest sent
+# it, default NV12; videotestsrc with SOURCE_PROPS, e.g.
+# "horizontal-speed=8"; compared as I420, RGB converted with BT.601 as an
+# hfx host converts it, docs/protocol.md §5.1).
 e2e_verify() {
-    ref=$WORK/ref-$3-$2.y4m
-    GST_PLUGIN_PATH=$PLUGINS gst-launch-1.0 -q videotestsrc num-buffers="$2" ! \
-        "video/x-raw,format=NV12,width=${3%x*},height=${3#*x}" ! videoconvert ! \
-        video/x-raw,format=I420 ! y4menc ! filesink location="$ref" \
+    ref=$WORK/ref-$3-$2-${4:-NV12}.y4m
+    case ${4:-NV12} in
+        NV12 | I420) matrix= ;;
+        *) matrix=,colorimetry=bt601 ;;
+    esac
+    # shellcheck disable=SC2086 # SOURCE_PROPS is a list of properties
+    GST_PLUGIN_PATH=$PLUGINS gst-launch-1.0 -q videotestsrc num-buffers="$2" ${5:-} ! \
+        "video/x-raw,format=${4:-NV12},width=${3%x*},height=${3#*x}" ! videoconvert ! \
+        "video/x-raw,format=I420$matrix" ! y4menc ! filesink location="$ref" \
         || { echo "FAIL: rendering the reference"; return 1; }
     "$VERIFY" "$1" --reference "$ref" --expect-frames "$2" --min-psnr 35 \
         || { echo; echo "FAIL: frame count or PSNR of $1"; return 1; }

@@ -30,6 +30,7 @@
 #include "answers.h"
 #include "shm.h"
 #include "handoff.h"
+#include "scanout.h"
 #include "stream.h"
 #include "throttle.h"
 
@@ -44,18 +45,20 @@ enum session_state {
 
 enum slot_state {
     SLOT_FREE,
-    SLOT_LIVE,   /* a worker encodes */
-    SLOT_FAILED, /* its CONFIGURE or its encoder failed: FRAMEs are dropped */
+    SLOT_LIVE,       /* a worker encodes */
+    SLOT_FAILED,     /* its CONFIGURE or its encoder failed: FRAMEs are dropped */
+    SLOT_SUBSCRIBED, /* receives a scanout's packets (SUBSCRIBE) */
 };
 
 /* One stream id of a session. */
 struct stream_slot {
     enum slot_state state;
-    struct stream *stream;    /* SLOT_LIVE */
-    struct answers *answers;  /* SLOT_LIVE; owned */
-    struct hfx_configure cfg; /* SLOT_LIVE, SLOT_FAILED */
-    uint64_t budget;          /* bytes reserved from max_memory (SLOT_LIVE) */
-    unsigned flushes;         /* FLUSHes passed to the worker, FLUSHED not sent (SLOT_LIVE) */
+    struct stream *stream;       /* SLOT_LIVE */
+    struct answers *answers;     /* SLOT_LIVE; owned */
+    struct hfx_configure cfg;    /* SLOT_LIVE, SLOT_FAILED */
+    uint64_t budget;             /* bytes reserved from max_memory (SLOT_LIVE) */
+    unsigned flushes;            /* FLUSHes passed to the worker, FLUSHED not sent (SLOT_LIVE) */
+    struct hfx_scanout *scanout; /* SLOT_SUBSCRIBED; the server's */
 };
 
 /* One connection, from session_add to session_end: owned by the server's
@@ -110,6 +113,10 @@ struct hfx_server {
     int wake[2];
     struct stream_ready ready; /* streams with results to forward; wakes wake[0] */
     struct handoff handoff;    /* hfx_server_hand_over's connections; wakes wake[0] */
+    /* hfx_server_add_scanout's, owned (scanout.c); their pictures wake
+     * wake[0]. */
+    struct hfx_scanout *scanouts[HFX_SERVER_MAX_SCANOUTS];
+    unsigned nscanouts;
     struct worker_count workers;
     struct hfx_server_stats stats;
 
@@ -129,6 +136,10 @@ struct hfx_server {
 
 /* What every deadline of the server is measured with. */
 int64_t server_now_ms(const struct hfx_server *s);
+
+/* Wake the loop (from any thread): it then looks at what waits for it
+ * (results, handed-over connections, scanout pictures). */
+void server_wake(struct hfx_server *s);
 
 /* A line for the embedder's log callback (hfx_server_options.log). */
 void server_log(struct hfx_server *s, enum hfx_log_level level, const char *fmt, ...)
@@ -160,6 +171,18 @@ void session_on_readable(struct hfx_server *s, struct session *ss);
 /* Pass on the results stream id's worker posted (docs/protocol.md §5); a
  * stream whose encoder failed is ended. Nothing for a stream not live. */
 void session_forward_results(struct hfx_server *s, struct session *ss, uint32_t id);
+
+/* Queue a message for the session; a queue that overflows closes it as
+ * a slow consumer (docs/protocol.md §6). */
+void session_send(struct hfx_server *s, struct session *ss, const struct hfx_msg *m);
+
+/* Bytes waiting in the session's send queue. */
+size_t session_queued(const struct session *ss);
+
+/* A subscription failed (its scanout's encoder): ERROR on the stream,
+ * which is failed until CLOSE or a new CONFIGURE / SUBSCRIBE (§5). */
+void session_subscription_failed(struct hfx_server *s, struct session *ss, uint32_t id,
+                                 enum hfx_status code, const char *text);
 
 /* Send ERROR and close the connection once it has been written (or after
  * a grace period); nothing when the session is closing already. */

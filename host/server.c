@@ -239,8 +239,22 @@ static void drain_wake(struct hfx_server *s)
     for (unsigned i = 0; i < n; i++)
         if (session_add(s, handed[i], NULL, false) != HFX_OK)
             server_log(s, HFX_LOG_WARN, "a connection handed over could not be served");
-    while ((st = stream_ready_pop(&s->ready, &owner, &id)) != NULL)
-        session_forward_results(s, owner, id);
+    scanout_take_pictures(s);
+    while ((st = stream_ready_pop(&s->ready, &owner, &id)) != NULL) {
+        if (id == SCANOUT_STREAM_ID)
+            scanout_forward_results(s, owner);
+        else
+            session_forward_results(s, owner, id);
+    }
+}
+
+void server_wake(struct hfx_server *s)
+{
+    static const uint8_t byte = 1;
+
+    /* A full pipe already holds a wake-up. */
+    if (write(s->wake[1], &byte, 1) < 0 && errno != EAGAIN)
+        server_log(s, HFX_LOG_WARN, "waking the loop: %s", strerror(errno));
 }
 
 static int64_t earlier(int64_t wait, int64_t candidate)
@@ -256,6 +270,7 @@ static int reap_sessions(struct hfx_server *s)
     int64_t now = server_now_ms(s);
     struct session *ss = s->sessions;
     int64_t wait = -1;
+    int keepalive;
 
     while (ss) {
         struct session *next = ss->next;
@@ -296,6 +311,9 @@ static int reap_sessions(struct hfx_server *s)
     for (unsigned i = 0; i < s->nlisteners; i++)
         if (s->listener_paused_until[i] > now)
             wait = earlier(wait, s->listener_paused_until[i] - now);
+    keepalive = scanout_deadlines(s, now);
+    if (keepalive >= 0)
+        wait = earlier(wait, keepalive);
     if (wait < 0)
         return -1;
     return wait > 60000 ? 60000 : (int)wait;
@@ -322,6 +340,7 @@ static void work_streams(struct hfx_server *s)
 {
     if (!s->opts.encode_in_loop)
         return;
+    scanout_work(s);
     for (struct session *ss = s->sessions; ss; ss = ss->next)
         for (uint32_t id = 1; id <= s->opts.max_streams; id++)
             if (ss->streams[id].state == SLOT_LIVE)
@@ -475,6 +494,7 @@ void hfx_server_free(struct hfx_server **sp)
     s = *sp;
     while (s->sessions)
         session_end(s, s->sessions);
+    scanout_free_all(s);
     /* Workers write to the wake pipe until they exit. */
     pthread_mutex_lock(&s->workers.lock);
     while (s->workers.live)

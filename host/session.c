@@ -172,6 +172,16 @@ static void send_or_close(struct hfx_server *s, struct session *ss, const struct
     session_close_now(s, ss);
 }
 
+void session_send(struct hfx_server *s, struct session *ss, const struct hfx_msg *m)
+{
+    send_or_close(s, ss, m);
+}
+
+size_t session_queued(const struct session *ss)
+{
+    return hfx_conn_queued(ss->conn);
+}
+
 /* Send ERROR and close the connection once it has been written (or after
  * a grace period). Other sessions are untouched. */
 void session_protocol_error(struct hfx_server *s, struct session *ss, uint32_t stream,
@@ -213,6 +223,16 @@ static void stream_error(struct hfx_server *s, struct session *ss, uint32_t id,
     server_log(s, HFX_LOG_WARN, "session %u stream %u: %s: %s", ss->id, id, hfx_status_name(code),
                text);
     send_or_close(s, ss, &m);
+}
+
+void session_subscription_failed(struct hfx_server *s, struct session *ss, uint32_t id,
+                                 enum hfx_status code, const char *text)
+{
+    struct stream_slot *slot = &ss->streams[id];
+
+    slot->scanout = NULL;
+    slot->state = SLOT_FAILED;
+    stream_error(s, ss, id, code, text);
 }
 
 static void add_stats(struct stream_stats *to, const struct stream_stats *from)
@@ -335,6 +355,11 @@ static void end_stream(struct hfx_server *s, struct session *ss, uint32_t id, ui
     struct stream_result *left;
     unsigned n = 0;
 
+    if (slot->state == SLOT_SUBSCRIBED) {
+        /* A subscriber has nothing pending: it asked for no frame. */
+        scanout_unsubscribe(s, slot->scanout, ss, id);
+        slot->scanout = NULL;
+    }
     if (slot->state != SLOT_LIVE) {
         slot->state = next;
         return;
@@ -489,6 +514,8 @@ static void on_hello(struct hfx_server *s, struct session *ss, const struct hfx_
         w.u.welcome.caps |= HFX_CAP_SHM_FILE;
     if (s->opts.resources.read)
         w.u.welcome.caps |= HFX_CAP_RESOURCE;
+    if (s->nscanouts)
+        w.u.welcome.caps |= HFX_CAP_SCANOUT;
     w.u.welcome.max_payload = s->opts.max_payload;
     w.u.welcome.max_streams = (uint16_t)s->opts.max_streams;
     w.u.welcome.window = (uint16_t)s->opts.window;
@@ -567,6 +594,41 @@ static void on_configure(struct hfx_server *s, struct session *ss, const struct 
     s->streams_since_trim = true;
     slot->budget = cost;
     s->memory_reserved += cost;
+}
+
+/* SUBSCRIBE (docs/protocol.md §5.17): what the stream was ends (as with a
+ * CONFIGURE again), and it receives the scanout's packets. */
+static void on_subscribe(struct hfx_server *s, struct session *ss, const struct hfx_msg *m)
+{
+    uint32_t id = m->hdr.stream;
+    const struct hfx_subscribe *req = &m->u.subscribe;
+    struct stream_slot *slot = &ss->streams[id];
+    struct hfx_scanout *sc;
+    char text[HFX_MAX_TEXT];
+
+    if (!(ss->caps & HFX_CAP_SCANOUT)) {
+        session_protocol_error(s, ss, id, HFX_E_UNSUPPORTED, "SUBSCRIBE: %s",
+                               s->nscanouts ? "the client's HELLO did not offer SCANOUT"
+                                            : "this host has no scanout");
+        return;
+    }
+    end_stream(s, ss, id, HFX_DROP_CLOSED, false, SLOT_FREE);
+    sc = scanout_find(s, req->scanout);
+    if (!sc) {
+        snprintf(text, sizeof(text), "SUBSCRIBE: no scanout %u", req->scanout);
+        stream_error(s, ss, id, HFX_E_NO_SOURCE, text);
+        slot->state = SLOT_FAILED;
+        return;
+    }
+    if (scanout_subscribe(s, sc, ss, id, req) != HFX_OK) {
+        snprintf(text, sizeof(text), "SUBSCRIBE: scanout %u has %d subscribers already",
+                 req->scanout, HFX_SCANOUT_MAX_SUBSCRIBERS);
+        stream_error(s, ss, id, HFX_E_BUSY, text);
+        slot->state = SLOT_FAILED;
+        return;
+    }
+    slot->state = SLOT_SUBSCRIBED;
+    slot->scanout = sc;
 }
 
 static struct shm_region *find_region(struct session *ss, uint32_t id, int *slot)
@@ -715,6 +777,12 @@ static void on_frame(struct hfx_server *s, struct session *ss, const struct hfx_
                                (unsigned long long)fr->frame_id, id);
         return;
     }
+    if (slot->state == SLOT_SUBSCRIBED) {
+        session_protocol_error(s, ss, id, HFX_E_STATE,
+                               "FRAME %llu on stream %u, which is subscribed to a scanout",
+                               (unsigned long long)fr->frame_id, id);
+        return;
+    }
     if (!frame_memory(s, ss, m, &region, &base, &size))
         return;
     st = hfx_frame_validate_ex(&slot->cfg, fr, size, &err);
@@ -845,10 +913,18 @@ static void on_stream_control(struct hfx_server *s, struct session *ss, const st
     case HFX_MSG_REQUEST_KEYFRAME:
         if (slot->state == SLOT_LIVE)
             stream_request_keyframe(slot->stream);
+        else if (slot->state == SLOT_SUBSCRIBED)
+            scanout_request_keyframe(slot->scanout);
         return;
     case HFX_MSG_SET_BITRATE:
         if (slot->state == SLOT_LIVE)
             stream_set_bitrate(slot->stream, m->u.set_bitrate.kbps);
+        else if (slot->state == SLOT_SUBSCRIBED)
+            /* One encoder serves every subscriber: its bitrate is the
+             * host's (docs/protocol.md §5.17). */
+            session_protocol_error(s, ss, id, HFX_E_STATE,
+                                   "SET_BITRATE on stream %u, which is subscribed to a scanout",
+                                   id);
         return;
     default:
         return;
@@ -888,8 +964,8 @@ static void on_message(struct hfx_server *s, struct session *ss, const struct hf
     }
     /* Stream-level messages other than CONFIGURE need a configured
      * stream (a failed one counts: its CONFIGURE was taken). */
-    if (id != 0 && type != HFX_MSG_CONFIGURE && type != HFX_MSG_FRAME && type != HFX_MSG_ERROR &&
-        ss->streams[id].state == SLOT_FREE) {
+    if (id != 0 && type != HFX_MSG_CONFIGURE && type != HFX_MSG_SUBSCRIBE &&
+        type != HFX_MSG_FRAME && type != HFX_MSG_ERROR && ss->streams[id].state == SLOT_FREE) {
         session_protocol_error(s, ss, id, HFX_E_NOT_CONFIGURED, "%s on stream %u before CONFIGURE",
                                hfx_msg_type_name(type), id);
         return;
@@ -897,6 +973,9 @@ static void on_message(struct hfx_server *s, struct session *ss, const struct hf
     switch (type) {
     case HFX_MSG_CONFIGURE:
         on_configure(s, ss, m);
+        break;
+    case HFX_MSG_SUBSCRIBE:
+        on_subscribe(s, ss, m);
         break;
     case HFX_MSG_FRAME:
         on_frame(s, ss, m);

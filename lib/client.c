@@ -157,8 +157,9 @@ static enum hfx_status connect_one(const char *address, const struct hfx_client_
     init_msg(&m, HFX_MSG_HELLO, 0);
     m.u.hello.min_version = HFX_PROTOCOL_VERSION;
     m.u.hello.max_version = HFX_PROTOCOL_VERSION;
-    m.u.hello.caps = opts && opts->caps ? opts->caps
-                                              : HFX_CAP_INLINE | HFX_CAP_SHM_FD | HFX_CAP_SHM_FILE;
+    m.u.hello.caps = opts && opts->caps
+                         ? opts->caps
+                         : HFX_CAP_INLINE | HFX_CAP_SHM_FD | HFX_CAP_SHM_FILE | HFX_CAP_SCANOUT;
     m.u.hello.token_len = (uint16_t)token_len;
     if (token_len)
         memcpy(m.u.hello.token, opts->token, token_len);
@@ -353,6 +354,28 @@ enum hfx_status hfx_client_configure(struct hfx_client *c, uint32_t stream,
         c->streams[stream].configured = true;
         c->streams[stream].in_flight = 0;
     }
+    return st;
+}
+
+enum hfx_status hfx_client_subscribe(struct hfx_client *c, uint32_t stream,
+                                     const struct hfx_subscribe *sub)
+{
+    struct hfx_msg m;
+    enum hfx_status st;
+
+    if (!stream_ok(c, stream) || !sub || c->streams[stream].configured)
+        return HFX_E_INVALID;
+    if (!(c->welcome.caps & HFX_CAP_SCANOUT))
+        return HFX_E_UNSUPPORTED;
+    init_msg(&m, HFX_MSG_SUBSCRIBE, stream);
+    m.u.subscribe = *sub;
+    if (sub->max_fps == 0 || sub->max_fps > HFX_MAX_SCANOUT_FPS ||
+        (sub->keepalive_ms &&
+         (sub->keepalive_ms < HFX_MIN_KEEPALIVE_MS || sub->keepalive_ms > HFX_MAX_KEEPALIVE_MS)))
+        return HFX_E_INVALID;
+    st = send_simple(c, &m);
+    if (st == HFX_OK)
+        c->streams[stream].in_flight = 0;
     return st;
 }
 

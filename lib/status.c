@@ -41,6 +41,7 @@ static const struct status_info status_table[] = {
     [HFX_E_INVALID] = {"HFX_E_INVALID", "invalid argument"},
     [HFX_E_INTERNAL] = {"HFX_E_INTERNAL", "internal error"},
     [HFX_E_REMOTE] = {"HFX_E_REMOTE", "peer reported an error"},
+    [HFX_E_NO_SOURCE] = {"HFX_E_NO_SOURCE", "no such picture source"},
 };
 
 _Static_assert(sizeof(status_table) / sizeof(status_table[0]) == HFX_STATUS_COUNT_,

@@ -51,6 +51,7 @@ static const struct type_info type_table[] = {
     {HFX_MSG_FLUSH, "FLUSH", 0, STREAM_NONZERO},
     {HFX_MSG_FLUSHED, "FLUSHED", 0, STREAM_NONZERO},
     {HFX_MSG_CLOSE, "CLOSE", 0, STREAM_NONZERO},
+    {HFX_MSG_SUBSCRIBE, "SUBSCRIBE", 0, STREAM_NONZERO},
 };
 
 /* Fixed payload sizes (§5): the part before any variable-length bytes. */
@@ -67,6 +68,7 @@ static const struct type_info type_table[] = {
 #define PACKET_FIXED 24
 #define DROPPED_SIZE 16
 #define SET_BITRATE_SIZE 8
+#define SUBSCRIBE_SIZE 16
 
 _Static_assert(HFX_HEADER_SIZE + CONFIGURE_FIXED + HFX_MAX_NAME <= HFX_MAX_HEAD,
                "HFX_MAX_HEAD must cover CONFIGURE");
@@ -269,6 +271,14 @@ static enum hfx_status check_body(const struct hfx_msg *m, struct hfx_wire_error
     case HFX_MSG_SET_BITRATE:
         return wire_range(e, HFX_E_MALFORMED, "kbps", AT(0), m->u.set_bitrate.kbps, 1,
                           HFX_MAX_BITRATE_KBPS);
+    case HFX_MSG_SUBSCRIBE:
+        if ((st = wire_range(e, HFX_E_MALFORMED, "max_fps", AT(4), m->u.subscribe.max_fps, 1,
+                             HFX_MAX_SCANOUT_FPS)) != HFX_OK)
+            return st;
+        if (m->u.subscribe.keepalive_ms == 0)
+            return HFX_OK;
+        return wire_range(e, HFX_E_MALFORMED, "keepalive_ms", AT(6), m->u.subscribe.keepalive_ms,
+                          HFX_MIN_KEEPALIVE_MS, HFX_MAX_KEEPALIVE_MS);
     default:
         return HFX_OK;
     }
@@ -558,6 +568,12 @@ static enum hfx_status decode_body(struct hfx_reader *r, struct hfx_msg *m,
         return decode_dropped(r, &m->u.dropped, e);
     case HFX_MSG_SET_BITRATE:
         return decode_u32_pad(r, &m->u.set_bitrate.kbps, e);
+    case HFX_MSG_SUBSCRIBE:
+        m->u.subscribe.scanout = rd_u32(r);
+        m->u.subscribe.max_fps = rd_u16(r);
+        m->u.subscribe.keepalive_ms = rd_u16(r);
+        rd_skip_zero(r, 8);
+        return fixed_only(r, SUBSCRIBE_SIZE, e);
     default:
         /* BYE, REQUEST_KEYFRAME, FLUSH, FLUSHED, CLOSE: empty payload. */
         return no_more(r, e);
@@ -791,6 +807,12 @@ static void encode_body(struct hfx_writer *w, const struct hfx_msg *m)
     case HFX_MSG_SET_BITRATE:
         wr_u32(w, m->u.set_bitrate.kbps);
         wr_zero(w, 4);
+        break;
+    case HFX_MSG_SUBSCRIBE:
+        wr_u32(w, m->u.subscribe.scanout);
+        wr_u16(w, m->u.subscribe.max_fps);
+        wr_u16(w, m->u.subscribe.keepalive_ms);
+        wr_zero(w, 8);
         break;
     default:
         break;

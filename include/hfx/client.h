@@ -23,7 +23,7 @@ struct hfx_client;
 
 struct hfx_client_options {
     const char *token; /* borrowed for the call; NULL = none */
-    uint32_t caps;     /* capabilities asked for; 0 = all the client knows */
+    uint32_t caps;     /* capabilities asked for; 0 = INLINE, SHM_FD, SHM_FILE, SCANOUT */
     int timeout_ms;    /* connect + handshake; 0 = 5000 */
     hfx_log_fn log;    /* may be NULL */
     void *log_user;
@@ -66,6 +66,17 @@ HFX_EXPORT int hfx_client_fd(const struct hfx_client *c);
  * HFX_EVENT_CONFIGURED event (or HFX_EVENT_ERROR). */
 HFX_EXPORT HFX_MUST_CHECK enum hfx_status
 hfx_client_configure(struct hfx_client *c, uint32_t stream, const struct hfx_configure *cfg);
+
+/* Send SUBSCRIBE for stream (1..max_streams, not configured): the stream
+ * then receives the host's scanout sub->scanout as it changes, at most
+ * sub->max_fps pictures a second and one every keepalive_ms while nothing
+ * changes (docs/protocol.md §5.17): an HFX_EVENT_CONFIGURED (again at every
+ * change of size), then HFX_EVENT_PACKETs whose frame_id is the picture's
+ * number and pts the host's monotonic clock in microseconds when it was
+ * taken. Needs the host's HFX_CAP_SCANOUT (else HFX_E_UNSUPPORTED).
+ * hfx_client_close_stream ends it. */
+HFX_EXPORT HFX_MUST_CHECK enum hfx_status
+hfx_client_subscribe(struct hfx_client *c, uint32_t stream, const struct hfx_subscribe *sub);
 
 /* Send a memfd (or any mappable fd) of size bytes as SHM region. Borrowed:
  * the caller keeps and closes its fd. Needs a unix transport and the host's

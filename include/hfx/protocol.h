@@ -42,6 +42,11 @@ extern "C" {
 #define HFX_MAX_SHM_SIZE (1ull << 34) /* 16 GiB per region */
 #define HFX_MAX_BITRATE_KBPS 1000000u
 #define HFX_MAX_STRIDE (1u << 20)
+/* SUBSCRIBE (§5.17): pictures per second, and the keep-alive interval. */
+#define HFX_MAX_SCANOUT_FPS 240u
+#define HFX_MIN_KEEPALIVE_MS 10u
+#define HFX_MAX_KEEPALIVE_MS 60000u
+#define HFX_DEFAULT_KEEPALIVE_MS 1000u
 /* §5.1: fps_num and fps_den fit a signed 32-bit rational (what encoders
  * take). */
 #define HFX_MAX_FPS_TERM 2147483647u
@@ -70,6 +75,7 @@ enum hfx_msg_type {
     HFX_MSG_FLUSH = 0x0107,
     HFX_MSG_FLUSHED = 0x0108,
     HFX_MSG_CLOSE = 0x0109,
+    HFX_MSG_SUBSCRIBE = 0x010A,
 };
 
 /* Header flags; every other bit must be zero (§2). */
@@ -228,6 +234,14 @@ struct hfx_ping {
     uint64_t cookie;
 };
 
+/* SUBSCRIBE (§5.17): the stream receives a scanout's pictures, encoded by
+ * the host as they change. */
+struct hfx_subscribe {
+    uint32_t scanout;      /* the host's scanout number */
+    uint16_t max_fps;      /* 1..HFX_MAX_SCANOUT_FPS */
+    uint16_t keepalive_ms; /* 0 = HFX_DEFAULT_KEEPALIVE_MS, else MIN..MAX */
+};
+
 struct hfx_error {
     uint32_t code; /* enum hfx_status */
     char text[HFX_MAX_TEXT + 1];
@@ -255,6 +269,7 @@ struct hfx_msg {
         struct hfx_packet packet;
         struct hfx_frame_dropped dropped;
         struct hfx_set_bitrate set_bitrate;
+        struct hfx_subscribe subscribe;
         struct hfx_ping ping; /* PING and PONG */
         struct hfx_error error;
         struct hfx_shm_attach shm_attach;

@@ -60,6 +60,8 @@ enum hfx_status {
     HFX_E_INVALID = 28,
     HFX_E_INTERNAL = 29,
     HFX_E_REMOTE = 30,
+    /* SUBSCRIBE names a scanout the host does not have. */
+    HFX_E_NO_SOURCE = 31,
     HFX_STATUS_COUNT_ /* not a status; keep last */
 };
 

@@ -36,7 +36,7 @@ import time
 
 CLIENT_HEADERS = ['client.h', 'discover.h', 'h264.h', 'protocol.h', 'region.h', 'status.h',
                   'transport.h']
-HOST_HEADERS = ['encoder.h', 'resource.h', 'server.h']
+HOST_HEADERS = ['encoder.h', 'resource.h', 'scanout.h', 'server.h']
 # pkg-config modules of FFmpeg: what a guest-only build must not need.
 FFMPEG_PC = re.compile(r'^lib(av|sw|postproc)[a-z]*\.pc$')
 

@@ -89,6 +89,9 @@ static const uint8_t set_bitrate_bytes[] = {HDR(0x0106, 0, 1, 8), LE32(2500), LE
 static const uint8_t flush_bytes[] = {HDR(0x0107, 0, 1, 0)};
 static const uint8_t flushed_bytes[] = {HDR(0x0108, 0, 1, 0)};
 static const uint8_t close_bytes[] = {HDR(0x0109, 0, 0xffffffffu, 0)};
+static const uint8_t subscribe_bytes[] = {
+    HDR(0x010a, 0, 5, 16), LE32(0), LE16(60), LE16(500), LE32(0), LE32(0),
+};
 
 struct golden {
     const char *name;
@@ -141,6 +144,8 @@ static const struct golden goldens[] = {
     {G("FLUSH", flush_bytes, 0, 0), {H(HFX_MSG_FLUSH, 0, 1, 0)}},
     {G("FLUSHED", flushed_bytes, 0, 0), {H(HFX_MSG_FLUSHED, 0, 1, 0)}},
     {G("CLOSE", close_bytes, 0, 0), {H(HFX_MSG_CLOSE, 0, 0xffffffffu, 0)}},
+    {G("SUBSCRIBE", subscribe_bytes, 0, 16),
+     {H(HFX_MSG_SUBSCRIBE, 0, 5, 16), .u.subscribe = {0, 60, 500}}},
 };
 
 /* clang-format on */
@@ -166,6 +171,7 @@ enum {
     G_FLUSH,
     G_FLUSHED,
     G_CLOSE,
+    G_SUBSCRIBE,
     G_COUNT
 };
 _Static_assert(G_COUNT == ARRAY_LEN(goldens), "golden index enum out of step");
@@ -472,6 +478,10 @@ static void test_abi_pins(void)
     CHECK_EQ_INT(HFX_MSG_FLUSH, 0x0107);
     CHECK_EQ_INT(HFX_MSG_FLUSHED, 0x0108);
     CHECK_EQ_INT(HFX_MSG_CLOSE, 0x0109);
+    CHECK_EQ_INT(HFX_MSG_SUBSCRIBE, 0x010a);
+    CHECK_EQ_INT(HFX_E_NO_SOURCE, 31);
+    CHECK_EQ_INT(HFX_MAX_SCANOUT_FPS, 240);
+    CHECK_EQ_INT(HFX_DEFAULT_KEEPALIVE_MS, 1000);
     CHECK_EQ_INT(HFX_FRAME_FLAG_FORCE_KEYFRAME, 1);
     CHECK_EQ_INT(HFX_PACKET_FLAG_KEYFRAME, 1);
     CHECK_EQ_INT(HFX_CAP_INLINE, 1);
@@ -512,7 +522,7 @@ static void test_type_names_and_flags(void)
     }
     CHECK(strcmp(hfx_msg_type_name(HFX_MSG_REQUEST_KEYFRAME), "REQUEST_KEYFRAME") == 0);
     CHECK(strcmp(hfx_msg_type_name(0), "UNKNOWN") == 0);
-    CHECK(strcmp(hfx_msg_type_name(0x010a), "UNKNOWN") == 0);
+    CHECK(strcmp(hfx_msg_type_name(0x010b), "UNKNOWN") == 0);
     CHECK(strcmp(hfx_msg_type_name(0xffff), "UNKNOWN") == 0);
     CHECK_EQ_INT(hfx_msg_allowed_flags(0xffff), 0);
 }
@@ -533,7 +543,7 @@ static void test_bad_magic(void)
 
 static void test_unknown_type(void)
 {
-    static const uint16_t bad[] = {0, 0x0009, 0x00ff, 0x010a, 0x0200, 0x8001, 0xffff};
+    static const uint16_t bad[] = {0, 0x0009, 0x00ff, 0x010b, 0x0200, 0x8001, 0xffff};
 
     for (unsigned i = 0; i < ARRAY_LEN(bad); i++) {
         struct buf m;
@@ -756,7 +766,7 @@ static const struct field reserved_fields[] = {
     {G_HELLO, 10, 2},     {G_WELCOME, 2, 2},      {G_ERROR, 6, 2},       {G_ERROR_EMPTY, 6, 2},
     {G_SHM_ATTACH, 4, 4}, {G_SHM_DETACH, 4, 4},   {G_CONFIGURE, 41, 3},  {G_CONFIGURED, 15, 1},
     {G_FRAME_INLINE, 26, 2}, {G_FRAME_INLINE, 44, 4}, {G_FRAME_SHM, 26, 2}, {G_FRAME_SHM, 44, 4},
-    {G_FRAME_SHM, 60, 4}, {G_DROPPED, 12, 4},     {G_SET_BITRATE, 4, 4},
+    {G_FRAME_SHM, 60, 4}, {G_DROPPED, 12, 4},     {G_SET_BITRATE, 4, 4},  {G_SUBSCRIBE, 8, 8},
 };
 /* clang-format on */
 
@@ -854,6 +864,22 @@ static void test_error_text(void)
     fix_length(&m);
     CHECK_STATUS(decode_buf(&m, &msg), HFX_OK);
     CHECK_EQ_INT(strlen(msg.u.error.text), HFX_MAX_TEXT);
+}
+
+/* §5.17: max_fps 1..240; keepalive_ms 0 (the default) or 10..60000; any
+ * scanout number decodes (whether the host has it is the host's check). */
+static void test_subscribe_fields(void)
+{
+    expect_field(G_SUBSCRIBE, 4, 2, 0, HFX_E_MALFORMED);
+    expect_field(G_SUBSCRIBE, 4, 2, 1, HFX_OK);
+    expect_field(G_SUBSCRIBE, 4, 2, HFX_MAX_SCANOUT_FPS, HFX_OK);
+    expect_field(G_SUBSCRIBE, 4, 2, HFX_MAX_SCANOUT_FPS + 1, HFX_E_MALFORMED);
+    expect_field(G_SUBSCRIBE, 6, 2, 0, HFX_OK);
+    expect_field(G_SUBSCRIBE, 6, 2, HFX_MIN_KEEPALIVE_MS - 1, HFX_E_MALFORMED);
+    expect_field(G_SUBSCRIBE, 6, 2, HFX_MIN_KEEPALIVE_MS, HFX_OK);
+    expect_field(G_SUBSCRIBE, 6, 2, HFX_MAX_KEEPALIVE_MS, HFX_OK);
+    expect_field(G_SUBSCRIBE, 6, 2, HFX_MAX_KEEPALIVE_MS + 1, HFX_E_MALFORMED);
+    expect_field(G_SUBSCRIBE, 0, 4, 0xffffffffu, HFX_OK);
 }
 
 static void test_shm_fields(void)
@@ -1415,6 +1441,7 @@ int main(void)
         CHECK_CASE(test_hello_versions),
         CHECK_CASE(test_welcome_limits),
         CHECK_CASE(test_error_text),
+        CHECK_CASE(test_subscribe_fields),
         CHECK_CASE(test_shm_fields),
         CHECK_CASE(test_name_fields),
         CHECK_CASE(test_configure_structural_only),

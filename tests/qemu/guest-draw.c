@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Draws the pictures of tests/qemu/scanout-images.h on the guest's display
+ * (run in the test guest of suite qemu): a DRM dumb buffer of the first
+ * connected connector's mode, set on its CRTC, each picture drawn into it
+ * and flushed to the host with DIRTYFB (virtio-gpu: TRANSFER_TO_HOST_2D and
+ * RESOURCE_FLUSH), then held.
+ *
+ *   guest-draw [--device /dev/dri/cardN] [--hold MS] [--wait-for FILE]
+ *
+ * --wait-for: start drawing once FILE exists (the host's subscriber is
+ * there). Prints the mode and, per picture, the monotonic time it was
+ * flushed. Exit 0 when every picture was drawn and flushed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <drm.h>
+#include <drm_mode.h>
+
+#include "scanout-images.h"
+
+static int fail(const char *what)
+{
+    fprintf(stderr, "guest-draw: %s: %s\n", what, strerror(errno));
+    return 1;
+}
+
+static void sleep_ms(unsigned ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The first connected connector, its first (preferred) mode and a CRTC
+ * that can drive it. */
+static int find_output(int drm, uint32_t *connector, uint32_t *crtc, struct drm_mode_modeinfo *mode)
+{
+    struct drm_mode_card_res res = {0};
+    uint32_t conns[16], crtcs[16];
+
+    if (ioctl(drm, DRM_IOCTL_MODE_GETRESOURCES, &res) != 0)
+        return fail("DRM_IOCTL_MODE_GETRESOURCES");
+    if (res.count_connectors > 16)
+        res.count_connectors = 16;
+    if (res.count_crtcs > 16)
+        res.count_crtcs = 16;
+    res.connector_id_ptr = (uint64_t)(uintptr_t)conns;
+    res.crtc_id_ptr = (uint64_t)(uintptr_t)crtcs;
+    res.count_fbs = res.count_encoders = 0;
+    if (ioctl(drm, DRM_IOCTL_MODE_GETRESOURCES, &res) != 0)
+        return fail("DRM_IOCTL_MODE_GETRESOURCES");
+    for (uint32_t i = 0; i < res.count_connectors; i++) {
+        struct drm_mode_get_connector c = {.connector_id = conns[i]};
+        struct drm_mode_modeinfo modes[64];
+        struct drm_mode_get_encoder enc = {0};
+
+        if (ioctl(drm, DRM_IOCTL_MODE_GETCONNECTOR, &c) != 0)
+            return fail("DRM_IOCTL_MODE_GETCONNECTOR");
+        if (c.connection != 1 || c.count_modes == 0)
+            continue;
+        if (c.count_modes > 64)
+            c.count_modes = 64;
+        c.modes_ptr = (uint64_t)(uintptr_t)modes;
+        c.count_props = c.count_encoders = 0;
+        if (ioctl(drm, DRM_IOCTL_MODE_GETCONNECTOR, &c) != 0)
+            return fail("DRM_IOCTL_MODE_GETCONNECTOR");
+        *connector = conns[i];
+        *mode = modes[0];
+        *crtc = crtcs[0];
+        enc.encoder_id = c.encoder_id;
+        if (c.encoder_id && ioctl(drm, DRM_IOCTL_MODE_GETENCODER, &enc) == 0 && enc.crtc_id)
+            *crtc = enc.crtc_id;
+        return 0;
+    }
+    fprintf(stderr, "guest-draw: no connected connector\n");
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"device", required_argument, NULL, 'd'},
+        {"hold", required_argument, NULL, 'H'},
+        {"wait-for", required_argument, NULL, 'w'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *device = "/dev/dri/card0", *wait_for = NULL;
+    unsigned hold = 700;
+    struct drm_mode_modeinfo mode;
+    struct drm_mode_create_dumb create = {0};
+    struct drm_mode_map_dumb map = {0};
+    struct drm_mode_fb_cmd fb = {0};
+    struct drm_mode_crtc set = {0};
+    uint32_t connector = 0, crtc = 0;
+    uint8_t *pixels;
+    int drm, c;
+
+    while ((c = getopt_long(argc, argv, "d:H:w:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'd': device = optarg; break;
+        case 'H': hold = (unsigned)strtoul(optarg, NULL, 10); break;
+        case 'w': wait_for = optarg; break;
+        case 'h':
+            printf("Usage: guest-draw [--device /dev/dri/cardN] [--hold MS] [--wait-for FILE]\n");
+            return 0;
+        default: return 2;
+        }
+    }
+    drm = open(device, O_RDWR | O_CLOEXEC);
+    if (drm < 0)
+        return fail(device);
+    if (find_output(drm, &connector, &crtc, &mode) != 0)
+        return 1;
+    create.width = mode.hdisplay;
+    create.height = mode.vdisplay;
+    create.bpp = 32;
+    if (ioctl(drm, DRM_IOCTL_MODE_CREATE_DUMB, &create) != 0)
+        return fail("DRM_IOCTL_MODE_CREATE_DUMB");
+    map.handle = create.handle;
+    if (ioctl(drm, DRM_IOCTL_MODE_MAP_DUMB, &map) != 0)
+        return fail("DRM_IOCTL_MODE_MAP_DUMB");
+    pixels = mmap(NULL, create.size, PROT_READ | PROT_WRITE, MAP_SHARED, drm, (off_t)map.offset);
+    if (pixels == MAP_FAILED)
+        return fail("mmap of the dumb buffer");
+    fb.width = create.width;
+    fb.height = create.height;
+    fb.pitch = create.pitch;
+    fb.bpp = 32;
+    fb.depth = 24;
+    fb.handle = create.handle;
+    if (ioctl(drm, DRM_IOCTL_MODE_ADDFB, &fb) != 0)
+        return fail("DRM_IOCTL_MODE_ADDFB");
+    printf("guest-draw: mode %ux%u, connector %u, crtc %u, fb %u\n", mode.hdisplay,
+           mode.vdisplay, connector, crtc, fb.fb_id);
+    fflush(stdout);
+
+    while (wait_for && access(wait_for, F_OK) != 0)
+        sleep_ms(50);
+    for (unsigned k = 0; k < SCANOUT_IMAGES; k++) {
+        struct drm_mode_fb_dirty_cmd dirty = {.fb_id = fb.fb_id};
+
+        scanout_draw(k, pixels, create.width, create.height, create.pitch);
+        if (k == 0) {
+            /* Shown once it is drawn: the host never sees an empty buffer. */
+            set.crtc_id = crtc;
+            set.fb_id = fb.fb_id;
+            set.set_connectors_ptr = (uint64_t)(uintptr_t)&connector;
+            set.count_connectors = 1;
+            set.mode = mode;
+            set.mode_valid = 1;
+            if (ioctl(drm, DRM_IOCTL_MODE_SETCRTC, &set) != 0)
+                return fail("DRM_IOCTL_MODE_SETCRTC");
+        }
+        if (ioctl(drm, DRM_IOCTL_MODE_DIRTYFB, &dirty) != 0)
+            return fail("DRM_IOCTL_MODE_DIRTYFB");
+        printf("guest-draw: picture %u at %.3f\n", k, now_s());
+        fflush(stdout);
+        sleep_ms(hold);
+    }
+    munmap(pixels, create.size);
+    close(drm);
+    return 0;
+}

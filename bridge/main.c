@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * desktop-bridge: capture the desktop, encode it through vsockenc (or
- * x264enc) and serve it to browsers (docs/bridge.md).
+ * x264enc) and serve it to browsers; or serve a scanout an hfx host
+ * encodes (docs/bridge.md).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include <gst/gst.h>
 
 #include "capture.h"
+#include "scanout.h"
 #include "util/token.h"
 #include "server.h"
 
@@ -21,6 +23,7 @@ typedef struct
   GMainLoop *loop;
   BridgeServer *server;
   BridgeCapture *capture;
+  BridgeScanout *scanout;       /* instead of capture: --source scanout */
   int status;
   guint stats_interval_s;
 } Bridge;
@@ -52,6 +55,8 @@ request_keyframe (gpointer user_data)
 
   if (b->capture)
     bridge_capture_request_keyframe (b->capture);
+  if (b->scanout)
+    bridge_scanout_request_keyframe (b->scanout);
 }
 
 static gchar *
@@ -59,6 +64,8 @@ describe_encoder (gpointer user_data)
 {
   Bridge *b = user_data;
 
+  if (b->scanout)
+    return bridge_scanout_describe (b->scanout);
   return b->capture ? bridge_capture_encoder_in_use (b->capture) :
       g_strdup ("none");
 }
@@ -68,6 +75,8 @@ frames_captured (gpointer user_data)
 {
   Bridge *b = user_data;
 
+  if (b->scanout)
+    return bridge_scanout_pictures (b->scanout);
   return b->capture ? bridge_capture_frames_captured (b->capture) : 0;
 }
 
@@ -109,10 +118,17 @@ exit_if_stop_hangs (gpointer data)
   return NULL;
 }
 
+/* scanout, scanout:ADDRESS: *address gets ADDRESS or NULL (auto). */
 static gboolean
-parse_source (const gchar * text, BridgeCaptureOptions * o, GError ** error)
+parse_source (const gchar * text, BridgeCaptureOptions * o,
+    gboolean * scanout, const gchar ** address, GError ** error)
 {
-  if (g_str_equal (text, "test"))
+  *scanout = FALSE;
+  if (g_str_equal (text, "scanout") || (g_str_has_prefix (text, "scanout:")
+          && text[8])) {
+    *scanout = TRUE;
+    *address = text[7] ? text + 8 : NULL;
+  } else if (g_str_equal (text, "test"))
     o->source = BRIDGE_SOURCE_TEST;
   else if (g_str_equal (text, "x11"))
     o->source = BRIDGE_SOURCE_X11;
@@ -126,7 +142,8 @@ parse_source (const gchar * text, BridgeCaptureOptions * o, GError ** error)
     o->path = text + strlen ("file:");
   } else {
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-        "--source %s: expected x11, pipewire[:NODE], test or file:PATH", text);
+        "--source %s: expected x11, pipewire[:NODE], test, file:PATH or "
+        "scanout[:ADDRESS]", text);
     return FALSE;
   }
   return TRUE;
@@ -196,11 +213,17 @@ main (int argc, char **argv)
 {
   gchar *source = NULL, *encoder = NULL, *listen = NULL, *size = NULL;
   gchar *token = NULL, *address = NULL, *host = NULL;
-  gint bitrate = 4000, fps = 30, key_interval = 2000, key_min = 500;
-  gint stats_interval = 10, max_viewers = 16;
+  gint bitrate = 0, fps = 30, key_interval = 2000, key_min = 500;
+  gint stats_interval = 10, max_viewers = 16, scanout_number = 0;
+  gboolean use_scanout = FALSE;
+  const gchar *scanout_address = NULL;
   GOptionEntry entries[] = {
     {"source", 's', 0, G_OPTION_ARG_STRING, &source,
-        "x11, pipewire[:NODE], test or file:PATH (default test)", "SOURCE"},
+        "x11, pipewire[:NODE], test, file:PATH, or scanout[:ADDRESS]: an hfx "
+          "host's scanout, encoded by the host (ADDRESS default auto) "
+          "(default test)", "SOURCE"},
+    {"scanout", 0, 0, G_OPTION_ARG_INT, &scanout_number,
+        "with --source scanout: the host's scanout number (default 0)", "N"},
     {"encoder", 'e', 0, G_OPTION_ARG_STRING, &encoder,
         "auto (vsockenc, x264enc while no host answers), vsockenc or "
           "x264enc (default auto)", "ENC"},
@@ -247,12 +270,27 @@ main (int argc, char **argv)
         "unexpected argument '%s'", argv[1]);
     goto usage;
   }
-  if (!parse_source (source ? source : "test", &copts, &error) ||
+  if (!parse_source (source ? source : "test", &copts, &use_scanout,
+          &scanout_address, &error) ||
       !parse_encoder (encoder ? encoder : "auto", &copts, &error) ||
       !parse_listen (listen ? listen : "127.0.0.1:8080", &host, &sopts.port,
           &error) ||
       (size && !parse_size (size, &copts.width, &copts.height, &error)))
     goto usage;
+  if (use_scanout && (encoder || address || size || bitrate)) {
+    /* The host encodes the scanout once for all its subscribers. */
+    g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+        "--source scanout: the host encodes the scanout at its own size and "
+        "bitrate: --encoder, --address, --size and --bitrate do not apply");
+    goto usage;
+  }
+  if (!bitrate)
+    bitrate = 4000;
+  if (scanout_number < 0) {
+    g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+        "--scanout %d: expected 0 or more", scanout_number);
+    goto usage;
+  }
   if (bitrate < 16 || bitrate > 200000 || fps < 1 || fps > 240 ||
       key_interval < 100 || key_min < 0 || stats_interval < 0 ||
       max_viewers < 1 || max_viewers > 1024) {
@@ -294,8 +332,20 @@ main (int argc, char **argv)
     b.status = 1;
     goto out;
   }
-  b.capture = bridge_capture_new (&copts, on_au, on_capture_error, &b, &error);
-  if (!b.capture || !bridge_capture_start (b.capture, &error)) {
+  if (use_scanout) {
+    BridgeScanoutOptions so = {
+      .address = scanout_address,
+      .scanout = (guint) scanout_number,
+      .max_fps = (guint) fps,
+    };
+    b.scanout = bridge_scanout_start (&so, on_au, on_capture_error, &b, &error);
+    if (!b.scanout) {
+      g_printerr ("desktop-bridge: %s\n", error->message);
+      b.status = 1;
+      goto out;
+    }
+  } else if (!(b.capture = bridge_capture_new (&copts, on_au, on_capture_error,
+              &b, &error)) || !bridge_capture_start (b.capture, &error)) {
     g_printerr ("desktop-bridge: %s\n", error->message);
     b.status = 1;
     goto out;
@@ -305,14 +355,22 @@ main (int argc, char **argv)
   if (stats_interval)
     g_timeout_add_seconds ((guint) stats_interval, print_stats, &b);
   /* Scripts wait for this line and take the port from it. */
-  g_print ("desktop-bridge: serving http://%s%s%s:%u/ (source %s, encoder %s, "
-      "%d fps, %d kbit/s)\n", strchr (host, ':') ? "[" : "", host,
-      strchr (host, ':') ? "]" : "", bridge_server_port (b.server),
-      source ? source : "test", encoder ? encoder : "auto", fps, bitrate);
+  {
+    gchar *how = use_scanout ?
+        g_strdup_printf ("scanout %d encoded by the host, at most %d fps",
+        scanout_number, fps) : g_strdup_printf ("encoder %s, %d fps, %d kbit/s",
+        encoder ? encoder : "auto", fps, bitrate);
+    g_print ("desktop-bridge: serving http://%s%s%s:%u/ (source %s, %s)\n",
+        strchr (host, ':') ? "[" : "", host, strchr (host, ':') ? "]" : "",
+        bridge_server_port (b.server), source ? source : "test", how);
+    g_free (how);
+  }
   g_main_loop_run (b.loop);
 
 out:
   bridge_server_stop_intake (b.server);
+  bridge_scanout_free (b.scanout);
+  b.scanout = NULL;
   if (b.capture)
     g_thread_unref (g_thread_new ("stop-watchdog", exit_if_stop_hangs,
             GINT_TO_POINTER (b.status ? b.status : 1)));

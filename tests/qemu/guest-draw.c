@@ -1,16 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Draws the pictures of tests/qemu/scanout-images.h on the guest's display
+ * Draws the pictures of tests/scanout/scanout-images.h on the guest's display
  * (run in the test guest of suite qemu): a DRM dumb buffer of the first
  * connected connector's mode, set on its CRTC, each picture drawn into it
  * and flushed to the host with DIRTYFB (virtio-gpu: TRANSFER_TO_HOST_2D and
  * RESOURCE_FLUSH), then held.
  *
  *   guest-draw [--device /dev/dri/cardN] [--hold MS] [--wait-for FILE]
+ *   guest-draw [--device /dev/dri/cardN] --follow FILE
  *
  * --wait-for: start drawing once FILE exists (the host's subscriber is
  * there). Prints the mode and, per picture, the monotonic time it was
  * flushed. Exit 0 when every picture was drawn and flushed.
+ *
+ * --follow: draw picture 0, then whatever FILE says as it changes (read
+ * every 20 ms; the host writes it through a shared directory): a picture
+ * number draws that picture, "quit" ends (exit 0).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -51,6 +56,27 @@ static double now_s(void)
 
 /* The first connected connector, its first (preferred) mode and a CRTC
  * that can drive it. */
+/* --follow: what FILE says now; -1 for nothing (yet), -2 for quit. */
+static int followed(const char *path)
+{
+    char text[16] = "";
+    FILE *f = fopen(path, "r");
+    char *end;
+    long k;
+
+    if (!f)
+        return -1;
+    if (!fgets(text, sizeof(text), f))
+        text[0] = '\0';
+    fclose(f);
+    if (strncmp(text, "quit", 4) == 0)
+        return -2;
+    k = strtol(text, &end, 10);
+    if (end == text || k < 0 || k >= SCANOUT_IMAGES)
+        return -1;
+    return (int)k;
+}
+
 static int find_output(int drm, uint32_t *connector, uint32_t *crtc, struct drm_mode_modeinfo *mode)
 {
     struct drm_mode_card_res res = {0};
@@ -100,10 +126,11 @@ int main(int argc, char **argv)
         {"device", required_argument, NULL, 'd'},
         {"hold", required_argument, NULL, 'H'},
         {"wait-for", required_argument, NULL, 'w'},
+        {"follow", required_argument, NULL, 'f'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *device = "/dev/dri/card0", *wait_for = NULL;
+    const char *device = "/dev/dri/card0", *wait_for = NULL, *follow = NULL;
     unsigned hold = 700;
     struct drm_mode_modeinfo mode;
     struct drm_mode_create_dumb create = {0};
@@ -114,13 +141,15 @@ int main(int argc, char **argv)
     uint8_t *pixels;
     int drm, c;
 
-    while ((c = getopt_long(argc, argv, "d:H:w:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "d:H:w:f:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'd': device = optarg; break;
         case 'H': hold = (unsigned)strtoul(optarg, NULL, 10); break;
         case 'w': wait_for = optarg; break;
+        case 'f': follow = optarg; break;
         case 'h':
-            printf("Usage: guest-draw [--device /dev/dri/cardN] [--hold MS] [--wait-for FILE]\n");
+            printf("Usage: guest-draw [--device /dev/dri/cardN] [--hold MS] [--wait-for FILE]\n"
+                   "       guest-draw [--device /dev/dri/cardN] --follow FILE\n");
             return 0;
         default: return 2;
         }
@@ -155,11 +184,12 @@ int main(int argc, char **argv)
 
     while (wait_for && access(wait_for, F_OK) != 0)
         sleep_ms(50);
-    for (unsigned k = 0; k < SCANOUT_IMAGES; k++) {
+    for (unsigned step = 0, k = 0; follow ? 1 : step < SCANOUT_IMAGES; step++) {
         struct drm_mode_fb_dirty_cmd dirty = {.fb_id = fb.fb_id};
+        int next;
 
         scanout_draw(k, pixels, create.width, create.height, create.pitch);
-        if (k == 0) {
+        if (step == 0) {
             /* Shown once it is drawn: the host never sees an empty buffer. */
             set.crtc_id = crtc;
             set.fb_id = fb.fb_id;
@@ -174,7 +204,16 @@ int main(int argc, char **argv)
             return fail("DRM_IOCTL_MODE_DIRTYFB");
         printf("guest-draw: picture %u at %.3f\n", k, now_s());
         fflush(stdout);
-        sleep_ms(hold);
+        if (!follow) {
+            sleep_ms(hold);
+            k++;
+            continue;
+        }
+        while ((next = followed(follow)) == -1 || next == (int)k)
+            sleep_ms(20);
+        if (next == -2)
+            break;
+        k = (unsigned)next;
     }
     munmap(pixels, create.size);
     close(drm);

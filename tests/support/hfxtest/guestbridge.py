@@ -30,14 +30,19 @@ GUEST_PORT = 8080
 
 class GuestBridge:
     def __init__(self, run_in_vm, program, *args, token, serial_socket=None, plugins=None,
-                 log_path=None, vm_timeout=600, start_timeout=120, stats_interval=0):
+                 log_path=None, vm_timeout=600, start_timeout=120, stats_interval=0,
+                 vm_args=(), before=None):
         """Boot a guest running `program --listen 0.0.0.0:8080 --token token *args`.
 
         serial_socket: hfxd's unix socket behind the guest's virtio-serial port
         (vsockenc's address auto). plugins: GST_PLUGIN_PATH for the guest (its
         registry is built on the host: run-in-vm --gst-registry). stats_interval:
-        the bridge's --stats-interval (0: no stats lines in the log). Raises
-        AssertionError when the bridge does not answer within start_timeout."""
+        the bridge's --stats-interval (0: no stats lines in the log). vm_args:
+        more run-in-vm options (e.g. --qemu, --frame-export, --qemu-arg).
+        before: a shell command the guest starts in the background first (it
+        is left to end with the guest); `{results}` in it stands for
+        self.results, the directory the guest shares at the same path. Raises AssertionError when the bridge does not
+        answer within start_timeout."""
         self.token = token
         self.work = Path(tempfile.mkdtemp(prefix='hfx-guest-bridge-'))
         self.results = self.work / 'results'
@@ -48,10 +53,14 @@ class GuestBridge:
             program, '--listen', f'0.0.0.0:{GUEST_PORT}', '--token', token,
             '--stats-interval', str(stats_interval), *args])
         stop = shlex.quote(str(self.results / 'stop'))
-        guest = (f'{bridge} & pid=$!; while [ ! -e {stop} ] && kill -0 $pid 2>/dev/null; '
+        if before:
+            before = before.replace('{results}', shlex.quote(str(self.results)))
+        guest = (f'{before} & ' if before else '') + (
+                 f'{bridge} & pid=$!; while [ ! -e {stop} ] && kill -0 $pid 2>/dev/null; '
                  'do sleep 0.2; done; kill $pid; wait $pid')
         cmd = [run_in_vm, '--gst-registry', '--timeout', str(vm_timeout),
-               '--hostfwd', f'{self.port}:{GUEST_PORT}', '--results', str(self.results)]
+               '--hostfwd', f'{self.port}:{GUEST_PORT}', '--results', str(self.results),
+               *vm_args]
         if serial_socket:
             cmd += ['--serial-socket', str(serial_socket)]
         env = dict(os.environ)

@@ -2,12 +2,15 @@
 /*
  * A host process that subscribes to scanout 0 of an hfx host (the
  * helix-frame-export chardev's listen= socket, docs/qemu.md), decodes what
- * comes and looks for the pictures of tests/qemu/scanout-images.h: each
+ * comes and looks for the pictures of tests/scanout/scanout-images.h: each
  * must appear, in place and with its colours (PSNR against the picture
- * drawn here at the stream's size), and in order.
+ * drawn here at the stream's size), and in order. Or the same in an H.264
+ * file that another subscriber received (--input, e.g. what desktop-bridge
+ * sent a viewer).
  *
  *   scanout-subscriber --address unix:PATH [--fps N] [--ready FILE]
  *                      [--timeout S] [--min-psnr DB] [--output OUT.h264]
+ *   scanout-subscriber --input IN.h264 [--min-psnr DB]
  *
  * --ready: created once the subscription is sent (the guest may start
  * drawing). Exit 0 when every picture was found in order at --min-psnr
@@ -74,8 +77,14 @@ static void on_picture(void *user, const struct hfx_image *img, int64_t pts)
     int which = -1;
 
     r->pictures++;
-    if (img->width != r->width || img->height != r->height)
-        return;
+    /* The stream's size is the scanout's (it changes with the guest's
+     * mode): the references follow it. */
+    if ((img->width != r->width || img->height != r->height) &&
+        make_refs(r, img->width, img->height) != 0) {
+        fprintf(stderr, "scanout-subscriber: no memory for %ux%u references\n", img->width,
+                img->height);
+        exit(1);
+    }
     for (int k = 0; k < SCANOUT_IMAGES; k++) {
         struct hfx_psnr p;
         if (hfx_image_psnr(img, &r->refs[k], &p) == HFX_OK && p.all > best) {
@@ -110,7 +119,53 @@ static bool all_found(const struct run *r)
 static void usage(FILE *f)
 {
     fprintf(f, "Usage: scanout-subscriber --address unix:PATH [--fps N] [--ready FILE]\n"
-               "                          [--timeout S] [--min-psnr DB] [--output OUT.h264]\n");
+               "                          [--timeout S] [--min-psnr DB] [--output OUT.h264]\n"
+               "       scanout-subscriber --input IN.h264 [--min-psnr DB]\n");
+}
+
+static void report(const struct run *r)
+{
+    for (int k = 0; k < SCANOUT_IMAGES; k++)
+        printf("scanout-subscriber: picture %d: %s, best PSNR %.2f dB\n", k,
+               r->best[k] > 0 ? "found" : "NOT FOUND", r->best[k]);
+}
+
+/* --input: the pictures in an H.264 byte stream. */
+static int check_file(struct run *r, const char *path)
+{
+    struct hfx_h264_decoder *dec = NULL;
+    uint8_t buf[65536];
+    size_t n;
+    FILE *f = fopen(path, "rb");
+    int rc = 1;
+
+    if (!f) {
+        fprintf(stderr, "scanout-subscriber: %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    if (hfx_h264_decoder_new(on_picture, r, &dec) != HFX_OK)
+        goto out;
+    while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
+        if (hfx_h264_decoder_feed(dec, buf, n) != HFX_OK) {
+            fprintf(stderr, "scanout-subscriber: %s does not decode\n", path);
+            goto out;
+        }
+    }
+    if (ferror(f) || hfx_h264_decoder_flush(dec) != HFX_OK) {
+        fprintf(stderr, "scanout-subscriber: reading or decoding %s failed\n", path);
+        goto out;
+    }
+    printf("scanout-subscriber: %s: %llu pictures, %llu unmatched after the first, %llu out of "
+           "order\n",
+           path, (unsigned long long)r->pictures, (unsigned long long)r->unmatched_after_first,
+           (unsigned long long)r->out_of_order);
+    report(r);
+    rc = all_found(r) && r->out_of_order == 0 ? 0 : 1;
+out:
+    hfx_h264_decoder_free(&dec);
+    fclose(f);
+    free_refs(r);
+    return rc;
 }
 
 int main(int argc, char **argv)
@@ -119,9 +174,10 @@ int main(int argc, char **argv)
         {"address", required_argument, NULL, 'a'}, {"fps", required_argument, NULL, 'f'},
         {"ready", required_argument, NULL, 'r'},   {"timeout", required_argument, NULL, 't'},
         {"min-psnr", required_argument, NULL, 'p'}, {"output", required_argument, NULL, 'o'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+        {"input", required_argument, NULL, 'i'},   {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
-    const char *address = NULL, *ready = NULL, *output = NULL;
+    const char *address = NULL, *ready = NULL, *output = NULL, *input = NULL;
     struct hfx_subscribe sub = {.scanout = 0, .max_fps = 30};
     struct run r = {.min_psnr = 35.0, .last = -1};
     struct hfx_client *client = NULL;
@@ -133,7 +189,7 @@ int main(int argc, char **argv)
     FILE *out = NULL;
     int c, rc = 1;
 
-    while ((c = getopt_long(argc, argv, "a:f:r:t:p:o:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "a:f:r:t:p:o:i:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'a': address = optarg; break;
         case 'f': sub.max_fps = (uint16_t)atoi(optarg); break;
@@ -141,14 +197,17 @@ int main(int argc, char **argv)
         case 't': timeout_s = (unsigned)atoi(optarg); break;
         case 'p': r.min_psnr = atof(optarg); break;
         case 'o': output = optarg; break;
+        case 'i': input = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
     }
-    if (!address) {
+    if (!address == !input) {
         usage(stderr);
         return 2;
     }
+    if (input)
+        return check_file(&r, input);
     deadline = hfx_clock_ms() + (int64_t)timeout_s * 1000;
     /* QEMU creates the socket as it starts. */
     while (hfx_client_connect(address, NULL, &client, err, sizeof(err)) != HFX_OK) {
@@ -196,8 +255,6 @@ int main(int argc, char **argv)
             configured++;
             printf("scanout-subscriber: CONFIGURED %ux%u, %s\n", ev.u.configured.width,
                    ev.u.configured.height, ev.u.configured.encoder);
-            if (make_refs(&r, ev.u.configured.width, ev.u.configured.height) != 0)
-                break;
         } else if (ev.type == HFX_EVENT_PACKET) {
             packets++;
             keyframes += ev.keyframe;
@@ -225,9 +282,7 @@ int main(int argc, char **argv)
            (unsigned long long)keyframes, (unsigned long long)dropped,
            (unsigned long long)r.pictures, (unsigned long long)r.unmatched_after_first,
            (unsigned long long)r.out_of_order);
-    for (int k = 0; k < SCANOUT_IMAGES; k++)
-        printf("scanout-subscriber: picture %d: %s, best PSNR %.2f dB\n", k,
-               r.best[k] > 0 ? "found" : "NOT FOUND", r.best[k]);
+    report(&r);
     rc = all_found(&r) && r.out_of_order == 0 ? 0 : 1;
 out:
     if (out && fclose(out) != 0)

@@ -2,7 +2,7 @@
 /*
  * The pictures suite qemu's scanout tests draw in the guest
  * (tests/qemu/guest-draw.c) and look for on the host
- * (tests/qemu/scanout-subscriber.c): picture k of SCANOUT_IMAGES, a
+ * (tests/scanout/scanout-subscriber.c): picture k of SCANOUT_IMAGES, a
  * background of one colour and a square of another at a place of its own,
  * so that a picture shown in the wrong place or with the wrong colours does
  * not pass for the right one. BGRx, every feature on a 2x2 grid (4:2:0

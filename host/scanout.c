@@ -324,22 +324,11 @@ static enum hfx_status start_stream(struct hfx_server *s, struct hfx_scanout *sc
     sc->cfg.bitrate_kbps = sc->bitrate_kbps;
     sc->cfg.rate_control = HFX_RC_ABR;
     sc->cfg.latency = HFX_LATENCY_LOWEST;
-    memset(&sp, 0, sizeof(sp));
-    sp.cfg = sc->cfg;
-    sp.encoder = sc->encoder ? sc->encoder : s->encoder;
-    sp.encoder_threads = s->opts.encoder_threads;
+    server_stream_params(s, &sc->cfg, sc, &sp);
+    if (sc->encoder)
+        sp.encoder = sc->encoder;
     /* The newest picture wins: one waits while one is encoded. */
     sp.window = 1;
-    sp.keyframe_min_interval_ms = s->opts.keyframe_min_interval_ms;
-    sp.ready = &s->ready;
-    sp.owner = sc;
-    sp.workers = &s->workers;
-    sp.in_loop = s->opts.encode_in_loop;
-    sp.clock = s->clock;
-    sp.clock_user = s->clock_user;
-    sp.test_encode_delay_ms = s->opts.test_encode_delay_ms;
-    sp.log = s->opts.log;
-    sp.log_user = s->opts.log_user;
     sp.stream_id = SCANOUT_STREAM_ID;
     server_log(s, HFX_LOG_INFO, "scanout %u: %ux%u %s, %u kbit/s", sc->number, p->width, p->height,
                hfx_format_name(p->fourcc), sc->bitrate_kbps);

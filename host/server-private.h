@@ -137,6 +137,12 @@ struct hfx_server {
 /* What every deadline of the server is measured with. */
 int64_t server_now_ms(const struct hfx_server *s);
 
+/* A stream's parameters as the server's options set them for every
+ * stream, a client's or a scanout's; the caller sets the rest (window,
+ * resources, ids). */
+void server_stream_params(struct hfx_server *s, const struct hfx_configure *cfg, void *owner,
+                          struct stream_params *p);
+
 /* Wake the loop (from any thread): it then looks at what waits for it
  * (results, handed-over connections, scanout pictures). */
 void server_wake(struct hfx_server *s);

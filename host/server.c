@@ -34,6 +34,25 @@ int64_t server_now_ms(const struct hfx_server *s)
     return s->clock ? s->clock(s->clock_user) : hfx_clock_ms();
 }
 
+void server_stream_params(struct hfx_server *s, const struct hfx_configure *cfg, void *owner,
+                          struct stream_params *p)
+{
+    memset(p, 0, sizeof(*p));
+    p->cfg = *cfg;
+    p->encoder = s->encoder;
+    p->encoder_threads = s->opts.encoder_threads;
+    p->keyframe_min_interval_ms = s->opts.keyframe_min_interval_ms;
+    p->ready = &s->ready;
+    p->owner = owner;
+    p->workers = &s->workers;
+    p->in_loop = s->opts.encode_in_loop;
+    p->clock = s->clock;
+    p->clock_user = s->clock_user;
+    p->test_encode_delay_ms = s->opts.test_encode_delay_ms;
+    p->log = s->opts.log;
+    p->log_user = s->opts.log_user;
+}
+
 void hfx_server_set_clock(struct hfx_server *s, int64_t (*clock)(void *user), void *user)
 {
     s->clock = clock;

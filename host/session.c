@@ -565,22 +565,9 @@ static void on_configure(struct hfx_server *s, struct session *ss, const struct 
         return;
     }
     answers_init(slot->answers);
-    memset(&p, 0, sizeof(p));
-    p.cfg = m->u.configure;
-    p.encoder = s->encoder;
-    p.encoder_threads = s->opts.encoder_threads;
+    server_stream_params(s, &m->u.configure, ss, &p);
     p.window = s->opts.window;
-    p.keyframe_min_interval_ms = s->opts.keyframe_min_interval_ms;
-    p.ready = &s->ready;
-    p.owner = ss;
-    p.workers = &s->workers;
-    p.in_loop = s->opts.encode_in_loop;
-    p.clock = s->clock;
-    p.clock_user = s->clock_user;
     p.resources = s->opts.resources;
-    p.test_encode_delay_ms = s->opts.test_encode_delay_ms;
-    p.log = s->opts.log;
-    p.log_user = s->opts.log_user;
     p.session_id = ss->id;
     p.stream_id = id;
     st = stream_start(&p, &slot->stream);

@@ -214,20 +214,9 @@ static void ask_for_picture(struct hfx_server *s, struct hfx_scanout *sc)
 
 static void send_configured(struct hfx_server *s, struct hfx_scanout *sc, struct subscriber *sub)
 {
-    const struct stream_result *r = sc->configured;
     struct hfx_msg m;
 
-    memset(&m, 0, sizeof(m));
-    m.hdr.type = HFX_MSG_CONFIGURED;
-    m.hdr.stream = sub->id;
-    m.u.configured.codec = sc->cfg.codec;
-    m.u.configured.width = sc->cfg.width;
-    m.u.configured.height = sc->cfg.height;
-    m.u.configured.profile_idc = r->profile_idc;
-    m.u.configured.level_idc = r->level_idc;
-    snprintf(m.u.configured.encoder, sizeof(m.u.configured.encoder), "%s", r->encoder);
-    m.u.configured.extradata = r->data;
-    m.u.configured.extradata_len = (uint32_t)r->len;
+    session_configured_msg(sc->configured, &sc->cfg, sub->id, &m);
     session_send(s, sub->ss, &m);
     sub->configured = true;
     sub->wait_key = true;

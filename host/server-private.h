@@ -182,6 +182,11 @@ void session_forward_results(struct hfx_server *s, struct session *ss, uint32_t 
  * a slow consumer (docs/protocol.md §6). */
 void session_send(struct hfx_server *s, struct session *ss, const struct hfx_msg *m);
 
+/* The CONFIGURED that stream's result r (RESULT_CONFIGURED) makes for a
+ * stream of cfg; m borrows r's extradata. */
+void session_configured_msg(const struct stream_result *r, const struct hfx_configure *cfg,
+                            uint32_t stream, struct hfx_msg *m);
+
 /* Bytes waiting in the session's send queue. */
 size_t session_queued(const struct session *ss);
 

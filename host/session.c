@@ -177,6 +177,20 @@ void session_send(struct hfx_server *s, struct session *ss, const struct hfx_msg
     send_or_close(s, ss, m);
 }
 
+void session_configured_msg(const struct stream_result *r, const struct hfx_configure *cfg,
+                            uint32_t stream, struct hfx_msg *m)
+{
+    init_msg(m, HFX_MSG_CONFIGURED, stream);
+    m->u.configured.codec = cfg->codec;
+    m->u.configured.width = cfg->width;
+    m->u.configured.height = cfg->height;
+    m->u.configured.profile_idc = r->profile_idc;
+    m->u.configured.level_idc = r->level_idc;
+    snprintf(m->u.configured.encoder, sizeof(m->u.configured.encoder), "%s", r->encoder);
+    m->u.configured.extradata = r->data;
+    m->u.configured.extradata_len = (uint32_t)r->len;
+}
+
 size_t session_queued(const struct session *ss)
 {
     return hfx_conn_queued(ss->conn);
@@ -301,15 +315,7 @@ static bool pass_on(struct hfx_server *s, struct session *ss, uint32_t id, struc
         struct stream_result *next = r->next;
         switch (r->type) {
         case RESULT_CONFIGURED:
-            init_msg(&m, HFX_MSG_CONFIGURED, id);
-            m.u.configured.codec = slot->cfg.codec;
-            m.u.configured.width = slot->cfg.width;
-            m.u.configured.height = slot->cfg.height;
-            m.u.configured.profile_idc = r->profile_idc;
-            m.u.configured.level_idc = r->level_idc;
-            snprintf(m.u.configured.encoder, sizeof(m.u.configured.encoder), "%s", r->encoder);
-            m.u.configured.extradata = r->data;
-            m.u.configured.extradata_len = (uint32_t)r->len;
+            session_configured_msg(r, &slot->cfg, id, &m);
             send_or_close(s, ss, &m);
             free(r);
             break;

@@ -18,6 +18,7 @@ import threading
 import time
 
 from hfxtest import bridgeproc
+from hfxtest.checks import run_cases
 from hfxtest.bridgeproc import check, read_frames, terminate
 from hfxtest.bridgewire import nal_types, parse_message
 
@@ -228,23 +229,5 @@ def case_refusals():
           "the reason")
 
 
-CASES = {n[5:]: f for n, f in sorted(globals().items()) if n.startswith("case_")}
-
-
-def main():
-    names = sys.argv[5:] or list(CASES)
-    failed = 0
-    for name in names:
-        t = time.monotonic()
-        try:
-            CASES[name]()
-            print(f"ok {name} ({time.monotonic() - t:.1f} s)")
-        except Exception as e:  # noqa: BLE001 - report every case
-            failed += 1
-            print(f"FAIL {name}: {type(e).__name__}: {e}")
-    print(f"{len(names) - failed} passed, {failed} failed")
-    return 1 if failed else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cases(globals(), sys.argv[5:]))

@@ -17,6 +17,7 @@ import urllib.error
 import urllib.request
 
 from hfxtest import bridgeproc
+from hfxtest.checks import run_cases
 from hfxtest.bridgeproc import check, read_frames, verify_aus
 from hfxtest.bridgewire import nal_types
 from hfxtest.wsclient import ConnectionClosed, HandshakeError
@@ -261,23 +262,5 @@ def case_bad_options():
     print("  bad --source/--listen/--size/--encoder: exit 2 naming the option")
 
 
-CASES = {n[5:]: f for n, f in sorted(globals().items()) if n.startswith("case_")}
-
-
-def main():
-    names = sys.argv[3:] or list(CASES)
-    failed = 0
-    for name in names:
-        t = time.monotonic()
-        try:
-            CASES[name]()
-            print(f"ok {name} ({time.monotonic() - t:.1f} s)")
-        except Exception as e:  # noqa: BLE001 - report every case
-            failed += 1
-            print(f"FAIL {name}: {type(e).__name__}: {e}")
-    print(f"{len(names) - failed} passed, {failed} failed")
-    return 1 if failed else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cases(globals(), sys.argv[3:]))

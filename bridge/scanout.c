@@ -21,6 +21,10 @@
 
 #define SUBSCRIBE_STREAM 1
 #define HANDSHAKE_TIMEOUT_MS 5000
+#define KEEPALIVE_MS HFX_DEFAULT_KEEPALIVE_MS
+/* No packet for this long, though the host promised one every
+ * KEEPALIVE_MS, means that it hangs. */
+#define SILENCE_MS (10000 + 5 * KEEPALIVE_MS)
 
 struct _BridgeScanout
 {
@@ -160,8 +164,6 @@ run (gpointer data)
   BridgeScanout *sc = data;
   gint64 first_pts = -1;
   gint64 last_heard = g_get_monotonic_time ();
-  guint silence_ms = sc->opts.silence_ms ? sc->opts.silence_ms :
-      10000 + 5 * (sc->opts.keepalive_ms ? sc->opts.keepalive_ms : 1000);
 
   while (!g_atomic_int_get (&sc->stop)) {
     struct pollfd fds[2] = {
@@ -192,10 +194,9 @@ run (gpointer data)
       return NULL;
     }
     now = g_get_monotonic_time ();
-    if (now - last_heard > (gint64) silence_ms * 1000) {
+    if (now - last_heard > (gint64) SILENCE_MS * 1000) {
       post_error (sc, "nothing from %s for %u ms (it promised a picture "
-          "every %u ms)", sc->address, silence_ms,
-          sc->opts.keepalive_ms ? sc->opts.keepalive_ms : 1000);
+          "every %u ms)", sc->address, SILENCE_MS, KEEPALIVE_MS);
       return NULL;
     }
     if (poll (fds, 2, 1000) < 0 && errno != EINTR) {
@@ -256,7 +257,7 @@ bridge_scanout_start (const BridgeScanoutOptions * opts, BridgeAuFunc on_au,
   }
   sub.scanout = opts->scanout;
   sub.max_fps = (uint16_t) opts->max_fps;
-  sub.keepalive_ms = (uint16_t) opts->keepalive_ms;
+  sub.keepalive_ms = KEEPALIVE_MS;
   st = hfx_client_subscribe (sc->client, SUBSCRIBE_STREAM, &sub);
   if (st != HFX_OK) {
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,

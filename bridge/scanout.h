@@ -20,10 +20,6 @@ typedef struct
   const gchar *address;         /* hfx address (docs/protocol.md §1); NULL = auto */
   guint scanout;                /* the host's scanout number */
   guint max_fps;                /* 1..240 */
-  guint keepalive_ms;           /* 0 = the protocol's default (1000) */
-  /* No packet for this long (the host promises one every keepalive_ms) is
-   * an error: the host hangs. 0 = 10 s + 5 keep-alive intervals. */
-  guint silence_ms;
 } BridgeScanoutOptions;
 
 typedef struct _BridgeScanout BridgeScanout;
@@ -33,7 +29,8 @@ typedef struct _BridgeScanout BridgeScanout;
  * access unit, with capture_us the host's time of the picture when the
  * host's clock is the bridge's (a unix socket), else the time it arrived;
  * on_error once on the thread-default main context of the caller when
- * the host ends the subscription, goes away or falls silent. NULL with
+ * the host ends the subscription, goes away or falls silent (no packet in
+ * 15 s, though it promised one every second). NULL with
  * *error when the host cannot be reached or serves no scanouts. opts and
  * its strings are copied. Free with bridge_scanout_free. */
 BridgeScanout *bridge_scanout_start (const BridgeScanoutOptions * opts,

@@ -1,6 +1,8 @@
 """Checks that all run: each prints an `ok` or `FAIL` line, the failures are
 collected, and the script's exit status comes from them at the end (a
-browser test wants every colour and figure reported, not the first miss)."""
+browser test wants every colour and figure reported, not the first miss).
+run_cases runs a script's case_* functions the same way."""
+import time
 
 
 class Checks:
@@ -27,7 +29,6 @@ def run_cases(namespace, names=None):
     or those of names (without the prefix), each to its end whatever the
     others did; print `ok NAME (T s)` or `FAIL NAME: ...` for each and an
     `N passed, N failed` line. Returns the exit status (0 or 1)."""
-    import time
     cases = {n[5:]: f for n, f in sorted(namespace.items()) if n.startswith('case_')}
     names = names or list(cases)
     failed = 0

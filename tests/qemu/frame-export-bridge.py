@@ -17,6 +17,8 @@ colour elsewhere, within the SMPTE tests' tolerance. Exits 77 (skipped)
 without chromium or chromedriver, or without the patched QEMU."""
 import argparse
 import os
+import re
+import shutil
 import sys
 import tempfile
 import time
@@ -30,12 +32,26 @@ from hfxtest.webdriver import Driver, require_browser
 
 WIDTH, HEIGHT = 1280, 720
 TOKEN = 'scanout-test'
-# tests/scanout/scanout-images.h: (B, G, R) of background and square, the
-# square's size and place.
-COLOURS = [((0x20, 0x20, 0xc0), (0xe0, 0xe0, 0x20)), ((0x20, 0xc0, 0x20), (0xe0, 0x20, 0xe0)),
-           ((0xc0, 0x20, 0x20), (0x20, 0xe0, 0xe0)), ((0x10, 0x10, 0x10), (0xf0, 0xf0, 0xf0)),
-           ((0x20, 0x80, 0xe0), (0x80, 0x20, 0x40)), ((0xd0, 0xd0, 0xd0), (0x30, 0x60, 0x20))]
-SQUARE = 160
+
+
+def read_images():
+    """From tests/scanout/scanout-images.h, the pictures guest-draw draws:
+    [((B, G, R) of the background, (B, G, R) of the square)] and the
+    square's size."""
+    text = (Path(__file__).resolve().parent.parent / 'scanout' /
+            'scanout-images.h').read_text()
+    colours = [tuple(tuple(int(v, 16) for v in m.group(i, i + 1, i + 2)) for i in (1, 4))
+               for m in re.finditer(r'\{\{(0x\w+), (0x\w+), (0x\w+)\}, '
+                                    r'\{(0x\w+), (0x\w+), (0x\w+)\}\}', text)]
+    count = int(re.search(r'#define SCANOUT_IMAGES (\d+)', text).group(1))
+    square = int(re.search(r'#define SCANOUT_SQUARE (\d+)', text).group(1))
+    if len(colours) != count:
+        raise AssertionError(f'scanout-images.h: {len(colours)} colour pairs read, '
+                             f'SCANOUT_IMAGES is {count}')
+    return colours, square
+
+
+COLOURS, SQUARE = read_images()
 
 
 def square_at(k, w, h):
@@ -92,6 +108,7 @@ def main():
             before=f'{args.guest_draw} --follow {{results}}/step > {{results}}/draw.log 2>&1')
     except AssertionError as e:
         c.check('desktop-bridge --source scanout answers from the guest', False, e)
+        shutil.rmtree(work, ignore_errors=True)
         return 1
     host = None
     try:
@@ -152,6 +169,7 @@ def main():
             print('--- guest-draw\n' + draw_log.read_text(errors='replace')[-2000:])
         rc = guest.stop()
         c.check('the guest stopped cleanly', rc == 0, f'run-in-vm exit {rc}')
+        shutil.rmtree(work, ignore_errors=True)
         vm_log = out / 'run-in-vm.log'
         print('--- guest (run-in-vm.log, tail)\n' + vm_log.read_text(errors='replace')[-3000:])
     return c.verdict()

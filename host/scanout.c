@@ -62,6 +62,7 @@ struct hfx_scanout {
     uint32_t bitrate_kbps;
     char *encoder; /* owned; NULL: the server's */
     void (*want_picture)(void *user);
+    void (*input)(void *user, const struct hfx_input *in, uint32_t width, uint32_t height);
     void *user;
 
     /* Shared with the embedder's thread. */
@@ -109,7 +110,10 @@ enum hfx_status hfx_server_add_scanout(struct hfx_server *s, const struct hfx_sc
     sc->number = o->number;
     sc->bitrate_kbps = o->bitrate_kbps ? o->bitrate_kbps : DEFAULT_BITRATE_KBPS;
     sc->want_picture = o->want_picture;
+    sc->input = o->input;
     sc->user = o->user;
+    if (o->input)
+        s->scanout_input = true;
     pthread_mutex_init(&sc->lock, NULL);
     s->scanouts[s->nscanouts++] = sc;
     *out = sc;
@@ -269,6 +273,27 @@ void scanout_unsubscribe(struct hfx_server *s, struct hfx_scanout *sc, struct se
             return;
         }
     }
+}
+
+bool scanout_takes_input(const struct hfx_scanout *sc)
+{
+    return sc->input != NULL;
+}
+
+void scanout_input(struct hfx_scanout *sc, const struct hfx_input *in)
+{
+    struct hfx_input moved = *in;
+
+    if (in->kind == HFX_INPUT_POINTER) {
+        if (!sc->stream)
+            return;
+        /* The subscriber may not have had the CONFIGURED of a resize yet. */
+        if (moved.x >= sc->cfg.width)
+            moved.x = sc->cfg.width - 1;
+        if (moved.y >= sc->cfg.height)
+            moved.y = sc->cfg.height - 1;
+    }
+    sc->input(sc->user, &moved, sc->cfg.width, sc->cfg.height);
 }
 
 void scanout_request_keyframe(struct hfx_scanout *sc)

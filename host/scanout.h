@@ -8,6 +8,7 @@
 #ifndef HFX_HOST_SCANOUT_H
 #define HFX_HOST_SCANOUT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "hfx/protocol.h"
@@ -32,6 +33,14 @@ enum hfx_status scanout_subscribe(struct hfx_server *s, struct hfx_scanout *sc, 
 /* Stream id of ss is no longer a subscriber (nothing if it was not). */
 void scanout_unsubscribe(struct hfx_server *s, struct hfx_scanout *sc, struct session *ss,
                          uint32_t id);
+
+/* Whether the scanout takes INPUT. */
+bool scanout_takes_input(const struct hfx_scanout *sc);
+
+/* INPUT from a subscriber of sc (checked by the wire layer): to the
+ * embedder, the pointer moved inside the encoded picture; a pointer event
+ * before the first picture is dropped (it has nothing to point at). */
+void scanout_input(struct hfx_scanout *sc, const struct hfx_input *in);
 
 /* REQUEST_KEYFRAME from a subscriber. */
 void scanout_request_keyframe(struct hfx_scanout *sc);

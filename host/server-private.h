@@ -117,6 +117,7 @@ struct hfx_server {
      * wake[0]. */
     struct hfx_scanout *scanouts[HFX_SERVER_MAX_SCANOUTS];
     unsigned nscanouts;
+    bool scanout_input; /* a scanout takes INPUT: WELCOME offers it to listeners' sessions */
     struct worker_count workers;
     struct hfx_server_stats stats;
 

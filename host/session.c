@@ -522,6 +522,11 @@ static void on_hello(struct hfx_server *s, struct session *ss, const struct hfx_
         w.u.welcome.caps |= HFX_CAP_RESOURCE;
     if (s->nscanouts)
         w.u.welcome.caps |= HFX_CAP_SCANOUT;
+    /* Input drives the machine the scanout shows: only a connection from
+     * a listener (a host process, in QEMU's chardev), never a transport the
+     * embedder added or handed over (the guest's own port). */
+    if (s->scanout_input && ss->accepted)
+        w.u.welcome.caps |= HFX_CAP_INPUT;
     w.u.welcome.max_payload = s->opts.max_payload;
     w.u.welcome.max_streams = (uint16_t)s->opts.max_streams;
     w.u.welcome.window = (uint16_t)s->opts.window;
@@ -622,6 +627,34 @@ static void on_subscribe(struct hfx_server *s, struct session *ss, const struct 
     }
     slot->state = SLOT_SUBSCRIBED;
     slot->scanout = sc;
+}
+
+/* INPUT (docs/protocol.md §5.18): to the subscribed scanout's embedder. */
+static void on_input(struct hfx_server *s, struct session *ss, const struct hfx_msg *m)
+{
+    uint32_t id = m->hdr.stream;
+    struct stream_slot *slot = &ss->streams[id];
+
+    if (!(ss->caps & HFX_CAP_INPUT)) {
+        session_protocol_error(s, ss, id, HFX_E_UNSUPPORTED, "INPUT: %s",
+                               !s->scanout_input ? "no scanout of this host takes input"
+                               : !ss->accepted   ? "this connection may not send input"
+                                                 : "the client's HELLO did not offer INPUT");
+        return;
+    }
+    if (slot->state == SLOT_FAILED)
+        return; /* as REQUEST_KEYFRAME on a failed stream (§5) */
+    if (slot->state != SLOT_SUBSCRIBED) {
+        session_protocol_error(s, ss, id, HFX_E_STATE, "INPUT on stream %u, which is not "
+                               "subscribed to a scanout", id);
+        return;
+    }
+    if (!scanout_takes_input(slot->scanout)) {
+        session_protocol_error(s, ss, id, HFX_E_UNSUPPORTED,
+                               "INPUT on stream %u: its scanout takes no input", id);
+        return;
+    }
+    scanout_input(slot->scanout, &m->u.input);
 }
 
 static struct shm_region *find_region(struct session *ss, uint32_t id, int *slot)
@@ -969,6 +1002,9 @@ static void on_message(struct hfx_server *s, struct session *ss, const struct hf
         break;
     case HFX_MSG_SUBSCRIBE:
         on_subscribe(s, ss, m);
+        break;
+    case HFX_MSG_INPUT:
+        on_input(s, ss, m);
         break;
     case HFX_MSG_FRAME:
         on_frame(s, ss, m);

@@ -159,7 +159,8 @@ static enum hfx_status connect_one(const char *address, const struct hfx_client_
     m.u.hello.max_version = HFX_PROTOCOL_VERSION;
     m.u.hello.caps = opts && opts->caps
                          ? opts->caps
-                         : HFX_CAP_INLINE | HFX_CAP_SHM_FD | HFX_CAP_SHM_FILE | HFX_CAP_SCANOUT;
+                         : HFX_CAP_INLINE | HFX_CAP_SHM_FD | HFX_CAP_SHM_FILE | HFX_CAP_SCANOUT |
+                               HFX_CAP_INPUT;
     m.u.hello.token_len = (uint16_t)token_len;
     if (token_len)
         memcpy(m.u.hello.token, opts->token, token_len);
@@ -377,6 +378,25 @@ enum hfx_status hfx_client_subscribe(struct hfx_client *c, uint32_t stream,
     if (st == HFX_OK)
         c->streams[stream].in_flight = 0;
     return st;
+}
+
+enum hfx_status hfx_client_input(struct hfx_client *c, uint32_t stream, const struct hfx_input *in)
+{
+    struct hfx_msg m;
+    uint8_t bytes[64]; /* header + INPUT's 16 bytes */
+    size_t n;
+
+    if (!stream_ok(c, stream) || !in)
+        return HFX_E_INVALID;
+    if (!(c->welcome.caps & HFX_CAP_INPUT))
+        return HFX_E_UNSUPPORTED;
+    init_msg(&m, HFX_MSG_INPUT, stream);
+    m.u.input = *in;
+    /* A value out of range is the caller's mistake, not a broken
+     * connection (which a failed send would mark it). */
+    if (hfx_msg_encode(&m, 0, bytes, sizeof(bytes), &n) != HFX_OK)
+        return HFX_E_INVALID;
+    return send_simple(c, &m);
 }
 
 enum hfx_status hfx_client_attach_shm(struct hfx_client *c, int fd, uint64_t size,

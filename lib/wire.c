@@ -52,6 +52,7 @@ static const struct type_info type_table[] = {
     {HFX_MSG_FLUSHED, "FLUSHED", 0, STREAM_NONZERO},
     {HFX_MSG_CLOSE, "CLOSE", 0, STREAM_NONZERO},
     {HFX_MSG_SUBSCRIBE, "SUBSCRIBE", 0, STREAM_NONZERO},
+    {HFX_MSG_INPUT, "INPUT", 0, STREAM_NONZERO},
 };
 
 /* Fixed payload sizes (§5): the part before any variable-length bytes. */
@@ -69,6 +70,7 @@ static const struct type_info type_table[] = {
 #define DROPPED_SIZE 16
 #define SET_BITRATE_SIZE 8
 #define SUBSCRIBE_SIZE 16
+#define INPUT_SIZE 16
 
 _Static_assert(HFX_HEADER_SIZE + CONFIGURE_FIXED + HFX_MAX_NAME <= HFX_MAX_HEAD,
                "HFX_MAX_HEAD must cover CONFIGURE");
@@ -217,6 +219,35 @@ static enum hfx_status check_frame(const struct hfx_frame *f, struct hfx_wire_er
     }
 }
 
+static enum hfx_status check_input(const struct hfx_input *in, struct hfx_wire_error *e)
+{
+    enum hfx_status st;
+    unsigned wheel;
+
+    switch (in->kind) {
+    case HFX_INPUT_KEY:
+        if ((st = wire_range(e, HFX_E_MALFORMED, "code", AT(4), in->code, 1, HFX_MAX_KEY_CODE)) !=
+            HFX_OK)
+            return st;
+        return wire_range(e, HFX_E_MALFORMED, "down", AT(8), in->down, 0, 1);
+    case HFX_INPUT_POINTER:
+        if ((st = wire_range(e, HFX_E_MALFORMED, "x", AT(4), in->x, 0, HFX_MAX_DIMENSION - 1)) !=
+                HFX_OK ||
+            (st = wire_range(e, HFX_E_MALFORMED, "y", AT(8), in->y, 0, HFX_MAX_DIMENSION - 1)) !=
+                HFX_OK ||
+            (st = wire_range(e, HFX_E_MALFORMED, "buttons", AT(12), in->buttons, 0,
+                             HFX_BUTTONS_ALL)) != HFX_OK)
+            return st;
+        /* Signed: checked by its size, named so the text says so. */
+        wheel = (unsigned)(in->wheel < 0 ? -in->wheel : in->wheel);
+        return wire_range(e, HFX_E_MALFORMED, "wheel steps (either way)", AT(14), wheel, 0,
+                          HFX_MAX_WHEEL);
+    default:
+        return wire_range(e, HFX_E_MALFORMED, "kind", AT(0), in->kind, HFX_INPUT_KEY,
+                          HFX_INPUT_POINTER);
+    }
+}
+
 /* Step 4: value checks on the decoded form. The encoder runs the same
  * function, so both sides agree on what is valid. */
 static enum hfx_status check_body(const struct hfx_msg *m, struct hfx_wire_error *e)
@@ -279,6 +310,8 @@ static enum hfx_status check_body(const struct hfx_msg *m, struct hfx_wire_error
             return HFX_OK;
         return wire_range(e, HFX_E_MALFORMED, "keepalive_ms", AT(6), m->u.subscribe.keepalive_ms,
                           HFX_MIN_KEEPALIVE_MS, HFX_MAX_KEEPALIVE_MS);
+    case HFX_MSG_INPUT:
+        return check_input(&m->u.input, e);
     default:
         return HFX_OK;
     }
@@ -538,6 +571,25 @@ static enum hfx_status decode_dropped(struct hfx_reader *r, struct hfx_frame_dro
     return fixed_only(r, DROPPED_SIZE, e);
 }
 
+/* §5.18: bytes 4..15 are the kind's; a KEY's last four are reserved. */
+static enum hfx_status decode_input(struct hfx_reader *r, struct hfx_input *in,
+                                    struct hfx_wire_error *e)
+{
+    in->kind = rd_u16(r);
+    rd_skip_zero(r, 2);
+    if (in->kind == HFX_INPUT_KEY) {
+        in->code = rd_u32(r);
+        in->down = rd_u32(r);
+        rd_skip_zero(r, 4);
+    } else {
+        in->x = rd_u32(r);
+        in->y = rd_u32(r);
+        in->buttons = rd_u16(r);
+        in->wheel = (int16_t)rd_u16(r);
+    }
+    return fixed_only(r, INPUT_SIZE, e);
+}
+
 static enum hfx_status decode_body(struct hfx_reader *r, struct hfx_msg *m,
                                    struct hfx_wire_error *e)
 {
@@ -574,6 +626,8 @@ static enum hfx_status decode_body(struct hfx_reader *r, struct hfx_msg *m,
         m->u.subscribe.keepalive_ms = rd_u16(r);
         rd_skip_zero(r, 8);
         return fixed_only(r, SUBSCRIBE_SIZE, e);
+    case HFX_MSG_INPUT:
+        return decode_input(r, &m->u.input, e);
     default:
         /* BYE, REQUEST_KEYFRAME, FLUSH, FLUSHED, CLOSE: empty payload. */
         return no_more(r, e);
@@ -704,6 +758,22 @@ enum hfx_status hfx_msg_decode(const uint8_t *buf, size_t len, uint32_t max_payl
     return st;
 }
 
+static void encode_input(struct hfx_writer *w, const struct hfx_input *in)
+{
+    wr_u16(w, in->kind);
+    wr_zero(w, 2);
+    if (in->kind == HFX_INPUT_KEY) {
+        wr_u32(w, in->code);
+        wr_u32(w, in->down);
+        wr_zero(w, 4);
+    } else {
+        wr_u32(w, in->x);
+        wr_u32(w, in->y);
+        wr_u16(w, in->buttons);
+        wr_u16(w, (uint16_t)in->wheel);
+    }
+}
+
 static void encode_body(struct hfx_writer *w, const struct hfx_msg *m)
 {
     switch (m->hdr.type) {
@@ -813,6 +883,9 @@ static void encode_body(struct hfx_writer *w, const struct hfx_msg *m)
         wr_u16(w, m->u.subscribe.max_fps);
         wr_u16(w, m->u.subscribe.keepalive_ms);
         wr_zero(w, 8);
+        break;
+    case HFX_MSG_INPUT:
+        encode_input(w, &m->u.input);
         break;
     default:
         break;

@@ -23,7 +23,7 @@ struct hfx_client;
 
 struct hfx_client_options {
     const char *token; /* borrowed for the call; NULL = none */
-    uint32_t caps;     /* capabilities asked for; 0 = INLINE, SHM_FD, SHM_FILE, SCANOUT */
+    uint32_t caps;     /* capabilities asked for; 0 = INLINE, SHM_FD, SHM_FILE, SCANOUT, INPUT */
     int timeout_ms;    /* connect + handshake; 0 = 5000 */
     hfx_log_fn log;    /* may be NULL */
     void *log_user;
@@ -77,6 +77,15 @@ hfx_client_configure(struct hfx_client *c, uint32_t stream, const struct hfx_con
  * hfx_client_close_stream ends it. */
 HFX_EXPORT HFX_MUST_CHECK enum hfx_status
 hfx_client_subscribe(struct hfx_client *c, uint32_t stream, const struct hfx_subscribe *sub);
+
+/* Send INPUT on stream, a subscribed stream (docs/protocol.md §5.18): a
+ * key (Linux evdev code) pressed or released, or where the pointer is and
+ * which buttons it holds, in pixels of the scanout's last CONFIGURED size.
+ * Needs the host's HFX_CAP_INPUT (else HFX_E_UNSUPPORTED): a host gives it
+ * only to clients it lets drive the scanout's input. HFX_E_INVALID for
+ * values outside §5.18's ranges. The host sends nothing back. */
+HFX_EXPORT HFX_MUST_CHECK enum hfx_status hfx_client_input(struct hfx_client *c, uint32_t stream,
+                                                           const struct hfx_input *in);
 
 /* Send a memfd (or any mappable fd) of size bytes as SHM region. Borrowed:
  * the caller keeps and closes its fd. Needs a unix transport and the host's

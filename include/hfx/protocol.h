@@ -47,6 +47,9 @@ extern "C" {
 #define HFX_MIN_KEEPALIVE_MS 10u
 #define HFX_MAX_KEEPALIVE_MS 60000u
 #define HFX_DEFAULT_KEEPALIVE_MS 1000u
+/* INPUT (§5.18): the highest key code (Linux's KEY_MAX) and wheel steps. */
+#define HFX_MAX_KEY_CODE 0x2ffu
+#define HFX_MAX_WHEEL 16
 /* §5.1: fps_num and fps_den fit a signed 32-bit rational (what encoders
  * take). */
 #define HFX_MAX_FPS_TERM 2147483647u
@@ -76,6 +79,7 @@ enum hfx_msg_type {
     HFX_MSG_FLUSHED = 0x0108,
     HFX_MSG_CLOSE = 0x0109,
     HFX_MSG_SUBSCRIBE = 0x010A,
+    HFX_MSG_INPUT = 0x010B,
 };
 
 /* Header flags; every other bit must be zero (§2). */
@@ -88,7 +92,8 @@ enum hfx_msg_type {
 #define HFX_CAP_SHM_FILE 0x00000004u /* region shared out of band (ivshmem) */
 #define HFX_CAP_RESOURCE 0x00000008u
 #define HFX_CAP_SCANOUT 0x00000010u
-#define HFX_CAP_ALL_V1 0x0000001fu
+#define HFX_CAP_INPUT 0x00000020u /* INPUT on subscribed streams (§5.18) */
+#define HFX_CAP_ALL_V1 0x0000003fu
 
 enum hfx_codec {
     HFX_CODEC_H264 = 1,
@@ -242,6 +247,33 @@ struct hfx_subscribe {
     uint16_t keepalive_ms; /* 0 = HFX_DEFAULT_KEEPALIVE_MS, else MIN..MAX */
 };
 
+/* INPUT (§5.18): a keyboard or pointer event for a subscribed scanout. */
+enum hfx_input_kind {
+    HFX_INPUT_KEY = 1,
+    HFX_INPUT_POINTER = 2,
+};
+
+/* POINTER buttons held. */
+#define HFX_BUTTON_LEFT 0x0001u
+#define HFX_BUTTON_RIGHT 0x0002u
+#define HFX_BUTTON_MIDDLE 0x0004u
+#define HFX_BUTTONS_ALL 0x0007u
+
+struct hfx_input {
+    uint16_t kind; /* enum hfx_input_kind */
+    /* KEY: a Linux evdev key code (linux/input-event-codes.h KEY_*),
+     * 1..HFX_MAX_KEY_CODE, pressed (down 1) or released (down 0). */
+    uint32_t code;
+    uint32_t down;
+    /* POINTER: where, in pixels of the scanout's size in the stream's
+     * last CONFIGURED (0..HFX_MAX_DIMENSION - 1); the HFX_BUTTON_* held
+     * now; wheel steps since the last event, -HFX_MAX_WHEEL..HFX_MAX_WHEEL
+     * (negative: up, away from the content's end). */
+    uint32_t x, y;
+    uint16_t buttons;
+    int16_t wheel;
+};
+
 struct hfx_error {
     uint32_t code; /* enum hfx_status */
     char text[HFX_MAX_TEXT + 1];
@@ -270,6 +302,7 @@ struct hfx_msg {
         struct hfx_frame_dropped dropped;
         struct hfx_set_bitrate set_bitrate;
         struct hfx_subscribe subscribe;
+        struct hfx_input input;
         struct hfx_ping ping; /* PING and PONG */
         struct hfx_error error;
         struct hfx_shm_attach shm_attach;

@@ -47,6 +47,19 @@ struct hfx_scanout_options {
      * from its own thread. NULL: the embedder publishes on its own (then a
      * new subscriber may wait for the next change). */
     void (*want_picture)(void *user);
+    /* A subscriber's INPUT (docs/protocol.md §5.18), already checked: a
+     * key (Linux evdev code), or the pointer at in->x, in->y, which are
+     * below width and height, the size of the scanout's encoded picture
+     * (moved inside when a subscriber still pointed at an older, larger
+     * size; width and height are 0 for a key before the first picture, and
+     * a pointer event then is dropped). Buttons are the state the
+     * subscriber holds: the embedder presses and releases what changed. Only subscribers whose connection was accepted on one of the
+     * server's listeners (hfx_server_listen*, hfx_server_listen_fd) may
+     * send it: never a transport added or handed over (QEMU's chardev: the
+     * guest's own port). Called on the thread that runs the server's
+     * loop; it must not block nor call into the server. NULL: the scanout
+     * takes no input (WELCOME says INPUT only when a scanout takes it). */
+    void (*input)(void *user, const struct hfx_input *in, uint32_t width, uint32_t height);
     void *user;
 };
 

@@ -15,6 +15,7 @@
  * leave the scanout unwanted.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <poll.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -35,11 +36,34 @@
 #define H 240
 #define BUF_CAP (HFX_HEADER_SIZE + (8u << 20))
 
+#define MAX_INPUTS 16
+
 struct display {
     struct hfx_scanout *sc;
     atomic_uint wants; /* want_picture calls */
     uint32_t bitrate_kbps;
+    /* Input: taken when set; what came, with the size it came for. */
+    bool takes_input;
+    int guest_fd; /* the client end of a transport added, not accepted */
+    pthread_mutex_t lock;
+    struct hfx_input inputs[MAX_INPUTS];
+    uint32_t input_w[MAX_INPUTS], input_h[MAX_INPUTS];
+    unsigned ninputs;
 };
+
+static void on_input(void *user, const struct hfx_input *in, uint32_t width, uint32_t height)
+{
+    struct display *d = user;
+
+    pthread_mutex_lock(&d->lock);
+    if (d->ninputs < MAX_INPUTS) {
+        d->inputs[d->ninputs] = *in;
+        d->input_w[d->ninputs] = width;
+        d->input_h[d->ninputs] = height;
+        d->ninputs++;
+    }
+    pthread_mutex_unlock(&d->lock);
+}
 
 static void want_picture(void *user)
 {
@@ -54,16 +78,26 @@ static void add_scanout(struct hfx_server *srv, void *user)
         .number = 0,
         .bitrate_kbps = d->bitrate_kbps,
         .want_picture = want_picture,
+        .input = d->takes_input ? on_input : NULL,
         .user = d,
     };
     struct hfx_scanout *other;
+    struct hfx_transport *t = NULL;
+    int sv[2];
 
     CHECK_STATUS(hfx_server_add_scanout(srv, &o, &d->sc), HFX_OK);
+    /* A connection the embedder adds itself (as QEMU's chardev adds the
+     * guest's port), beside the listener's. */
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    CHECK_STATUS(hfx_transport_from_fd(sv[0], HFX_ADDR_UNIX, &t), HFX_OK);
+    CHECK_STATUS(hfx_server_add_transport(srv, t), HFX_OK);
+    d->guest_fd = sv[1];
     /* One number, one scanout. */
     CHECK_STATUS(hfx_server_add_scanout(srv, &o, &other), HFX_E_INVALID);
 }
 
-static void start(struct fixture *f, struct display *d, uint32_t bitrate_kbps)
+static void start_with(struct fixture *f, struct display *d, uint32_t bitrate_kbps,
+                       bool takes_input)
 {
     /* Sessions for 17 subscribers and more. */
     struct hfx_server_options o = {
@@ -71,7 +105,22 @@ static void start(struct fixture *f, struct display *d, uint32_t bitrate_kbps)
 
     memset(d, 0, sizeof(*d));
     d->bitrate_kbps = bitrate_kbps;
+    d->takes_input = takes_input;
+    pthread_mutex_init(&d->lock, NULL);
     fixture_start_hook(f, &o, add_scanout, d);
+}
+
+static void start(struct fixture *f, struct display *d, uint32_t bitrate_kbps)
+{
+    start_with(f, d, bitrate_kbps, false);
+}
+
+static void stop(struct fixture *f, struct display *d)
+{
+    if (d->guest_fd >= 0)
+        close(d->guest_fd);
+    fixture_stop(f);
+    pthread_mutex_destroy(&d->lock);
 }
 
 static int subscriber(struct fixture *f, uint32_t stream, uint16_t fps, uint16_t keepalive_ms)
@@ -247,7 +296,7 @@ static void test_pictures_in_order(void)
     CHECK(c.min_psnr >= 35.0);
     hfx_h264_decoder_free(&c.dec);
     close(fd);
-    fixture_stop(&f);
+    stop(&f, &d);
     free(buf);
 }
 
@@ -290,7 +339,7 @@ static void test_keepalive_and_resize(void)
     CHECK(c.min_psnr >= 35.0);
     hfx_h264_decoder_free(&c.dec);
     close(fd);
-    fixture_stop(&f);
+    stop(&f, &d);
     free(buf);
 }
 
@@ -399,7 +448,7 @@ static void test_slow_subscriber(void)
     close(a);
     close(b);
     close(late);
-    fixture_stop(&f);
+    stop(&f, &d);
     free(buf);
 }
 
@@ -494,7 +543,7 @@ static void test_refusals(void)
     }
     close(fds[0]);
     close(fd);
-    fixture_stop(&f);
+    stop(&f, &d);
     free(buf);
 }
 
@@ -533,7 +582,7 @@ static void test_client_api(void)
     for (int tries = 0; hfx_scanout_wanted(d.sc) && tries < 500; tries++)
         hfx_sleep_ms(10);
     CHECK(!hfx_scanout_wanted(d.sc));
-    fixture_stop(&f);
+    stop(&f, &d);
 }
 
 /* The rate a subscriber asked for is the publisher's limit: at 1 fps a
@@ -562,7 +611,166 @@ static void test_rate_limit(void)
     CHECK(retry >= 1 && retry <= 1000);
     hfx_image_release(&img);
     close(fd);
-    fixture_stop(&f);
+    stop(&f, &d);
+}
+
+static void send_input(int fd, uint32_t stream, const struct hfx_input *in)
+{
+    struct hfx_msg m;
+
+    memset(&m, 0, sizeof(m));
+    m.hdr.type = HFX_MSG_INPUT;
+    m.hdr.stream = stream;
+    m.u.input = *in;
+    raw_send(fd, &m, NULL, 0);
+}
+
+static unsigned inputs_seen(struct display *d, struct hfx_input *last, uint32_t *w, uint32_t *h)
+{
+    unsigned n;
+
+    pthread_mutex_lock(&d->lock);
+    n = d->ninputs;
+    if (n && last) {
+        *last = d->inputs[n - 1];
+        *w = d->input_w[n - 1];
+        *h = d->input_h[n - 1];
+    }
+    pthread_mutex_unlock(&d->lock);
+    return n;
+}
+
+/* An INPUT that must be refused with code, closing the connection. */
+static void expect_refused(int fd, enum hfx_status code, uint8_t *buf)
+{
+    struct hfx_msg m;
+
+    do
+        next_msg(fd, &m, buf);
+    while (m.hdr.type != HFX_MSG_ERROR);
+    CHECK_EQ_INT(m.u.error.code, code);
+    fprintf(stderr, "refused: %s\n", m.u.error.text);
+    CHECK(raw_wait_closed(fd));
+    close(fd);
+}
+
+/* §5.18: a subscriber on the listener that offered INPUT gets it in
+ * WELCOME; its keys reach the embedder as sent, its pointer inside the
+ * encoded picture (none before there is one); a connection the embedder
+ * added (the guest's port), a HELLO without INPUT, an unsubscribed or an
+ * encoding stream are refused, and the embedder sees none of theirs. */
+static void test_input(void)
+{
+    struct fixture f;
+    struct display d;
+    struct checker c;
+    struct hfx_input key = {.kind = HFX_INPUT_KEY, .code = 30, .down = 1};
+    struct hfx_input ptr = {.kind = HFX_INPUT_POINTER, .x = W + 100, .y = 5,
+                            .buttons = HFX_BUTTON_LEFT, .wheel = -2};
+    struct hfx_input got = {0};
+    uint32_t gw = 0, gh = 0;
+    uint8_t *buf = malloc(BUF_CAP);
+    struct hfx_client *cl = NULL;
+    struct hfx_subscribe sub = {.scanout = 0, .max_fps = 30};
+    char err[HFX_MAX_TEXT + 1];
+    int fd, s;
+
+    start_with(&f, &d, 2000, true);
+    fd = fixture_raw_conn(&f);
+    CHECK(raw_handshake_caps(fd, HFX_CAP_INLINE | HFX_CAP_SCANOUT | HFX_CAP_INPUT) &
+          HFX_CAP_INPUT);
+    {
+        struct hfx_msg m;
+        memset(&m, 0, sizeof(m));
+        m.hdr.type = HFX_MSG_SUBSCRIBE;
+        m.hdr.stream = 1;
+        m.u.subscribe.max_fps = 30;
+        raw_send(fd, &m, NULL, 0);
+    }
+    /* Before a picture: the key passes (size 0 x 0), the pointer has
+     * nothing to point at. */
+    send_input(fd, 1, &ptr);
+    send_input(fd, 1, &key);
+    ping_pong(fd);
+    CHECK_EQ_INT(inputs_seen(&d, &got, &gw, &gh), 1);
+    CHECK_EQ_INT(got.kind, HFX_INPUT_KEY);
+    CHECK_EQ_INT(got.code, 30);
+    CHECK_EQ_INT(got.down, 1);
+    wait_wants(&d, 0);
+    checker_init(&c, W, H);
+    publish(&d, W, H, 1);
+    expect_start(fd, 1, &c, W, H, 1, buf);
+    send_input(fd, 1, &ptr);
+    ping_pong(fd);
+    CHECK_EQ_INT(inputs_seen(&d, &got, &gw, &gh), 2);
+    CHECK_EQ_INT(got.kind, HFX_INPUT_POINTER);
+    CHECK_EQ_INT(got.x, W - 1);
+    CHECK_EQ_INT(got.y, 5);
+    CHECK_EQ_INT(got.buttons, HFX_BUTTON_LEFT);
+    CHECK_EQ_INT(got.wheel, -2);
+    CHECK_EQ_INT(gw, W);
+    CHECK_EQ_INT(gh, H);
+    hfx_h264_decoder_free(&c.dec);
+
+    /* INPUT on a stream that is not subscribed: NOT_CONFIGURED on a free
+     * one, STATE on an encoding one. */
+    send_input(fd, 2, &key);
+    expect_refused(fd, HFX_E_NOT_CONFIGURED, buf);
+    s = fixture_raw_conn(&f);
+    raw_handshake_caps(s, HFX_CAP_INLINE | HFX_CAP_SCANOUT | HFX_CAP_INPUT);
+    raw_configure(s, 1, HFX_FORMAT_NV12, 64, 64);
+    send_input(s, 1, &key);
+    expect_refused(s, HFX_E_STATE, buf);
+
+    /* A HELLO without INPUT. */
+    s = subscriber(&f, 1, 30, 0);
+    send_input(s, 1, &key);
+    expect_refused(s, HFX_E_UNSUPPORTED, buf);
+
+    /* The connection the embedder added: no INPUT in WELCOME, refused. */
+    CHECK(!(raw_handshake_caps(d.guest_fd, HFX_CAP_INLINE | HFX_CAP_SCANOUT | HFX_CAP_INPUT) &
+            HFX_CAP_INPUT));
+    {
+        struct hfx_msg m;
+        memset(&m, 0, sizeof(m));
+        m.hdr.type = HFX_MSG_SUBSCRIBE;
+        m.hdr.stream = 1;
+        m.u.subscribe.max_fps = 30;
+        raw_send(d.guest_fd, &m, NULL, 0);
+    }
+    send_input(d.guest_fd, 1, &key);
+    expect_refused(d.guest_fd, HFX_E_UNSUPPORTED, buf);
+    d.guest_fd = -1;
+    CHECK_EQ_INT(inputs_seen(&d, NULL, NULL, NULL), 2);
+
+    /* libhfx's client: values out of range are refused before anything is
+     * sent and the connection stays usable. */
+    CHECK_STATUS(hfx_client_connect(f.address, NULL, &cl, err, sizeof(err)), HFX_OK);
+    CHECK(hfx_client_welcome(cl)->caps & HFX_CAP_INPUT);
+    CHECK_STATUS(hfx_client_subscribe(cl, 3, &sub), HFX_OK);
+    key.code = HFX_MAX_KEY_CODE + 1;
+    CHECK_STATUS(hfx_client_input(cl, 3, &key), HFX_E_INVALID);
+    ptr.wheel = HFX_MAX_WHEEL + 1;
+    CHECK_STATUS(hfx_client_input(cl, 3, &ptr), HFX_E_INVALID);
+    key.code = 48;
+    key.down = 0;
+    CHECK_STATUS(hfx_client_input(cl, 3, &key), HFX_OK);
+    for (int tries = 0; inputs_seen(&d, NULL, NULL, NULL) < 3 && tries < 500; tries++)
+        hfx_sleep_ms(10);
+    CHECK_EQ_INT(inputs_seen(&d, &got, &gw, &gh), 3);
+    CHECK_EQ_INT(got.code, 48);
+    CHECK_EQ_INT(got.down, 0);
+    hfx_client_free(&cl);
+    stop(&f, &d);
+
+    /* A scanout that takes no input: WELCOME never says INPUT. */
+    start(&f, &d, 2000);
+    fd = fixture_raw_conn(&f);
+    CHECK(!(raw_handshake_caps(fd, HFX_CAP_INLINE | HFX_CAP_SCANOUT | HFX_CAP_INPUT) &
+            HFX_CAP_INPUT));
+    close(fd);
+    stop(&f, &d);
+    free(buf);
 }
 
 int main(void)
@@ -571,6 +779,7 @@ int main(void)
         CHECK_CASE(test_pictures_in_order), CHECK_CASE(test_keepalive_and_resize),
         CHECK_CASE(test_slow_subscriber),   CHECK_CASE(test_refusals),
         CHECK_CASE(test_client_api),        CHECK_CASE(test_rate_limit),
+        CHECK_CASE(test_input),
     };
     return check_run(cases, CHECK_COUNT(cases));
 }

@@ -31,6 +31,16 @@ static bool frame_equal(const struct hfx_frame *a, const struct hfx_frame *b)
     return bytes_equal(a->data, a->data_len, b->data, b->data_len);
 }
 
+/* Only the kind's fields are on the wire. */
+static bool input_equal(const struct hfx_input *a, const struct hfx_input *b)
+{
+    if (a->kind != b->kind)
+        return false;
+    if (a->kind == HFX_INPUT_KEY)
+        return a->code == b->code && a->down == b->down;
+    return a->x == b->x && a->y == b->y && a->buttons == b->buttons && a->wheel == b->wheel;
+}
+
 static bool body_equal(const struct hfx_msg *a, const struct hfx_msg *b)
 {
     switch (a->hdr.type) {
@@ -79,6 +89,12 @@ static bool body_equal(const struct hfx_msg *a, const struct hfx_msg *b)
                a->u.dropped.reason == b->u.dropped.reason;
     case HFX_MSG_SET_BITRATE:
         return a->u.set_bitrate.kbps == b->u.set_bitrate.kbps;
+    case HFX_MSG_SUBSCRIBE:
+        return a->u.subscribe.scanout == b->u.subscribe.scanout &&
+               a->u.subscribe.max_fps == b->u.subscribe.max_fps &&
+               a->u.subscribe.keepalive_ms == b->u.subscribe.keepalive_ms;
+    case HFX_MSG_INPUT:
+        return input_equal(&a->u.input, &b->u.input);
     default:
         return true; /* empty payloads */
     }

@@ -92,6 +92,14 @@ static const uint8_t close_bytes[] = {HDR(0x0109, 0, 0xffffffffu, 0)};
 static const uint8_t subscribe_bytes[] = {
     HDR(0x010a, 0, 5, 16), LE32(0), LE16(60), LE16(500), LE32(0), LE32(0),
 };
+/* KEY_A (30) pressed; the pointer at (1279, 5) with left and middle held,
+ * one wheel step up. */
+static const uint8_t input_key_bytes[] = {
+    HDR(0x010b, 0, 2, 16), LE16(1), LE16(0), LE32(30), LE32(1), LE32(0),
+};
+static const uint8_t input_pointer_bytes[] = {
+    HDR(0x010b, 0, 2, 16), LE16(2), LE16(0), LE32(1279), LE32(5), LE16(5), LE16(0xffff),
+};
 
 struct golden {
     const char *name;
@@ -146,6 +154,12 @@ static const struct golden goldens[] = {
     {G("CLOSE", close_bytes, 0, 0), {H(HFX_MSG_CLOSE, 0, 0xffffffffu, 0)}},
     {G("SUBSCRIBE", subscribe_bytes, 0, 16),
      {H(HFX_MSG_SUBSCRIBE, 0, 5, 16), .u.subscribe = {0, 60, 500}}},
+    {G("INPUT key", input_key_bytes, 0, 16),
+     {H(HFX_MSG_INPUT, 0, 2, 16), .u.input = {.kind = HFX_INPUT_KEY, .code = 30, .down = 1}}},
+    {G("INPUT pointer", input_pointer_bytes, 0, 16),
+     {H(HFX_MSG_INPUT, 0, 2, 16),
+      .u.input = {.kind = HFX_INPUT_POINTER, .x = 1279, .y = 5,
+                  .buttons = HFX_BUTTON_LEFT | HFX_BUTTON_MIDDLE, .wheel = -1}}},
 };
 
 /* clang-format on */
@@ -172,6 +186,8 @@ enum {
     G_FLUSHED,
     G_CLOSE,
     G_SUBSCRIBE,
+    G_INPUT_KEY,
+    G_INPUT_POINTER,
     G_COUNT
 };
 _Static_assert(G_COUNT == ARRAY_LEN(goldens), "golden index enum out of step");
@@ -479,6 +495,15 @@ static void test_abi_pins(void)
     CHECK_EQ_INT(HFX_MSG_FLUSHED, 0x0108);
     CHECK_EQ_INT(HFX_MSG_CLOSE, 0x0109);
     CHECK_EQ_INT(HFX_MSG_SUBSCRIBE, 0x010a);
+    CHECK_EQ_INT(HFX_MSG_INPUT, 0x010b);
+    CHECK_EQ_INT(HFX_INPUT_KEY, 1);
+    CHECK_EQ_INT(HFX_INPUT_POINTER, 2);
+    CHECK_EQ_INT(HFX_BUTTON_LEFT, 1);
+    CHECK_EQ_INT(HFX_BUTTON_RIGHT, 2);
+    CHECK_EQ_INT(HFX_BUTTON_MIDDLE, 4);
+    CHECK_EQ_INT(HFX_MAX_KEY_CODE, 0x2ff);
+    CHECK_EQ_INT(HFX_MAX_WHEEL, 16);
+    CHECK_EQ_INT(HFX_CAP_INPUT, 32);
     CHECK_EQ_INT(HFX_E_NO_SOURCE, 31);
     CHECK_EQ_INT(HFX_MAX_SCANOUT_FPS, 240);
     CHECK_EQ_INT(HFX_DEFAULT_KEEPALIVE_MS, 1000);
@@ -489,7 +514,7 @@ static void test_abi_pins(void)
     CHECK_EQ_INT(HFX_CAP_SHM_FILE, 4);
     CHECK_EQ_INT(HFX_CAP_RESOURCE, 8);
     CHECK_EQ_INT(HFX_CAP_SCANOUT, 16);
-    CHECK_EQ_INT(HFX_CAP_ALL_V1, 0x1f);
+    CHECK_EQ_INT(HFX_CAP_ALL_V1, 0x3f);
     CHECK_EQ_INT(HFX_CODEC_H264, 1);
     CHECK_EQ_INT(HFX_CODEC_HEVC, 2);
     CHECK_EQ_INT(HFX_CODEC_AV1, 3);
@@ -522,7 +547,7 @@ static void test_type_names_and_flags(void)
     }
     CHECK(strcmp(hfx_msg_type_name(HFX_MSG_REQUEST_KEYFRAME), "REQUEST_KEYFRAME") == 0);
     CHECK(strcmp(hfx_msg_type_name(0), "UNKNOWN") == 0);
-    CHECK(strcmp(hfx_msg_type_name(0x010b), "UNKNOWN") == 0);
+    CHECK(strcmp(hfx_msg_type_name(0x010c), "UNKNOWN") == 0);
     CHECK(strcmp(hfx_msg_type_name(0xffff), "UNKNOWN") == 0);
     CHECK_EQ_INT(hfx_msg_allowed_flags(0xffff), 0);
 }
@@ -543,7 +568,7 @@ static void test_bad_magic(void)
 
 static void test_unknown_type(void)
 {
-    static const uint16_t bad[] = {0, 0x0009, 0x00ff, 0x010b, 0x0200, 0x8001, 0xffff};
+    static const uint16_t bad[] = {0, 0x0009, 0x00ff, 0x010c, 0x0200, 0x8001, 0xffff};
 
     for (unsigned i = 0; i < ARRAY_LEN(bad); i++) {
         struct buf m;
@@ -767,6 +792,7 @@ static const struct field reserved_fields[] = {
     {G_SHM_ATTACH, 4, 4}, {G_SHM_DETACH, 4, 4},   {G_CONFIGURE, 41, 3},  {G_CONFIGURED, 15, 1},
     {G_FRAME_INLINE, 26, 2}, {G_FRAME_INLINE, 44, 4}, {G_FRAME_SHM, 26, 2}, {G_FRAME_SHM, 44, 4},
     {G_FRAME_SHM, 60, 4}, {G_DROPPED, 12, 4},     {G_SET_BITRATE, 4, 4},  {G_SUBSCRIBE, 8, 8},
+    {G_INPUT_KEY, 2, 2},  {G_INPUT_KEY, 12, 4},   {G_INPUT_POINTER, 2, 2},
 };
 /* clang-format on */
 
@@ -880,6 +906,32 @@ static void test_subscribe_fields(void)
     expect_field(G_SUBSCRIBE, 6, 2, HFX_MAX_KEEPALIVE_MS, HFX_OK);
     expect_field(G_SUBSCRIBE, 6, 2, HFX_MAX_KEEPALIVE_MS + 1, HFX_E_MALFORMED);
     expect_field(G_SUBSCRIBE, 0, 4, 0xffffffffu, HFX_OK);
+}
+
+/* §5.18: KEY code 1..0x2ff, down 0 or 1; POINTER x, y below 8192,
+ * buttons 0..7, wheel -16..16; kind 1 or 2. */
+static void test_input_fields(void)
+{
+    expect_field(G_INPUT_KEY, 0, 2, 0, HFX_E_MALFORMED);
+    expect_field(G_INPUT_KEY, 0, 2, 3, HFX_E_MALFORMED);
+    expect_field(G_INPUT_KEY, 4, 4, 0, HFX_E_MALFORMED);
+    expect_field(G_INPUT_KEY, 4, 4, 1, HFX_OK);
+    expect_field(G_INPUT_KEY, 4, 4, HFX_MAX_KEY_CODE, HFX_OK);
+    expect_field(G_INPUT_KEY, 4, 4, HFX_MAX_KEY_CODE + 1, HFX_E_MALFORMED);
+    expect_field(G_INPUT_KEY, 8, 4, 0, HFX_OK);
+    expect_field(G_INPUT_KEY, 8, 4, 2, HFX_E_MALFORMED);
+    expect_field(G_INPUT_POINTER, 4, 4, 0, HFX_OK);
+    expect_field(G_INPUT_POINTER, 4, 4, HFX_MAX_DIMENSION - 1, HFX_OK);
+    expect_field(G_INPUT_POINTER, 4, 4, HFX_MAX_DIMENSION, HFX_E_MALFORMED);
+    expect_field(G_INPUT_POINTER, 8, 4, HFX_MAX_DIMENSION - 1, HFX_OK);
+    expect_field(G_INPUT_POINTER, 8, 4, 0xffffffffu, HFX_E_MALFORMED);
+    expect_field(G_INPUT_POINTER, 12, 2, HFX_BUTTONS_ALL, HFX_OK);
+    expect_field(G_INPUT_POINTER, 12, 2, 8, HFX_E_MALFORMED);
+    expect_field(G_INPUT_POINTER, 14, 2, HFX_MAX_WHEEL, HFX_OK);
+    expect_field(G_INPUT_POINTER, 14, 2, (uint16_t)-HFX_MAX_WHEEL, HFX_OK);
+    expect_field(G_INPUT_POINTER, 14, 2, HFX_MAX_WHEEL + 1, HFX_E_MALFORMED);
+    expect_field(G_INPUT_POINTER, 14, 2, (uint16_t)(-HFX_MAX_WHEEL - 1), HFX_E_MALFORMED);
+    expect_field(G_INPUT_POINTER, 14, 2, 0x8000, HFX_E_MALFORMED);
 }
 
 static void test_shm_fields(void)
@@ -1442,6 +1494,7 @@ int main(void)
         CHECK_CASE(test_welcome_limits),
         CHECK_CASE(test_error_text),
         CHECK_CASE(test_subscribe_fields),
+        CHECK_CASE(test_input_fields),
         CHECK_CASE(test_shm_fields),
         CHECK_CASE(test_name_fields),
         CHECK_CASE(test_configure_structural_only),

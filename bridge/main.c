@@ -59,6 +59,15 @@ request_keyframe (gpointer user_data)
     bridge_scanout_request_keyframe (b->scanout);
 }
 
+static void
+on_input (const BridgeViewerMsg * m, gpointer user_data)
+{
+  Bridge *b = user_data;
+
+  if (b->scanout)
+    bridge_scanout_input (b->scanout, m);
+}
+
 static gchar *
 describe_encoder (gpointer user_data)
 {
@@ -215,7 +224,7 @@ main (int argc, char **argv)
   gchar *token = NULL, *address = NULL, *host = NULL;
   gint bitrate = 0, fps = 30, key_interval = 2000, key_min = 500;
   gint stats_interval = 10, max_viewers = 16, scanout_number = 0;
-  gboolean use_scanout = FALSE;
+  gboolean use_scanout = FALSE, input = FALSE;
   const gchar *scanout_address = NULL;
   GOptionEntry entries[] = {
     {"source", 's', 0, G_OPTION_ARG_STRING, &source,
@@ -224,6 +233,10 @@ main (int argc, char **argv)
           "(default test)", "SOURCE"},
     {"scanout", 0, 0, G_OPTION_ARG_INT, &scanout_number,
         "with --source scanout: the host's scanout number (default 0)", "N"},
+    {"input", 0, 0, G_OPTION_ARG_NONE, &input,
+        "viewers may send keys and pointer, to the host of --source "
+          "scanout:ADDRESS (it must take input from the bridge: QEMU's "
+          "chardev takes it on listen=) (default: view only)", NULL},
     {"encoder", 'e', 0, G_OPTION_ARG_STRING, &encoder,
         "auto (vsockenc, x264enc while no host answers), vsockenc or "
           "x264enc (default auto)", "ENC"},
@@ -284,6 +297,13 @@ main (int argc, char **argv)
         "bitrate: --encoder, --address, --size and --bitrate do not apply");
     goto usage;
   }
+  if (input && !use_scanout) {
+    /* Capture sources have no way into the machine they show. */
+    g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+        "--input: only with --source scanout:ADDRESS (the host injects the "
+        "viewers' keys and pointer); a capture source has no way in");
+    goto usage;
+  }
   if (!bitrate)
     bitrate = 4000;
   if (scanout_number < 0) {
@@ -324,6 +344,7 @@ main (int argc, char **argv)
   sopts.request_keyframe = request_keyframe;
   sopts.describe_encoder = describe_encoder;
   sopts.frames_captured = frames_captured;
+  sopts.input = input ? on_input : NULL;
   sopts.user_data = &b;
   b.server = bridge_server_new (&sopts, &error);
   if (!b.server) {
@@ -337,6 +358,7 @@ main (int argc, char **argv)
       .address = scanout_address,
       .scanout = (guint) scanout_number,
       .max_fps = (guint) fps,
+      .input = input,
     };
     b.scanout = bridge_scanout_start (&so, on_au, on_capture_error, &b, &error);
     if (!b.scanout) {

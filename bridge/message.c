@@ -5,6 +5,7 @@
 
 #include <json-glib/json-glib.h>
 
+#include "hfx/protocol.h"
 #include "util/reader.h"
 
 void
@@ -70,6 +71,65 @@ bridge_msg_parse (const guint8 * data, gsize len, BridgeMsgHeader * h,
   return TRUE;
 }
 
+/* An integer member in lo..hi, else FALSE and *error. */
+static gboolean
+get_int (JsonObject * obj, const gchar * type, const gchar * name, gint64 lo,
+    gint64 hi, gint64 * out, GError ** error)
+{
+  JsonNode *node = json_object_get_member (obj, name);
+
+  if (!node || !JSON_NODE_HOLDS_VALUE (node) ||
+      json_node_get_value_type (node) != G_TYPE_INT64 ||
+      json_node_get_int (node) < lo || json_node_get_int (node) > hi) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+        "%s: %s must be an integer in %" G_GINT64_FORMAT "..%" G_GINT64_FORMAT,
+        type, name, lo, hi);
+    return FALSE;
+  }
+  *out = json_node_get_int (node);
+  return TRUE;
+}
+
+static gboolean
+parse_key (JsonObject * obj, BridgeViewerMsg * out, GError ** error)
+{
+  JsonNode *node = json_object_get_member (obj, "down");
+  gint64 code;
+
+  if (!get_int (obj, "key", "code", 1, HFX_MAX_KEY_CODE, &code, error))
+    return FALSE;
+  if (!node || !JSON_NODE_HOLDS_VALUE (node) ||
+      json_node_get_value_type (node) != G_TYPE_BOOLEAN) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+        "key: down must be true or false");
+    return FALSE;
+  }
+  out->type = BRIDGE_VIEWER_KEY;
+  out->code = (guint32) code;
+  out->down = json_node_get_boolean (node);
+  return TRUE;
+}
+
+static gboolean
+parse_pointer (JsonObject * obj, BridgeViewerMsg * out, GError ** error)
+{
+  gint64 x, y, buttons, wheel = 0;
+
+  if (!get_int (obj, "pointer", "x", 0, HFX_MAX_DIMENSION - 1, &x, error) ||
+      !get_int (obj, "pointer", "y", 0, HFX_MAX_DIMENSION - 1, &y, error) ||
+      !get_int (obj, "pointer", "buttons", 0, HFX_BUTTONS_ALL, &buttons,
+          error) || (json_object_has_member (obj, "wheel")
+          && !get_int (obj, "pointer", "wheel", -HFX_MAX_WHEEL, HFX_MAX_WHEEL,
+              &wheel, error)))
+    return FALSE;
+  out->type = BRIDGE_VIEWER_POINTER;
+  out->x = (guint32) x;
+  out->y = (guint32) y;
+  out->buttons = (guint) buttons;
+  out->wheel = (gint) wheel;
+  return TRUE;
+}
+
 gboolean
 bridge_viewer_msg_parse (const gchar * text, gsize len, BridgeViewerMsg * out,
     GError ** error)
@@ -117,6 +177,10 @@ bridge_viewer_msg_parse (const gchar * text, gsize len, BridgeViewerMsg * out,
             json_node_get_value_type (node) == G_TYPE_INT64))
       out->decode_ms = json_node_get_double (node);
     ok = TRUE;
+  } else if (g_strcmp0 (type, "key") == 0) {
+    ok = parse_key (obj, out, error);
+  } else if (g_strcmp0 (type, "pointer") == 0) {
+    ok = parse_pointer (obj, out, error);
   } else {
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
         "unknown message type");

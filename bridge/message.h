@@ -44,6 +44,8 @@ typedef enum
 {
   BRIDGE_VIEWER_DRAWN = 1,
   BRIDGE_VIEWER_KEYFRAME = 2,
+  BRIDGE_VIEWER_KEY = 3,
+  BRIDGE_VIEWER_POINTER = 4,
 } BridgeViewerMsgType;
 
 typedef struct
@@ -51,11 +53,18 @@ typedef struct
   BridgeViewerMsgType type;
   guint32 seq;                  /* DRAWN */
   gdouble decode_ms;            /* DRAWN; -1 when absent */
+  guint32 code;                 /* KEY: Linux evdev code, 1..0x2ff */
+  gboolean down;                /* KEY */
+  guint32 x, y;                 /* POINTER: picture pixels, 0..8191 */
+  guint buttons;                /* POINTER: bit 0 left, 1 right, 2 middle */
+  gint wheel;                   /* POINTER: steps, -16..16, < 0 up */
 } BridgeViewerMsg;
 
 /* Parse one JSON text message from a viewer. FALSE (and *error) for
  * anything that is not one of the documented messages: not JSON, not an
- * object, unknown type, a seq that is not an integer in 0..2^32-1. */
+ * object, unknown type, a seq that is not an integer in 0..2^32-1, a key
+ * or pointer field missing, not an integer (down: a boolean) or out of
+ * its range (docs/bridge.md). */
 gboolean bridge_viewer_msg_parse (const gchar * text, gsize len,
     BridgeViewerMsg * out, GError ** error);
 

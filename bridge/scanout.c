@@ -4,8 +4,8 @@
  *
  * The hfx client is single-threaded, so one thread of ours owns it after
  * the handshake: it reads events, and sends the keyframe requests the
- * main loop leaves in a flag (a byte on a pipe wakes it for them and for
- * the stop).
+ * main loop leaves in a flag and the viewers' input it leaves in a queue
+ * (a byte on a pipe wakes it for them and for the stop).
  */
 #include "scanout.h"
 
@@ -25,6 +25,9 @@
 /* No packet for this long, though the host promised one every
  * KEEPALIVE_MS, means that it hangs. */
 #define SILENCE_MS (10000 + 5 * KEEPALIVE_MS)
+/* Input events waiting for the thread: a person's typing and pointing
+ * never comes near; a flood loses the newest. */
+#define INPUT_QUEUE 256
 
 struct _BridgeScanout
 {
@@ -48,6 +51,9 @@ struct _BridgeScanout
   guint width, height;
   GSource *error_source;        /* a reference; NULL until an error */
   gchar *error_text;
+  struct hfx_input inputs[INPUT_QUEUE]; /* a ring: head, count */
+  guint input_head, input_count;
+  guint64 inputs_dropped;
 };
 
 static void
@@ -158,6 +164,40 @@ handle_event (BridgeScanout * sc, const struct hfx_event *ev,
   }
 }
 
+/* What viewers sent since the last pass, in order; FALSE (error posted)
+ * when the host cannot be told. */
+static gboolean
+send_inputs (BridgeScanout * sc)
+{
+  for (;;) {
+    struct hfx_input in;
+    guint64 dropped;
+    enum hfx_status st;
+
+    g_mutex_lock (&sc->lock);
+    if (!sc->input_count) {
+      g_mutex_unlock (&sc->lock);
+      return TRUE;
+    }
+    in = sc->inputs[sc->input_head];
+    sc->input_head = (sc->input_head + 1) % INPUT_QUEUE;
+    sc->input_count--;
+    dropped = sc->inputs_dropped;
+    sc->inputs_dropped = 0;
+    g_mutex_unlock (&sc->lock);
+    if (dropped)
+      g_message ("scanout: %" G_GUINT64_FORMAT " input events dropped: "
+          "viewers sent more than %u before the host took them", dropped,
+          INPUT_QUEUE);
+    st = hfx_client_input (sc->client, SUBSCRIBE_STREAM, &in);
+    if (st != HFX_OK) {
+      post_error (sc, "cannot send input to %s: %s", sc->address,
+          hfx_status_name (st));
+      return FALSE;
+    }
+  }
+}
+
 static gpointer
 run (gpointer data)
 {
@@ -182,6 +222,8 @@ run (gpointer data)
           hfx_status_name (st));
       break;
     }
+    if (!send_inputs (sc))
+      break;
     /* Everything the client has already read, then wait for more. */
     while ((st = hfx_client_next_event (sc->client, 0, &ev)) == HFX_OK) {
       last_heard = g_get_monotonic_time ();
@@ -235,7 +277,8 @@ bridge_scanout_start (const BridgeScanoutOptions * opts, BridgeAuFunc on_au,
         "scanout: %u fps is not 1..%u", opts->max_fps, HFX_MAX_SCANOUT_FPS);
     return NULL;
   }
-  co.caps = HFX_CAP_INLINE | HFX_CAP_SCANOUT;
+  co.caps = HFX_CAP_INLINE | HFX_CAP_SCANOUT |
+      (opts->input ? HFX_CAP_INPUT : 0);
   co.timeout_ms = HANDSHAKE_TIMEOUT_MS;
   co.log = log_client;
   sc = g_new0 (BridgeScanout, 1);
@@ -253,6 +296,14 @@ bridge_scanout_start (const BridgeScanoutOptions * opts, BridgeAuFunc on_au,
         "scanout: the hfx host at %s serves no scanouts (a QEMU "
         "helix-frame-export chardev serves one when it has gpu= or console=; "
         "hfxd serves none)", hfx_client_address (sc->client));
+    goto fail;
+  }
+  if (opts->input && !(hfx_client_welcome (sc->client)->caps & HFX_CAP_INPUT)) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+        "scanout: --input: the hfx host at %s takes no input from this "
+        "connection (QEMU's helix-frame-export chardev takes it only on its "
+        "listen= socket, never from the guest's own port)",
+        hfx_client_address (sc->client));
     goto fail;
   }
   sub.scanout = opts->scanout;
@@ -288,6 +339,33 @@ void
 bridge_scanout_request_keyframe (BridgeScanout * sc)
 {
   g_atomic_int_set (&sc->want_keyframe, 1);
+  wake_thread (sc);
+}
+
+void
+bridge_scanout_input (BridgeScanout * sc, const BridgeViewerMsg * m)
+{
+  struct hfx_input in = { 0 };
+
+  if (m->type == BRIDGE_VIEWER_KEY) {
+    in.kind = HFX_INPUT_KEY;
+    in.code = m->code;
+    in.down = m->down ? 1 : 0;
+  } else {
+    in.kind = HFX_INPUT_POINTER;
+    in.x = m->x;
+    in.y = m->y;
+    in.buttons = (uint16_t) m->buttons;
+    in.wheel = (int16_t) m->wheel;
+  }
+  g_mutex_lock (&sc->lock);
+  if (sc->input_count < INPUT_QUEUE) {
+    sc->inputs[(sc->input_head + sc->input_count) % INPUT_QUEUE] = in;
+    sc->input_count++;
+  } else {
+    sc->inputs_dropped++;
+  }
+  g_mutex_unlock (&sc->lock);
   wake_thread (sc);
 }
 

@@ -12,6 +12,7 @@
 #include <glib.h>
 
 #include "capture.h"
+#include "message.h"
 
 G_BEGIN_DECLS
 
@@ -20,6 +21,10 @@ typedef struct
   const gchar *address;         /* hfx address (docs/protocol.md §1); NULL = auto */
   guint scanout;                /* the host's scanout number */
   guint max_fps;                /* 1..240 */
+  /* Pass viewers' keys and pointer to the host (bridge_scanout_input):
+   * the host must take input from this connection (WELCOME INPUT), else
+   * start fails. */
+  gboolean input;
 } BridgeScanoutOptions;
 
 typedef struct _BridgeScanout BridgeScanout;
@@ -40,6 +45,12 @@ BridgeScanout *bridge_scanout_start (const BridgeScanoutOptions * opts,
 /* Ask the host for a keyframe (every subscriber of the scanout gets it).
  * Any thread. */
 void bridge_scanout_request_keyframe (BridgeScanout * sc);
+
+/* A viewer's key or pointer message (BRIDGE_VIEWER_KEY or _POINTER) to
+ * the host as INPUT, in order, from a thread of the bridge's own (with
+ * opts.input). While the host is slower to take them than viewers send,
+ * up to 256 wait; more are dropped (counted in the log). Any thread. */
+void bridge_scanout_input (BridgeScanout * sc, const BridgeViewerMsg * m);
 
 /* Access units received so far. Any thread. */
 guint64 bridge_scanout_pictures (BridgeScanout * sc);

@@ -55,6 +55,7 @@ struct _BridgeServer
   guint32 next_seq;
   guint width, height;
   guint64 frames, keyframes, bytes, bad_viewer_msgs;
+  guint64 inputs;               /* key and pointer messages passed on */
   gint64 rate_at_us[RATE_RING];
   gsize rate_bytes[RATE_RING];
   LatRing encode, decode;
@@ -303,7 +304,21 @@ on_viewer_message (SoupWebsocketConnection * ws, gint type, GBytes * message,
     g_clear_error (&error);
     return;
   }
-  if (m.type == BRIDGE_VIEWER_DRAWN) {
+  if ((m.type == BRIDGE_VIEWER_KEY || m.type == BRIDGE_VIEWER_POINTER) &&
+      !s->opts.input) {
+    /* The viewer was told input is off: it ignored that. */
+    s->bad_viewer_msgs++;
+    g_printerr ("desktop-bridge: viewer %u: sent %s, but input is off "
+        "(--input); closing\n", vc->id,
+        m.type == BRIDGE_VIEWER_KEY ? "a key" : "a pointer event");
+    soup_websocket_connection_close (ws,
+        SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, "input is off");
+    return;
+  }
+  if (m.type == BRIDGE_VIEWER_KEY || m.type == BRIDGE_VIEWER_POINTER) {
+    s->inputs++;
+    s->opts.input (&m, s->opts.user_data);
+  } else if (m.type == BRIDGE_VIEWER_DRAWN) {
     if (bridge_hub_ack (s->hub, vc->id, m.seq, g_get_monotonic_time ()) &&
         m.decode_ms >= 0)
       lat_add (&s->decode, m.decode_ms);
@@ -364,6 +379,9 @@ on_websocket (SoupServer * soup, SoupServerMessage * msg, const char *path,
   g_hash_table_insert (s->conns, GUINT_TO_POINTER (vc->id), vc);
   g_print ("desktop-bridge: viewer %u joined from %s\n", vc->id,
       soup_server_message_get_remote_host (msg));
+  soup_websocket_connection_send_text (ws, s->opts.input ?
+      "{\"type\":\"input\",\"allowed\":true}" :
+      "{\"type\":\"input\",\"allowed\":false}");
   pump (s, vc);
   maybe_request_keyframe (s, g_get_monotonic_time ());
 }
@@ -550,6 +568,7 @@ bridge_server_stats_json (BridgeServer * s, gboolean pretty)
   MEMBER_INT (b, "bytes", s->bytes);
   MEMBER_INT (b, "keyframe_requests", s->keys.requested);
   MEMBER_INT (b, "bad_viewer_messages", s->bad_viewer_msgs);
+  MEMBER_INT (b, "inputs", s->inputs);
   g_mutex_lock (&s->intake_lock);
   waits = s->intake_waits;
   g_mutex_unlock (&s->intake_lock);

@@ -12,6 +12,7 @@
 #include <glib.h>
 
 #include "hub.h"
+#include "message.h"
 
 G_BEGIN_DECLS
 
@@ -23,6 +24,10 @@ typedef void (*BridgeKeyframeFunc) (gpointer user_data);
 typedef gchar *(*BridgeDescribeFunc) (gpointer user_data);
 /* Frames captured so far (into the encoder), for /stats. */
 typedef guint64 (*BridgeCountFunc) (gpointer user_data);
+/* A viewer's key or pointer message (BRIDGE_VIEWER_KEY or _POINTER),
+ * checked, on the main context: to the source's machine. */
+typedef void (*BridgeInputFunc) (const BridgeViewerMsg * m,
+    gpointer user_data);
 
 typedef struct
 {
@@ -36,6 +41,9 @@ typedef struct
   BridgeKeyframeFunc request_keyframe;
   BridgeDescribeFunc describe_encoder;
   BridgeCountFunc frames_captured;       /* NULL: not reported */
+  /* NULL: viewers may not send input (a viewer that does is closed);
+   * every viewer is told which on connecting (docs/bridge.md). */
+  BridgeInputFunc input;
   gpointer user_data;
 } BridgeServerOptions;
 

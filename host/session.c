@@ -645,8 +645,8 @@ static void on_input(struct hfx_server *s, struct session *ss, const struct hfx_
     if (slot->state == SLOT_FAILED)
         return; /* as REQUEST_KEYFRAME on a failed stream (§5) */
     if (slot->state != SLOT_SUBSCRIBED) {
-        session_protocol_error(s, ss, id, HFX_E_STATE, "INPUT on stream %u, which is not "
-                               "subscribed to a scanout", id);
+        session_protocol_error(s, ss, id, HFX_E_STATE,
+                               "INPUT on stream %u, which is not subscribed to a scanout", id);
         return;
     }
     if (!scanout_takes_input(slot->scanout)) {

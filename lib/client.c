@@ -157,10 +157,9 @@ static enum hfx_status connect_one(const char *address, const struct hfx_client_
     init_msg(&m, HFX_MSG_HELLO, 0);
     m.u.hello.min_version = HFX_PROTOCOL_VERSION;
     m.u.hello.max_version = HFX_PROTOCOL_VERSION;
-    m.u.hello.caps = opts && opts->caps
-                         ? opts->caps
-                         : HFX_CAP_INLINE | HFX_CAP_SHM_FD | HFX_CAP_SHM_FILE | HFX_CAP_SCANOUT |
-                               HFX_CAP_INPUT;
+    m.u.hello.caps = opts && opts->caps ? opts->caps
+                                        : HFX_CAP_INLINE | HFX_CAP_SHM_FD | HFX_CAP_SHM_FILE |
+                                              HFX_CAP_SCANOUT | HFX_CAP_INPUT;
     m.u.hello.token_len = (uint16_t)token_len;
     if (token_len)
         memcpy(m.u.hello.token, opts->token, token_len);

@@ -54,6 +54,8 @@
         bridgeStats: null,      // the last {"type":"stats"} text message, if any
         unsupportedReason: null,
         drawPath: 'probe',      // probe | drawImage | copy: see "drawing" below
+        inputAllowed: false,    // the bridge's {"type":"input"} on this connection
+        inputsSent: 0,          // key and pointer messages sent
     };
     window.hfxViewer = viewer;
 
@@ -449,6 +451,7 @@
         const gen = ++generation;
         viewer.connections++;
         viewer.bridgeStats = null;
+        viewer.inputAllowed = false;
         viewer.openMs = viewer.firstMessageMs = viewer.firstFrameMs = null;
         firstDrawPending = true;
         inbox.length = 0;
@@ -522,11 +525,118 @@
             fail('text message', e);
             return;
         }
-        // The bridge may send its own view of latency; other types are for
-        // later versions and are ignored.
+        // The bridge may send its own view of latency and whether it takes
+        // input; other types are for later versions and are ignored.
         if (msg && msg.type === 'stats')
             viewer.bridgeStats = msg;
+        else if (msg && msg.type === 'input')
+            viewer.inputAllowed = msg.allowed === true;
     }
+
+    // ---- input -------------------------------------------------------------
+    //
+    // docs/bridge.md "Viewer messages": while the bridge allows input, keys go
+    // as Linux evdev codes (KeyboardEvent.code names the physical key, whatever
+    // the layout: the guest applies its own) and the pointer as picture pixels.
+
+    // KeyboardEvent.code -> linux/input-event-codes.h KEY_*.
+    const KEY_CODES = {
+        Escape: 1, Digit1: 2, Digit2: 3, Digit3: 4, Digit4: 5, Digit5: 6, Digit6: 7,
+        Digit7: 8, Digit8: 9, Digit9: 10, Digit0: 11, Minus: 12, Equal: 13, Backspace: 14,
+        Tab: 15, KeyQ: 16, KeyW: 17, KeyE: 18, KeyR: 19, KeyT: 20, KeyY: 21, KeyU: 22,
+        KeyI: 23, KeyO: 24, KeyP: 25, BracketLeft: 26, BracketRight: 27, Enter: 28,
+        ControlLeft: 29, KeyA: 30, KeyS: 31, KeyD: 32, KeyF: 33, KeyG: 34, KeyH: 35,
+        KeyJ: 36, KeyK: 37, KeyL: 38, Semicolon: 39, Quote: 40, Backquote: 41,
+        ShiftLeft: 42, Backslash: 43, KeyZ: 44, KeyX: 45, KeyC: 46, KeyV: 47, KeyB: 48,
+        KeyN: 49, KeyM: 50, Comma: 51, Period: 52, Slash: 53, ShiftRight: 54,
+        NumpadMultiply: 55, AltLeft: 56, Space: 57, CapsLock: 58, F1: 59, F2: 60, F3: 61,
+        F4: 62, F5: 63, F6: 64, F7: 65, F8: 66, F9: 67, F10: 68, NumLock: 69,
+        ScrollLock: 70, Numpad7: 71, Numpad8: 72, Numpad9: 73, NumpadSubtract: 74,
+        Numpad4: 75, Numpad5: 76, Numpad6: 77, NumpadAdd: 78, Numpad1: 79, Numpad2: 80,
+        Numpad3: 81, Numpad0: 82, NumpadDecimal: 83, IntlBackslash: 86, F11: 87, F12: 88,
+        IntlRo: 89, NumpadEnter: 96, ControlRight: 97, NumpadDivide: 98, PrintScreen: 99,
+        AltRight: 100, Home: 102, ArrowUp: 103, PageUp: 104, ArrowLeft: 105,
+        ArrowRight: 106, End: 107, ArrowDown: 108, PageDown: 109, Insert: 110,
+        Delete: 111, NumpadEqual: 117, Pause: 119, IntlYen: 124, MetaLeft: 125,
+        MetaRight: 126, ContextMenu: 127,
+    };
+    const MAX_COORD = 8191;
+    const MAX_WHEEL = 16;
+    const BUTTONS = 0x7;        // left, right, middle: DOM's bits are the wire's
+    let pointerX = 0;
+    let pointerY = 0;
+
+    // Client coordinates -> picture pixels: the canvas is scaled to fit
+    // (object-fit: contain), so the picture may have bars on two sides.
+    function picturePoint(ev) {
+        const w = canvas.width;
+        const h = canvas.height;
+        const r = canvas.getBoundingClientRect();
+        if (!w || !h || !r.width || !r.height)
+            return null;
+        const scale = Math.min(r.width / w, r.height / h);
+        const x = (ev.clientX - r.left - (r.width - w * scale) / 2) / scale;
+        const y = (ev.clientY - r.top - (r.height - h * scale) / 2) / scale;
+        const clamp = (v, n) => Math.max(0, Math.min(Math.min(n, MAX_COORD + 1) - 1, Math.floor(v)));
+        return [clamp(x, w), clamp(y, h)];
+    }
+
+    function sendInput(obj) {
+        if (!viewer.inputAllowed)
+            return false;
+        send(obj);
+        viewer.inputsSent++;
+        return true;
+    }
+
+    function onKey(ev, down) {
+        const code = KEY_CODES[ev.code];
+        if (code === undefined || !viewer.inputAllowed)
+            return;
+        // The page has nothing of its own to do with keys: Tab, Backspace and
+        // the like belong to the remote machine. Repeats are the machine's.
+        ev.preventDefault();
+        if (!ev.repeat)
+            sendInput({ type: 'key', code, down });
+    }
+
+    function onPointer(ev) {
+        const p = picturePoint(ev);
+        if (!p || !viewer.inputAllowed)
+            return;
+        [pointerX, pointerY] = p;
+        if (ev.type === 'pointerdown' && canvas.setPointerCapture)
+            canvas.setPointerCapture(ev.pointerId);
+        sendInput({ type: 'pointer', x: pointerX, y: pointerY, buttons: ev.buttons & BUTTONS });
+        if (ev.type !== 'pointermove')
+            ev.preventDefault();
+    }
+
+    function onWheel(ev) {
+        if (!viewer.inputAllowed)
+            return;
+        ev.preventDefault();
+        // Pixels (about 100 a notch), lines (3 a notch) or pages.
+        const per = ev.deltaMode === 0 ? 100 : ev.deltaMode === 1 ? 3 : 1;
+        let steps = Math.round(ev.deltaY / per);
+        if (steps === 0 && ev.deltaY !== 0)
+            steps = Math.sign(ev.deltaY);
+        steps = Math.max(-MAX_WHEEL, Math.min(MAX_WHEEL, steps));
+        if (steps)
+            sendInput({ type: 'pointer', x: pointerX, y: pointerY,
+                        buttons: ev.buttons & BUTTONS, wheel: steps });
+    }
+
+    window.addEventListener('keydown', (ev) => onKey(ev, true));
+    window.addEventListener('keyup', (ev) => onKey(ev, false));
+    canvas.addEventListener('pointermove', onPointer);
+    canvas.addEventListener('pointerdown', onPointer);
+    canvas.addEventListener('pointerup', onPointer);
+    canvas.addEventListener('wheel', onWheel, { passive: false });
+    canvas.addEventListener('contextmenu', (ev) => {
+        if (viewer.inputAllowed)
+            ev.preventDefault();
+    });
 
     // ---- overlay -------------------------------------------------------------
 

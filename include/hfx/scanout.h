@@ -53,7 +53,8 @@ struct hfx_scanout_options {
      * (moved inside when a subscriber still pointed at an older, larger
      * size; width and height are 0 for a key before the first picture, and
      * a pointer event then is dropped). Buttons are the state the
-     * subscriber holds: the embedder presses and releases what changed. Only subscribers whose connection was accepted on one of the
+     * subscriber holds: the embedder presses and releases what changed.
+     * Only subscribers whose connection was accepted on one of the
      * server's listeners (hfx_server_listen*, hfx_server_listen_fd) may
      * send it: never a transport added or handed over (QEMU's chardev: the
      * guest's own port). Called on the thread that runs the server's

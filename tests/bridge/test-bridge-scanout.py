@@ -21,6 +21,7 @@ from hfxtest import bridgeproc
 from hfxtest.checks import run_cases
 from hfxtest.bridgeproc import check, read_frames, terminate
 from hfxtest.bridgewire import nal_types, parse_message
+from hfxtest.wsclient import ConnectionClosed
 
 BRIDGE, HOST, SUBSCRIBER, HFXD = sys.argv[1:5]
 
@@ -28,10 +29,10 @@ BRIDGE, HOST, SUBSCRIBER, HFXD = sys.argv[1:5]
 class ScanoutHost:
     """scanout-host on a unix socket in a temporary directory."""
 
-    def __init__(self, size="640x360"):
+    def __init__(self, size="640x360", *args):
         self.dir = tempfile.TemporaryDirectory(prefix="hfx-scanout-")
         self.address = "unix:" + os.path.join(self.dir.name, "scanout.sock")
-        self.proc = subprocess.Popen([HOST, "--listen", self.address, "--size", size],
+        self.proc = subprocess.Popen([HOST, "--listen", self.address, "--size", size, *args],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True)
         self.lines = []
@@ -179,6 +180,94 @@ def case_host_goes_away():
         if b:
             b.stop()
         host.stop()
+
+
+def text_messages(ws, seconds):
+    """The text messages of the next `seconds` (stream messages acknowledged)."""
+    texts = []
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        try:
+            op, payload = ws.recv(timeout=max(0.01, end - time.monotonic()))
+        except (socket.timeout, TimeoutError):
+            break
+        if op == 1:
+            texts.append(json.loads(payload))
+        elif op == 2:
+            f = parse_message(payload)
+            ws.send_text(json.dumps({"type": "drawn", "seq": f.seq, "capture_us": f.capture_us}))
+    return texts
+
+
+def host_lines(host, prefix, n, timeout=5):
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        got = [line for line in host.lines if line.startswith(prefix)]
+        if len(got) >= n:
+            return got
+        time.sleep(0.05)
+    return [line for line in host.lines if line.startswith(prefix)]
+
+
+def case_input():
+    """--input: the viewer is told input is on; its keys and pointer reach
+    the host in order as sent, a pointer past the picture moved inside it.
+    Without --input the viewer is told it is off and closed if it sends
+    some; a host that takes none makes --input fail at start; --input
+    without a scanout source is a usage error."""
+    host = ScanoutHost("640x360", "--input")
+    b = None
+    try:
+        b = bridgeproc.Bridge(BRIDGE, "--source", "scanout:" + host.address, "--input")
+        ws = b.ws()
+        op, payload = ws.recv(timeout=5)
+        check(op == 1 and json.loads(payload) == {"type": "input", "allowed": True},
+              f"first message: {op} {payload[:80]}")
+        read_frames(ws, 1, timeout=5)
+        for m in ({"type": "key", "code": 30, "down": True},
+                  {"type": "key", "code": 30, "down": False},
+                  {"type": "pointer", "x": 100, "y": 50, "buttons": 2, "wheel": -3},
+                  {"type": "pointer", "x": 5000, "y": 5000, "buttons": 0}):
+            ws.send_text(json.dumps(m))
+        got = host_lines(host, "scanout-host: key", 2) + host_lines(host, "scanout-host: pointer", 2)
+        want = ["scanout-host: key 30 1", "scanout-host: key 30 0",
+                "scanout-host: pointer 100 50 in 640x360 buttons 2 wheel -3",
+                "scanout-host: pointer 639 359 in 640x360 buttons 0 wheel 0"]
+        check(got == want, f"the host got {got}")
+        check(b.stats()["inputs"] == 4, f"stats inputs {b.stats()['inputs']}")
+        ws.close()
+    finally:
+        if b:
+            b.stop()
+        host.stop()
+    host = ScanoutHost("640x360")
+    b = None
+    try:
+        r = subprocess.run([BRIDGE, "--listen", "127.0.0.1:0", "--source",
+                            "scanout:" + host.address, "--input"], capture_output=True, text=True,
+                           timeout=20)
+        check(r.returncode == 1 and "takes no input" in r.stderr,
+              f"host without input: exit {r.returncode}: {r.stderr[-500:]}")
+        b = bridgeproc.Bridge(BRIDGE, "--source", "scanout:" + host.address)
+        ws = b.ws()
+        texts = text_messages(ws, 1.0)
+        check({"type": "input", "allowed": False} in texts, f"text messages: {texts}")
+        ws.send_text(json.dumps({"type": "key", "code": 30, "down": True}))
+        code = None
+        try:
+            text_messages(ws, 5)
+        except ConnectionClosed as e:
+            code = e.code
+        check(code == 1008, f"input while off: close code {code}")
+    finally:
+        if b:
+            b.stop()
+        host.stop()
+    r = subprocess.run([BRIDGE, "--source", "test", "--input"], capture_output=True, text=True,
+                       timeout=10)
+    check(r.returncode == 2 and "--input" in r.stderr, f"--source test --input: {r.stderr}")
+    print("  key down, up, pointer with wheel, pointer past the picture: at the host in order; "
+          "off, a host without input, a capture source: refused")
 
 
 def case_refusals():

@@ -96,12 +96,41 @@ static void test_viewer_messages(void)
     CHECK(!parse("{\"type\":\"drawn\",\"seq\":\"1\"}", &m));
 }
 
+/* docs/bridge.md: key code 1..0x2ff with down a boolean; pointer x, y
+ * 0..8191, buttons 0..7, wheel -16..16 (optional, 0). */
+static void test_input_messages(void)
+{
+    BridgeViewerMsg m;
+
+    CHECK(parse("{\"type\":\"key\",\"code\":30,\"down\":true}", &m));
+    CHECK(m.type == BRIDGE_VIEWER_KEY && m.code == 30 && m.down);
+    CHECK(parse("{\"type\":\"key\",\"code\":767,\"down\":false}", &m));
+    CHECK(m.code == 767 && !m.down);
+    CHECK(!parse("{\"type\":\"key\",\"code\":0,\"down\":true}", &m));
+    CHECK(!parse("{\"type\":\"key\",\"code\":768,\"down\":true}", &m));
+    CHECK(!parse("{\"type\":\"key\",\"code\":30,\"down\":1}", &m));
+    CHECK(!parse("{\"type\":\"key\",\"code\":30}", &m));
+    CHECK(!parse("{\"type\":\"key\",\"code\":\"30\",\"down\":true}", &m));
+    CHECK(parse("{\"type\":\"pointer\",\"x\":8191,\"y\":0,\"buttons\":7}", &m));
+    CHECK(m.type == BRIDGE_VIEWER_POINTER && m.x == 8191 && m.y == 0 && m.buttons == 7 &&
+          m.wheel == 0);
+    CHECK(parse("{\"type\":\"pointer\",\"x\":1,\"y\":2,\"buttons\":0,\"wheel\":-16}", &m));
+    CHECK(m.x == 1 && m.y == 2 && m.wheel == -16);
+    CHECK(!parse("{\"type\":\"pointer\",\"x\":8192,\"y\":0,\"buttons\":0}", &m));
+    CHECK(!parse("{\"type\":\"pointer\",\"x\":-1,\"y\":0,\"buttons\":0}", &m));
+    CHECK(!parse("{\"type\":\"pointer\",\"x\":0,\"y\":0,\"buttons\":8}", &m));
+    CHECK(!parse("{\"type\":\"pointer\",\"x\":0,\"y\":0,\"buttons\":0,\"wheel\":17}", &m));
+    CHECK(!parse("{\"type\":\"pointer\",\"x\":0.5,\"y\":0,\"buttons\":0}", &m));
+    CHECK(!parse("{\"type\":\"pointer\",\"x\":0,\"buttons\":0}", &m));
+}
+
 int main(void)
 {
     static const struct check_case cases[] = {
         CHECK_CASE(test_header_layout),
         CHECK_CASE(test_header_rejects),
         CHECK_CASE(test_viewer_messages),
+        CHECK_CASE(test_input_messages),
     };
     return check_run(cases, CHECK_COUNT(cases));
 }

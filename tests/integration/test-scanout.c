@@ -665,8 +665,8 @@ static void test_input(void)
     struct display d;
     struct checker c;
     struct hfx_input key = {.kind = HFX_INPUT_KEY, .code = 30, .down = 1};
-    struct hfx_input ptr = {.kind = HFX_INPUT_POINTER, .x = W + 100, .y = 5,
-                            .buttons = HFX_BUTTON_LEFT, .wheel = -2};
+    struct hfx_input ptr = {
+        .kind = HFX_INPUT_POINTER, .x = W + 100, .y = 5, .buttons = HFX_BUTTON_LEFT, .wheel = -2};
     struct hfx_input got = {0};
     uint32_t gw = 0, gh = 0;
     uint8_t *buf = malloc(BUF_CAP);

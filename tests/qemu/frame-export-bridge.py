@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """desktop-bridge's scanout source on both sides of a VM, drawn by Chromium.
 
-    frame-export-bridge.py QEMU RUN_IN_VM DESKTOP_BRIDGE GUEST_DRAW [--output-dir DIR]
+    frame-export-bridge.py QEMU RUN_IN_VM DESKTOP_BRIDGE GUEST_DRAW GUEST_EVDEV
+                           [--output-dir DIR]
 
 The patched QEMU's helix-frame-export chardev serves its GPU's console
 (virtio-gpu-pci, 1280x720) as scanout 0, to the guest's port and on
@@ -13,8 +14,16 @@ own; its port is forwarded to the host. On the host, desktop-bridge
 --source scanout:unix:PATH serves the same console with no guest network
 in the path. Chromium opens both viewers; for each picture, both canvases
 must show it: the square's colour at its centre and the background's
-colour elsewhere, within the SMPTE tests' tolerance. Exits 77 (skipped)
-without chromium or chromedriver, or without the patched QEMU."""
+colour elsewhere, within the SMPTE tests' tolerance.
+
+Input (docs/protocol.md §5.18): the host-side bridge runs with --input; a
+key pressed and a click made in its Chromium viewer must reach the guest's
+evdev devices (virtio keyboard and tablet, read by tests/qemu/guest-evdev)
+as KEY_A down and up, BTN_LEFT down and up, and the tablet at the picture
+pixel clicked. In the guest, desktop-bridge --source scanout --input must
+refuse to start: the chardev takes no input from the guest's own port.
+Exits 77 (skipped) without chromium or chromedriver, or without the patched
+QEMU."""
 import argparse
 import os
 import re
@@ -79,6 +88,83 @@ def shows(session, k):
                                                for (x, y, want), px in zip(pts, got)]
 
 
+def evdev_lines(results):
+    p = results / 'evdev.log'
+    return p.read_text(errors='replace').splitlines() if p.exists() else []
+
+
+def wait_lines(results, want, timeout=15):
+    """(True, lines) once every line of want is in evdev.log, in order."""
+    t0 = time.monotonic()
+    while True:
+        lines = evdev_lines(results)
+        at = 0
+        for w in want:
+            try:
+                at = lines.index(w, at) + 1
+            except ValueError:
+                at = -1
+                break
+        if at >= 0 or time.monotonic() - t0 > timeout:
+            return at >= 0, lines
+        time.sleep(0.1)
+
+
+def check_input(c, gs, hs, results):
+    """A key and a click in the host-side viewer reach the guest's evdev."""
+    c.check('the in-guest viewer is told input is off',
+            gs.evaluate('window.hfxViewer.inputAllowed') is False)
+    try:
+        hs.wait_for('window.hfxViewer.inputAllowed === true', timeout=10)
+        allowed = True
+    except Exception:  # noqa: BLE001 - reported below
+        allowed = False
+    c.check('the host-side viewer is told input is on (--input)', allowed)
+    ok, lines = wait_lines(results, [], timeout=0)
+    tablet = [ln for ln in lines if ln.startswith('device ') and 'abs_x' in ln]
+    c.check('the guest has evdev devices, one of them absolute', bool(tablet),
+            '\n'.join(lines[:8]))
+    if not tablet:
+        return
+    m = re.search(r'abs_x (-?\d+)\.\.(\d+) abs_y (-?\d+)\.\.(\d+)', tablet[0])
+    x_min, x_max, y_min, y_max = (int(v) for v in m.groups())
+
+    t0 = time.monotonic()
+    hs.press_key('a')
+    ok, lines = wait_lines(results, ['key 30 1', 'key 30 0'])
+    c.check('a key pressed in the viewer arrives in the guest as KEY_A down, up', ok,
+            f'after {time.monotonic() - t0:.2f} s' if ok else '\n'.join(lines[-10:]))
+
+    # The picture pixel to click, and where it is in the page (the canvas is
+    # scaled to fit, with bars).
+    px, py = WIDTH // 4, HEIGHT // 3
+    g = hs.execute('const c = document.getElementById("screen"), r = c.getBoundingClientRect();'
+                   'return [r.left, r.top, r.width, r.height, c.width, c.height];')
+    left, top, rw, rh, w, h = g
+    scale = min(rw / w, rh / h)
+    ox, oy = left + (rw - w * scale) / 2, top + (rh - h * scale) / 2
+    cx, cy = int(ox + (px + 0.5) * scale), int(oy + (py + 0.5) * scale)
+    want_x, want_y = int((cx - ox) / scale), int((cy - oy) / scale)
+    before = len(evdev_lines(results))
+    t0 = time.monotonic()
+    hs.click_at(cx, cy)
+    ok, lines = wait_lines(results, ['key 272 1', 'key 272 0'])
+    c.check('a click in the viewer arrives in the guest as BTN_LEFT down, up', ok,
+            f'after {time.monotonic() - t0:.2f} s' if ok else '\n'.join(lines[-10:]))
+    xs = [int(ln.split()[2]) for ln in lines[before:] if ln.startswith('abs x ')]
+    ys = [int(ln.split()[2]) for ln in lines[before:] if ln.startswith('abs y ')]
+    if xs and ys:
+        gx = (xs[-1] - x_min) * (WIDTH - 1) / (x_max - x_min)
+        gy = (ys[-1] - y_min) * (HEIGHT - 1) / (y_max - y_min)
+        c.check('the guest\'s tablet is at the picture pixel clicked',
+                abs(gx - want_x) <= 1 and abs(gy - want_y) <= 1,
+                f'({gx:.1f}, {gy:.1f}) for ({want_x}, {want_y}); page point ({cx}, {cy}) '
+                f'at scale {scale:.3f}')
+    else:
+        c.check('the guest\'s tablet is at the picture pixel clicked', False,
+                'no absolute position in the guest: ' + '\n'.join(lines[-10:]))
+
+
 def main():
     c = Checks()
     ap = argparse.ArgumentParser()
@@ -86,6 +172,7 @@ def main():
     ap.add_argument('run_in_vm')
     ap.add_argument('bridge')
     ap.add_argument('guest_draw')
+    ap.add_argument('guest_evdev')
     ap.add_argument('--output-dir', default=None)
     args = ap.parse_args()
     if not os.access(args.qemu, os.X_OK):
@@ -104,8 +191,17 @@ def main():
             vm_args=['--qemu', args.qemu,
                      '--frame-export', f'gpu=gpu0,encoder=libx264,listen=unix:{sock}',
                      '--qemu-arg=-device', f'--qemu-arg=virtio-gpu-pci,id=gpu0,xres={WIDTH},'
-                     f'yres={HEIGHT}'],
-            before=f'{args.guest_draw} --follow {{results}}/step > {{results}}/draw.log 2>&1')
+                     f'yres={HEIGHT}',
+                     '--qemu-arg=-device', '--qemu-arg=virtio-keyboard-pci',
+                     '--qemu-arg=-device', '--qemu-arg=virtio-tablet-pci'],
+            # In order: the refused --input attempt (it must let the port go
+            # before the bridge takes it), then the evdev reader and the
+            # drawing in the background.
+            before=f'{args.bridge} --source scanout --input --listen 127.0.0.1:0 '
+                   f'--stats-interval 0 > {{results}}/guest-input.log 2>&1; '
+                   f'echo "exit $?" >> {{results}}/guest-input.log; '
+                   f'{args.guest_evdev} > {{results}}/evdev.log 2>&1 & '
+                   f'{args.guest_draw} --follow {{results}}/step > {{results}}/draw.log 2>&1')
     except AssertionError as e:
         c.check('desktop-bridge --source scanout answers from the guest', False, e)
         shutil.rmtree(work, ignore_errors=True)
@@ -115,7 +211,7 @@ def main():
         c.check('desktop-bridge --source scanout answers from the guest', True,
                 f'after {time.monotonic() - t0:.1f} s')
         step = guest.results / 'step'
-        host = Bridge(args.bridge, '--source', f'scanout:unix:{sock}', '--fps', '30')
+        host = Bridge(args.bridge, '--source', f'scanout:unix:{sock}', '--fps', '30', '--input')
         with Driver(output_dir=out) as drv:
             gs, hs = drv.sessions(2)
             gs.navigate(guest.url(f'/?token={TOKEN}'))
@@ -146,8 +242,14 @@ def main():
                                  'return {w: c.width, h: c.height, errors: v.errors};')
                 c.check(f'the {name}\'s viewer: {WIDTH}x{HEIGHT}, no errors',
                         (v['w'], v['h']) == (WIDTH, HEIGHT) and not v['errors'], v)
+            check_input(c, gs, hs, guest.results)
             # While the viewers are there: latency is over their acks.
             gst, hst = guest.stats(), host.stats('')
+        c.check('the host-side bridge passed the viewer\'s input on', hst['inputs'] >= 4,
+                f'{hst["inputs"]} key and pointer messages')
+        refused = (guest.results / 'guest-input.log').read_text(errors='replace')
+        c.check('in the guest, desktop-bridge --input is refused (the port takes no input)',
+                'takes no input' in refused and 'exit 1' in refused, refused[-600:])
         c.check('the in-guest bridge serves the scanout through the port',
                 gst['encoder'].startswith('scanout 0 of serial:'), gst['encoder'])
         c.check('the host-side bridge serves the scanout through listen=',
@@ -164,6 +266,7 @@ def main():
         if host:
             host.stop()
             print('--- host-side bridge\n' + '\n'.join(host.lines[-20:]))
+        print('--- guest-evdev\n' + '\n'.join(evdev_lines(guest.results)[-30:]))
         draw_log = guest.results / 'draw.log'
         if draw_log.exists():
             print('--- guest-draw\n' + draw_log.read_text(errors='replace')[-2000:])

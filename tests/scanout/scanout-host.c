@@ -6,7 +6,7 @@
  * scanout 0 showing the pictures of tests/scanout/scanout-images.h as told
  * on standard input.
  *
- *   scanout-host --listen ADDRESS [--size WxH] [--bitrate KBPS]
+ *   scanout-host --listen ADDRESS [--size WxH] [--bitrate KBPS] [--input]
  *
  * Standard input, a command per line: K (0..5) shows picture K; "size WxH"
  * changes the display's size (the picture is drawn again); end of input
@@ -14,6 +14,10 @@
  * "scanout-host: picture K" when picture K is published. The display is
  * published on every change and whenever the server wants a picture (a
  * new subscriber, a keep-alive), as QEMU's console is.
+ *
+ * --input: the scanout takes INPUT (docs/protocol.md §5.18) and prints each
+ * event as it comes: "scanout-host: key CODE DOWN" or "scanout-host:
+ * pointer X Y in WxH buttons B wheel W".
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -54,6 +58,18 @@ static void want_picture(void *user)
     /* Never blocks the server's loop: a full pipe already says it. */
     if (write(d->want[1], &b, 1) < 0 && errno != EAGAIN)
         fprintf(stderr, "scanout-host: want_picture: %s\n", strerror(errno));
+}
+
+/* On the server's thread; one printf per line, which stdio keeps whole. */
+static void on_input(void *user, const struct hfx_input *in, uint32_t width, uint32_t height)
+{
+    (void)user;
+    if (in->kind == HFX_INPUT_KEY)
+        printf("scanout-host: key %u %u\n", in->code, in->down);
+    else
+        printf("scanout-host: pointer %u %u in %ux%u buttons %u wheel %d\n", in->x, in->y, width,
+               height, in->buttons, in->wheel);
+    fflush(stdout);
 }
 
 static void *run_server(void *arg)
@@ -131,6 +147,7 @@ int main(int argc, char **argv)
         {"listen", required_argument, NULL, 'l'},
         {"size", required_argument, NULL, 's'},
         {"bitrate", required_argument, NULL, 'b'},
+        {"input", no_argument, NULL, 'i'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -147,7 +164,7 @@ int main(int argc, char **argv)
     int c, rc = 1;
     enum hfx_status st;
 
-    while ((c = getopt_long(argc, argv, "l:s:b:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "l:s:b:ih", longopts, NULL)) != -1) {
         switch (c) {
         case 'l':
             listen = optarg;
@@ -162,15 +179,20 @@ int main(int argc, char **argv)
         case 'b':
             sco.bitrate_kbps = (uint32_t)strtoul(optarg, NULL, 10);
             break;
+        case 'i':
+            sco.input = on_input;
+            break;
         case 'h':
-            printf("Usage: scanout-host --listen ADDRESS [--size WxH] [--bitrate KBPS]\n");
+            printf("Usage: scanout-host --listen ADDRESS [--size WxH] [--bitrate KBPS] "
+                   "[--input]\n");
             return 0;
         default:
             return 2;
         }
     }
     if (!listen) {
-        fprintf(stderr, "Usage: scanout-host --listen ADDRESS [--size WxH] [--bitrate KBPS]\n");
+        fprintf(stderr, "Usage: scanout-host --listen ADDRESS [--size WxH] [--bitrate KBPS] "
+                        "[--input]\n");
         return 2;
     }
     sco.user = &d;

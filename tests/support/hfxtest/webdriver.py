@@ -357,6 +357,25 @@ class Session:
     def evaluate(self, expression):
         return self.execute(f'return ({expression});')
 
+    def press_key(self, key):
+        """Press and release one key (W3C key action: a character such as
+        'a', or a WebDriver key code point), as a person would."""
+        self._cmd('POST', '/actions', {'actions': [{
+            'type': 'key', 'id': 'keyboard',
+            'actions': [{'type': 'keyDown', 'value': key}, {'type': 'keyUp', 'value': key}]}]})
+        self._cmd('DELETE', '/actions')
+
+    def click_at(self, x, y, button=0):
+        """Move the mouse to viewport pixel (x, y), press and release button
+        there (0 left, 1 middle, 2 right)."""
+        self._cmd('POST', '/actions', {'actions': [{
+            'type': 'pointer', 'id': 'mouse', 'parameters': {'pointerType': 'mouse'},
+            'actions': [{'type': 'pointerMove', 'duration': 0, 'origin': 'viewport',
+                         'x': int(x), 'y': int(y)},
+                        {'type': 'pointerDown', 'button': button},
+                        {'type': 'pointerUp', 'button': button}]}]})
+        self._cmd('DELETE', '/actions')
+
     def wait_for(self, expression, timeout=10.0, interval=0.1):
         """Poll a JS expression until it is truthy; return its value or raise TimeoutError."""
         deadline = time.monotonic() + timeout

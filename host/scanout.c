@@ -344,6 +344,7 @@ static enum hfx_status start_stream(struct hfx_server *s, struct hfx_scanout *sc
     /* The newest picture wins: one waits while one is encoded. */
     sp.window = 1;
     sp.stream_id = SCANOUT_STREAM_ID;
+    snprintf(sp.log_name, sizeof(sp.log_name), "scanout %u", sc->number);
     server_log(s, HFX_LOG_INFO, "scanout %u: %ux%u %s, %u kbit/s", sc->number, p->width, p->height,
                hfx_format_name(p->fourcc), sc->bitrate_kbps);
     return stream_start(&sp, &sc->stream);

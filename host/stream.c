@@ -83,7 +83,11 @@ static void slog(struct stream *s, enum hfx_log_level level, const char *fmt, ..
     /* Debug lines are written per frame; do not format a prefix no one reads. */
     if (!s->p.log)
         return;
-    snprintf(prefix, sizeof(prefix), "session %u stream %u: ", s->p.session_id, s->p.stream_id);
+    if (s->p.log_name[0])
+        snprintf(prefix, sizeof(prefix), "%s: ", s->p.log_name);
+    else
+        snprintf(prefix, sizeof(prefix), "session %u stream %u: ", s->p.session_id,
+                 s->p.stream_id);
     va_start(ap, fmt);
     hfx_vlog(s->p.log, s->p.log_user, level, prefix, fmt, ap);
     va_end(ap);

@@ -120,6 +120,9 @@ struct stream_params {
     void *log_user;
     unsigned session_id;
     uint32_t stream_id;
+    /* The log's name for the stream, e.g. "scanout 0"; "" = "session N
+     * stream M". */
+    char log_name[24];
 };
 
 struct stream_stats {

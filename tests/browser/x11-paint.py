@@ -5,37 +5,22 @@ until killed (the window lives as long as its client's connection).
 
     x11-paint.py ROOT_RGB WINDOW_RGB X Y WIDTH HEIGHT      (colours as rrggbb)
 
-Uses libX11 through ctypes: no toolkit needed. Prints "painted" once the
+Uses libX11 through ctypes (hfxtest.xlib): no toolkit needed. Prints "painted" once the
 window is mapped and drawn."""
-import ctypes
-import ctypes.util
 import signal
 import sys
 import time
+
+from hfxtest.xlib import xlib
 
 
 def main():
     root_rgb, win_rgb = int(sys.argv[1], 16), int(sys.argv[2], 16)
     x, y, w, h = (int(v) for v in sys.argv[3:7])
-    lib = ctypes.util.find_library("X11")
-    if not lib:
+    X = xlib()
+    if not X:
         print("x11-paint: libX11 not found", file=sys.stderr)
         return 1
-    X = ctypes.CDLL(lib)
-    X.XOpenDisplay.restype = ctypes.c_void_p
-    X.XOpenDisplay.argtypes = [ctypes.c_char_p]
-    X.XDefaultScreen.argtypes = [ctypes.c_void_p]
-    X.XRootWindow.restype = ctypes.c_ulong
-    X.XRootWindow.argtypes = [ctypes.c_void_p, ctypes.c_int]
-    X.XCreateSimpleWindow.restype = ctypes.c_ulong
-    X.XCreateSimpleWindow.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int, ctypes.c_int,
-                                      ctypes.c_uint, ctypes.c_uint, ctypes.c_uint,
-                                      ctypes.c_ulong, ctypes.c_ulong]
-    X.XSetWindowBackground.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_ulong]
-    X.XClearWindow.argtypes = [ctypes.c_void_p, ctypes.c_ulong]
-    X.XMapRaised.argtypes = [ctypes.c_void_p, ctypes.c_ulong]
-    X.XSync.argtypes = [ctypes.c_void_p, ctypes.c_int]
-    X.XMoveWindow.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int, ctypes.c_int]
 
     dpy = X.XOpenDisplay(None)
     if not dpy:

@@ -8,6 +8,7 @@
  *
  *   guest-draw [--device /dev/dri/cardN] [--hold MS] [--wait-for FILE]
  *   guest-draw [--device /dev/dri/cardN] --follow FILE
+ *   guest-draw [--device /dev/dri/cardN] --on-key
  *
  * --wait-for: start drawing once FILE exists (the host's subscriber is
  * there). Prints the mode and, per picture, the monotonic time it was
@@ -16,10 +17,18 @@
  * --follow: draw picture 0, then whatever FILE says as it changes (read
  * every 20 ms; the host writes it through a shared directory): a picture
  * number draws that picture, "quit" ends (exit 0).
+ *
+ * --on-key: draw picture 0, then the next picture (after 5: 0) at once on
+ * every key press any /dev/input/event* device reports (buttons do not
+ * count), until killed: the guest's side of bench/scanout's
+ * input-to-photon measurement.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <linux/input.h>
+#include <poll.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,6 +129,48 @@ static int find_output(int drm, uint32_t *connector, uint32_t *crtc, struct drm_
     return 1;
 }
 
+#define MAX_KEYBOARDS 16
+
+/* --on-key: every input device; returns how many. */
+static int open_inputs(struct pollfd *fds)
+{
+    int n = 0;
+
+    for (int i = 0; i < 32 && n < MAX_KEYBOARDS; i++) {
+        char path[32];
+
+        snprintf(path, sizeof(path), "/dev/input/event%d", i);
+        fds[n].fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+        fds[n].events = POLLIN;
+        if (fds[n].fd >= 0)
+            n++;
+    }
+    return n;
+}
+
+/* --on-key: blocks until a key (not a button) is pressed. */
+static void wait_key(struct pollfd *fds, int n)
+{
+    for (;;) {
+        if (poll(fds, (nfds_t)n, -1) < 0 && errno != EINTR)
+            return;
+        for (int i = 0; i < n; i++) {
+            struct input_event ev[64];
+            ssize_t got;
+            bool pressed = false;
+
+            if (!(fds[i].revents & POLLIN))
+                continue;
+            while ((got = read(fds[i].fd, ev, sizeof(ev))) > 0)
+                for (size_t k = 0; k < (size_t)got / sizeof(ev[0]); k++)
+                    if (ev[k].type == EV_KEY && ev[k].value == 1 && ev[k].code < BTN_MISC)
+                        pressed = true;
+            if (pressed)
+                return;
+        }
+    }
+}
+
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -127,6 +178,7 @@ int main(int argc, char **argv)
         {"hold", required_argument, NULL, 'H'},
         {"wait-for", required_argument, NULL, 'w'},
         {"follow", required_argument, NULL, 'f'},
+        {"on-key", no_argument, NULL, 'k'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -139,20 +191,28 @@ int main(int argc, char **argv)
     struct drm_mode_crtc set = {0};
     uint32_t connector = 0, crtc = 0;
     uint8_t *pixels;
-    int drm, c;
+    struct pollfd keys[MAX_KEYBOARDS];
+    int drm, c, nkeys = 0;
+    bool on_key = false;
 
-    while ((c = getopt_long(argc, argv, "d:H:w:f:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "d:H:w:f:kh", longopts, NULL)) != -1) {
         switch (c) {
         case 'd': device = optarg; break;
         case 'H': hold = (unsigned)strtoul(optarg, NULL, 10); break;
         case 'w': wait_for = optarg; break;
         case 'f': follow = optarg; break;
+        case 'k': on_key = true; break;
         case 'h':
             printf("Usage: guest-draw [--device /dev/dri/cardN] [--hold MS] [--wait-for FILE]\n"
-                   "       guest-draw [--device /dev/dri/cardN] --follow FILE\n");
+                   "       guest-draw [--device /dev/dri/cardN] --follow FILE\n"
+                   "       guest-draw [--device /dev/dri/cardN] --on-key\n");
             return 0;
         default: return 2;
         }
+    }
+    if (on_key && (nkeys = open_inputs(keys)) == 0) {
+        fprintf(stderr, "guest-draw: --on-key: no /dev/input/event* device\n");
+        return 1;
     }
     drm = open(device, O_RDWR | O_CLOEXEC);
     if (drm < 0)
@@ -184,7 +244,7 @@ int main(int argc, char **argv)
 
     while (wait_for && access(wait_for, F_OK) != 0)
         sleep_ms(50);
-    for (unsigned step = 0, k = 0; follow ? 1 : step < SCANOUT_IMAGES; step++) {
+    for (unsigned step = 0, k = 0; follow || on_key ? 1 : step < SCANOUT_IMAGES; step++) {
         struct drm_mode_fb_dirty_cmd dirty = {.fb_id = fb.fb_id};
         int next;
 
@@ -204,6 +264,11 @@ int main(int argc, char **argv)
             return fail("DRM_IOCTL_MODE_DIRTYFB");
         printf("guest-draw: picture %u at %.3f\n", k, now_s());
         fflush(stdout);
+        if (on_key) {
+            wait_key(keys, nkeys);
+            k = (k + 1) % SCANOUT_IMAGES;
+            continue;
+        }
         if (!follow) {
             sleep_ms(hold);
             k++;

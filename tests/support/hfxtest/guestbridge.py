@@ -31,7 +31,7 @@ GUEST_PORT = 8080
 class GuestBridge:
     def __init__(self, run_in_vm, program, *args, token, serial_socket=None, plugins=None,
                  log_path=None, vm_timeout=600, start_timeout=120, stats_interval=0,
-                 vm_args=(), before=None):
+                 vm_args=(), before=None, guest_env=None):
         """Boot a guest running `program --listen 0.0.0.0:8080 --token token *args`.
 
         serial_socket: hfxd's unix socket behind the guest's virtio-serial port
@@ -41,17 +41,20 @@ class GuestBridge:
         more run-in-vm options (e.g. --qemu, --frame-export, --qemu-arg).
         before: a shell command the guest starts in the background first (it
         is left to end with the guest); `{results}` in it stands for
-        self.results, the directory the guest shares at the same path. Raises AssertionError when the bridge does not
-        answer within start_timeout."""
+        self.results, the directory the guest shares at the same path.
+        guest_env: variables set for the bridge in the guest (e.g. DISPLAY).
+        Raises AssertionError when the bridge does not answer within
+        start_timeout."""
         self.token = token
         self.work = Path(tempfile.mkdtemp(prefix='hfx-guest-bridge-'))
         self.results = self.work / 'results'
         self.results.mkdir()
         self.log_path = Path(log_path) if log_path else self.work / 'run-in-vm.log'
         self.port = free_port()
-        bridge = ' '.join(shlex.quote(a) for a in [
-            program, '--listen', f'0.0.0.0:{GUEST_PORT}', '--token', token,
-            '--stats-interval', str(stats_interval), *args])
+        bridge = ' '.join([f'{k}={shlex.quote(v)}' for k, v in (guest_env or {}).items()] + [
+            shlex.quote(a) for a in [
+                program, '--listen', f'0.0.0.0:{GUEST_PORT}', '--token', token,
+                '--stats-interval', str(stats_interval), *args]])
         stop = shlex.quote(str(self.results / 'stop'))
         if before:
             before = before.replace('{results}', shlex.quote(str(self.results)))

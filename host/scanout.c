@@ -60,7 +60,10 @@ struct hfx_scanout {
     struct hfx_server *server; /* borrowed: owns the scanout */
     uint32_t number;
     uint32_t bitrate_kbps;
-    char *encoder; /* owned; NULL: the server's */
+    /* "": the server's. The stream's worker reads its copy in the stream's
+     * configuration: a stopped stream's worker may still be opening its
+     * encoder after the scanout is freed. */
+    char encoder[HFX_MAX_NAME + 1];
     void (*want_picture)(void *user);
     void (*input)(void *user, const struct hfx_input *in, uint32_t width, uint32_t height);
     void *user;
@@ -99,13 +102,13 @@ enum hfx_status hfx_server_add_scanout(struct hfx_server *s, const struct hfx_sc
         return HFX_E_INVALID;
     if (s->nscanouts >= HFX_SERVER_MAX_SCANOUTS)
         return HFX_E_TOO_LARGE;
+    if (o->encoder && strlen(o->encoder) > HFX_MAX_NAME)
+        return HFX_E_INVALID;
     sc = calloc(1, sizeof(*sc));
     if (!sc)
         return HFX_E_NOMEM;
-    if (o->encoder && !(sc->encoder = strdup(o->encoder))) {
-        free(sc);
-        return HFX_E_NOMEM;
-    }
+    if (o->encoder)
+        snprintf(sc->encoder, sizeof(sc->encoder), "%s", o->encoder);
     sc->server = s;
     sc->number = o->number;
     sc->bitrate_kbps = o->bitrate_kbps ? o->bitrate_kbps : DEFAULT_BITRATE_KBPS;
@@ -338,9 +341,8 @@ static enum hfx_status start_stream(struct hfx_server *s, struct hfx_scanout *sc
     sc->cfg.bitrate_kbps = sc->bitrate_kbps;
     sc->cfg.rate_control = HFX_RC_ABR;
     sc->cfg.latency = HFX_LATENCY_LOWEST;
+    snprintf(sc->cfg.encoder, sizeof(sc->cfg.encoder), "%s", sc->encoder);
     server_stream_params(s, &sc->cfg, sc, &sp);
-    if (sc->encoder)
-        sp.encoder = sc->encoder;
     /* The newest picture wins: one waits while one is encoded. */
     sp.window = 1;
     sp.stream_id = SCANOUT_STREAM_ID;
@@ -537,7 +539,6 @@ void scanout_free_all(struct hfx_server *s)
         struct hfx_scanout *sc = s->scanouts[i];
         stop_stream(sc);
         free(sc->pending);
-        free(sc->encoder);
         pthread_mutex_destroy(&sc->lock);
         free(sc);
         s->scanouts[i] = NULL;

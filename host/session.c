@@ -594,6 +594,15 @@ static void on_configure(struct hfx_server *s, struct session *ss, const struct 
     s->memory_reserved += cost;
 }
 
+/* A refused SUBSCRIBE leaves the stream failed (§5.17) with no
+ * configuration: the FRAMEs a client sends it are dropped (ENCODER) without
+ * being checked against one it never sent. */
+static void fail_subscription(struct stream_slot *slot)
+{
+    memset(&slot->cfg, 0, sizeof(slot->cfg));
+    slot->state = SLOT_FAILED;
+}
+
 /* SUBSCRIBE (docs/protocol.md §5.17): what the stream was ends (as with a
  * CONFIGURE again), and it receives the scanout's packets. */
 static void on_subscribe(struct hfx_server *s, struct session *ss, const struct hfx_msg *m)
@@ -615,14 +624,14 @@ static void on_subscribe(struct hfx_server *s, struct session *ss, const struct 
     if (!sc) {
         snprintf(text, sizeof(text), "SUBSCRIBE: no scanout %u", req->scanout);
         stream_error(s, ss, id, HFX_E_NO_SOURCE, text);
-        slot->state = SLOT_FAILED;
+        fail_subscription(slot);
         return;
     }
     if (scanout_subscribe(s, sc, ss, id, req) != HFX_OK) {
         snprintf(text, sizeof(text), "SUBSCRIBE: scanout %u has %d subscribers already",
                  req->scanout, HFX_SCANOUT_MAX_SUBSCRIBERS);
         stream_error(s, ss, id, HFX_E_BUSY, text);
-        slot->state = SLOT_FAILED;
+        fail_subscription(slot);
         return;
     }
     slot->state = SLOT_SUBSCRIBED;
@@ -811,7 +820,11 @@ static void on_frame(struct hfx_server *s, struct session *ss, const struct hfx_
     }
     if (!frame_memory(s, ss, m, &region, &base, &size))
         return;
-    st = hfx_frame_validate_ex(&slot->cfg, fr, size, &err);
+    /* A failed subscription has no configuration (width 0) to check
+     * against. */
+    st = slot->state == SLOT_FAILED && slot->cfg.width == 0
+             ? HFX_OK
+             : hfx_frame_validate_ex(&slot->cfg, fr, size, &err);
     if (st != HFX_OK) {
         char text[HFX_MAX_TEXT];
         hfx_wire_error_format(&err, st, text, sizeof(text));

@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "hfx/protocol.h"
 #include "hfx/server.h"
 #include "hfx/status.h"
 
@@ -38,7 +39,7 @@ struct hfx_scanout_options {
     uint32_t number;       /* what SUBSCRIBE names; unique per server */
     uint32_t bitrate_kbps; /* of the encoded stream; 0 = 8000 */
     /* Encoder backend; NULL = the server's (hfx_server_options.encoder).
-     * Copied. */
+     * Copied; at most HFX_MAX_NAME bytes (else HFX_E_INVALID). */
     const char *encoder;
     /* The server wants a whole picture soon: a subscriber came, or a
      * subscriber's keep-alive interval passed with no picture. Called on
@@ -66,7 +67,8 @@ struct hfx_scanout_options {
 
 /* Add a scanout to s before s runs (hfx_server_run, hfx_server_step).
  * WELCOME then says SCANOUT. *out belongs to s (freed by hfx_server_free)
- * and stays valid until then. HFX_E_INVALID (NULL arguments, a number
+ * and stays valid until then. HFX_E_INVALID (NULL arguments, an encoder
+ * name over HFX_MAX_NAME bytes, a number
  * already added), HFX_E_TOO_LARGE (HFX_SERVER_MAX_SCANOUTS already),
  * HFX_E_NOMEM. */
 HFX_EXPORT HFX_MUST_CHECK enum hfx_status

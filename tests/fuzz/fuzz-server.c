@@ -12,22 +12,30 @@
  * Each execution starts a server on a thread (hfx_server_run until a stop
  * pipe is readable) with one or two connections, each the server's end of
  * a unix socketpair made into a transport with hfx_transport_from_fd, so
- * descriptors can be passed. The input is a script for the client ends
- * (docs/testing.md, "The server fuzzer", has the byte layout):
+ * descriptors can be passed; or, for the last one, a unix socket accepted
+ * on a listener (hfx_server_listen_fd), which is what may send INPUT. As
+ * QEMU's helix-frame-export chardev, the server may have scanouts whose
+ * pictures the script publishes (hfx_scanout_publish) and whose callbacks
+ * (want_picture, input) the harness records. The input is a script for
+ * the client ends (docs/testing.md, "The server fuzzer", has the byte
+ * layout):
  *
  *   2 header bytes  server options: window, max_streams, send queue size,
  *                   handshake timeout, keyframe interval, one or two
  *                   connections, token, session limit, log callback,
- *                   memory budget, a resource reader (RESOURCE frames)
+ *                   memory budget, a resource reader (RESOURCE frames),
+ *                   scanouts, the last connection through a listener
  *   then operations, each an opcode byte (low 4 bits: the operation; bit
  *   4: which connection; bits 5-7: a variant) and its argument bytes:
  *      0 HELLO          1 CONFIGURE        2 FRAME (inline)
- *      3 FRAME (SHM)    4 REQUEST_KEYFRAME, FLUSH, CLOSE or SET_BITRATE
+ *      3 FRAME (SHM)    4 REQUEST_KEYFRAME, FLUSH, CLOSE, SET_BITRATE,
+ *                         SUBSCRIBE or INPUT (a key or the pointer)
  *      5 a burst of 1..4081 PINGs (keeps the I/O thread busy while workers
  *        run; 4096 in all per execution)
  *      6 BYE or a client ERROR            7 SHM_ATTACH with a memfd
  *      8 SHM_DETACH     9 a host-only message sent by the client
- *     10 a template message with bytes flipped      11 raw bytes
+ *     10 a template message with bytes flipped
+ *     11 raw bytes, or a picture the embedder publishes
  *     12 settle: write out, let the server and its workers answer
  *     13 read what has arrived (in-loop, v >= 4: after v - 3 server
  *        steps only)                      14 close, half-close, or stop
@@ -66,12 +74,26 @@
  *     protocol.md §5) within 2 s of the script's end (before the
  *     half-close);
  *   - "errors": after an ERROR whose code is not a stream-level one (§5:
- *     TOO_MANY_STREAMS, NO_ENCODER, ENCODER, NOMEM), nothing but the end of
- *     the connection.
+ *     TOO_MANY_STREAMS, NO_ENCODER, ENCODER, NOMEM; §5.17: NO_SOURCE,
+ *     BUSY), nothing but the end of the connection;
+ *   - scanouts (§5.17, §5.18): WELCOME says SCANOUT exactly when the
+ *     server has scanouts, INPUT exactly on the listener's connection of a
+ *     server with a scanout that takes input; a CONFIGURED or PACKET that
+ *     answers no CONFIGURE or FRAME, or a FRAME_DROPPED QUEUE_FULL that
+ *     answers no FRAME, only on a stream that was subscribed: a CONFIGURED
+ *     of a size published, PACKETs of picture numbers published, rising
+ *     between CONFIGUREDs, an IDR first after a CONFIGURED or a drop;
+ *     hfx_scanout_publish's result (the error of a bad picture; HFX_E_BUSY
+ *     with 1..1000 ms to wait, only once a SUBSCRIBE to the scanout went
+ *     out); a scanout's callbacks only once a SUBSCRIBE to it went out;
+ *     the input callback only with a connection accepted, no more often
+ *     than INPUTs went out on it, a pointer inside a picture published
+ *     (width and height not 0), a key code and buttons in range.
  *
  * Options from the environment, read on each execution:
- *   HFX_FUZZ_STRICT=answers|errors|all|none  which of the last two checks
- *       run (default all; both hold since the exactly-one fix);
+ *   HFX_FUZZ_STRICT=answers|errors|all|none  which of the checks
+ *       "answers" and "errors" run (default all; both hold since the
+ *       exactly-one fix);
  *   HFX_FUZZ_VERBOSE=1       print the operations and the server's log.
  *
  * All state lives in one struct harness per execution: no global
@@ -86,12 +108,14 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 #include <dirent.h>
@@ -100,6 +124,7 @@
 #include "hfx/h264.h"
 #include "hfx/protocol.h"
 #include "hfx/resource.h"
+#include "hfx/scanout.h"
 #include "hfx/server.h"
 #include "hfx/transport.h"
 #include "server-testing.h"
@@ -128,6 +153,11 @@
 #define CONFIGURE_WAIT_MS 200
 #define TOKEN "fuzz-token"
 #define SMALL_MAX_MEMORY (25ull << 20)
+/* Scanouts 0..NSCANOUTS - 1 of a server that has them (header byte 1, bit
+ * 4); SUBSCRIBE names others too. */
+#define NSCANOUTS 3
+/* Published pictures are 2..PICTURE_MAX pixels wide and high. */
+#define PICTURE_MAX 32
 #define THREAD_STACK_SIZE (512u * 1024u)
 
 /* The resource reader (header byte 1, bit 6), called on stream workers:
@@ -180,6 +210,12 @@ struct shadow {
     uint32_t flushes[STREAMS];
     unsigned hellos;
     bool offered_resource; /* some HELLO offered RESOURCE */
+    uint32_t caps;         /* the last HELLO's */
+    /* A SUBSCRIBE to a scanout the server has, not ended since by CLOSE,
+     * CONFIGURE, HELLO or BYE; ever: its packets may trail its end. */
+    bool subscribed[STREAMS];
+    bool ever_subscribed[STREAMS];
+    unsigned inputs; /* INPUTs decoded, in any state */
 };
 
 struct frame_rec {
@@ -217,6 +253,31 @@ struct conn {
     unsigned welcomes;
     uint32_t regions[MAX_REGIONS];
     unsigned nregions;
+    bool accepted; /* came through the listener: WELCOME may say INPUT */
+    /* Subscribed streams: the picture of the last PACKET or FRAME_DROPPED
+     * since the stream's last CONFIGURED, and whether the next PACKET must
+     * be an IDR (after a CONFIGURED or a drop, §5.17). */
+    uint64_t sub_last[STREAMS];
+    bool sub_want_key[STREAMS];
+};
+
+/* A scanout of the server, as QEMU's chardev makes one. Its callbacks run
+ * on the thread that runs the server's loop (the script's in in-loop mode,
+ * the server's in thread mode): what they touch is atomic or set before
+ * the server runs. The rest is the script's thread's. */
+struct fuzz_scanout {
+    struct harness *h;
+    struct hfx_scanout *sc;
+    uint32_t number;
+    atomic_uint want_calls, input_calls;
+    atomic_bool wanted; /* want_picture since the last answer to it */
+    /* Bit h / 2 - 1 of word w / 2 - 1: a w x h picture was published (as
+     * encoded: odd sizes lose their last column or row). */
+    _Atomic uint32_t sizes[PICTURE_MAX / 2];
+    uint32_t fourcc, width, height; /* the last picture published */
+    uint64_t published;             /* publishes that returned HFX_OK */
+    unsigned subscribes;            /* SUBSCRIBEs to it the server may have taken */
+    uint8_t fill;
 };
 
 enum strict {
@@ -246,6 +307,9 @@ struct harness {
     bool verbose;
     int64_t t0_ms; /* when the execution started, for the verbose log */
     uint8_t *scratch; /* SCRATCH_SIZE bytes once a message needs them */
+    struct fuzz_scanout scanouts[NSCANOUTS];
+    unsigned nscanouts;
+    int listen_conn; /* the connection accepted on a listener, or -1 */
 };
 
 static void violation(const struct harness *h, const struct conn *c, const char *fmt, ...)
@@ -348,7 +412,8 @@ static void excuse_open_frames(struct conn *c)
         c->frames[i].excused = true;
 }
 
-static void track_frame(struct conn *c, const struct hfx_msg *m)
+/* excused: the frame may go unanswered (see shadow_message). */
+static void track_frame(struct conn *c, const struct hfx_msg *m, bool excused)
 {
     void *p;
 
@@ -360,8 +425,10 @@ static void track_frame(struct conn *c, const struct hfx_msg *m)
         return;
     }
     c->frames = p;
-    c->frames[c->nframes++] = (struct frame_rec){
-        .id = m->u.frame.frame_id, .pts = m->u.frame.pts, .stream = m->hdr.stream};
+    c->frames[c->nframes++] = (struct frame_rec){.id = m->u.frame.frame_id,
+                                                 .pts = m->u.frame.pts,
+                                                 .stream = m->hdr.stream,
+                                                 .excused = excused};
 }
 
 static void track_ping(struct conn *c, uint64_t cookie)
@@ -397,6 +464,9 @@ static void shadow_message(struct harness *h, struct conn *c, const struct hfx_m
     struct shadow *sh = &c->sh;
     uint32_t id = m->hdr.stream;
 
+    /* An upper bound of what reaches the input callback. */
+    if (m->hdr.type == HFX_MSG_INPUT)
+        sh->inputs++;
     if (m->hdr.type == HFX_MSG_HELLO) {
         /* Again on a live session: it starts over, pending frames go
          * unanswered (protocol.md §4). */
@@ -405,8 +475,10 @@ static void shadow_message(struct harness *h, struct conn *c, const struct hfx_m
         sh->hellos++;
         if (m->u.hello.caps & HFX_CAP_RESOURCE)
             sh->offered_resource = true;
+        sh->caps = m->u.hello.caps;
         memset(sh->has_cfg, 0, sizeof(sh->has_cfg));
         memset(sh->awaiting, 0, sizeof(sh->awaiting));
+        memset(sh->subscribed, 0, sizeof(sh->subscribed));
         if (hello_accepted(h, &m->u.hello)) {
             sh->state = SH_READY;
             sh->max_payload = h->opts.max_payload;
@@ -424,6 +496,7 @@ static void shadow_message(struct harness *h, struct conn *c, const struct hfx_m
         excuse_open_frames(c); /* §5.14: dropped silently */
         memset(sh->has_cfg, 0, sizeof(sh->has_cfg));
         memset(sh->awaiting, 0, sizeof(sh->awaiting));
+        memset(sh->subscribed, 0, sizeof(sh->subscribed));
         sh->state = SH_HELLO;
         sh->max_payload = HFX_MAX_PAYLOAD_HANDSHAKE;
         break;
@@ -436,14 +509,36 @@ static void shadow_message(struct harness *h, struct conn *c, const struct hfx_m
             sh->has_cfg[id] = true;
             sh->configures[id]++;
             sh->awaiting[id] = true;
+            sh->subscribed[id] = false;
         }
         break;
     case HFX_MSG_CLOSE:
-        if (id < STREAMS)
+        if (id < STREAMS) {
             sh->awaiting[id] = false;
+            sh->subscribed[id] = false;
+        }
+        break;
+    case HFX_MSG_SUBSCRIBE:
+        /* §5.17: without SCANOUT on both sides, or on a stream over
+         * max_streams, the connection ends. Otherwise the stream ends as
+         * with CLOSE (a CONFIGURE's answer may never come), and a scanout
+         * the server lacks leaves it failed (ERROR NO_SOURCE), with
+         * nothing of a subscription. */
+        if (id < STREAMS && id <= h->opts.max_streams && h->nscanouts &&
+            (sh->caps & HFX_CAP_SCANOUT)) {
+            sh->awaiting[id] = false;
+            sh->subscribed[id] = m->u.subscribe.scanout < h->nscanouts;
+            if (sh->subscribed[id]) {
+                sh->ever_subscribed[id] = true;
+                h->scanouts[m->u.subscribe.scanout].subscribes++;
+            }
+        }
         break;
     case HFX_MSG_FRAME:
-        track_frame(c, m);
+        /* On a subscribed stream a FRAME is HFX_E_STATE, unless the
+         * scanout's encoder failed first: then it is answered ENCODER as
+         * on any failed stream. Either may happen. */
+        track_frame(c, m, id < STREAMS && sh->subscribed[id]);
         break;
     case HFX_MSG_FLUSH:
         if (id < STREAMS)
@@ -489,11 +584,13 @@ static void shadow_feed(struct harness *h, struct conn *c, const uint8_t *data, 
 
 /* ---- what the server sent ---- */
 
-static void answer_frame(struct harness *h, struct conn *c, const struct hfx_msg *m,
+/* Marks the FRAME that m answers; false when m answers no FRAME sent and
+ * not answered yet (a scanout's picture, or a finding). */
+static bool answer_frame(struct harness *h, struct conn *c, const struct hfx_msg *m,
                          uint64_t frame_id, bool has_pts, int64_t pts)
 {
     if (c->frames_lost)
-        return;
+        return true;
     for (size_t i = c->first_open; i < c->nframes; i++) {
         struct frame_rec *f = &c->frames[i];
         if (f->answered || f->stream != m->hdr.stream || f->id != frame_id ||
@@ -511,11 +608,65 @@ static void answer_frame(struct harness *h, struct conn *c, const struct hfx_msg
         f->answered = true;
         while (c->first_open < c->nframes && c->frames[c->first_open].answered)
             c->first_open++;
-        return;
+        return true;
     }
+    return false;
+}
+
+static void answers_nothing(struct harness *h, struct conn *c, const struct hfx_msg *m,
+                            uint64_t frame_id) __attribute__((noreturn));
+
+static void answers_nothing(struct harness *h, struct conn *c, const struct hfx_msg *m,
+                            uint64_t frame_id)
+{
     violation(h, c, "%s for frame %" PRIu64 " on stream %" PRIu32
               " answers no FRAME sent and not yet answered",
               hfx_msg_type_name(m->hdr.type), frame_id, m->hdr.stream);
+}
+
+/* Whether some scanout published a picture that is encoded as w x h. */
+static bool size_published(const struct harness *h, uint32_t w, uint32_t ht)
+{
+    if (w < 2 || ht < 2 || w > PICTURE_MAX || ht > PICTURE_MAX || (w | ht) & 1)
+        return false;
+    for (unsigned i = 0; i < h->nscanouts; i++)
+        if (atomic_load(&h->scanouts[i].sizes[w / 2 - 1]) & (1u << (ht / 2 - 1)))
+            return true;
+    return false;
+}
+
+/* A PACKET or FRAME_DROPPED QUEUE_FULL that answers no FRAME: a scanout's
+ * picture (§5.17) on a stream that was subscribed, numbered as the
+ * pictures published, rising, an IDR first after a CONFIGURED or a drop.
+ * False when the stream was never subscribed. */
+static bool scanout_picture(struct harness *h, struct conn *c, const struct hfx_msg *m,
+                            uint64_t pic, bool key)
+{
+    uint32_t id = m->hdr.stream;
+    bool dropped = m->hdr.type == HFX_MSG_FRAME_DROPPED;
+    uint64_t published = 0;
+
+    if (id >= STREAMS || !c->sh.ever_subscribed[id] ||
+        (dropped && m->u.dropped.reason != HFX_DROP_QUEUE_FULL))
+        return false;
+    /* Picture numbers are per scanout; which one the stream follows is the
+     * server's to know. */
+    for (unsigned i = 0; i < h->nscanouts; i++)
+        if (h->scanouts[i].published > published)
+            published = h->scanouts[i].published;
+    if (pic == 0 || pic > published || pic <= c->sub_last[id])
+        violation(h, c,
+                  "%s of picture %" PRIu64 " on subscribed stream %" PRIu32 ": %" PRIu64
+                  " published, %" PRIu64 " came before it",
+                  hfx_msg_type_name(m->hdr.type), pic, id, published, c->sub_last[id]);
+    if (!dropped && c->sub_want_key[id] && !key)
+        violation(h, c,
+                  "PACKET of picture %" PRIu64 " on subscribed stream %" PRIu32
+                  " after a CONFIGURED or a drop is not an IDR",
+                  pic, id);
+    c->sub_last[id] = pic;
+    c->sub_want_key[id] = dropped;
+    return true;
 }
 
 static void check_stream_id(struct harness *h, struct conn *c, const struct hfx_msg *m)
@@ -525,11 +676,13 @@ static void check_stream_id(struct harness *h, struct conn *c, const struct hfx_
                   hfx_msg_type_name(m->hdr.type), m->hdr.stream, h->opts.max_streams);
 }
 
-/* protocol.md §5 (§8 marks the first three "stream"; §5 lists NOMEM too). */
+/* protocol.md §5 (§8 marks the first three "stream"; §5 lists NOMEM too),
+ * and §5.17's SUBSCRIBE to a scanout the host lacks or that is full (on
+ * stream 0, BUSY is the session limit's). */
 static bool stream_level_code(uint32_t code)
 {
     return code == HFX_E_TOO_MANY_STREAMS || code == HFX_E_NO_ENCODER || code == HFX_E_ENCODER ||
-           code == HFX_E_NOMEM;
+           code == HFX_E_NOMEM || code == HFX_E_NO_SOURCE || code == HFX_E_BUSY;
 }
 
 static void server_message(struct harness *h, struct conn *c, const struct hfx_msg *m)
@@ -554,6 +707,13 @@ static void server_message(struct harness *h, struct conn *c, const struct hfx_m
             !(m->u.welcome.caps & HFX_CAP_INLINE) || !(m->u.welcome.caps & HFX_CAP_SHM_FD) ||
             !(m->u.welcome.caps & HFX_CAP_RESOURCE) != !h->opts.resources.read)
             violation(h, c, "WELCOME does not say what the server was given");
+        /* §5.17, §5.18: every scanout here but scanout 1 takes input; it
+         * is offered only to a listener's connections. */
+        if (!(m->u.welcome.caps & HFX_CAP_SCANOUT) != !h->nscanouts ||
+            !(m->u.welcome.caps & HFX_CAP_INPUT) != !(h->nscanouts && c->accepted))
+            violation(h, c, "WELCOME caps 0x%" PRIx32 " with %u scanout(s), on a connection %s",
+                      m->u.welcome.caps, h->nscanouts,
+                      c->accepted ? "accepted on a listener" : "added as a transport");
         c->rx_max = m->u.welcome.max_payload;
         break;
     case HFX_MSG_PONG: {
@@ -586,9 +746,21 @@ static void server_message(struct harness *h, struct conn *c, const struct hfx_m
     case HFX_MSG_CONFIGURED:
         check_stream_id(h, c, m);
         c->sh.awaiting[id] = false;
-        if (++c->configured_rx[id] > c->sh.configures[id])
+        /* A subscribed stream gets one when it subscribes or the scanout's
+         * size changes (§5.17), of a size published. Only where no
+         * CONFIGURE ever went, the sizes tell which is which. */
+        if (++c->configured_rx[id] > c->sh.configures[id] && !c->sh.ever_subscribed[id])
             violation(h, c, "CONFIGURED %u on stream %" PRIu32 " for %u CONFIGURE(s)",
                       c->configured_rx[id], id, c->sh.configures[id]);
+        if (c->sh.configures[id] == 0 &&
+            (m->u.configured.codec != HFX_CODEC_H264 ||
+             !size_published(h, m->u.configured.width, m->u.configured.height)))
+            violation(h, c,
+                      "CONFIGURED on subscribed stream %" PRIu32 ": codec %" PRIu32 ", %" PRIu32
+                      "x%" PRIu32 ", a size no picture was published in",
+                      id, m->u.configured.codec, m->u.configured.width, m->u.configured.height);
+        c->sub_last[id] = 0;
+        c->sub_want_key[id] = true;
         break;
     case HFX_MSG_FLUSHED:
         check_stream_id(h, c, m);
@@ -608,7 +780,9 @@ static void server_message(struct harness *h, struct conn *c, const struct hfx_m
                       p->frame_id, key, !key);
         if (key && !hfx_h264_has_parameter_sets(p->data, p->data_len))
             violation(h, c, "PACKET %" PRIu64 ": an IDR without SPS/PPS", p->frame_id);
-        answer_frame(h, c, m, p->frame_id, true, p->pts);
+        if (!answer_frame(h, c, m, p->frame_id, true, p->pts) &&
+            !scanout_picture(h, c, m, p->frame_id, key))
+            answers_nothing(h, c, m, p->frame_id);
         break;
     }
     case HFX_MSG_FRAME_DROPPED:
@@ -619,7 +793,9 @@ static void server_message(struct harness *h, struct conn *c, const struct hfx_m
             (m->u.dropped.reason == HFX_DROP_SOURCE &&
              (!h->opts.resources.read || !c->sh.offered_resource)))
             violation(h, c, "FRAME_DROPPED reason %" PRIu32, m->u.dropped.reason);
-        answer_frame(h, c, m, m->u.dropped.frame_id, false, 0);
+        if (!answer_frame(h, c, m, m->u.dropped.frame_id, false, 0) &&
+            !scanout_picture(h, c, m, m->u.dropped.frame_id, false))
+            answers_nothing(h, c, m, m->u.dropped.frame_id);
         break;
     default:
         violation(h, c, "the host sent %s, a client message", hfx_msg_type_name(m->hdr.type));
@@ -1043,6 +1219,181 @@ static uint8_t *scratch(struct harness *h)
     return h->scratch;
 }
 
+/* ---- the embedder's side: scanouts ---- */
+
+/* Scanout i of a server that has them (header byte 1, bit 4), as QEMU's
+ * chardev makes its console: scanout 0 asks for pictures and takes input;
+ * scanout 1 does neither (its embedder publishes on its own); scanout 2
+ * is as 0 with an encoder that never opens, so its subscribers get ERROR
+ * and are failed. */
+static const struct {
+    const char *encoder;
+    bool callbacks;
+} scanout_kinds[NSCANOUTS] = {{NULL, true}, {NULL, false}, {"fault-open", true}};
+
+static void on_want_picture(void *user)
+{
+    struct fuzz_scanout *fs = user;
+
+    atomic_fetch_add(&fs->want_calls, 1);
+    atomic_store(&fs->wanted, true);
+    note(fs->h, "scanout %" PRIu32 ": want_picture", fs->number);
+}
+
+static void on_input(void *user, const struct hfx_input *in, uint32_t width, uint32_t height)
+{
+    struct fuzz_scanout *fs = user;
+    const struct harness *h = fs->h;
+    bool ok;
+
+    atomic_fetch_add(&fs->input_calls, 1);
+    note(h, "scanout %" PRIu32 ": input kind %u in %" PRIu32 "x%" PRIu32, fs->number, in->kind,
+         width, height);
+    /* Only a listener's connections are offered INPUT (§5.18). */
+    if (h->listen_conn < 0)
+        violation(h, NULL, "input callback of scanout %" PRIu32 " with no connection accepted",
+                  fs->number);
+    if (in->kind == HFX_INPUT_KEY)
+        ok = in->code >= 1 && in->code <= HFX_MAX_KEY_CODE && in->down <= 1 &&
+             (width == 0) == (height == 0);
+    else if (in->kind == HFX_INPUT_POINTER)
+        ok = width && height && in->x < width && in->y < height &&
+             !(in->buttons & ~HFX_BUTTONS_ALL) && in->wheel >= -HFX_MAX_WHEEL &&
+             in->wheel <= HFX_MAX_WHEEL;
+    else
+        ok = false;
+    /* The picture encoded now is one that was published. */
+    if (ok && width)
+        ok = width <= PICTURE_MAX && height <= PICTURE_MAX && !((width | height) & 1) &&
+             (atomic_load(&fs->sizes[width / 2 - 1]) & (1u << (height / 2 - 1)));
+    if (!ok)
+        violation(h, NULL,
+                  "input callback of scanout %" PRIu32 ": kind %u code %" PRIu32 " down %" PRIu32
+                  " x %" PRIu32 " y %" PRIu32 " buttons 0x%x wheel %d in a "
+                  "%" PRIu32 "x%" PRIu32 " picture",
+                  fs->number, in->kind, in->code, in->down, in->x, in->y, in->buttons, in->wheel,
+                  width, height);
+}
+
+static void add_scanouts(struct harness *h)
+{
+    for (unsigned i = 0; i < NSCANOUTS; i++) {
+        struct fuzz_scanout *fs = &h->scanouts[i];
+        struct hfx_scanout_options o = {
+            .number = i,
+            .encoder = scanout_kinds[i].encoder,
+            .want_picture = scanout_kinds[i].callbacks ? on_want_picture : NULL,
+            .input = scanout_kinds[i].callbacks ? on_input : NULL,
+            .user = fs,
+        };
+        fs->h = h;
+        fs->number = i;
+        if (hfx_server_add_scanout(h->srv, &o, &fs->sc) != HFX_OK)
+            abort();
+    }
+    h->nscanouts = NSCANOUTS;
+}
+
+/* A picture from the script's thread, as QEMU's display publishes from
+ * its own; expect: the error a bent picture must get, or HFX_OK for one
+ * that is valid (then HFX_E_BUSY too, not retried: the display publishes
+ * again on its next change or request). */
+static void publish(struct harness *h, struct fuzz_scanout *fs, uint32_t fourcc, uint32_t width,
+                    uint32_t height, uint32_t stride, enum hfx_status expect)
+{
+    uint8_t *buf = scratch(h);
+    uint32_t retry_ms = 0;
+    bool subscribed = fs->subscribes > 0;
+    enum hfx_status st;
+
+    memset(buf, fs->fill++, (size_t)stride * height);
+    /* Before the call: with the server on its own thread, the picture may
+     * be encoded, and pointed at, before the call returns. */
+    if (expect == HFX_OK)
+        atomic_fetch_or(&fs->sizes[width / 2 - 1], 1u << (height / 2 - 1));
+    if (!subscribed && hfx_scanout_wanted(fs->sc))
+        violation(h, NULL, "scanout %" PRIu32 " wanted with no SUBSCRIBE sent", fs->number);
+    st = hfx_scanout_publish(fs->sc, fourcc, width, height, buf, stride, &retry_ms);
+    note(h, "scanout %" PRIu32 ": published %" PRIu32 "x%" PRIu32 " stride %" PRIu32 ": %s",
+         fs->number, width, height, stride, hfx_status_name(st));
+    if (st == HFX_OK && expect == HFX_OK) {
+        fs->published++;
+        fs->fourcc = fourcc;
+        fs->width = width;
+        fs->height = height;
+        return;
+    }
+    /* The rate is the subscribers' (§5.17): nobody asked, nothing to wait
+     * for. */
+    if (st == HFX_E_BUSY && expect == HFX_OK && subscribed && retry_ms >= 1 && retry_ms <= 1000)
+        return;
+    if (st != expect || st == HFX_OK)
+        violation(h, NULL,
+                  "hfx_scanout_publish of scanout %" PRIu32 " (%" PRIu32 "x%" PRIu32
+                  " stride %" PRIu32 "): %s, retry %" PRIu32 " ms, expected %s%s",
+                  fs->number, width, height, stride, hfx_status_name(st), retry_ms,
+                  hfx_status_name(expect), subscribed ? " or HFX_E_BUSY" : "");
+}
+
+/* What want_picture asked for: the picture as it is (the last one
+ * published; 16x16 BGRx before any). */
+static void answer_wants(struct harness *h)
+{
+    bool any = false;
+
+    for (unsigned i = 0; i < h->nscanouts; i++) {
+        struct fuzz_scanout *fs = &h->scanouts[i];
+        uint32_t w = fs->width ? fs->width : 16, ht = fs->height ? fs->height : 16;
+        if (!atomic_exchange(&fs->wanted, false))
+            continue;
+        publish(h, fs, fs->fourcc ? fs->fourcc : HFX_FORMAT_BGRX, w, ht, 4 * w, HFX_OK);
+        any = true;
+    }
+    if (any)
+        pump_all(h);
+}
+
+/* A picture of scanout (v & 3) % 3: width 2 + w % 31, height 2 + ht % 31
+ * (2..32, odd ones too); mode bits 0-1 the format (BGRx BGRA RGBx RGBA),
+ * 2-3 the rows' padding in pixels, 4-6 a bend: 5 a stride one byte short
+ * (HFX_E_BAD_STRIDE), 6 NV12 (HFX_E_BAD_FORMAT), 7 width 1
+ * (HFX_E_BAD_DIMENSIONS). A server without scanouts: a NULL scanout,
+ * HFX_E_INVALID. */
+static void op_publish(struct harness *h, unsigned v)
+{
+    static const uint32_t rgb[] = {HFX_FORMAT_BGRX, HFX_FORMAT_BGRA, HFX_FORMAT_RGBX,
+                                   HFX_FORMAT_RGBA};
+    uint8_t w = take(h), ht = take(h), mode = take(h);
+    uint32_t width = 2u + w % (PICTURE_MAX - 1), height = 2u + ht % (PICTURE_MAX - 1);
+    uint32_t fourcc = rgb[mode & 3], stride = 4 * (width + ((mode >> 2) & 3u));
+    enum hfx_status expect = HFX_OK;
+    uint32_t retry_ms;
+
+    if (!h->nscanouts) {
+        if (hfx_scanout_publish(NULL, fourcc, width, height, scratch(h), stride, &retry_ms) !=
+            HFX_E_INVALID)
+            violation(h, NULL, "hfx_scanout_publish(NULL) is not HFX_E_INVALID");
+        return;
+    }
+    switch ((mode >> 4) & 7) {
+    case 5:
+        stride = 4 * width - 1;
+        expect = HFX_E_BAD_STRIDE;
+        break;
+    case 6:
+        fourcc = HFX_FORMAT_NV12;
+        expect = HFX_E_BAD_FORMAT;
+        break;
+    case 7:
+        width = 1;
+        expect = HFX_E_BAD_DIMENSIONS;
+        break;
+    default:
+        break;
+    }
+    publish(h, &h->scanouts[(v & 3) % h->nscanouts], fourcc, width, height, stride, expect);
+}
+
 /* ---- operations ---- */
 
 static void op_hello(struct harness *h, struct conn *c, unsigned v)
@@ -1104,12 +1455,70 @@ static void op_frame_shm(struct harness *h, struct conn *c, unsigned v)
     queue_msg(h, c, &m, NULL, 0);
 }
 
+/* SUBSCRIBE, valid as built: scanout n & 3 (3: 3 + n / 4, which no server
+ * here has), max_fps 1..240, keep-alive 0 (the default), 10..2540 ms or
+ * 60 s. */
+static void op_subscribe(struct harness *h, struct conn *c)
+{
+    struct hfx_msg m;
+    uint32_t stream = pick_stream(h, take(h));
+    uint8_t n = take(h), fps = take(h), ka = take(h);
+
+    init_msg(&m, HFX_MSG_SUBSCRIBE, stream);
+    m.u.subscribe.scanout = (n & 3) == 3 ? 3u + (n >> 2) : n & 3u;
+    m.u.subscribe.max_fps = (uint16_t)(1 + fps % HFX_MAX_SCANOUT_FPS);
+    m.u.subscribe.keepalive_ms = (uint16_t)(ka == 0     ? 0
+                                            : ka == 255 ? HFX_MAX_KEEPALIVE_MS
+                                                        : HFX_MIN_KEEPALIVE_MS * ka);
+    note(h, "conn %u: SUBSCRIBE stream %" PRIu32 " to scanout %" PRIu32 ", %u fps, %u ms",
+         c->index, stream, m.u.subscribe.scanout, m.u.subscribe.max_fps,
+         m.u.subscribe.keepalive_ms);
+    queue_msg(h, c, &m, NULL, 0);
+}
+
+/* INPUT, valid as built. A key (s, a, b): code 1..0x2ff from a and the low
+ * 2 bits of b, pressed when b bit 2. The pointer (s, x, y, b, w): x and y
+ * 0..127, or with bit 7 (x & 0x7f) * 64, up to 8128, past any picture
+ * here; buttons b & 7, wheel w % 33 - 16. */
+static void op_input(struct harness *h, struct conn *c, bool pointer)
+{
+    struct hfx_msg m;
+    uint32_t stream = pick_stream(h, take(h));
+    uint8_t a = take(h), b = take(h);
+
+    init_msg(&m, HFX_MSG_INPUT, stream);
+    if (!pointer) {
+        m.u.input.kind = HFX_INPUT_KEY;
+        m.u.input.code = 1u + ((a | (b & 3u) << 8) % HFX_MAX_KEY_CODE);
+        m.u.input.down = (b >> 2) & 1u;
+    } else {
+        uint8_t buttons = take(h), wheel = take(h);
+        m.u.input.kind = HFX_INPUT_POINTER;
+        m.u.input.x = (a & 0x80) ? (a & 0x7fu) * 64u : a;
+        m.u.input.y = (b & 0x80) ? (b & 0x7fu) * 64u : b;
+        m.u.input.buttons = buttons & HFX_BUTTONS_ALL;
+        m.u.input.wheel = (int16_t)(wheel % (2 * HFX_MAX_WHEEL + 1) - HFX_MAX_WHEEL);
+    }
+    note(h, "conn %u: INPUT stream %" PRIu32 " %s", c->index, stream, pointer ? "pointer" : "key");
+    queue_msg(h, c, &m, NULL, 0);
+}
+
 static void op_stream_control(struct harness *h, struct conn *c, unsigned v)
 {
     static const uint16_t types[] = {HFX_MSG_REQUEST_KEYFRAME, HFX_MSG_FLUSH, HFX_MSG_CLOSE,
                                      HFX_MSG_SET_BITRATE};
     struct hfx_msg m;
 
+    /* Odd variants but the last were the even ones again: SUBSCRIBE and
+     * INPUT took them. */
+    if (v == 1) {
+        op_subscribe(h, c);
+        return;
+    }
+    if (v == 3 || v == 5) {
+        op_input(h, c, v == 5);
+        return;
+    }
     init_msg(&m, types[(v >> 1) & 3], pick_stream(h, take(h)));
     if (m.hdr.type == HFX_MSG_SET_BITRATE)
         m.u.set_bitrate.kbps = 1u + 100u * take(h);
@@ -1381,6 +1790,7 @@ static void op_settle(struct harness *h, unsigned v)
         settle_configures(h, &h->conns[i]);
     for (unsigned i = 0; i < h->nconns; i++)
         ping_barrier(h, &h->conns[i]);
+    answer_wants(h);
     if (h->in_loop) {
         /* 2..16 ms of the server's time, 1 ms at a time. */
         for (unsigned i = 0; i < 2 * (1 + v) && frames_waiting(h, &f); i++) {
@@ -1448,6 +1858,7 @@ static void op_sleep(struct harness *h, unsigned v)
     if (h->in_loop) {
         h->clock_ms += ms; /* no wait budget: it costs nothing */
         pump_all(h);
+        answer_wants(h);
         return;
     }
     if (ms > h->wait_left_ms)
@@ -1458,6 +1869,7 @@ static void op_sleep(struct harness *h, unsigned v)
         h->wait_left_ms -= ms;
     }
     pump_all(h);
+    answer_wants(h);
 }
 
 /* ---- waiting for the workers' first results ---- */
@@ -1499,6 +1911,29 @@ static unsigned parse_strict(const char *s)
     if (!s || strcmp(s, "all") == 0)
         return STRICT_ANSWERS | STRICT_ERRORS;
     return (strstr(s, "answers") ? STRICT_ANSWERS : 0) | (strstr(s, "errors") ? STRICT_ERRORS : 0);
+}
+
+/* A listening unix socket for the server (hfx_server_listen_fd takes it
+ * over: hfx_server_free closes it) and the client end of a connection to
+ * it, which the server accepts when it runs. The socket is autobound to an
+ * abstract name the kernel picks unused: nothing on the filesystem, and
+ * no two executions or processes meet. */
+static int connect_through_listener(struct harness *h)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    socklen_t len = sizeof(sa.sun_family);
+    int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), fd;
+
+    if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, len) != 0 || listen(lfd, 1) != 0)
+        abort();
+    len = sizeof(sa);
+    if (getsockname(lfd, (struct sockaddr *)&sa, &len) != 0 ||
+        hfx_server_listen_fd(h->srv, lfd, NULL, 0) != HFX_OK)
+        abort();
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, len) != 0)
+        abort();
+    return fd;
 }
 
 static void setup(struct harness *h, const uint8_t *data, size_t size)
@@ -1543,8 +1978,13 @@ static void setup(struct harness *h, const uint8_t *data, size_t size)
 
     if (h1 & 0x40)
         h->opts.resources.read = read_resource;
+    /* The last connection comes through a listener, as a viewer's does to
+     * QEMU's chardev (listen=), not its guest's port. */
+    h->listen_conn = (h1 & 0x80) ? (int)h->nconns - 1 : -1;
     if (pipe(h->stop) != 0 || hfx_server_new(&h->opts, &h->srv) != HFX_OK)
         abort();
+    if (h1 & 0x10)
+        add_scanouts(h);
     if (h->in_loop) {
         h->clock_ms = 1000000;
         h->idle_ms = 1;
@@ -1559,18 +1999,23 @@ static void setup(struct harness *h, const uint8_t *data, size_t size)
         c->rx = grow(NULL, &c->rx_cap, 16 * 1024, 1, RX_CAP);
         c->rx_max = HFX_MAX_PAYLOAD_HANDSHAKE;
         c->sh.max_payload = HFX_MAX_PAYLOAD_HANDSHAKE;
-        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
-            abort();
-        c->fd = sv[0];
+        if ((int)i == h->listen_conn) {
+            c->fd = connect_through_listener(h);
+            c->accepted = true;
+        } else {
+            if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+                abort();
+            c->fd = sv[0];
+            if (hfx_transport_from_fd(sv[1], HFX_ADDR_UNIX, &t) != HFX_OK ||
+                hfx_server_add_transport(h->srv, t) != HFX_OK)
+                abort();
+        }
         /* Room for a whole script in the socket, so that the server reads
          * it in one go where the system allows (SO_SNDBUFFORCE needs
          * CAP_NET_ADMIN; without it the default applies). */
         int sndbuf = 4 * 1024 * 1024;
         if (setsockopt(c->fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf)) != 0)
             (void)setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
-        if (hfx_transport_from_fd(sv[1], HFX_ADDR_UNIX, &t) != HFX_OK ||
-            hfx_server_add_transport(h->srv, t) != HFX_OK)
-            abort();
     }
     if (!h->in_loop && pthread_create(&h->thread, NULL, run_server, h) != 0)
         abort();
@@ -1647,6 +2092,28 @@ static void check_all_answered(struct harness *h)
                   f->id, f->stream, STRICT_WAIT_MS);
 }
 
+/* Once the server is gone: its callbacks against what the script sent. */
+static void check_scanout_calls(const struct harness *h)
+{
+    unsigned inputs = 0, sent = 0;
+
+    for (unsigned i = 0; i < h->nscanouts; i++) {
+        const struct fuzz_scanout *fs = &h->scanouts[i];
+        unsigned in = atomic_load(&fs->input_calls), want = atomic_load(&fs->want_calls);
+        if ((in || want) && !fs->subscribes)
+            violation(h, NULL,
+                      "scanout %" PRIu32 ": %u input and %u want_picture call(s), and no "
+                      "SUBSCRIBE to it sent",
+                      fs->number, in, want);
+        inputs += in;
+    }
+    if (h->listen_conn >= 0)
+        sent = h->conns[h->listen_conn].sh.inputs;
+    if (inputs > sent)
+        violation(h, NULL, "%u input callback(s) for %u INPUT(s) sent on a listener's connection",
+                  inputs, sent);
+}
+
 static void teardown(struct harness *h)
 {
     note(h, "teardown");
@@ -1672,6 +2139,7 @@ static void teardown(struct harness *h)
             ;
     }
     hfx_server_free(&h->srv);
+    check_scanout_calls(h);
     for (unsigned i = 0; i < h->nconns; i++) {
         struct conn *c = &h->conns[i];
         if (c->fd >= 0)
@@ -1764,7 +2232,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             op_mutate(h, c);
             break;
         case 11:
-            op_raw(h, c);
+            if (v >= 4)
+                op_publish(h, v);
+            else
+                op_raw(h, c);
             break;
         case 12:
             op_settle(h, v);

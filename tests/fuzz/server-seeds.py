@@ -24,10 +24,14 @@ FOURCCS = ["NV12", "I420", "BGRx", "BGRA", "RGBx", "RGBA", "NV12-again", "YUY2"]
 
 def header(window=4, streams=2, small_queue=False, short_handshake=False,
            keyframe_now=False, two=False, token=False, sessions=4, log=True,
-           small_memory=False):
+           small_memory=False, scanouts=False, listener=False):
+    """scanouts: the server has scanouts 0 (asks for pictures, takes input),
+    1 (neither) and 2 (as 0, with an encoder that never opens); listener:
+    the last connection is accepted on a listener (WELCOME may say INPUT)."""
     h0 = (window - 1) | (streams - 1) << 2 | small_queue << 4 | short_handshake << 5 \
         | keyframe_now << 6 | two << 7
-    h1 = token | (sessions - 1) << 1 | log << 3 | small_memory << 5
+    h1 = token | (sessions - 1) << 1 | log << 3 | scanouts << 4 | small_memory << 5 \
+        | listener << 7
     return bytes([h0, h1])
 
 
@@ -62,6 +66,39 @@ def control(kind, stream, kbps_byte=9, conn=0):
     v = {"keyframe": 0, "flush": 2, "close": 4, "bitrate": 6}[kind]
     out = op(4, conn, v) + bytes([stream - 1])
     return out + bytes([kbps_byte]) if kind == "bitrate" else out
+
+
+def subscribe(stream, scanout=0, fps=30, keepalive_byte=0, conn=0):
+    """keepalive_byte: 0 the default (1 s), 1..254 ten times that in ms,
+    255 60 s. Scanouts 3 and up are missing from every server."""
+    n = scanout if scanout < 3 else 3 | (scanout - 3) << 2
+    return op(4, conn, 1) + bytes([stream - 1, n, fps - 1, keepalive_byte])
+
+
+# Linux evdev codes.
+KEY_A = 30
+KEY_ENTER = 28
+
+
+def key(stream, code=KEY_A, down=True, conn=0):
+    return op(4, conn, 3) + bytes([stream - 1, (code - 1) & 0xff, (code - 1) >> 8 | down << 2])
+
+
+def pointer(stream, x, y, buttons=0, wheel=0, conn=0):
+    """x, y below 128, or a multiple of 64 up to 8128."""
+    def coord(v):
+        return v if v < 128 else 0x80 | v // 64
+    return op(4, conn, 5) + bytes([stream - 1, coord(x), coord(y), buttons, wheel + 16])
+
+
+PICTURE_BENDS = {None: 0, "stride": 5, "format": 6, "width": 7}
+
+
+def publish(w=16, h=16, scanout=0, fmt=0, pad=0, bend=None):
+    """The embedder publishes a w x h picture (2..32) of format BGRx, BGRA,
+    RGBx, RGBA [fmt], rows padded by pad (0..3) pixels."""
+    return op(11, 0, 4 + scanout) + bytes([w - 2, h - 2,
+                                           fmt | pad << 2 | PICTURE_BENDS[bend] << 4])
 
 
 def pings(count_byte, conn=0):
@@ -473,6 +510,121 @@ def stop_with_frames_pending():
     stalling encoder: BYE, then the end."""
     return header() + hello() + configure(1, "fault-stall=2@fake") + settle() + frame(1) \
         + frame(1) + frame(1) + stop()
+
+
+CAPS_SCANOUT = 0x13  # INLINE, SHM_FD, SCANOUT
+CAPS_INPUT = 0x33    # and INPUT
+
+
+@seed
+def scanout_subscribe():
+    """A subscriber of scanout 0: want_picture, the harness publishes, and
+    the stream gets CONFIGURED and an IDR; REQUEST_KEYFRAME, FLUSH (FLUSHED
+    at once), a picture of another size and format (BUSY unless the rate
+    allows it), CLOSE."""
+    return header(scanouts=True, keyframe_now=True) + hello(caps=CAPS_SCANOUT) \
+        + subscribe(1, fps=240, keepalive_byte=1) + settle() + control("keyframe", 1) \
+        + publish(16, 16) + settle() + control("flush", 1) + publish(9, 7, fmt=2, pad=3) \
+        + sleep() + settle() + control("close", 1) + settle()
+
+
+@seed
+def scanout_two_subscribers():
+    """Two connections subscribe to scanout 1 (no want_picture: pictures
+    come when the embedder publishes); a later subscriber gets the
+    CONFIGURED the scanout has. A SUBSCRIBE over a configured stream with
+    frames pending answers them CLOSED first; CONFIGURE and HELLO again end
+    a subscription."""
+    return header(scanouts=True, two=True) + hello(caps=CAPS_SCANOUT) \
+        + configure(2, "fault-stall=2@fake") + settle() + frame(2) + frame(2) \
+        + subscribe(1, scanout=1) + subscribe(2, scanout=1) + settle() \
+        + publish(32, 18, scanout=1) + settle() + hello(conn=1, caps=CAPS_SCANOUT) \
+        + subscribe(1, scanout=1, conn=1) + settle() + configure(2) + frame(2) + hello() \
+        + settle()
+
+
+@seed
+def scanout_input():
+    """Keys and the pointer from the listener's connection (WELCOME says
+    INPUT): a pointer before the first picture is dropped, one past the
+    picture moved inside, wheel steps and buttons."""
+    return header(scanouts=True, listener=True) + hello(caps=CAPS_INPUT) \
+        + subscribe(1) + pointer(1, 3, 3) + key(1, KEY_A) + settle() \
+        + key(1, KEY_A, down=False) + key(1, 0x2ff) + pointer(1, 5, 7, buttons=1) \
+        + pointer(1, 8128, 64 * 100, buttons=0, wheel=-16) + pointer(1, 0, 0, wheel=16) \
+        + settle()
+
+
+@seed
+def scanout_input_refused():
+    """INPUT from a connection added as a transport (no INPUT in its
+    WELCOME: HFX_E_UNSUPPORTED), and on the listener's, to a stream that is
+    configured, not subscribed (HFX_E_STATE)."""
+    return header(scanouts=True, two=True, listener=True) + hello(caps=CAPS_INPUT) \
+        + subscribe(1) + key(1) + hello(conn=1, caps=CAPS_INPUT) + configure(1, conn=1) \
+        + key(1, conn=1) + settle()
+
+
+@seed
+def scanout_input_not_configured():
+    """INPUT on a stream that is neither configured nor subscribed:
+    HFX_E_NOT_CONFIGURED."""
+    return header(scanouts=True, listener=True) + hello(caps=CAPS_INPUT) + key(2) + settle()
+
+
+@seed
+def scanout_input_takes_none():
+    """INPUT to scanout 1, which takes no input: HFX_E_UNSUPPORTED."""
+    return header(scanouts=True, listener=True) + hello(caps=CAPS_INPUT) \
+        + subscribe(1, scanout=1) + settle() + pointer(1, 1, 1) + settle()
+
+
+@seed
+def scanout_failed_subscriptions():
+    """SUBSCRIBE to a scanout the host lacks (ERROR HFX_E_NO_SOURCE on the
+    stream, which is failed: INPUT there is ignored) and to scanout 2,
+    whose encoder does not open (ERROR on the stream once a picture came);
+    the connection stays."""
+    return header(scanouts=True, listener=True) + hello(caps=CAPS_INPUT) \
+        + subscribe(1, scanout=7) + key(1) + subscribe(2, scanout=2) + settle() \
+        + publish(8, 8, scanout=2) + settle() + pointer(2, 1, 1) + pings(0) + settle()
+
+
+@seed
+def scanout_state_errors():
+    """SET_BITRATE on a subscribed stream is HFX_E_STATE; a SUBSCRIBE
+    without SCANOUT in the HELLO, HFX_E_UNSUPPORTED."""
+    return header(scanouts=True, two=True) + hello() + subscribe(1) \
+        + hello(conn=1, caps=CAPS_SCANOUT) + subscribe(1, conn=1) + settle() \
+        + control("bitrate", 1, conn=1) + settle()
+
+
+@seed
+def scanout_frame_on_subscribed():
+    """A FRAME on a subscribed stream: HFX_E_STATE."""
+    return header(scanouts=True) + hello(caps=CAPS_SCANOUT) + subscribe(1, scanout=1) \
+        + frame(1) + settle()
+
+
+@seed
+def scanout_none():
+    """No scanouts: a SUBSCRIBE is HFX_E_UNSUPPORTED, the listener's
+    connection gets no INPUT in WELCOME, and hfx_scanout_publish(NULL) is
+    HFX_E_INVALID."""
+    return header(two=True, listener=True) + publish() + hello(caps=CAPS_INPUT) \
+        + subscribe(1) + hello(conn=1, caps=CAPS_INPUT) + configure(1, conn=1) \
+        + key(1, conn=1) + settle()
+
+
+@seed
+def scanout_publish_refused():
+    """Pictures hfx_scanout_publish refuses (a stride short of a row, NV12,
+    width 1), and valid ones before anybody subscribes (HFX_OK, nothing
+    copied)."""
+    return header(scanouts=True) + publish(bend="stride") + publish(bend="format", scanout=1) \
+        + publish(bend="width", scanout=2) + publish(3, 3) + hello(caps=CAPS_SCANOUT) \
+        + subscribe(1, scanout=1, fps=1) + settle() + publish(31, 2, scanout=1) \
+        + publish(31, 2, scanout=1) + settle()
 
 
 # Regression inputs: a server with the bug crashes on them (most of the

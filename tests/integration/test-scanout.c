@@ -493,6 +493,21 @@ static void test_refusals(void)
     CHECK_EQ_INT(m.u.error.code, HFX_E_NO_SOURCE);
     fprintf(stderr, "no scanout 9: %s\n", m.u.error.text);
     ping_pong(fd);
+    /* The stream is failed (§5): a FRAME on it is dropped with reason
+     * ENCODER, not checked against a CONFIGURE that never came, and the
+     * connection stays. */
+    {
+        static uint8_t picture[GOOD_W * GOOD_H * 3 / 2];
+        make_good_frame(&m, 7);
+        m.hdr.stream = 2;
+        raw_send(fd, &m, picture, sizeof(picture));
+        next_msg(fd, &m, buf);
+        CHECK_EQ_INT(m.hdr.type, HFX_MSG_FRAME_DROPPED);
+        CHECK_EQ_INT(m.hdr.stream, 2);
+        CHECK_EQ_INT(m.u.dropped.frame_id, 7);
+        CHECK_EQ_INT(m.u.dropped.reason, HFX_DROP_ENCODER);
+        ping_pong(fd);
+    }
     close(fd);
 
     /* 16 subscribers, then the 17th: HFX_E_BUSY on its stream. */

@@ -6,6 +6,7 @@
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 
+#include "hfx/protocol.h"
 #include "util/percentile.h"
 #include "util/token.h"
 #include "keytimer.h"
@@ -26,11 +27,20 @@
  * encoder costs frames, never memory, and never a broken stream. */
 #define INTAKE_MAX 8
 
+#define KEY_WORDS ((HFX_MAX_KEY_CODE + 64) / 64)
+
 typedef struct
 {
   BridgeServer *server;
   guint id;
   SoupWebsocketConnection *ws;
+  /* What the viewer holds down, released for it when it goes: a viewer
+   * that closes its tab mid-press must not leave a key stuck in the
+   * machine (docs/protocol.md §5.18: the client releases what it
+   * pressed; the bridge is the client). */
+  guint64 keys_down[KEY_WORDS];
+  guint buttons;
+  guint32 x, y;
 } ViewerConn;
 
 typedef struct
@@ -285,6 +295,49 @@ bridge_server_stop_intake (BridgeServer * s)
 /* Viewers */
 
 static void
+track_held (ViewerConn * vc, const BridgeViewerMsg * m)
+{
+  guint64 bit;
+
+  if (m->type == BRIDGE_VIEWER_POINTER) {
+    vc->buttons = m->buttons;
+    vc->x = m->x;
+    vc->y = m->y;
+    return;
+  }
+  bit = G_GUINT64_CONSTANT (1) << (m->code % 64);
+  if (m->down)
+    vc->keys_down[m->code / 64] |= bit;
+  else
+    vc->keys_down[m->code / 64] &= ~bit;
+}
+
+/* The viewer is gone: what it still held is released, as if it had let go. */
+static void
+release_held (BridgeServer * s, ViewerConn * vc)
+{
+  BridgeViewerMsg up = {.type = BRIDGE_VIEWER_KEY };
+
+  if (!s->opts.input)
+    return;
+  for (guint32 code = 1; code <= HFX_MAX_KEY_CODE; code++) {
+    if (!(vc->keys_down[code / 64] & (G_GUINT64_CONSTANT (1) << (code % 64))))
+      continue;
+    up.code = code;
+    s->opts.input (&up, s->opts.user_data);
+  }
+  if (vc->buttons) {
+    BridgeViewerMsg ptr = {.type = BRIDGE_VIEWER_POINTER };
+
+    ptr.x = vc->x;
+    ptr.y = vc->y;
+    s->opts.input (&ptr, s->opts.user_data);
+  }
+  memset (vc->keys_down, 0, sizeof (vc->keys_down));
+  vc->buttons = 0;
+}
+
+static void
 on_viewer_message (SoupWebsocketConnection * ws, gint type, GBytes * message,
     ViewerConn * vc)
 {
@@ -317,6 +370,7 @@ on_viewer_message (SoupWebsocketConnection * ws, gint type, GBytes * message,
   }
   if (m.type == BRIDGE_VIEWER_KEY || m.type == BRIDGE_VIEWER_POINTER) {
     s->inputs++;
+    track_held (vc, &m);
     s->opts.input (&m, s->opts.user_data);
   } else if (m.type == BRIDGE_VIEWER_DRAWN) {
     if (bridge_hub_ack (s->hub, vc->id, m.seq, g_get_monotonic_time ()) &&
@@ -335,6 +389,7 @@ on_viewer_closed (SoupWebsocketConnection * ws, ViewerConn * vc)
   BridgeServer *s = vc->server;
 
   g_print ("desktop-bridge: viewer %u left\n", vc->id);
+  release_held (s, vc);
   bridge_hub_remove_viewer (s->hub, vc->id);
   g_hash_table_remove (s->conns, GUINT_TO_POINTER (vc->id));
 }

@@ -199,14 +199,15 @@ def text_messages(ws, seconds):
     return texts
 
 
-def host_lines(host, prefix, n, timeout=5):
+def input_lines(host, n, timeout=5):
+    """The input events scanout-host printed, once there are n (or timeout)."""
     t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        got = [line for line in host.lines if line.startswith(prefix)]
-        if len(got) >= n:
+    while True:
+        got = [line for line in host.lines
+               if line.startswith(("scanout-host: key", "scanout-host: pointer"))]
+        if len(got) >= n or time.monotonic() - t0 > timeout:
             return got
         time.sleep(0.05)
-    return [line for line in host.lines if line.startswith(prefix)]
 
 
 def case_input():
@@ -229,13 +230,23 @@ def case_input():
                   {"type": "pointer", "x": 100, "y": 50, "buttons": 2, "wheel": -3},
                   {"type": "pointer", "x": 5000, "y": 5000, "buttons": 0}):
             ws.send_text(json.dumps(m))
-        got = host_lines(host, "scanout-host: key", 2) + host_lines(host, "scanout-host: pointer", 2)
+        got = input_lines(host, 4)
         want = ["scanout-host: key 30 1", "scanout-host: key 30 0",
                 "scanout-host: pointer 100 50 in 640x360 buttons 2 wheel -3",
                 "scanout-host: pointer 639 359 in 640x360 buttons 0 wheel 0"]
         check(got == want, f"the host got {got}")
         check(b.stats()["inputs"] == 4, f"stats inputs {b.stats()['inputs']}")
+        # A viewer that goes mid-press: the bridge lets go for it.
+        ws.send_text(json.dumps({"type": "key", "code": 42, "down": True}))
+        ws.send_text(json.dumps({"type": "pointer", "x": 10, "y": 20, "buttons": 1}))
+        input_lines(host, 6)
         ws.close()
+        released = input_lines(host, 8)[4:]
+        check(released == ["scanout-host: key 42 1",
+                            "scanout-host: pointer 10 20 in 640x360 buttons 1 wheel 0",
+                            "scanout-host: key 42 0",
+                            "scanout-host: pointer 10 20 in 640x360 buttons 0 wheel 0"],
+              f"a viewer gone mid-press: the host got {released}")
     finally:
         if b:
             b.stop()
@@ -267,7 +278,8 @@ def case_input():
                        timeout=10)
     check(r.returncode == 2 and "--input" in r.stderr, f"--source test --input: {r.stderr}")
     print("  key down, up, pointer with wheel, pointer past the picture: at the host in order; "
-          "off, a host without input, a capture source: refused")
+          "a viewer gone mid-press released; off, a host without input, a capture source: "
+          "refused")
 
 
 def case_refusals():

@@ -3,7 +3,7 @@
 helix-frame-export chardev, against encoding in the guest, same source.
 
     bench/run-vm-resource [QEMU] [--sizes WxH,...] [--frames N] [--rounds N]
-                          [--cases NAME,...] [--solid] [--results DIR] [--no-plot]
+                          [--cases NAME,...] [--solid] [--smp N] [--results DIR] [--no-plot]
 
 In one TCG guest (tests/vm/run-in-vm, 2 vCPUs, the patched QEMU, a
 virtio-gpu-pci device gpu0 and the chardev with gpu=gpu0, encoder libx264),
@@ -92,6 +92,7 @@ def main():
     ap.add_argument('--rounds', type=int, default=2)
     ap.add_argument('--cases', default=','.join(c[0] for c in CASES))
     ap.add_argument('--solid', action='store_true')
+    ap.add_argument('--smp', type=int, default=2, help='guest vCPUs (default 2)')
     ap.add_argument('--results', default=str(ROOT / 'bench' / 'results'))
     ap.add_argument('--no-plot', action='store_true')
     args = ap.parse_args()
@@ -103,7 +104,8 @@ def main():
     sizes = args.sizes.split(',')
     cases = [c for c in CASES if c[0] in args.cases.split(',')]
     source = 'pattern=solid-color' if args.solid else 'horizontal-speed=8'
-    csv_name = 'vm-resource-solid.csv' if args.solid else 'vm-resource.csv'
+    csv_name = ('vm-resource-solid' if args.solid else 'vm-resource') + \
+        (f'-smp{args.smp}' if args.smp != 2 else '') + '.csv'
     work = Path(tempfile.mkdtemp(prefix='hfx-vm-resource-'))
     res = work / 'results'
     res.mkdir()
@@ -113,6 +115,7 @@ def main():
                LD_LIBRARY_PATH=f'{build / "host"}:{build / "lib"}')
     env.setdefault('HFX_VM_DIR', str(build / 'vm'))
     cmd = [str(ROOT / 'tests' / 'vm' / 'run-in-vm'), '--gst-registry', '--timeout', '3000',
+           '--smp', str(args.smp),
            '--results', str(res), '--qemu', args.qemu,
            '--frame-export', 'gpu=gpu0,encoder=libx264',
            '--qemu-arg=-device', '--qemu-arg=virtio-gpu-pci,id=gpu0', '--', 'sh', str(script)]
@@ -158,7 +161,7 @@ def main():
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(rows)
-    if not args.no_plot and not args.solid:
+    if not args.no_plot and not args.solid and args.smp == 2:
         subprocess.run([sys.executable, str(ROOT / 'bench' / 'plot-vm-resource.py'), str(out)],
                        check=True)
     return 0

@@ -604,12 +604,24 @@ static void run_jobs(struct stream *s, bool wait)
     }
 }
 
+/* So that top -H, perf and bench/run-vm-resource can tell encoding from
+ * the embedder's own threads (an encoder's helper threads inherit it). */
+static void name_thread(void)
+{
+#if defined(__linux__)
+    pthread_setname_np(pthread_self(), "hfx-encode");
+#elif defined(__APPLE__)
+    pthread_setname_np("hfx-encode");
+#endif
+}
+
 static void *worker(void *arg)
 {
     struct stream *s = arg;
     struct worker_count *wc = s->p.workers;
     bool idle;
 
+    name_thread();
     begin(s);
     pthread_mutex_lock(&s->lock);
     run_jobs(s, true);

@@ -5,10 +5,13 @@
  * stream that is stopped or whose results are taken is not on it. Streams
  * run in-loop (no worker thread) with the test-only `fake` encoder
  * (host/encoder-fault.h), so that every result is posted during
- * stream_work, on this thread, and the test decides the order.
+ * stream_work, on this thread, and the test decides the order. One case
+ * starts a stream with its worker thread, to see that thread's name.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -53,7 +56,7 @@ static int wake_bytes(struct fixture *fx)
     return total;
 }
 
-static struct stream *start(struct fixture *fx, uint32_t id)
+static struct stream *start_with(struct fixture *fx, uint32_t id, struct worker_count *workers)
 {
     struct stream_params p;
     struct stream *s = NULL;
@@ -70,10 +73,16 @@ static struct stream *start(struct fixture *fx, uint32_t id)
     p.window = 4;
     p.ready = &fx->ready;
     p.owner = &fx->owners[id];
-    p.in_loop = true;
+    p.in_loop = !workers;
+    p.workers = workers;
     p.stream_id = id;
     CHECK_STATUS(stream_start(&p, &s), HFX_OK);
     return s;
+}
+
+static struct stream *start(struct fixture *fx, uint32_t id)
+{
+    return start_with(fx, id, NULL);
 }
 
 static void submit(struct stream *s, uint64_t frame_id)
@@ -194,12 +203,68 @@ static void test_taken_results_leave(void)
     fixture_free(&fx);
 }
 
+/* Threads of this process named `name` (Linux: /proc/self/task). */
+static int threads_named(const char *name)
+{
+    DIR *d = opendir("/proc/self/task");
+    struct dirent *e;
+    int n = 0;
+
+    CHECK(d != NULL);
+    while ((e = readdir(d))) {
+        char path[300], comm[32] = "";
+        FILE *f;
+
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
+        f = fopen(path, "r");
+        if (!f)
+            continue; /* the thread ended meanwhile */
+        if (fgets(comm, sizeof(comm), f))
+            comm[strcspn(comm, "\n")] = '\0';
+        fclose(f);
+        n += strcmp(comm, name) == 0;
+    }
+    closedir(d);
+    return n;
+}
+
+/* A stream's worker is called hfx-encode, where top -H and
+ * bench/run-vm-resource find the encoding inside an embedder; it is gone
+ * once the stream has been stopped and has freed itself. */
+static void test_worker_thread_named(void)
+{
+    struct fixture fx;
+    struct worker_count wc = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+    struct stream *s;
+    int named = 0;
+
+    fixture_init(&fx);
+    CHECK_EQ_INT(threads_named("hfx-encode"), 0);
+    s = start_with(&fx, 1, &wc);
+    /* The worker names itself when it starts: wait up to 5 s. */
+    for (int i = 0; i < 500 && !(named = threads_named("hfx-encode")); i++)
+        usleep(10000);
+    CHECK_EQ_INT(named, 1);
+    stop(&s);
+    pthread_mutex_lock(&wc.lock);
+    while (wc.live)
+        pthread_cond_wait(&wc.cond, &wc.lock);
+    pthread_mutex_unlock(&wc.lock);
+    for (int i = 0; i < 500 && threads_named("hfx-encode"); i++)
+        usleep(10000); /* between its last unlock and its end */
+    CHECK_EQ_INT(threads_named("hfx-encode"), 0);
+    fixture_free(&fx);
+}
+
 int main(void)
 {
     static const struct check_case cases[] = {
         CHECK_CASE(test_only_the_stream_with_work),
         CHECK_CASE(test_stopped_stream_leaves),
         CHECK_CASE(test_taken_results_leave),
+        CHECK_CASE(test_worker_thread_named),
     };
     return check_run(cases, CHECK_COUNT(cases));
 }

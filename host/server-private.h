@@ -55,7 +55,8 @@ struct stream_slot {
     enum slot_state state;
     struct stream *stream;       /* SLOT_LIVE */
     struct answers *answers;     /* SLOT_LIVE; owned */
-    struct hfx_configure cfg;    /* SLOT_LIVE, SLOT_FAILED */
+    struct hfx_configure cfg;    /* SLOT_LIVE, SLOT_FAILED, when has_cfg */
+    bool has_cfg;                /* cfg is a CONFIGURE (never after SUBSCRIBE) */
     uint64_t budget;             /* bytes reserved from max_memory (SLOT_LIVE) */
     unsigned flushes;            /* FLUSHes passed to the worker, FLUSHED not sent (SLOT_LIVE) */
     struct hfx_scanout *scanout; /* SLOT_SUBSCRIBED; the server's */

@@ -557,6 +557,7 @@ static void on_configure(struct hfx_server *s, struct session *ss, const struct 
     /* Reconfigure: frames of the old configuration are answered first. */
     end_stream(s, ss, id, HFX_DROP_CLOSED, false, SLOT_FREE);
     slot->cfg = m->u.configure;
+    slot->has_cfg = true;
     cost = budget_stream_bytes(&slot->cfg, s->opts.window);
     if (cost > s->opts.max_memory - s->memory_reserved) {
         snprintf(text, sizeof(text),
@@ -594,15 +595,6 @@ static void on_configure(struct hfx_server *s, struct session *ss, const struct 
     s->memory_reserved += cost;
 }
 
-/* A refused SUBSCRIBE leaves the stream failed (§5.17) with no
- * configuration: the FRAMEs a client sends it are dropped (ENCODER) without
- * being checked against one it never sent. */
-static void fail_subscription(struct stream_slot *slot)
-{
-    memset(&slot->cfg, 0, sizeof(slot->cfg));
-    slot->state = SLOT_FAILED;
-}
-
 /* SUBSCRIBE (docs/protocol.md §5.17): what the stream was ends (as with a
  * CONFIGURE again), and it receives the scanout's packets. */
 static void on_subscribe(struct hfx_server *s, struct session *ss, const struct hfx_msg *m)
@@ -620,18 +612,23 @@ static void on_subscribe(struct hfx_server *s, struct session *ss, const struct 
         return;
     }
     end_stream(s, ss, id, HFX_DROP_CLOSED, false, SLOT_FREE);
+    /* Subscribed, or failed when refused or when the scanout fails it
+     * later (§5.17), the stream has no CONFIGURE: the FRAMEs a client
+     * sends it are dropped (ENCODER) without being checked against one
+     * that an earlier CONFIGURE left. */
+    slot->has_cfg = false;
     sc = scanout_find(s, req->scanout);
     if (!sc) {
         snprintf(text, sizeof(text), "SUBSCRIBE: no scanout %u", req->scanout);
         stream_error(s, ss, id, HFX_E_NO_SOURCE, text);
-        fail_subscription(slot);
+        slot->state = SLOT_FAILED;
         return;
     }
     if (scanout_subscribe(s, sc, ss, id, req) != HFX_OK) {
         snprintf(text, sizeof(text), "SUBSCRIBE: scanout %u has %d subscribers already",
                  req->scanout, HFX_SCANOUT_MAX_SUBSCRIBERS);
         stream_error(s, ss, id, HFX_E_BUSY, text);
-        fail_subscription(slot);
+        slot->state = SLOT_FAILED;
         return;
     }
     slot->state = SLOT_SUBSCRIBED;
@@ -820,9 +817,8 @@ static void on_frame(struct hfx_server *s, struct session *ss, const struct hfx_
     }
     if (!frame_memory(s, ss, m, &region, &base, &size))
         return;
-    /* A failed subscription has no configuration (width 0) to check
-     * against. */
-    st = slot->state == SLOT_FAILED && slot->cfg.width == 0
+    /* A failed subscription has no configuration to check against. */
+    st = slot->state == SLOT_FAILED && !slot->has_cfg
              ? HFX_OK
              : hfx_frame_validate_ex(&slot->cfg, fr, size, &err);
     if (st != HFX_OK) {

@@ -40,7 +40,8 @@
 
 struct display {
     struct hfx_scanout *sc;
-    atomic_uint wants; /* want_picture calls */
+    struct hfx_scanout *broken; /* scanout 1: its encoder does not exist */
+    atomic_uint wants;          /* want_picture calls */
     uint32_t bitrate_kbps;
     /* Input: taken when set; what came, with the size it came for. */
     bool takes_input;
@@ -94,6 +95,9 @@ static void add_scanout(struct hfx_server *srv, void *user)
     d->guest_fd = sv[1];
     /* One number, one scanout. */
     CHECK_STATUS(hfx_server_add_scanout(srv, &o, &other), HFX_E_INVALID);
+    o.number = 1;
+    o.encoder = "no-such-encoder";
+    CHECK_STATUS(hfx_server_add_scanout(srv, &o, &d->broken), HFX_OK);
 }
 
 static void start_with(struct fixture *f, struct display *d, uint32_t bitrate_kbps,
@@ -149,9 +153,9 @@ static void wait_wants(struct display *d, unsigned seen)
     CHECK(atomic_load(&d->wants) > seen);
 }
 
-/* Publish picture `index` of the pattern at w x h (BGRx), waiting out the
- * rate limit. */
-static void publish(struct display *d, uint32_t w, uint32_t h, uint64_t index)
+/* Publish picture `index` of the pattern at w x h (BGRx) on sc, waiting
+ * out the rate limit. */
+static void publish_on(struct hfx_scanout *sc, uint32_t w, uint32_t h, uint64_t index)
 {
     struct hfx_image img;
     uint32_t retry = 0;
@@ -159,13 +163,18 @@ static void publish(struct display *d, uint32_t w, uint32_t h, uint64_t index)
 
     CHECK_STATUS(hfx_image_alloc(&img, HFX_FORMAT_BGRX, w, h), HFX_OK);
     hfx_pattern_fill(&img, index);
-    while ((st = hfx_scanout_publish(d->sc, HFX_FORMAT_BGRX, w, h, img.plane[0], img.stride[0],
+    while ((st = hfx_scanout_publish(sc, HFX_FORMAT_BGRX, w, h, img.plane[0], img.stride[0],
                                      &retry)) == HFX_E_BUSY) {
         CHECK(retry >= 1 && retry <= 1000);
         hfx_sleep_ms(retry);
     }
     CHECK_STATUS(st, HFX_OK);
     hfx_image_release(&img);
+}
+
+static void publish(struct display *d, uint32_t w, uint32_t h, uint64_t index)
+{
+    publish_on(d->sc, w, h, index);
 }
 
 /* The next message on fd other than PONG. */
@@ -562,6 +571,55 @@ static void test_refusals(void)
     free(buf);
 }
 
+/* A stream configured, then subscribed to a scanout that fails it (its
+ * encoder cannot open): the stream is failed with no configuration, so a
+ * FRAME the old CONFIGURE would refuse is dropped (ENCODER) and the
+ * connection stays (§5.17). */
+static void test_failed_subscription_forgets_configure(void)
+{
+    static uint8_t picture[GOOD_W * GOOD_H * 3 / 2];
+    struct fixture f;
+    struct display d;
+    struct hfx_msg m;
+    uint8_t *buf = malloc(BUF_CAP);
+    int fd;
+
+    start(&f, &d, 2000);
+    fd = fixture_raw_conn(&f);
+    raw_handshake_caps(fd, HFX_CAP_INLINE | HFX_CAP_SCANOUT);
+    make_configure(&m, 3, HFX_FORMAT_NV12, GOOD_W * 2, GOOD_H * 2);
+    raw_send(fd, &m, NULL, 0);
+    next_msg(fd, &m, buf);
+    CHECK_EQ_INT(m.hdr.type, HFX_MSG_CONFIGURED);
+    memset(&m, 0, sizeof(m));
+    m.hdr.type = HFX_MSG_SUBSCRIBE;
+    m.hdr.stream = 3;
+    m.u.subscribe.scanout = 1;
+    m.u.subscribe.max_fps = 30;
+    raw_send(fd, &m, NULL, 0);
+    for (int tries = 0; !hfx_scanout_wanted(d.broken) && tries < 500; tries++)
+        hfx_sleep_ms(10);
+    CHECK(hfx_scanout_wanted(d.broken));
+    publish_on(d.broken, 320, 240, 0);
+    do
+        next_msg(fd, &m, buf);
+    while (m.hdr.type != HFX_MSG_ERROR);
+    CHECK_EQ_INT(m.hdr.stream, 3);
+    CHECK_EQ_INT(m.u.error.code, HFX_E_NO_ENCODER);
+    fprintf(stderr, "scanout 1 failed its subscriber: %s\n", m.u.error.text);
+    make_good_frame(&m, 11);
+    m.hdr.stream = 3;
+    raw_send(fd, &m, picture, sizeof(picture));
+    next_msg(fd, &m, buf);
+    CHECK_EQ_INT(m.hdr.type, HFX_MSG_FRAME_DROPPED);
+    CHECK_EQ_INT(m.u.dropped.frame_id, 11);
+    CHECK_EQ_INT(m.u.dropped.reason, HFX_DROP_ENCODER);
+    ping_pong(fd);
+    close(fd);
+    stop(&f, &d);
+    free(buf);
+}
+
 /* The same through libhfx's client (hfx_client_subscribe): events as for
  * a configured stream; bad arguments refused before anything is sent. */
 static void test_client_api(void)
@@ -791,10 +849,14 @@ static void test_input(void)
 int main(void)
 {
     static const struct check_case cases[] = {
-        CHECK_CASE(test_pictures_in_order), CHECK_CASE(test_keepalive_and_resize),
-        CHECK_CASE(test_slow_subscriber),   CHECK_CASE(test_refusals),
-        CHECK_CASE(test_client_api),        CHECK_CASE(test_rate_limit),
+        CHECK_CASE(test_pictures_in_order),
+        CHECK_CASE(test_keepalive_and_resize),
+        CHECK_CASE(test_slow_subscriber),
+        CHECK_CASE(test_refusals),
+        CHECK_CASE(test_client_api),
+        CHECK_CASE(test_rate_limit),
         CHECK_CASE(test_input),
+        CHECK_CASE(test_failed_subscription_forgets_configure),
     };
     return check_run(cases, CHECK_COUNT(cases));
 }

@@ -20,6 +20,7 @@
 #include "util/clock.h"
 #include "util/log.h"
 #include "util/token.h"
+#include "wire-private.h"
 
 #define DEFAULT_TIMEOUT_MS 5000
 /* Writes of a message are bounded in time so that a stalled host cannot
@@ -382,19 +383,17 @@ enum hfx_status hfx_client_subscribe(struct hfx_client *c, uint32_t stream,
 enum hfx_status hfx_client_input(struct hfx_client *c, uint32_t stream, const struct hfx_input *in)
 {
     struct hfx_msg m;
-    uint8_t bytes[64]; /* header + INPUT's 16 bytes */
-    size_t n;
 
     if (!stream_ok(c, stream) || !in)
         return HFX_E_INVALID;
     if (!(c->welcome.caps & HFX_CAP_INPUT))
         return HFX_E_UNSUPPORTED;
-    init_msg(&m, HFX_MSG_INPUT, stream);
-    m.u.input = *in;
     /* A value out of range is the caller's mistake, not a broken
      * connection (which a failed send would mark it). */
-    if (hfx_msg_encode(&m, 0, bytes, sizeof(bytes), &n) != HFX_OK)
+    if (hfx_wire_check_input(in, NULL) != HFX_OK)
         return HFX_E_INVALID;
+    init_msg(&m, HFX_MSG_INPUT, stream);
+    m.u.input = *in;
     return send_simple(c, &m);
 }
 

@@ -2,8 +2,9 @@
 /*
  * Internal: recording what a decoder or validator rejected
  * (struct hfx_wire_error, docs/protocol.md §8), shared by wire.c and
- * format.c. No state of its own: every call writes to the caller's err,
- * which may be NULL (then only the status is returned).
+ * format.c, and the checks of wire.c that client.c runs before it sends.
+ * No state of its own: every call writes to the caller's err, which may
+ * be NULL (then only the status is returned).
  */
 #ifndef HFX_WIRE_PRIVATE_H
 #define HFX_WIRE_PRIVATE_H
@@ -59,5 +60,9 @@ static inline void wire_error_reset(struct hfx_wire_error *err, uint16_t type)
     if (err)
         *err = (struct hfx_wire_error){.type = type};
 }
+
+/* INPUT's ranges (docs/protocol.md §5.18), as hfx_msg_encode and the
+ * decoder check them: HFX_OK or HFX_E_MALFORMED. */
+enum hfx_status hfx_wire_check_input(const struct hfx_input *in, struct hfx_wire_error *err);
 
 #endif /* HFX_WIRE_PRIVATE_H */

@@ -219,7 +219,7 @@ static enum hfx_status check_frame(const struct hfx_frame *f, struct hfx_wire_er
     }
 }
 
-static enum hfx_status check_input(const struct hfx_input *in, struct hfx_wire_error *e)
+enum hfx_status hfx_wire_check_input(const struct hfx_input *in, struct hfx_wire_error *e)
 {
     enum hfx_status st;
     unsigned wheel;
@@ -311,7 +311,7 @@ static enum hfx_status check_body(const struct hfx_msg *m, struct hfx_wire_error
         return wire_range(e, HFX_E_MALFORMED, "keepalive_ms", AT(6), m->u.subscribe.keepalive_ms,
                           HFX_MIN_KEEPALIVE_MS, HFX_MAX_KEEPALIVE_MS);
     case HFX_MSG_INPUT:
-        return check_input(&m->u.input, e);
+        return hfx_wire_check_input(&m->u.input, e);
     default:
         return HFX_OK;
     }

@@ -10,13 +10,12 @@ count), as tests/qemu/guest-draw --on-key does on the DRM display.
 Uses libX11 through ctypes (hfxtest.xlib, no toolkit). Prints "painted K" after each
 repaint; runs until killed."""
 import os
-import re
 import select
 import struct
 import sys
 import time
-from pathlib import Path
 
+from hfxtest import scanoutimages
 from hfxtest.xlib import xlib
 
 EV_KEY = 1
@@ -25,17 +24,10 @@ BTN_MISC = 0x100
 EVENT = struct.Struct('llHHi')
 
 
-def backgrounds():
-    text = (Path(__file__).resolve().parent.parent / 'tests' / 'scanout' /
-            'scanout-images.h').read_text()
-    pairs = re.findall(r'\{\{(0x\w+), (0x\w+), (0x\w+)\}, \{', text)
-    # B, G, R in the header; X wants 0xRRGGBB on a TrueColor visual.
-    return [int(r, 16) << 16 | int(g, 16) << 8 | int(b, 16) for b, g, r in pairs]
-
-
 def main():
     w, h = int(sys.argv[1]), int(sys.argv[2])
-    colours = backgrounds()
+    # X wants 0xRRGGBB on a TrueColor visual.
+    colours = [r << 16 | g << 8 | b for r, g, b in scanoutimages.backgrounds()]
     X = xlib()
     if not X:
         print('guest-x11-keys: libX11 not found', file=sys.stderr)

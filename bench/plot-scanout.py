@@ -6,6 +6,7 @@ Usage: plot-scanout.py RESULTS_DIR
 """
 import sys
 
+from percentile import percentile
 from plotlib import num, plt, read
 
 STYLE = {("scanout", "host-side"): ("#3b7dd8", "-"),
@@ -24,8 +25,8 @@ def main():
             continue
         color, ls = STYLE.get(key, ("#888888", "-"))
         ax.step(v, [(i + 1) / len(v) for i in range(len(v))], where="post", color=color,
-                linestyle=ls, label=f"run {key[0]}: {key[1]} (p50 {v[len(v) // 2]:.0f} ms, "
-                f"p99 {v[min(len(v) - 1, round(0.99 * (len(v) - 1)))]:.0f} ms)")
+                linestyle=ls, label=f"run {key[0]}: {key[1]} (p50 {percentile(v, 50):.0f} ms, "
+                f"p99 {percentile(v, 99):.0f} ms)")
     ax.axvline(40, color="#999999", linestyle=":", linewidth=0.8)
     ax.axvline(80, color="#999999", linestyle="--", linewidth=0.8)
     ax.text(40, 0.02, " target p50", fontsize=8, color="#666666")

@@ -51,7 +51,6 @@ import argparse
 import csv
 import os
 import random
-import re
 import statistics
 import subprocess
 import sys
@@ -60,9 +59,11 @@ import time
 from pathlib import Path
 
 from hfxtest.bridgeproc import Bridge
+from hfxtest import scanoutimages
 from hfxtest.guestbridge import GuestBridge
 from hfxtest.smpte import TOLERANCE
 from hfxtest.webdriver import Driver, require_browser
+from percentile import percentile
 
 ROOT = Path(__file__).resolve().parent.parent
 WIDTH, HEIGHT = 1280, 720
@@ -96,13 +97,6 @@ HOOK = '''
 ''' % list(PROBE)
 
 
-def read_backgrounds():
-    """The pictures' background colours, RGB, from scanout-images.h."""
-    text = (ROOT / 'tests' / 'scanout' / 'scanout-images.h').read_text()
-    pairs = re.findall(r'\{\{(0x\w+), (0x\w+), (0x\w+)\}, \{', text)
-    return [tuple(int(v, 16) for v in reversed(p)) for p in pairs]  # BGR -> RGB
-
-
 def first_draw(session, after, rgb):
     """Time of the first draw after `after` showing rgb at the probe, or None."""
     return session.execute('''
@@ -112,11 +106,6 @@ def first_draw(session, after, rgb):
                 Math.abs(d[2] - rgb[1]) <= tol && Math.abs(d[3] - rgb[2]) <= tol)
                 return d[0];
         return null;''', after, list(rgb), TOLERANCE)
-
-
-def pct(values, p):
-    v = sorted(values)
-    return v[min(len(v) - 1, int(round(p / 100 * (len(v) - 1))))] if v else float('nan')
 
 
 def boot(args, logs, run, sock):
@@ -236,7 +225,7 @@ def main():
     require_browser()
     os.environ.setdefault('HFX_VM_DIR', str(build / 'vm'))
     os.environ['LD_LIBRARY_PATH'] = f'{build / "host"}:{build / "lib"}'
-    backgrounds = read_backgrounds()
+    backgrounds = scanoutimages.backgrounds()
     logs = Path(args.log_dir or tempfile.mkdtemp(prefix='hfx-bench-scanout-'))
     logs.mkdir(parents=True, exist_ok=True)
     results = Path(args.results)
@@ -253,7 +242,7 @@ def main():
         for path in sorted({r['path'] for r in rows if r['run'] == run}):
             v = [float(r['ms']) for r in rows if r['run'] == run and r['path'] == path and r['ms']]
             lost = sum(1 for r in rows if r['run'] == run and r['path'] == path and not r['ms'])
-            print(f'  run {run}, {path}: p50 {pct(v, 50):.1f} ms, p99 {pct(v, 99):.1f} ms, '
+            print(f'  run {run}, {path}: p50 {percentile(v, 50):.1f} ms, p99 {percentile(v, 99):.1f} ms, '
                   f'mean {statistics.fmean(v) if v else float("nan"):.1f} ms over {len(v)} '
                   f'samples{f", {lost} not seen within 5 s" if lost else ""}')
     if not args.no_plot:

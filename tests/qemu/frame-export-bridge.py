@@ -36,6 +36,7 @@ from pathlib import Path
 from hfxtest.bridgeproc import Bridge
 from hfxtest.checks import Checks
 from hfxtest.guestbridge import GuestBridge
+from hfxtest.scanoutimages import COLOURS, SQUARE, square_at
 from hfxtest.smpte import TOLERANCE
 from hfxtest.webdriver import Driver, require_browser
 
@@ -43,35 +44,11 @@ WIDTH, HEIGHT = 1280, 720
 TOKEN = 'scanout-test'
 
 
-def read_images():
-    """From tests/scanout/scanout-images.h, the pictures guest-draw draws:
-    [((B, G, R) of the background, (B, G, R) of the square)] and the
-    square's size."""
-    text = (Path(__file__).resolve().parent.parent / 'scanout' /
-            'scanout-images.h').read_text()
-    colours = [tuple(tuple(int(v, 16) for v in m.group(i, i + 1, i + 2)) for i in (1, 4))
-               for m in re.finditer(r'\{\{(0x\w+), (0x\w+), (0x\w+)\}, '
-                                    r'\{(0x\w+), (0x\w+), (0x\w+)\}\}', text)]
-    count = int(re.search(r'#define SCANOUT_IMAGES (\d+)', text).group(1))
-    square = int(re.search(r'#define SCANOUT_SQUARE (\d+)', text).group(1))
-    if len(colours) != count:
-        raise AssertionError(f'scanout-images.h: {len(colours)} colour pairs read, '
-                             f'SCANOUT_IMAGES is {count}')
-    return colours, square
-
-
-COLOURS, SQUARE = read_images()
-
-
-def square_at(k, w, h):
-    return ((w - SQUARE) * k // (len(COLOURS) - 1)) & ~1, ((h - SQUARE) // 2 + (60 if k % 2 else 0)) & ~1
-
-
 def samples(k):
     """[(x, y, want rgb)]: the square's centre and two background points no
     square of any picture covers."""
     sx, sy = square_at(k, WIDTH, HEIGHT)
-    bg, sq = (tuple(reversed(c)) for c in COLOURS[k])
+    bg, sq = COLOURS[k]
     return [(sx + SQUARE // 2, sy + SQUARE // 2, sq), (WIDTH // 2, 40, bg),
             (WIDTH // 4, HEIGHT - 40, bg)]
 

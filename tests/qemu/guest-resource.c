@@ -6,7 +6,7 @@
  * virtio-gpu resource id in a FRAME, with no pixel crossing the port.
  *
  *   guest-resource [--address ADDR] [--size WxH] [--frames N]
- *                  [--output OUT.h264] [--bad]
+ *                  [--output OUT.h264] [--bad] [--buffers N] [--predrawn]
  *
  * Writes the H.264 that comes back to OUT.h264; hfx-verify on the host
  * compares it with the same pattern. --bad then tries what a guest must
@@ -17,6 +17,13 @@
  * its frame went (a race: encoded or dropped, either is right), and a good
  * frame that must still be encoded. Exit 0 when every answer was as
  * expected.
+ *
+ * --buffers N (2..16, default 3) resources in turn, so at most N frames in
+ * flight. --predrawn draws pattern frames 0..N-1 into the N resources
+ * before the clock starts and then only names them in turn (frame i shows
+ * pattern frame i mod N): moving content at no drawing cost in the guest,
+ * what bench/run-vm-resource measures the path alone with. Its output is
+ * not the pattern hfx-verify expects past frame N-1.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -38,7 +45,8 @@
 #include "pattern.h"
 #include "util/clock.h"
 
-#define BUFFERS 3
+#define DEFAULT_BUFFERS 3
+#define MAX_BUFFERS 16
 #define STREAM 1
 
 struct dumb {
@@ -55,6 +63,8 @@ struct run {
     FILE *out;
     uint64_t packets, dropped, dropped_source;
     uint64_t answered; /* frames with an answer, in order */
+    unsigned buffers;  /* resources used in turn */
+    bool predrawn;     /* drawn once, before the clock starts */
 };
 
 static int fail(const char *what)
@@ -204,24 +214,31 @@ static int configure(struct run *r, uint32_t w, uint32_t h)
     return 0;
 }
 
-/* The pattern through BUFFERS resources, each reused only once the frame
- * that named it has its answer (the host reads a resource when the frame
- * is encoded, not when it arrives). */
+static void draw(struct dumb *b, uint64_t index)
+{
+    struct hfx_image img = {
+        .fourcc = HFX_FORMAT_BGRX,
+        .width = b->width,
+        .height = b->height,
+        .plane = {b->map},
+        .stride = {b->pitch},
+    };
+
+    hfx_pattern_fill(&img, index);
+}
+
+/* The pattern through r->buffers resources, each reused only once the
+ * frame that named it has its answer (the host reads a resource when the
+ * frame is encoded, not when it arrives). */
 static int stream_pattern(struct run *r, struct dumb *d, uint64_t frames)
 {
     for (uint64_t i = 0; i < frames; i++) {
-        struct dumb *b = &d[i % BUFFERS];
-        struct hfx_image img = {
-            .fourcc = HFX_FORMAT_BGRX,
-            .width = b->width,
-            .height = b->height,
-            .plane = {b->map},
-            .stride = {b->pitch},
-        };
+        struct dumb *b = &d[i % r->buffers];
 
-        if (i >= BUFFERS && wait_answered(r, i - BUFFERS + 1) < 0)
+        if (i >= r->buffers && wait_answered(r, i - r->buffers + 1) < 0)
             return -1;
-        hfx_pattern_fill(&img, i);
+        if (!r->predrawn)
+            draw(b, i);
         if (transfer_to_host(r->drm, b) < 0 || submit(r, i + 1, b->resource, b->pitch) < 0)
             return -1;
     }
@@ -305,7 +322,8 @@ out:
 static void usage(FILE *f)
 {
     fprintf(f, "Usage: guest-resource [--address ADDR] [--size WxH] [--frames N]\n"
-               "                      [--output OUT.h264] [--device /dev/dri/cardN] [--bad]\n");
+               "                      [--output OUT.h264] [--device /dev/dri/cardN] [--bad]\n"
+               "                      [--buffers N] [--predrawn]\n");
 }
 
 int main(int argc, char **argv)
@@ -314,6 +332,7 @@ int main(int argc, char **argv)
         {"address", required_argument, NULL, 'a'}, {"size", required_argument, NULL, 's'},
         {"frames", required_argument, NULL, 'n'},  {"output", required_argument, NULL, 'o'},
         {"device", required_argument, NULL, 'd'},  {"bad", no_argument, NULL, 'b'},
+        {"buffers", required_argument, NULL, 'B'}, {"predrawn", no_argument, NULL, 'p'},
         {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
     };
     const char *address = "auto", *output = NULL, *device = "/dev/dri/card0";
@@ -321,14 +340,14 @@ int main(int argc, char **argv)
     unsigned long long frames = 300;
     bool bad = false;
     struct hfx_client_options copts = {.caps = HFX_CAP_INLINE | HFX_CAP_RESOURCE};
-    struct run r = {.drm = -1};
-    struct dumb d[BUFFERS] = {0};
+    struct run r = {.drm = -1, .buffers = DEFAULT_BUFFERS};
+    struct dumb d[MAX_BUFFERS] = {0};
     char err[HFX_MAX_TEXT + 1] = "";
     int64_t t0;
     double secs;
     int c, rc = 1;
 
-    while ((c = getopt_long(argc, argv, "a:s:n:o:d:bh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "a:s:n:o:d:bB:ph", longopts, NULL)) != -1) {
         switch (c) {
         case 'a': address = optarg; break;
         case 's':
@@ -341,6 +360,14 @@ int main(int argc, char **argv)
         case 'o': output = optarg; break;
         case 'd': device = optarg; break;
         case 'b': bad = true; break;
+        case 'B':
+            r.buffers = (unsigned)strtoul(optarg, NULL, 10);
+            if (r.buffers < 2 || r.buffers > MAX_BUFFERS) {
+                fprintf(stderr, "guest-resource: --buffers takes 2..%d\n", MAX_BUFFERS);
+                return 2;
+            }
+            break;
+        case 'p': r.predrawn = true; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -350,9 +377,12 @@ int main(int argc, char **argv)
         fail(device);
         return 1;
     }
-    for (int i = 0; i < BUFFERS; i++)
+    for (unsigned i = 0; i < r.buffers; i++) {
         if (dumb_create(r.drm, w, h, &d[i]) < 0)
             goto out;
+        if (r.predrawn)
+            draw(&d[i], i);
+    }
     if (hfx_client_connect(address, &copts, &r.client, err, sizeof(err)) != HFX_OK) {
         fprintf(stderr, "guest-resource: cannot connect to %s: %s\n", address, err);
         goto out;
@@ -371,9 +401,9 @@ int main(int argc, char **argv)
     if (stream_pattern(&r, d, frames) < 0)
         goto out;
     secs = (double)(hfx_clock_ns() - t0) / 1e9;
-    printf("resources %u %u %u, pitch %u: %llu frames, %llu packets, %llu dropped "
+    printf("%u resources from %u%s, pitch %u: %llu frames, %llu packets, %llu dropped "
            "in %.2f s (%.1f fps)\n",
-           d[0].resource, d[1].resource, d[2].resource, d[0].pitch, frames,
+           r.buffers, d[0].resource, r.predrawn ? " (predrawn)" : "", d[0].pitch, frames,
            (unsigned long long)r.packets, (unsigned long long)r.dropped, secs,
            secs > 0 ? (double)frames / secs : 0.0);
     /* The output holds the pattern only. */
@@ -394,7 +424,7 @@ out:
         rc = 1;
     }
     hfx_client_free(&r.client);
-    for (int i = 0; i < BUFFERS; i++)
+    for (unsigned i = 0; i < r.buffers; i++)
         dumb_destroy(r.drm, &d[i]);
     close(r.drm);
     return rc;

@@ -127,19 +127,26 @@ static void stop(struct fixture *f, struct display *d)
     pthread_mutex_destroy(&d->lock);
 }
 
-static int subscriber(struct fixture *f, uint32_t stream, uint16_t fps, uint16_t keepalive_ms)
+static void send_subscribe(int fd, uint32_t stream, uint32_t scanout, uint16_t fps,
+                           uint16_t keepalive_ms)
 {
-    int fd = fixture_raw_conn(f);
     struct hfx_msg m;
 
-    CHECK(raw_handshake_caps(fd, HFX_CAP_INLINE | HFX_CAP_SCANOUT) & HFX_CAP_SCANOUT);
     memset(&m, 0, sizeof(m));
     m.hdr.type = HFX_MSG_SUBSCRIBE;
     m.hdr.stream = stream;
-    m.u.subscribe.scanout = 0;
+    m.u.subscribe.scanout = scanout;
     m.u.subscribe.max_fps = fps;
     m.u.subscribe.keepalive_ms = keepalive_ms;
     raw_send(fd, &m, NULL, 0);
+}
+
+static int subscriber(struct fixture *f, uint32_t stream, uint16_t fps, uint16_t keepalive_ms)
+{
+    int fd = fixture_raw_conn(f);
+
+    CHECK(raw_handshake_caps(fd, HFX_CAP_INLINE | HFX_CAP_SCANOUT) & HFX_CAP_SCANOUT);
+    send_subscribe(fd, stream, 0, fps, keepalive_ms);
     return fd;
 }
 
@@ -476,11 +483,7 @@ static void test_refusals(void)
      * and the connection closed. */
     fd = fixture_raw_conn(&f);
     CHECK(raw_handshake_caps(fd, HFX_CAP_INLINE) & HFX_CAP_SCANOUT);
-    memset(&m, 0, sizeof(m));
-    m.hdr.type = HFX_MSG_SUBSCRIBE;
-    m.hdr.stream = 1;
-    m.u.subscribe.max_fps = 30;
-    raw_send(fd, &m, NULL, 0);
+    send_subscribe(fd, 1, 0, 30, 0);
     next_msg(fd, &m, buf);
     CHECK_EQ_INT(m.hdr.type, HFX_MSG_ERROR);
     CHECK_EQ_INT(m.u.error.code, HFX_E_UNSUPPORTED);
@@ -490,12 +493,7 @@ static void test_refusals(void)
     /* No scanout 9: ERROR on the stream; the connection stays. */
     fd = fixture_raw_conn(&f);
     raw_handshake_caps(fd, HFX_CAP_INLINE | HFX_CAP_SCANOUT);
-    memset(&m, 0, sizeof(m));
-    m.hdr.type = HFX_MSG_SUBSCRIBE;
-    m.hdr.stream = 2;
-    m.u.subscribe.scanout = 9;
-    m.u.subscribe.max_fps = 30;
-    raw_send(fd, &m, NULL, 0);
+    send_subscribe(fd, 2, 9, 30, 0);
     next_msg(fd, &m, buf);
     CHECK_EQ_INT(m.hdr.type, HFX_MSG_ERROR);
     CHECK_EQ_INT(m.hdr.stream, 2);
@@ -591,12 +589,7 @@ static void test_failed_subscription_forgets_configure(void)
     raw_send(fd, &m, NULL, 0);
     next_msg(fd, &m, buf);
     CHECK_EQ_INT(m.hdr.type, HFX_MSG_CONFIGURED);
-    memset(&m, 0, sizeof(m));
-    m.hdr.type = HFX_MSG_SUBSCRIBE;
-    m.hdr.stream = 3;
-    m.u.subscribe.scanout = 1;
-    m.u.subscribe.max_fps = 30;
-    raw_send(fd, &m, NULL, 0);
+    send_subscribe(fd, 3, 1, 30, 0);
     for (int tries = 0; !hfx_scanout_wanted(d.broken) && tries < 500; tries++)
         hfx_sleep_ms(10);
     CHECK(hfx_scanout_wanted(d.broken));
@@ -752,14 +745,7 @@ static void test_input(void)
     fd = fixture_raw_conn(&f);
     CHECK(raw_handshake_caps(fd, HFX_CAP_INLINE | HFX_CAP_SCANOUT | HFX_CAP_INPUT) &
           HFX_CAP_INPUT);
-    {
-        struct hfx_msg m;
-        memset(&m, 0, sizeof(m));
-        m.hdr.type = HFX_MSG_SUBSCRIBE;
-        m.hdr.stream = 1;
-        m.u.subscribe.max_fps = 30;
-        raw_send(fd, &m, NULL, 0);
-    }
+    send_subscribe(fd, 1, 0, 30, 0);
     /* Before a picture: the key passes (size 0 x 0), the pointer has
      * nothing to point at. */
     send_input(fd, 1, &ptr);
@@ -803,14 +789,7 @@ static void test_input(void)
     /* The connection the embedder added: no INPUT in WELCOME, refused. */
     CHECK(!(raw_handshake_caps(d.guest_fd, HFX_CAP_INLINE | HFX_CAP_SCANOUT | HFX_CAP_INPUT) &
             HFX_CAP_INPUT));
-    {
-        struct hfx_msg m;
-        memset(&m, 0, sizeof(m));
-        m.hdr.type = HFX_MSG_SUBSCRIBE;
-        m.hdr.stream = 1;
-        m.u.subscribe.max_fps = 30;
-        raw_send(d.guest_fd, &m, NULL, 0);
-    }
+    send_subscribe(d.guest_fd, 1, 0, 30, 0);
     send_input(d.guest_fd, 1, &key);
     expect_refused(d.guest_fd, HFX_E_UNSUPPORTED, buf);
     d.guest_fd = -1;

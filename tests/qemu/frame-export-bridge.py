@@ -26,7 +26,6 @@ Exits 77 (skipped) without chromium or chromedriver, or without the patched
 QEMU."""
 import argparse
 import os
-import re
 import shutil
 import sys
 import tempfile
@@ -36,7 +35,8 @@ from pathlib import Path
 from hfxtest.bridgeproc import Bridge
 from hfxtest.checks import Checks
 from hfxtest.guestbridge import GuestBridge
-from hfxtest.scanoutimages import COLOURS, SQUARE, square_at
+from hfxtest.guestinput import check_key_and_click, evdev_lines
+from hfxtest.scanoutimages import canvas_shows
 from hfxtest.smpte import TOLERANCE
 from hfxtest.webdriver import Driver, require_browser
 
@@ -44,47 +44,9 @@ WIDTH, HEIGHT = 1280, 720
 TOKEN = 'scanout-test'
 
 
-def samples(k):
-    """[(x, y, want rgb)]: the square's centre and two background points no
-    square of any picture covers."""
-    sx, sy = square_at(k, WIDTH, HEIGHT)
-    bg, sq = COLOURS[k]
-    return [(sx + SQUARE // 2, sy + SQUARE // 2, sq), (WIDTH // 2, 40, bg),
-            (WIDTH // 4, HEIGHT - 40, bg)]
-
-
 def shows(session, k):
     """(True, detail) when the viewer's canvas shows picture k."""
-    pts = samples(k)
-    try:
-        got = session.canvas_pixels('#screen', [(x, y) for x, y, _ in pts])
-    except Exception as e:  # noqa: BLE001 - no canvas yet is "not yet"
-        return False, str(e)
-    errs = [max(abs(a - b) for a, b in zip(want, px[:3])) for (_, _, want), px in zip(pts, got)]
-    return all(e <= TOLERANCE for e in errs), [(x, y, want, tuple(px[:3]))
-                                               for (x, y, want), px in zip(pts, got)]
-
-
-def evdev_lines(results):
-    p = results / 'evdev.log'
-    return p.read_text(errors='replace').splitlines() if p.exists() else []
-
-
-def wait_lines(results, want, timeout=15):
-    """(True, lines) once every line of want is in evdev.log, in order."""
-    t0 = time.monotonic()
-    while True:
-        lines = evdev_lines(results)
-        at = 0
-        for w in want:
-            try:
-                at = lines.index(w, at) + 1
-            except ValueError:
-                at = -1
-                break
-        if at >= 0 or time.monotonic() - t0 > timeout:
-            return at >= 0, lines
-        time.sleep(0.1)
+    return canvas_shows(session, k, WIDTH, HEIGHT, TOLERANCE)
 
 
 def check_input(c, gs, hs, results):
@@ -97,49 +59,7 @@ def check_input(c, gs, hs, results):
     except Exception:  # noqa: BLE001 - reported below
         allowed = False
     c.check('the host-side viewer is told input is on (--input)', allowed)
-    ok, lines = wait_lines(results, [], timeout=0)
-    tablet = [ln for ln in lines if ln.startswith('device ') and 'abs_x' in ln]
-    c.check('the guest has evdev devices, one of them absolute', bool(tablet),
-            '\n'.join(lines[:8]))
-    if not tablet:
-        return
-    m = re.search(r'abs_x (-?\d+)\.\.(\d+) abs_y (-?\d+)\.\.(\d+)', tablet[0])
-    x_min, x_max, y_min, y_max = (int(v) for v in m.groups())
-
-    t0 = time.monotonic()
-    hs.press_key('a')
-    ok, lines = wait_lines(results, ['key 30 1', 'key 30 0'])
-    c.check('a key pressed in the viewer arrives in the guest as KEY_A down, up', ok,
-            f'after {time.monotonic() - t0:.2f} s' if ok else '\n'.join(lines[-10:]))
-
-    # The picture pixel to click, and where it is in the page (the canvas is
-    # scaled to fit, with bars).
-    px, py = WIDTH // 4, HEIGHT // 3
-    g = hs.execute('const c = document.getElementById("screen"), r = c.getBoundingClientRect();'
-                   'return [r.left, r.top, r.width, r.height, c.width, c.height];')
-    left, top, rw, rh, w, h = g
-    scale = min(rw / w, rh / h)
-    ox, oy = left + (rw - w * scale) / 2, top + (rh - h * scale) / 2
-    cx, cy = int(ox + (px + 0.5) * scale), int(oy + (py + 0.5) * scale)
-    want_x, want_y = int((cx - ox) / scale), int((cy - oy) / scale)
-    before = len(evdev_lines(results))
-    t0 = time.monotonic()
-    hs.click_at(cx, cy)
-    ok, lines = wait_lines(results, ['key 272 1', 'key 272 0'])
-    c.check('a click in the viewer arrives in the guest as BTN_LEFT down, up', ok,
-            f'after {time.monotonic() - t0:.2f} s' if ok else '\n'.join(lines[-10:]))
-    xs = [int(ln.split()[2]) for ln in lines[before:] if ln.startswith('abs x ')]
-    ys = [int(ln.split()[2]) for ln in lines[before:] if ln.startswith('abs y ')]
-    if xs and ys:
-        gx = (xs[-1] - x_min) * (WIDTH - 1) / (x_max - x_min)
-        gy = (ys[-1] - y_min) * (HEIGHT - 1) / (y_max - y_min)
-        c.check('the guest\'s tablet is at the picture pixel clicked',
-                abs(gx - want_x) <= 1 and abs(gy - want_y) <= 1,
-                f'({gx:.1f}, {gy:.1f}) for ({want_x}, {want_y}); page point ({cx}, {cy}) '
-                f'at scale {scale:.3f}')
-    else:
-        c.check('the guest\'s tablet is at the picture pixel clicked', False,
-                'no absolute position in the guest: ' + '\n'.join(lines[-10:]))
+    check_key_and_click(c, hs, results, WIDTH, HEIGHT)
 
 
 def main():

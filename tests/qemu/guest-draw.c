@@ -16,7 +16,9 @@
  *
  * --follow: draw picture 0, then whatever FILE says as it changes (read
  * every 20 ms; the host writes it through a shared directory): a picture
- * number draws that picture, "quit" ends (exit 0).
+ * number draws that picture, "K WxH" draws it in the connector's mode of
+ * that size (a new framebuffer, set on the CRTC; exit 1 when there is no
+ * such mode), "quit" ends (exit 0).
  *
  * --on-key: draw picture 0, then the next picture (after 5: 0) at once on
  * every key press any /dev/input/event* device reports (buttons do not
@@ -63,30 +65,43 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* The first connected connector, its first (preferred) mode and a CRTC
- * that can drive it. */
-/* --follow: what FILE says now; -1 for nothing (yet), -2 for quit. */
-static int followed(const char *path)
+/* --follow: what FILE says now. picture -1: nothing (yet), -2: quit;
+ * width and height 0: the mode it has. */
+struct command {
+    int picture;
+    unsigned width, height;
+};
+
+static struct command followed(const char *path)
 {
-    char text[16] = "";
+    struct command cmd = {.picture = -1};
+    char text[32] = "";
     FILE *f = fopen(path, "r");
     char *end;
     long k;
 
     if (!f)
-        return -1;
+        return cmd;
     if (!fgets(text, sizeof(text), f))
         text[0] = '\0';
     fclose(f);
-    if (strncmp(text, "quit", 4) == 0)
-        return -2;
+    if (strncmp(text, "quit", 4) == 0) {
+        cmd.picture = -2;
+        return cmd;
+    }
     k = strtol(text, &end, 10);
     if (end == text || k < 0 || k >= SCANOUT_IMAGES)
-        return -1;
-    return (int)k;
+        return cmd;
+    if (*end == ' ' && sscanf(end + 1, "%ux%u", &cmd.width, &cmd.height) != 2)
+        return cmd; /* half written */
+    cmd.picture = (int)k;
+    return cmd;
 }
 
-static int find_output(int drm, uint32_t *connector, uint32_t *crtc, struct drm_mode_modeinfo *mode)
+/* The first connected connector, the mode of width x height among its modes
+ * (0 x 0: its first, preferred one) and a CRTC that can drive it. */
+static int find_output(int drm, unsigned width, unsigned height, uint32_t *connector,
+                       uint32_t *crtc, struct drm_mode_modeinfo *mode)
 {
     struct drm_mode_card_res res = {0};
     uint32_t conns[16], crtcs[16];
@@ -119,6 +134,15 @@ static int find_output(int drm, uint32_t *connector, uint32_t *crtc, struct drm_
             return fail("DRM_IOCTL_MODE_GETCONNECTOR");
         *connector = conns[i];
         *mode = modes[0];
+        for (uint32_t m = 0; width && m < c.count_modes; m++)
+            if (modes[m].hdisplay == width && modes[m].vdisplay == height) {
+                *mode = modes[m];
+                break;
+            }
+        if (width && (mode->hdisplay != width || mode->vdisplay != height)) {
+            fprintf(stderr, "guest-draw: the connector has no %ux%u mode\n", width, height);
+            return 1;
+        }
         *crtc = crtcs[0];
         enc.encoder_id = c.encoder_id;
         if (c.encoder_id && ioctl(drm, DRM_IOCTL_MODE_GETENCODER, &enc) == 0 && enc.crtc_id)
@@ -127,6 +151,73 @@ static int find_output(int drm, uint32_t *connector, uint32_t *crtc, struct drm_
     }
     fprintf(stderr, "guest-draw: no connected connector\n");
     return 1;
+}
+
+/* A dumb buffer the size of a mode, mapped, as a framebuffer. */
+struct screen {
+    struct drm_mode_modeinfo mode;
+    struct drm_mode_create_dumb create;
+    struct drm_mode_fb_cmd fb;
+    uint8_t *pixels;
+};
+
+static int screen_open(int drm, const struct drm_mode_modeinfo *mode, struct screen *scr)
+{
+    struct drm_mode_map_dumb map = {0};
+
+    memset(scr, 0, sizeof(*scr));
+    scr->mode = *mode;
+    scr->create.width = mode->hdisplay;
+    scr->create.height = mode->vdisplay;
+    scr->create.bpp = 32;
+    if (ioctl(drm, DRM_IOCTL_MODE_CREATE_DUMB, &scr->create) != 0)
+        return fail("DRM_IOCTL_MODE_CREATE_DUMB");
+    map.handle = scr->create.handle;
+    if (ioctl(drm, DRM_IOCTL_MODE_MAP_DUMB, &map) != 0)
+        return fail("DRM_IOCTL_MODE_MAP_DUMB");
+    scr->pixels = mmap(NULL, scr->create.size, PROT_READ | PROT_WRITE, MAP_SHARED, drm,
+                       (off_t)map.offset);
+    if (scr->pixels == MAP_FAILED)
+        return fail("mmap of the dumb buffer");
+    scr->fb.width = scr->create.width;
+    scr->fb.height = scr->create.height;
+    scr->fb.pitch = scr->create.pitch;
+    scr->fb.bpp = 32;
+    scr->fb.depth = 24;
+    scr->fb.handle = scr->create.handle;
+    if (ioctl(drm, DRM_IOCTL_MODE_ADDFB, &scr->fb) != 0)
+        return fail("DRM_IOCTL_MODE_ADDFB");
+    return 0;
+}
+
+static void screen_close(int drm, struct screen *scr)
+{
+    struct drm_mode_destroy_dumb destroy = {.handle = scr->create.handle};
+
+    if (scr->fb.fb_id)
+        ioctl(drm, DRM_IOCTL_MODE_RMFB, &scr->fb.fb_id);
+    if (scr->pixels && scr->pixels != MAP_FAILED)
+        munmap(scr->pixels, scr->create.size);
+    if (scr->create.handle)
+        ioctl(drm, DRM_IOCTL_MODE_DESTROY_DUMB, &destroy);
+    memset(scr, 0, sizeof(*scr));
+}
+
+/* Show scr on the CRTC in its mode. */
+static int screen_show(int drm, uint32_t connector, uint32_t crtc, struct screen *scr)
+{
+    struct drm_mode_crtc set = {
+        .crtc_id = crtc,
+        .fb_id = scr->fb.fb_id,
+        .set_connectors_ptr = (uint64_t)(uintptr_t)&connector,
+        .count_connectors = 1,
+        .mode = scr->mode,
+        .mode_valid = 1,
+    };
+
+    if (ioctl(drm, DRM_IOCTL_MODE_SETCRTC, &set) != 0)
+        return fail("DRM_IOCTL_MODE_SETCRTC");
+    return 0;
 }
 
 #define MAX_KEYBOARDS 16
@@ -185,12 +276,8 @@ int main(int argc, char **argv)
     const char *device = "/dev/dri/card0", *wait_for = NULL, *follow = NULL;
     unsigned hold = 700;
     struct drm_mode_modeinfo mode;
-    struct drm_mode_create_dumb create = {0};
-    struct drm_mode_map_dumb map = {0};
-    struct drm_mode_fb_cmd fb = {0};
-    struct drm_mode_crtc set = {0};
+    struct screen scr;
     uint32_t connector = 0, crtc = 0;
-    uint8_t *pixels;
     struct pollfd keys[MAX_KEYBOARDS];
     int drm, c, nkeys = 0;
     bool on_key = false;
@@ -217,52 +304,27 @@ int main(int argc, char **argv)
     drm = open(device, O_RDWR | O_CLOEXEC);
     if (drm < 0)
         return fail(device);
-    if (find_output(drm, &connector, &crtc, &mode) != 0)
+    if (find_output(drm, 0, 0, &connector, &crtc, &mode) != 0 ||
+        screen_open(drm, &mode, &scr) != 0)
         return 1;
-    create.width = mode.hdisplay;
-    create.height = mode.vdisplay;
-    create.bpp = 32;
-    if (ioctl(drm, DRM_IOCTL_MODE_CREATE_DUMB, &create) != 0)
-        return fail("DRM_IOCTL_MODE_CREATE_DUMB");
-    map.handle = create.handle;
-    if (ioctl(drm, DRM_IOCTL_MODE_MAP_DUMB, &map) != 0)
-        return fail("DRM_IOCTL_MODE_MAP_DUMB");
-    pixels = mmap(NULL, create.size, PROT_READ | PROT_WRITE, MAP_SHARED, drm, (off_t)map.offset);
-    if (pixels == MAP_FAILED)
-        return fail("mmap of the dumb buffer");
-    fb.width = create.width;
-    fb.height = create.height;
-    fb.pitch = create.pitch;
-    fb.bpp = 32;
-    fb.depth = 24;
-    fb.handle = create.handle;
-    if (ioctl(drm, DRM_IOCTL_MODE_ADDFB, &fb) != 0)
-        return fail("DRM_IOCTL_MODE_ADDFB");
     printf("guest-draw: mode %ux%u, connector %u, crtc %u, fb %u\n", mode.hdisplay,
-           mode.vdisplay, connector, crtc, fb.fb_id);
+           mode.vdisplay, connector, crtc, scr.fb.fb_id);
     fflush(stdout);
 
     while (wait_for && access(wait_for, F_OK) != 0)
         sleep_ms(50);
     for (unsigned step = 0, k = 0; follow || on_key ? 1 : step < SCANOUT_IMAGES; step++) {
-        struct drm_mode_fb_dirty_cmd dirty = {.fb_id = fb.fb_id};
-        int next;
+        struct drm_mode_fb_dirty_cmd dirty = {.fb_id = scr.fb.fb_id};
+        struct command next;
 
-        scanout_draw(k, pixels, create.width, create.height, create.pitch);
-        if (step == 0) {
-            /* Shown once it is drawn: the host never sees an empty buffer. */
-            set.crtc_id = crtc;
-            set.fb_id = fb.fb_id;
-            set.set_connectors_ptr = (uint64_t)(uintptr_t)&connector;
-            set.count_connectors = 1;
-            set.mode = mode;
-            set.mode_valid = 1;
-            if (ioctl(drm, DRM_IOCTL_MODE_SETCRTC, &set) != 0)
-                return fail("DRM_IOCTL_MODE_SETCRTC");
-        }
+        scanout_draw(k, scr.pixels, scr.create.width, scr.create.height, scr.create.pitch);
+        /* Shown once it is drawn: the host never sees an empty buffer. */
+        if (step == 0 && screen_show(drm, connector, crtc, &scr) != 0)
+            return 1;
         if (ioctl(drm, DRM_IOCTL_MODE_DIRTYFB, &dirty) != 0)
             return fail("DRM_IOCTL_MODE_DIRTYFB");
-        printf("guest-draw: picture %u at %.3f\n", k, now_s());
+        printf("guest-draw: picture %u at %ux%u at %.3f\n", k, scr.create.width,
+               scr.create.height, now_s());
         fflush(stdout);
         if (on_key) {
             wait_key(keys, nkeys);
@@ -274,13 +336,33 @@ int main(int argc, char **argv)
             k++;
             continue;
         }
-        while ((next = followed(follow)) == -1 || next == (int)k)
+        for (;;) {
+            next = followed(follow);
+            if (next.picture == -2 ||
+                (next.picture >= 0 &&
+                 (next.picture != (int)k || (next.width && (next.width != scr.create.width ||
+                                                            next.height != scr.create.height)))))
+                break;
             sleep_ms(20);
-        if (next == -2)
+        }
+        if (next.picture == -2)
             break;
-        k = (unsigned)next;
+        k = (unsigned)next.picture;
+        if (next.width && (next.width != scr.create.width || next.height != scr.create.height)) {
+            /* A new mode: a new buffer of its size, drawn, then shown. */
+            struct screen old = scr;
+
+            if (find_output(drm, next.width, next.height, &connector, &crtc, &mode) != 0 ||
+                screen_open(drm, &mode, &scr) != 0)
+                return 1;
+            scanout_draw(k, scr.pixels, scr.create.width, scr.create.height, scr.create.pitch);
+            if (screen_show(drm, connector, crtc, &scr) != 0)
+                return 1;
+            screen_close(drm, &old);
+            printf("guest-draw: mode %ux%u\n", mode.hdisplay, mode.vdisplay);
+        }
     }
-    munmap(pixels, create.size);
+    screen_close(drm, &scr);
     close(drm);
     return 0;
 }

@@ -35,3 +35,28 @@ def square_at(k, width, height):
     """Where picture k's square is (top left), as scanout_square_at()."""
     return (((width - SQUARE) * k // (len(COLOURS) - 1)) & ~1,
             ((height - SQUARE) // 2 + (60 if k % 2 else 0)) & ~1)
+
+
+def samples(k, width, height):
+    """[(x, y, (R, G, B))] that show picture k in a width x height picture:
+    its square's centre and two background points no square of any picture
+    covers."""
+    sx, sy = square_at(k, width, height)
+    bg, sq = COLOURS[k]
+    return [(sx + SQUARE // 2, sy + SQUARE // 2, sq), (width // 2, 40, bg),
+            (width // 4, height - 40, bg)]
+
+
+def canvas_shows(session, k, width, height, tolerance):
+    """(True, samples) when the viewer's canvas (#screen, a
+    hfxtest.webdriver session) shows picture k, each sample within
+    tolerance; (False, what was read) otherwise, also when there is no
+    canvas yet."""
+    pts = samples(k, width, height)
+    try:
+        got = session.canvas_pixels('#screen', [(x, y) for x, y, _ in pts])
+    except Exception as e:  # noqa: BLE001 - no canvas yet is "not yet"
+        return False, str(e)
+    errs = [max(abs(a - b) for a, b in zip(want, px[:3])) for (_, _, want), px in zip(pts, got)]
+    return all(e <= tolerance for e in errs), [(x, y, want, tuple(px[:3]))
+                                               for (x, y, want), px in zip(pts, got)]

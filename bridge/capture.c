@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include "capture.h"
 
+#include <string.h>
+
 #include <gio/gio.h>
 #include <gst/app/app.h>
 #include <gst/video/video.h>
@@ -22,6 +24,11 @@ struct _BridgeCapture
   gboolean loop;                /* seek back to the start at the end */
   gboolean is_pipewire;
   gsize frames_captured;        /* atomic: frames into the encoder's queue */
+  /* BRIDGE_SOURCE_PUSHED */
+  GstElement *appsrc;
+  guint fps;
+  GMutex push_lock;             /* the caps' size below */
+  guint pushed_width, pushed_height;
 };
 
 /* A new element, already in the pipeline (which frees it). */
@@ -152,6 +159,16 @@ make_source (BridgeCapture * cap, const BridgeCaptureOptions * opts,
         set_pipewire_target (src, opts->path);
       else if (src && !pipewire_from_portal (cap, src, error))
         src = NULL;
+      break;
+    case BRIDGE_SOURCE_PUSHED:
+      src = make (cap, "appsrc", "source", error);
+      if (src) {
+        /* Live, stamped as pushed; a stale picture gives way to a newer. */
+        g_object_set (src, "is-live", TRUE, "format", GST_FORMAT_TIME,
+            "do-timestamp", TRUE, "max-buffers", (guint64) 2, NULL);
+        gst_util_set_object_arg (G_OBJECT (src), "leaky-type", "downstream");
+        cap->appsrc = src;
+      }
       break;
     case BRIDGE_SOURCE_FILE:
       uri = gst_filename_to_uri (opts->path, error);
@@ -301,6 +318,8 @@ bridge_capture_new (const BridgeCaptureOptions * opts, BridgeAuFunc on_au,
   gboolean ok;
 
   cap->portal.fd = -1;
+  cap->fps = opts->fps;
+  g_mutex_init (&cap->push_lock);
   cap->loop = opts->source == BRIDGE_SOURCE_FILE;
   cap->is_pipewire = opts->source == BRIDGE_SOURCE_PIPEWIRE;
   cap->on_au = on_au;
@@ -409,6 +428,7 @@ bridge_capture_new (const BridgeCaptureOptions * opts, BridgeAuFunc on_au,
 failed:
   gst_object_unref (cap->pipeline);
   bridge_portal_stream_clear (&cap->portal);
+  g_mutex_clear (&cap->push_lock);
   g_free (cap);
   return NULL;
 }
@@ -452,6 +472,41 @@ bridge_capture_start (BridgeCapture * cap, GError ** error)
   if (msg)
     gst_message_unref (msg);
   return FALSE;
+}
+
+gboolean
+bridge_capture_push_bgrx (BridgeCapture * cap, const guint8 * data,
+    guint stride, guint width, guint height)
+{
+  GstBuffer *buf;
+  GstMapInfo map;
+  gsize row = (gsize) width * 4;
+
+  g_return_val_if_fail (cap->appsrc, FALSE);
+  g_mutex_lock (&cap->push_lock);
+  if (width != cap->pushed_width || height != cap->pushed_height) {
+    GstCaps *caps = gst_caps_new_simple ("video/x-raw", "format",
+        G_TYPE_STRING, "BGRx", "width", G_TYPE_INT, (gint) width, "height",
+        G_TYPE_INT, (gint) height, "framerate", GST_TYPE_FRACTION,
+        (gint) cap->fps, 1, NULL);
+
+    gst_app_src_set_caps (GST_APP_SRC (cap->appsrc), caps);
+    gst_caps_unref (caps);
+    cap->pushed_width = width;
+    cap->pushed_height = height;
+  }
+  g_mutex_unlock (&cap->push_lock);
+  buf = gst_buffer_new_allocate (NULL, row * height, NULL);
+  if (!buf || !gst_buffer_map (buf, &map, GST_MAP_WRITE)) {
+    if (buf)
+      gst_buffer_unref (buf);
+    return FALSE;
+  }
+  for (guint y = 0; y < height; y++)
+    memcpy (map.data + row * y, data + (gsize) stride * y, row);
+  gst_buffer_unmap (buf, &map);
+  return gst_app_src_push_buffer (GST_APP_SRC (cap->appsrc), buf) ==
+      GST_FLOW_OK;
 }
 
 void
@@ -511,5 +566,6 @@ bridge_capture_free (BridgeCapture * cap)
     g_source_remove (cap->bus_watch);
   gst_object_unref (cap->pipeline);
   bridge_portal_stream_clear (&cap->portal);
+  g_mutex_clear (&cap->push_lock);
   g_free (cap);
 }

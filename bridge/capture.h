@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The GStreamer side of desktop-bridge: capture (x11, pipewire, test
- * pattern or a file), scale and convert to NV12, encode to H.264 (vsockenc,
+ * pattern, a file, or pictures the program pushes: QEMU's D-Bus display), scale and convert to NV12, encode to H.264 (vsockenc,
  * x264enc, or vsockenc with x264enc as its fallback) and hand every access
  * unit to a callback with its capture time.
  */
@@ -18,6 +18,7 @@ typedef enum
   BRIDGE_SOURCE_X11,
   BRIDGE_SOURCE_PIPEWIRE,
   BRIDGE_SOURCE_FILE,
+  BRIDGE_SOURCE_PUSHED,         /* bridge_capture_push_bgrx */
 } BridgeSourceKind;
 
 typedef enum
@@ -58,6 +59,14 @@ BridgeCapture *bridge_capture_new (const BridgeCaptureOptions * opts,
     GError ** error);
 
 gboolean bridge_capture_start (BridgeCapture * cap, GError ** error);
+
+/* BRIDGE_SOURCE_PUSHED: one picture (BGRx, stride bytes per row, copied
+ * before it returns) into the pipeline, stamped with the pipeline's clock
+ * now; a size other than the last one's renegotiates. While the encoder is
+ * behind, the oldest picture waiting is dropped (two wait at most). FALSE
+ * when the pipeline does not take it (stopped, failed). Any thread. */
+gboolean bridge_capture_push_bgrx (BridgeCapture * cap, const guint8 * data,
+    guint stride, guint width, guint height);
 
 /* Ask the encoder for a keyframe (an upstream force-key-unit event). */
 void bridge_capture_request_keyframe (BridgeCapture * cap);

@@ -2,7 +2,8 @@
 /*
  * desktop-bridge: capture the desktop, encode it through vsockenc (or
  * x264enc) and serve it to browsers; or serve a scanout an hfx host
- * encodes (docs/bridge.md).
+ * encodes; or a VM's display taken from QEMU over D-Bus, encoded the same
+ * way (docs/bridge.md).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include <gst/gst.h>
 
 #include "capture.h"
+#include "qemu-display.h"
 #include "scanout.h"
 #include "util/token.h"
 #include "server.h"
@@ -24,6 +26,8 @@ typedef struct
   BridgeServer *server;
   BridgeCapture *capture;
   BridgeScanout *scanout;       /* instead of capture: --source scanout */
+  BridgeQemuDisplay *qemu;      /* the capture's pictures: --source qemu-dbus */
+  guint picture_w, picture_h;   /* --size: the viewers' pointer is in it */
   int status;
   guint stats_interval_s;
 } Bridge;
@@ -49,6 +53,17 @@ on_capture_error (const gchar * message, gpointer user_data)
 }
 
 static void
+on_qemu_picture (const guint8 * data, guint stride, guint width, guint height,
+    gint64 damage_us, gpointer user_data)
+{
+  Bridge *b = user_data;
+
+  if (!bridge_capture_push_bgrx (b->capture, data, stride, width, height))
+    g_printerr ("desktop-bridge: the pipeline refused a %ux%u picture\n",
+        width, height);
+}
+
+static void
 request_keyframe (gpointer user_data)
 {
   Bridge *b = user_data;
@@ -66,6 +81,8 @@ on_input (const BridgeViewerMsg * m, gpointer user_data)
 
   if (b->scanout)
     bridge_scanout_input (b->scanout, m);
+  if (b->qemu)
+    bridge_qemu_display_input (b->qemu, m, b->picture_w, b->picture_h);
 }
 
 static gchar *
@@ -127,7 +144,8 @@ exit_if_stop_hangs (gpointer data)
   return NULL;
 }
 
-/* scanout, scanout:ADDRESS: *address gets ADDRESS or NULL (auto). */
+/* scanout, scanout:ADDRESS, qemu-dbus, qemu-dbus:ADDRESS: *address gets
+ * ADDRESS or NULL (scanout: auto; qemu-dbus: the session bus). */
 static gboolean
 parse_source (const gchar * text, BridgeCaptureOptions * o,
     gboolean * scanout, const gchar ** address, GError ** error)
@@ -137,6 +155,10 @@ parse_source (const gchar * text, BridgeCaptureOptions * o,
           && text[8])) {
     *scanout = TRUE;
     *address = text[7] ? text + 8 : NULL;
+  } else if (g_str_equal (text, "qemu-dbus") ||
+      (g_str_has_prefix (text, "qemu-dbus:") && text[10])) {
+    o->source = BRIDGE_SOURCE_PUSHED;
+    *address = text[9] ? text + 10 : NULL;
   } else if (g_str_equal (text, "test"))
     o->source = BRIDGE_SOURCE_TEST;
   else if (g_str_equal (text, "x11"))
@@ -151,8 +173,8 @@ parse_source (const gchar * text, BridgeCaptureOptions * o,
     o->path = text + strlen ("file:");
   } else {
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-        "--source %s: expected x11, pipewire[:NODE], test, file:PATH or "
-        "scanout[:ADDRESS]", text);
+        "--source %s: expected x11, pipewire[:NODE], test, file:PATH, "
+        "scanout[:ADDRESS] or qemu-dbus[:ADDRESS]", text);
     return FALSE;
   }
   return TRUE;
@@ -224,19 +246,25 @@ main (int argc, char **argv)
   gchar *token = NULL, *address = NULL, *host = NULL;
   gint bitrate = 0, fps = 30, key_interval = 2000, key_min = 500;
   gint stats_interval = 10, max_viewers = 16, scanout_number = 0;
+  gint console = 0;
   gboolean use_scanout = FALSE, input = FALSE;
-  const gchar *scanout_address = NULL;
+  const gchar *source_address = NULL;
   GOptionEntry entries[] = {
     {"source", 's', 0, G_OPTION_ARG_STRING, &source,
-        "x11, pipewire[:NODE], test, file:PATH, or scanout[:ADDRESS]: an hfx "
-          "host's scanout, encoded by the host (ADDRESS default auto) "
-          "(default test)", "SOURCE"},
+        "x11, pipewire[:NODE], test, file:PATH, scanout[:ADDRESS]: an hfx "
+          "host's scanout, encoded by the host (ADDRESS default auto), or "
+          "qemu-dbus[:ADDRESS]: a VM's display from QEMU -display dbus "
+          "(ADDRESS qmp:PATH: peer to peer through QEMU's QMP socket; a "
+          "D-Bus address; default the session bus) (default test)", "SOURCE"},
     {"scanout", 0, 0, G_OPTION_ARG_INT, &scanout_number,
         "with --source scanout: the host's scanout number (default 0)", "N"},
+    {"console", 0, 0, G_OPTION_ARG_INT, &console,
+        "with --source qemu-dbus: QEMU's console number (default 0)", "N"},
     {"input", 0, 0, G_OPTION_ARG_NONE, &input,
         "viewers may send keys and pointer, to the host of --source "
           "scanout:ADDRESS (it must take input from the bridge: QEMU's "
-          "chardev takes it on listen=) (default: view only)", NULL},
+          "chardev takes it on listen=) or to QEMU's D-Bus display "
+          "(--source qemu-dbus) (default: view only)", NULL},
     {"encoder", 'e', 0, G_OPTION_ARG_STRING, &encoder,
         "auto (vsockenc, x264enc while no host answers), vsockenc or "
           "x264enc (default auto)", "ENC"},
@@ -284,7 +312,7 @@ main (int argc, char **argv)
     goto usage;
   }
   if (!parse_source (source ? source : "test", &copts, &use_scanout,
-          &scanout_address, &error) ||
+          &source_address, &error) ||
       !parse_encoder (encoder ? encoder : "auto", &copts, &error) ||
       !parse_listen (listen ? listen : "127.0.0.1:8080", &host, &sopts.port,
           &error) ||
@@ -297,18 +325,20 @@ main (int argc, char **argv)
         "bitrate: --encoder, --address, --size and --bitrate do not apply");
     goto usage;
   }
-  if (input && !use_scanout) {
+  if (input && !use_scanout && copts.source != BRIDGE_SOURCE_PUSHED) {
     /* Capture sources have no way into the machine they show. */
     g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
         "--input: only with --source scanout:ADDRESS (the host injects the "
-        "viewers' keys and pointer); a capture source has no way in");
+        "viewers' keys and pointer) or qemu-dbus (QEMU does); a capture "
+        "source has no way in");
     goto usage;
   }
   if (!bitrate)
     bitrate = 4000;
-  if (scanout_number < 0) {
+  if (scanout_number < 0 || console < 0) {
     g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-        "--scanout %d: expected 0 or more", scanout_number);
+        "--scanout %d, --console %d: expected 0 or more", scanout_number,
+        console);
     goto usage;
   }
   if (bitrate < 16 || bitrate > 200000 || fps < 1 || fps > 240 ||
@@ -327,6 +357,8 @@ main (int argc, char **argv)
   copts.fps = (guint) fps;
   copts.keyframe_interval_ms = (guint) key_interval;
   copts.address = address;
+  b.picture_w = copts.width;
+  b.picture_h = copts.height;
 
   {
     GInetAddress *ia = g_inet_address_new_from_string (host);
@@ -355,7 +387,7 @@ main (int argc, char **argv)
   }
   if (use_scanout) {
     BridgeScanoutOptions so = {
-      .address = scanout_address,
+      .address = source_address,
       .scanout = (guint) scanout_number,
       .max_fps = (guint) fps,
       .input = input,
@@ -371,6 +403,21 @@ main (int argc, char **argv)
     g_printerr ("desktop-bridge: %s\n", error->message);
     b.status = 1;
     goto out;
+  }
+  if (copts.source == BRIDGE_SOURCE_PUSHED) {
+    BridgeQemuDisplayOptions qo = {
+      .address = source_address,
+      .console = (guint) console,
+      .fps = (guint) fps,
+      .keepalive_ms = 1000,
+    };
+    b.qemu = bridge_qemu_display_start (&qo, on_qemu_picture,
+        on_capture_error, &b, &error);
+    if (!b.qemu) {
+      g_printerr ("desktop-bridge: %s\n", error->message);
+      b.status = 1;
+      goto out;
+    }
   }
   g_unix_signal_add (SIGINT, on_signal, &b);
   g_unix_signal_add (SIGTERM, on_signal, &b);
@@ -393,6 +440,15 @@ out:
   bridge_server_stop_intake (b.server);
   bridge_scanout_free (b.scanout);
   b.scanout = NULL;
+  if (b.qemu) {
+    gchar *what = bridge_qemu_display_describe (b.qemu);
+
+    g_print ("desktop-bridge: %s, %" G_GUINT64_FORMAT " pictures\n", what,
+        bridge_qemu_display_pictures (b.qemu));
+    g_free (what);
+  }
+  bridge_qemu_display_free (b.qemu);
+  b.qemu = NULL;
   if (b.capture)
     g_thread_unref (g_thread_new ("stop-watchdog", exit_if_stop_hangs,
             GINT_TO_POINTER (b.status ? b.status : 1)));

@@ -855,13 +855,17 @@ bridge_qemu_display_start (const BridgeQemuDisplayOptions * opts,
     goto failed;
   }
   g_variant_unref (ret);
-  if (!register_listener (d, bus_name, console_path, error))
-    goto failed;
-  /* IsAbsolute, kept current from QEMU's PropertiesChanged. */
+  /* IsAbsolute, kept current from QEMU's PropertiesChanged. Before the
+   * listener: once QEMU has it, QEMU blocks its main loop on a call to it
+   * (GetAll), and a blocking call of ours the other way would wait for
+   * that call's timeout. Nothing after this point waits for QEMU without
+   * running this thread's main context. */
   d->mouse = g_dbus_proxy_new_sync (d->conn,
       G_DBUS_PROXY_FLAGS_DO_NOT_AUTO_START, NULL, bus_name, console_path,
       "org.qemu.Display1.Mouse", NULL, error);
   if (!d->mouse)
+    goto failed;
+  if (!register_listener (d, bus_name, console_path, error))
     goto failed;
   d->closed[0] = g_signal_connect (d->conn, "closed", G_CALLBACK (on_closed),
       d);

@@ -67,6 +67,7 @@ typedef struct
   GMutex lock;
   GCond cond;
   GDBusConnection *listener;    /* QEMU's side of the listener's */
+  gchar *interfaces;            /* the listener's Interfaces, as QEMU read them */
   GPtrArray *calls;             /* "Keyboard.Press 30", ... */
   gboolean qmp_done;
 } Fake;
@@ -182,6 +183,28 @@ on_fake_method (GDBusConnection * conn, const gchar * sender,
     g_object_unref (sc);
     g_object_unref (sock);
     g_free (guid);
+    /* As QEMU: its proxy of the listener reads the properties at once,
+     * blocking its main loop (here: this thread) until they come. */
+    {
+      GVariant *all = g_dbus_connection_call_sync (l, NULL,
+          "/org/qemu/Display1/Listener", "org.freedesktop.DBus.Properties",
+          "GetAll", g_variant_new ("(s)", "org.qemu.Display1.Listener"),
+          NULL, G_DBUS_CALL_FLAGS_NONE, 25000, NULL, &error);
+      GVariant *dict, *v;
+      const gchar **strv;
+
+      g_assert_no_error (error);
+      dict = g_variant_get_child_value (all, 0);
+      v = g_variant_lookup_value (dict, "Interfaces",
+          G_VARIANT_TYPE_STRING_ARRAY);
+      g_assert_nonnull (v);
+      strv = g_variant_get_strv (v, NULL);
+      f->interfaces = g_strjoinv (" ", (gchar **) strv);
+      g_free (strv);
+      g_variant_unref (v);
+      g_variant_unref (dict);
+      g_variant_unref (all);
+    }
     g_mutex_lock (&f->lock);
     f->listener = l;
     g_cond_broadcast (&f->cond);
@@ -336,6 +359,7 @@ fake_stop (Fake * f)
   g_free (f->qmp_path);
   g_free (f->dir);
   g_ptr_array_unref (f->calls);
+  g_free (f->interfaces);
   g_dbus_node_info_unref (f->info);
   g_main_loop_unref (f->loop);
   g_main_context_unref (f->context);
@@ -446,15 +470,31 @@ start (Fake * f, Seen * seen, guint fps, guint keepalive_ms)
     .address = address,.console = 0,.fps = fps,.keepalive_ms = keepalive_ms
   };
   GError *error = NULL;
+  gint64 t0 = g_get_monotonic_time ();
   BridgeQemuDisplay *d = bridge_qemu_display_start (&o, on_picture, on_error,
       seen, &error);
 
   g_assert_no_error (error);
   g_assert_nonnull (d);
-  g_mutex_lock (&f->lock);
-  while (!f->listener)
-    g_cond_wait (&f->cond, &f->lock);
-  g_mutex_unlock (&f->lock);
+  /* The fake, as QEMU, blocks on the listener's properties once it has
+   * it: a start that made a blocking call back meanwhile would take that
+   * call's 25 s timeout. */
+  g_assert_cmpint (g_get_monotonic_time () - t0, <, 3 * G_USEC_PER_SEC);
+  /* Until the fake has read the listener's properties, which this thread
+   * answers. */
+  for (;;) {
+    gboolean have;
+
+    g_mutex_lock (&f->lock);
+    have = f->listener != NULL;
+    g_mutex_unlock (&f->lock);
+    if (have)
+      break;
+    g_main_context_iteration (NULL, FALSE);
+    g_usleep (1000);
+  }
+  /* Shared memory offered. */
+  g_assert_cmpstr (f->interfaces, ==, "org.qemu.Display1.Listener.Unix.Map");
   g_free (address);
   return d;
 }

@@ -1,0 +1,224 @@
+#!/usr/bin/python3
+"""Suite dbus: desktop-bridge --source qemu-dbus on a stock QEMU, no guest
+software but the program that draws (docs/bridge.md, "QEMU D-Bus display").
+
+    qemu-dbus-bridge.py QEMU RUN_IN_VM BRIDGE GUEST_DRAW GUEST_EVDEV
+                        --path copy|map [--bus] [--output-dir DIR]
+
+QEMU (Debian 12's 7.2: the pixels in Scanout/Update messages, --path copy;
+stock 10.0: the surface shared as memory, ScanoutMap/UpdateMap, --path map)
+runs the suite's TCG guest (tests/vm/run-in-vm) with a virtio-gpu-pci device
+at 1280x720, -display dbus,p2p=yes and a QMP socket. In the guest,
+tests/qemu/guest-draw draws the pictures of tests/scanout/scanout-images.h
+into its framebuffer as the test tells it (a file in the shared results
+directory). On the host, desktop-bridge --source qemu-dbus:qmp:PATH hands
+QEMU one end of a socketpair (QMP getfd + add_client); with --bus, QEMU joins
+a private bus instead (a dbus-daemon of the test's, -display dbus,addr=)
+and the bridge takes --source qemu-dbus:ADDRESS. The bridge listens to console 0
+and encodes with x264enc. Headless Chromium opens the viewer; for each
+picture the canvas must show the square's colour at its centre and the
+background's elsewhere, within the SMPTE tests' tolerance. Then the guest
+sets another mode (1024x768) and draws a picture in it: the viewer's canvas
+must follow and show it, with no restart. The bridge must
+say which path it used, and report its longest reply to QEMU. Input (the
+bridge runs with --input; the guest has a virtio keyboard and tablet, and
+tests/qemu/guest-evdev logs what they report): "a" pressed and a click in
+the viewer must arrive as KEY_A down and up, BTN_LEFT down and up, the
+tablet within 2 pixels of the picture pixel clicked (in the new mode). Then QEMU is
+killed: the bridge must say that QEMU went away and exit 1 (docs/bridge.md).
+Exits 77 (skipped) without chromium or chromedriver, or without QEMU.
+"""
+import argparse
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from hfxtest.bridgeproc import Bridge, child_pid
+from hfxtest.checks import Checks
+from hfxtest.guestinput import check_key_and_click, evdev_lines
+from hfxtest.scanoutimages import canvas_shows
+from hfxtest.smpte import TOLERANCE
+from hfxtest.webdriver import Driver, require_browser
+
+WIDTH, HEIGHT = 1280, 720
+NEW_MODE = (1024, 768)
+PATHS = {'copy': 'copies (Scanout/Update)', 'map': 'shared memory (ScanoutMap)'}
+
+
+def shows(session, k, size=(WIDTH, HEIGHT)):
+    """(True, detail) when the viewer's canvas shows picture k of a picture
+    of that size."""
+    return canvas_shows(session, k, size[0], size[1], TOLERANCE)
+
+
+def wait_shows(c, session, k, size, what):
+    t1 = time.monotonic()
+    last = None
+    while time.monotonic() - t1 < 60:
+        ok, last = shows(session, k, size)
+        if ok:
+            c.check(what, True, f'after {time.monotonic() - t1:.2f} s')
+            return
+        time.sleep(0.1)
+    c.check(what, False, f'not within 60 s; last samples (x, y, want, got): {last}')
+
+
+def wait_for(pred, timeout):
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if pred():
+            return True
+        time.sleep(0.1)
+    return pred()
+
+
+def main():
+    c = Checks()
+    ap = argparse.ArgumentParser()
+    ap.add_argument('qemu')
+    ap.add_argument('run_in_vm')
+    ap.add_argument('bridge')
+    ap.add_argument('guest_draw')
+    ap.add_argument('guest_evdev')
+    ap.add_argument('--path', choices=sorted(PATHS), required=True)
+    ap.add_argument('--bus', action='store_true')
+    ap.add_argument('--output-dir', default=None)
+    args = ap.parse_args()
+    if not os.access(args.qemu, os.X_OK):
+        print(f'SKIP: no QEMU at {args.qemu} (stock 10.0: scripts/build-qemu --stock; '
+              f'Debian 12\'s: apt-get install qemu-system-x86)')
+        return 77
+    require_browser()
+    out = Path(args.output_dir or tempfile.mkdtemp(prefix='hfx-qemu-dbus-'))
+    out.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix='hfx-qemu-dbus-'))
+    qmp = work / 'qmp.sock'
+    res = work / 'results'
+    res.mkdir()
+    step = res / 'step'
+    bus = None
+    display = 'dbus,p2p=yes'
+    if args.bus:
+        bus_address = f'unix:path={work}/bus'
+        bus = subprocess.Popen(['dbus-daemon', '--session', '--nofork', '--nopidfile',
+                                f'--address={bus_address}'],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        wait_for((work / 'bus').exists, 10)
+        display = f'dbus,addr={bus_address}'
+        source = f'qemu-dbus:{bus_address}'
+    else:
+        source = f'qemu-dbus:qmp:{qmp}'
+    vm_log = open(out / 'run-in-vm.log', 'w')
+    vm = subprocess.Popen(
+        [args.run_in_vm, '--qemu', args.qemu, '--results', str(res), '--timeout', '280',
+         '--qemu-arg=-device', f'--qemu-arg=virtio-gpu-pci,xres={WIDTH},yres={HEIGHT}',
+         '--qemu-arg=-device', '--qemu-arg=virtio-keyboard-pci',
+         '--qemu-arg=-device', '--qemu-arg=virtio-tablet-pci',
+         '--qemu-arg=-display', f'--qemu-arg={display}',
+         '--qemu-arg=-qmp', f'--qemu-arg=unix:{qmp},server=on,wait=off', '--',
+         'sh', '-c', f'{args.guest_evdev} > {res}/evdev.log 2>&1 & '
+                     f'{args.guest_draw} --follow {step} > {res}/draw.log 2>&1'],
+        stdout=vm_log, stderr=subprocess.STDOUT)
+    bridge = None
+    try:
+        c.check('QEMU opens its QMP socket', wait_for(qmp.exists, 60), str(qmp))
+        if args.bus:
+            c.check('QEMU owns org.qemu on the private bus', wait_for(lambda: subprocess.run(
+                ['gdbus', 'call', '--address', bus_address, '--dest', 'org.freedesktop.DBus',
+                 '--object-path', '/org/freedesktop/DBus', '--method',
+                 'org.freedesktop.DBus.NameHasOwner', 'org.qemu'],
+                capture_output=True, text=True).stdout.strip() == '(true,)', 60))
+        t0 = time.monotonic()
+        bridge = Bridge(args.bridge, '--source', source, '--encoder', 'x264enc',
+                        '--fps', '30', '--input', start_timeout=30)
+        c.check(f'desktop-bridge --source {source} serves', True,
+                f'after {time.monotonic() - t0:.1f} s')
+        with Driver(output_dir=out) as drv:
+            (s,) = drv.sessions(1)
+            s.navigate(bridge.url('/'))
+            for k in [0, 1, 2, 3, 4, 5, 0]:
+                if k or step.exists():
+                    step.write_text(f'{k}\n')
+                wait_shows(c, s, k, (WIDTH, HEIGHT), f'picture {k} drawn by Chromium')
+            s.screenshot(out / 'viewer.png')
+            v = s.execute('const v = window.hfxViewer, c = document.getElementById("screen");'
+                          'return {w: c.width, h: c.height, errors: v.errors};')
+            c.check(f'the viewer: {WIDTH}x{HEIGHT}, no errors',
+                    (v['w'], v['h']) == (WIDTH, HEIGHT) and not v['errors'], v)
+            # The guest changes its resolution: the stream follows.
+            step.write_text(f'2 {NEW_MODE[0]}x{NEW_MODE[1]}\n')
+            wait_shows(c, s, 2, NEW_MODE,
+                       f'after a mode change to {NEW_MODE[0]}x{NEW_MODE[1]} in the guest, '
+                       f'picture 2 drawn by Chromium at that size')
+            v = s.execute('const v = window.hfxViewer, c = document.getElementById("screen");'
+                          'return {w: c.width, h: c.height, errors: v.errors};')
+            c.check(f'the viewer follows: {NEW_MODE[0]}x{NEW_MODE[1]}, no errors',
+                    (v['w'], v['h']) == NEW_MODE and not v['errors'], v)
+            try:
+                s.wait_for('window.hfxViewer.inputAllowed === true', timeout=10)
+                allowed = True
+            except Exception:  # noqa: BLE001 - reported below
+                allowed = False
+            c.check('the viewer is told input is on (--input)', allowed)
+            check_key_and_click(c, s, res, NEW_MODE[0], NEW_MODE[1], slack=2)
+            st = bridge.stats('')
+        print(f'bridge: {st["encoder"]}, {st["frames_captured"]} pictures, to drawn p50 '
+              f'{st["latency"]["glass_to_glass"].get("p50_ms", 0):.1f} ms', flush=True)
+        said = [ln for ln in bridge.lines if 'QEMU console 0:' in ln]
+        c.check(f'the bridge says it took the {args.path} path ({PATHS[args.path]})',
+                said and all(PATHS[args.path] in ln for ln in said), '\n'.join(said))
+        # QEMU goes away mid-stream: the bridge says so and exits 1.
+        qemu_pid = child_pid(vm.pid, 'qemu-system')
+        c.check('QEMU found to kill', qemu_pid is not None)
+        if qemu_pid:
+            os.kill(qemu_pid, signal.SIGKILL)
+        try:
+            rc = bridge.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            rc = None
+        time.sleep(0.5)  # the reader thread takes the last lines
+        c.check('with QEMU gone the bridge exits 1', rc == 1, f'exit {rc}')
+        c.check('and says QEMU went away',
+                any('QEMU closed its display connection' in ln for ln in bridge.lines),
+                '\n'.join(bridge.lines[-5:]))
+        reply = [m for ln in bridge.lines
+                 for m in re.findall(r'longest reply ([\d.]+) ms', ln)]
+        # QEMU waits for ScanoutMap's answer 1 s at most, its main loop
+        # stopped (docs/bridge.md): every answer must come well within that.
+        c.check('the bridge reports its longest reply to QEMU, under 1000 ms',
+                bool(reply) and float(reply[-1]) < 1000, reply)
+    except AssertionError as e:
+        c.check('desktop-bridge --source qemu-dbus serves', False, e)
+    finally:
+        if bridge:
+            bridge.stop()
+            print('--- bridge\n' + '\n'.join(bridge.lines[-30:]))
+        if vm.poll() is None:
+            vm.send_signal(signal.SIGTERM)
+            try:
+                vm.wait(20)
+            except subprocess.TimeoutExpired:
+                vm.kill()
+                vm.wait()
+        vm_log.close()
+        if bus:
+            bus.terminate()
+            bus.wait()
+        print('--- guest-evdev\n' + '\n'.join(evdev_lines(res)[-30:]))
+        draw_log = res / 'draw.log'
+        if draw_log.exists():
+            print('--- guest-draw\n' + draw_log.read_text(errors='replace')[-2000:])
+        print('--- guest (run-in-vm.log, tail)\n' +
+              (out / 'run-in-vm.log').read_text(errors='replace')[-3000:])
+        shutil.rmtree(work, ignore_errors=True)
+    return c.verdict()
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -32,8 +32,11 @@
 #include <gio/gunixfdlist.h>
 
 #include "qmp.h"
+#include "util/percentile.h"
 
 #define STEP_TIMEOUT_MS 5000
+/* Key-to-change times kept (the last ones). */
+#define KEY_TIMES 512
 #define MAX_SIDE 16384
 /* pixman's x8r8g8b8 and a8r8g8b8: BGRx / BGRA in memory (little-endian) */
 #define PIXMAN_X8R8G8B8 0x20020888u
@@ -124,6 +127,11 @@ struct _BridgeQemuDisplay
   guint buttons;                /* the viewer's, as last sent */
   gint pointer_x, pointer_y;    /* console pixels; -1: none yet */
   guint64 keys_unmapped, input_failed;
+  /* From a key pressed (sent to QEMU) to the next change QEMU reports: the
+   * key's way in, the guest's repaint and QEMU's update (docs/bridge.md). */
+  gint64 key_sent_us;           /* 0: no key since the last change */
+  gdouble key_ms[KEY_TIMES];
+  guint64 key_times;
 };
 
 /* Timers */
@@ -158,6 +166,10 @@ damage (BridgeQemuDisplay * d)
   gint64 due = d->sent_us ? d->sent_us + d->period_us : now;
 
   d->damage_us = now;
+  if (d->key_sent_us) {
+    d->key_ms[d->key_times++ % KEY_TIMES] = (now - d->key_sent_us) / 1000.0;
+    d->key_sent_us = 0;
+  }
   if (d->damaged)
     return;                     /* already armed for it */
   d->damaged = TRUE;
@@ -625,6 +637,8 @@ bridge_qemu_display_input (BridgeQemuDisplay * d, const BridgeViewerMsg * m,
     }
     call_input (d, "org.qemu.Display1.Keyboard", m->down ? "Press" :
         "Release", g_variant_new ("(u)", qnum));
+    if (m->down && !d->key_sent_us)
+      d->key_sent_us = g_get_monotonic_time ();
   } else if (m->type == BRIDGE_VIEWER_POINTER) {
     pointer_input (d, m, picture_w, picture_h);
   }
@@ -888,11 +902,21 @@ bridge_qemu_display_pictures (BridgeQemuDisplay * d)
 gchar *
 bridge_qemu_display_describe (BridgeQemuDisplay * d)
 {
-  return g_strdup_printf ("QEMU console %u (%s), %ux%u, %s, longest reply "
-      "%.1f ms", d->console, d->address ? d->address : "the session bus",
+  gdouble sorted[KEY_TIMES], p50 = 0, p99 = 0;
+  gsize n = MIN (d->key_times, KEY_TIMES);
+  gchar *keys = NULL, *text;
+
+  memcpy (sorted, d->key_ms, n * sizeof (gdouble));
+  if (hfx_percentiles (sorted, n, &p50, &p99))
+    keys = g_strdup_printf (", key to change p50 %.1f ms p99 %.1f ms over %"
+        G_GUINT64_FORMAT " keys", p50, p99, d->key_times);
+  text = g_strdup_printf ("QEMU console %u (%s), %ux%u, %s, longest reply "
+      "%.1f ms%s", d->console, d->address ? d->address : "the session bus",
       d->width, d->height, d->mapped ? "shared memory (ScanoutMap)" :
       d->pixels ? "copies (Scanout/Update)" : "no picture yet",
-      d->longest_reply_us / 1000.0);
+      d->longest_reply_us / 1000.0, keys ? keys : "");
+  g_free (keys);
+  return text;
 }
 
 void

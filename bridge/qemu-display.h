@@ -63,7 +63,10 @@ void bridge_qemu_display_input (BridgeQemuDisplay * d,
 guint64 bridge_qemu_display_pictures (BridgeQemuDisplay * d);
 
 /* "QEMU console 0 (qmp:/run/vm.qmp), 1280x720, shared memory (ScanoutMap),
- * longest reply 0.4 ms"; free with g_free. */
+ * longest reply 0.4 ms[, key to change p50 20.1 ms p99 41.0 ms over 101
+ * keys]": the last from a key sent to QEMU (--input) to the next change
+ * QEMU reported (the key's way in, the guest's repaint, QEMU's update);
+ * free with g_free. */
 gchar *bridge_qemu_display_describe (BridgeQemuDisplay * d);
 
 /* Closes the connections and frees; NULL-safe. No callback after it. */

@@ -759,6 +759,20 @@ test_input (void)
     };
     check_calls (f, want);
   }
+  /* The next change QEMU reports after a key: timed from the first key
+   * down since the last change. */
+  {
+    gchar *what = bridge_qemu_display_describe (d);
+
+    g_assert_null (strstr (what, "key to change"));
+    g_free (what);
+    g_assert_true (listener_calls (f, "Update", g_variant_new ("(iiiiuu@ay)",
+                0, 0, 1, 1, 4, X8R8G8B8, bytes_of (p, 4)), NULL));
+    what = bridge_qemu_display_describe (d);
+    g_assert_nonnull (strstr (what, "key to change p50"));
+    g_assert_nonnull (strstr (what, "over 1 keys"));
+    g_free (what);
+  }
 
   /* In a 256 x 192 stream (4x the console): scaled down; right button
    * (viewer bit 1) is QEMU's 2; two wheel steps up are button 3. */

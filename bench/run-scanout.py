@@ -50,63 +50,23 @@ guest image (HFX_VM_DIR, default build/vm) and the patched QEMU
 import argparse
 import csv
 import os
-import random
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from hfxtest.bridgeproc import Bridge
 from hfxtest import scanoutimages
 from hfxtest.guestbridge import GuestBridge
-from hfxtest.smpte import TOLERANCE
 from hfxtest.webdriver import Driver, require_browser
-from percentile import percentile
+
+import inputphoton
 
 ROOT = Path(__file__).resolve().parent.parent
 WIDTH, HEIGHT = 1280, 720
 PROBE = (WIDTH // 2, 40)
 TOKEN = 'scanout-bench'
 DISPLAY = ':91'  # the guest's Xvfb; its lock is in its own /tmp
-
-# Each draw of the viewer's canvas, with the probe pixel after it; each
-# keydown, before the viewer's own listener sees it.
-HOOK = '''
-(() => {
-  const probe = %s;
-  const now = () => performance.timeOrigin + performance.now();
-  window.__draws = [];
-  window.__keys = [];
-  window.addEventListener('keydown', () => window.__keys.push(now()), true);
-  for (const name of ['drawImage', 'putImageData']) {
-    const orig = CanvasRenderingContext2D.prototype[name];
-    CanvasRenderingContext2D.prototype[name] = function (...args) {
-      const r = orig.apply(this, args);
-      const t = now();
-      if (this.canvas.id === 'screen' && this.canvas.width > probe[0]) {
-        const p = this.getImageData(probe[0], probe[1], 1, 1).data;
-        window.__draws.push([t, p[0], p[1], p[2]]);
-        if (window.__draws.length > 4000) window.__draws.splice(0, 2000);
-      }
-      return r;
-    };
-  }
-})();
-''' % list(PROBE)
-
-
-def first_draw(session, after, rgb):
-    """Time of the first draw after `after` showing rgb at the probe, or None."""
-    return session.execute('''
-        const [after, rgb, tol] = arguments;
-        for (const d of window.__draws)
-            if (d[0] > after && Math.abs(d[1] - rgb[0]) <= tol &&
-                Math.abs(d[2] - rgb[1]) <= tol && Math.abs(d[3] - rgb[2]) <= tol)
-                return d[0];
-        return null;''', after, list(rgb), TOLERANCE)
-
 
 def boot(args, logs, run, sock):
     """The guest of one run, its in-guest bridge serving."""
@@ -125,54 +85,13 @@ def boot(args, logs, run, sock):
                            log_path=logs / f'run-in-vm-{run}.log', vm_timeout=900,
                            vm_args=vm_args, before=draw)
     # X first (the bridge's capture needs it), then its painter and the DRM
-    # painter, both on every key. The guest's /tmp is the host's (9p), where
-    # Xvfb can make neither its lock nor its socket: it gets a tmpfs /tmp of
-    # its own, and its clients reach it by its abstract socket.
-    x11 = (f'unshare -m sh -c "mount -t tmpfs x11 /tmp && exec Xvfb {DISPLAY} -screen 0 '
-           f'{WIDTH}x{HEIGHT}x24 -nolisten tcp" > {{results}}/xvfb.log 2>&1 & '
-           f'DISPLAY={DISPLAY} PYTHONPATH={ROOT / "tests" / "support"} '
-           f'/usr/bin/python3 {ROOT / "bench" / "guest-x11-keys.py"} '
-           f'{WIDTH} {HEIGHT} > {{results}}/x11.log 2>&1 & '
-           'n=0; while ! grep -q painted {results}/x11.log 2>/dev/null && [ $n -lt 600 ]; '
-           'do sleep 0.1; n=$((n+1)); done; ' + draw)
+    # painter, both on every key.
+    x11 = inputphoton.x11_painter(ROOT, DISPLAY, WIDTH, HEIGHT, draw)
     return GuestBridge(str(ROOT / 'tests' / 'vm' / 'run-in-vm'), str(bridge),
                        '--source', 'x11', '--encoder', 'x264enc', '--fps', '30', token=TOKEN,
                        log_path=logs / f'run-in-vm-{run}.log', vm_timeout=900,
                        vm_args=vm_args, before=x11, guest_env={'DISPLAY': DISPLAY},
                        start_timeout=180)
-
-
-def measure(run, samples, hs, viewers, backgrounds):
-    """samples key presses in hs; per press and viewer, key-to-drawn ms."""
-    rows = []
-    k = 0
-    # Press 0 is a warm-up: the first repaint also pages the guest's
-    # programs and the encoders' paths in.
-    for i in range(samples + 1):
-        time.sleep(random.uniform(0.15, 0.45))
-        n_keys = hs.evaluate('window.__keys.length')
-        hs.press_key('a')
-        k = (k + 1) % len(backgrounds)
-        t_key = hs.wait_for(f'window.__keys.length > {n_keys} && window.__keys[{n_keys}]',
-                            timeout=5)
-        got = {}
-        deadline = time.monotonic() + 5
-        while len(got) < len(viewers) and time.monotonic() < deadline:
-            for name, s in viewers:
-                if name not in got:
-                    t = first_draw(s, t_key, backgrounds[k])
-                    if t is not None:
-                        got[name] = t - t_key
-            time.sleep(0.02)
-        if i == 0:
-            continue
-        for name, _ in viewers:
-            rows.append({'run': run, 'sample': i, 'picture': k, 'path': name,
-                         'ms': f'{got[name]:.1f}' if name in got else ''})
-        if len(got) < len(viewers):
-            print(f'{run} sample {i}: picture {k} not seen within 5 s by '
-                  f'{", ".join(n for n, _ in viewers if n not in got)}', flush=True)
-    return rows
 
 
 def one_run(args, logs, run, backgrounds):
@@ -186,13 +105,13 @@ def one_run(args, logs, run, backgrounds):
         with Driver(output_dir=logs) as drv:
             hs, gs = drv.sessions(2)
             for s in (hs, gs):
-                s.add_init_script(HOOK)
+                s.add_init_script(inputphoton.hook(PROBE))
             hs.navigate(host.url('/'))
             gs.navigate(guest.url(f'/?token={TOKEN}'))
             for s in (hs, gs):
                 s.wait_for('window.hfxViewer.framesDrawn > 0', timeout=90)
             hs.wait_for('window.hfxViewer.inputAllowed === true', timeout=10)
-            rows = measure(run, args.samples, hs,
+            rows = inputphoton.measure(run, args.samples, hs,
                            [('host-side', hs), (f'in-guest-{run}', gs)], backgrounds)
             hst, gst = host.stats(''), guest.stats()
         print(f'run-scanout: run {run}: host-side {hst["encoder"]}; in-guest {gst["encoder"]}, '
@@ -240,11 +159,7 @@ def main():
     print(f'run-scanout: {WIDTH}x{HEIGHT}, {args.samples} key presses per run; logs in {logs}')
     for run in args.runs.split(','):
         for path in sorted({r['path'] for r in rows if r['run'] == run}):
-            v = [float(r['ms']) for r in rows if r['run'] == run and r['path'] == path and r['ms']]
-            lost = sum(1 for r in rows if r['run'] == run and r['path'] == path and not r['ms'])
-            print(f'  run {run}, {path}: p50 {percentile(v, 50):.1f} ms, p99 {percentile(v, 99):.1f} ms, '
-                  f'mean {statistics.fmean(v) if v else float("nan"):.1f} ms over {len(v)} '
-                  f'samples{f", {lost} not seen within 5 s" if lost else ""}')
+            print(f'  run {run}, {path}: {inputphoton.summary(rows, run, path)}')
     if not args.no_plot:
         subprocess.run([sys.executable, str(ROOT / 'bench' / 'plot-scanout.py'), str(results)],
                        check=True)

@@ -1,0 +1,250 @@
+#!/usr/bin/python3
+"""Input-to-photon with a stock QEMU's D-Bus display: a key pressed in a
+browser, a guest program that repaints on that key, the browser seeing the
+new picture, all on the host's clock (bench/inputphoton.py).
+
+    bench/run-dbus-latency [QEMU] [--sizes WxH,...] [--samples N] [--fps N]
+                           [--guest-idle] [--results DIR] [--log-dir DIR] [--no-plot]
+
+Per size, one TCG guest (tests/vm/run-in-vm, 2 vCPUs, QEMU default
+build/qemu-stock: 10.0 without hfx's series, shared memory; virtio-gpu-pci
+at the size, a virtio keyboard and tablet), QEMU's D-Bus display on a
+private bus (a dbus-daemon of the bench's: QEMU takes one peer-to-peer
+client at a time, and two bridges listen here) and a virtio-serial port to
+an hfxd on the host (libx264). In the guest, tests/qemu/guest-draw --on-key
+repaints the DRM console in the next picture's background colour at every
+key, and bench/guest-x11-keys.py does the same on an Xvfb display. Paths,
+each a desktop-bridge at --fps (default 30, 4000 kbit/s, the defaults) to
+its own headless Chromium:
+
+  dbus-x264enc      desktop-bridge --source qemu-dbus:BUS --encoder x264enc
+                    --input on the host: the key goes in here (QEMU's D-Bus
+                    Keyboard), for every path
+  dbus-vsockenc     the same source, --encoder vsockenc to the host's hfxd
+  in-guest          desktop-bridge --source x11 --encoder vsockenc in the
+                    guest (today's in-guest bridge): captures Xvfb, encodes
+                    through hfxd over the virtio-serial port; Chromium
+                    reaches it through QEMU's user network
+
+--guest-idle leaves the in-guest path out: the guest runs guest-draw alone
+(no Xvfb, no in-guest bridge), so that the D-Bus paths are measured without
+the load the in-guest bridge puts on the guest's vCPUs; it writes
+dbus-latency-idle.csv and dbus-latency-idle-stages.csv.
+
+All three share the key's way in (browser, dbus-x264enc's bridge, QEMU's
+D-Bus Keyboard, the guest's evdev) and differ in the picture's way out.
+Writes RESULTS/dbus-latency.csv (run = size; one row per sample and path)
+and, unless --no-plot, RESULTS/dbus-latency.png
+(bench/plot-dbus-latency.py); prints p50 and p99 per size and path. Where
+the time goes: RESULTS/dbus-latency-stages.csv has each bridge's own /stats
+at the end of the size's run (docs/bridge.md): the picture entering the
+bridge (pushed into the pipeline; the in-guest bridge: captured) to drawn
+in the viewer, of which entering to encoded and the viewer's decode and
+draw; and, the same for all paths, from the key sent to QEMU to the next
+change QEMU reports (the key's way in, the guest's repaint and QEMU's
+update), measured by the bridge that sends the keys.
+"""
+import argparse
+import csv
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from hfxtest import scanoutimages
+from hfxtest.bridgeproc import Bridge
+from hfxtest.guestbridge import GuestBridge
+from hfxtest.hfxdproc import Hfxd
+from hfxtest.webdriver import Driver, require_browser
+
+import inputphoton
+
+ROOT = Path(__file__).resolve().parent.parent
+TOKEN = 'dbus-bench'
+PATHS = ('dbus-x264enc', 'dbus-vsockenc', 'in-guest')
+DISPLAY = ':92'  # the guest's Xvfb
+
+
+def wait_for(pred, timeout):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return True
+        time.sleep(0.1)
+    return pred()
+
+
+def bus_has_qemu(address):
+    r = subprocess.run(['gdbus', 'call', '--address', address, '--dest', 'org.freedesktop.DBus',
+                        '--object-path', '/org/freedesktop/DBus', '--method',
+                        'org.freedesktop.DBus.NameHasOwner', 'org.qemu'],
+                       capture_output=True, text=True)
+    return r.stdout.strip() == '(true,)'
+
+
+STAGES = (('glass_to_glass', 'entering_to_drawn'), ('capture_to_encoded', 'entering_to_encoded'),
+          ('viewer_decode_draw', 'decode_and_draw'))
+
+
+def stage_row(size, path, stats):
+    row = {'size': size, 'path': path}
+    for key, name in STAGES:
+        lat = stats['latency'].get(key, {})
+        for p in ('p50', 'p99'):
+            v = lat.get(f'{p}_ms')
+            row[f'{name}_{p}_ms'] = f'{v:.1f}' if v is not None else ''
+    return row
+
+
+def one_size(args, logs, size, backgrounds):
+    width, height = (int(v) for v in size.split('x'))
+    build = ROOT / 'build'
+    bridge = build / 'bridge' / 'desktop-bridge'
+    work = Path(tempfile.mkdtemp(prefix='hfx-bench-dbus-'))
+    bus_address = f'unix:path={work}/bus'
+    bus = subprocess.Popen(['dbus-daemon', '--session', '--nofork', '--nopidfile',
+                            f'--address={bus_address}'],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    # QEMU connects its port to hfxd long before the guest speaks on it.
+    hfxd = Hfxd(str(build / 'host' / 'hfxd'), '--encoder', 'libx264',
+                log_path=logs / f'hfxd-{size}.log', handshake_timeout_ms=300000)
+    draw = f'{build / "tests" / "qemu" / "guest-draw"} --on-key > {{results}}/draw.log 2>&1'
+    vm_args = ['--qemu', args.qemu,
+               '--qemu-arg=-device', f'--qemu-arg=virtio-gpu-pci,xres={width},yres={height}',
+               '--qemu-arg=-device', '--qemu-arg=virtio-keyboard-pci',
+               '--qemu-arg=-device', '--qemu-arg=virtio-tablet-pci',
+               '--qemu-arg=-display', f'--qemu-arg=dbus,addr={bus_address}']
+    run_in_vm = str(ROOT / 'tests' / 'vm' / 'run-in-vm')
+    guest = hosts = idle_vm = None
+    try:
+        if not wait_for((work / 'bus').exists, 10):
+            raise AssertionError('dbus-daemon did not start')
+        if args.guest_idle:
+            res = work / 'results'
+            res.mkdir()
+            idle_vm = subprocess.Popen(
+                [run_in_vm, '--timeout', '900', '--results', str(res), *vm_args, '--',
+                 'sh', '-c', draw.replace('{results}', str(res))],
+                stdout=open(logs / f'run-in-vm-{size}-idle.log', 'w'), stderr=subprocess.STDOUT)
+        else:
+            guest = GuestBridge(
+                run_in_vm, str(bridge), '--source', 'x11',
+                '--encoder', 'vsockenc', '--fps', str(args.fps), token=TOKEN,
+                serial_socket=hfxd.socket, plugins=build / 'gst',
+                log_path=logs / f'run-in-vm-{size}.log', vm_timeout=900, start_timeout=180,
+                guest_env={'DISPLAY': DISPLAY},
+                before=inputphoton.x11_painter(ROOT, DISPLAY, width, height, draw),
+                vm_args=vm_args)
+        if not wait_for(lambda: bus_has_qemu(bus_address), 60):
+            raise AssertionError('QEMU did not take org.qemu on the bus')
+        source = f'qemu-dbus:{bus_address}'
+        hosts = [Bridge(str(bridge), '--source', source, '--encoder', 'x264enc',
+                        '--fps', str(args.fps), '--input', start_timeout=30),
+                 Bridge(str(bridge), '--source', source, '--encoder', 'vsockenc',
+                        '--address', hfxd.address, '--fps', str(args.fps), start_timeout=30)]
+        probe = (width // 2, 40)
+        with Driver(output_dir=logs) as drv:
+            sessions = drv.sessions(3 if guest else 2)
+            urls = [hosts[0].url('/'), hosts[1].url('/')]
+            if guest:
+                urls.append(guest.url(f'/?token={TOKEN}'))
+            for s, url in zip(sessions, urls):
+                s.add_init_script(inputphoton.hook(probe))
+                s.navigate(url)
+            for s in sessions:
+                s.wait_for('window.hfxViewer.framesDrawn > 0', timeout=120)
+            sessions[0].wait_for('window.hfxViewer.inputAllowed === true', timeout=10)
+            rows = inputphoton.measure(size, args.samples, sessions[0],
+                                       list(zip(PATHS, sessions)), backgrounds)
+            stats = [h.stats('') for h in hosts] + ([guest.stats()] if guest else [])
+        print(f'run-dbus-latency: {size}: encoders {[s["encoder"] for s in stats]}, '
+              f'load average {os.getloadavg()[0]:.2f} at the end', flush=True)
+        stages = [stage_row(size, path, st) for path, st in zip(PATHS, stats)]
+        # The key's way in, the guest's repaint and QEMU's update: measured
+        # by the bridge that sends the keys, said when it stops.
+        hosts[0].stop()
+        time.sleep(0.5)  # its reader takes the last lines
+        m = next((re.search(r'key to change p50 ([\d.]+) ms p99 ([\d.]+) ms over (\d+) keys', ln)
+                  for ln in reversed(hosts[0].lines) if 'key to change' in ln), None)
+        for st in stages:
+            st['key_to_change_p50_ms'], st['key_to_change_p99_ms'] = \
+                (m.group(1), m.group(2)) if m else ('', '')
+        return rows, stages
+    finally:
+        for i, h in enumerate(hosts or []):
+            h.stop()
+            (logs / f'host-bridge-{size}-{i}.log').write_text('\n'.join(h.lines))
+        if guest:
+            guest.stop()
+        if idle_vm:
+            idle_vm.terminate()
+            idle_vm.wait()
+        hfxd.stop()
+        bus.terminate()
+        bus.wait()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('qemu', nargs='?', default=str(ROOT / 'build' / 'qemu-stock' / 'bin' /
+                                                  'qemu-system-x86_64'))
+    ap.add_argument('--sizes', default='1280x720,1920x1080')
+    ap.add_argument('--samples', type=int, default=100)
+    ap.add_argument('--fps', type=int, default=30)
+    ap.add_argument('--guest-idle', action='store_true')
+    ap.add_argument('--results', default=str(ROOT / 'bench' / 'results'))
+    ap.add_argument('--log-dir', default=None)
+    ap.add_argument('--no-plot', action='store_true')
+    args = ap.parse_args()
+    build = ROOT / 'build'
+    for p in (Path(args.qemu), build / 'bridge' / 'desktop-bridge', build / 'host' / 'hfxd',
+              build / 'tests' / 'qemu' / 'guest-draw'):
+        if not os.access(p, os.X_OK):
+            print(f'run-dbus-latency: {p} is missing (ninja -C build; scripts/build-qemu '
+                  f'--stock)', file=sys.stderr)
+            return 2
+    require_browser()
+    os.environ.setdefault('HFX_VM_DIR', str(build / 'vm'))
+    os.environ['LD_LIBRARY_PATH'] = f'{build / "host"}:{build / "lib"}'
+    os.environ['GST_PLUGIN_PATH'] = str(build / 'gst')
+    backgrounds = scanoutimages.backgrounds()
+    logs = Path(args.log_dir or tempfile.mkdtemp(prefix='hfx-bench-dbus-'))
+    logs.mkdir(parents=True, exist_ok=True)
+    results = Path(args.results)
+    results.mkdir(parents=True, exist_ok=True)
+    rows, stages = [], []
+    sizes = args.sizes.split(',')
+    for size in sizes:
+        r, st = one_size(args, logs, size, backgrounds)
+        rows += r
+        stages += st
+    stem = 'dbus-latency-idle' if args.guest_idle else 'dbus-latency'
+    with open(results / f'{stem}.csv', 'w', newline='') as f:
+        w = csv.DictWriter(f, fieldnames=['run', 'sample', 'picture', 'path', 'ms'])
+        w.writeheader()
+        w.writerows(rows)
+    with open(results / f'{stem}-stages.csv', 'w', newline='') as f:
+        w = csv.DictWriter(f, fieldnames=list(stages[0]))
+        w.writeheader()
+        w.writerows(stages)
+    print(f'run-dbus-latency: {args.samples} key presses per size, {args.fps} fps; '
+          f'logs in {logs}')
+    for size in sizes:
+        for path in [p for p in PATHS if any(s['path'] == p for s in stages)]:
+            st = next(s for s in stages if s['size'] == size and s['path'] == path)
+            print(f'  {size}, {path}: {inputphoton.summary(rows, size, path)}; in the bridge: '
+                  f'entering to drawn p50 {st["entering_to_drawn_p50_ms"]} ms (encoded '
+                  f'{st["entering_to_encoded_p50_ms"]}, decode+draw '
+                  f'{st["decode_and_draw_p50_ms"]}); key to change p50 '
+                  f'{st["key_to_change_p50_ms"]} ms')
+    if not args.no_plot:
+        subprocess.run([sys.executable, str(ROOT / 'bench' / 'plot-dbus-latency.py'),
+                        str(results), stem], check=True)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

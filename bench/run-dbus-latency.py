@@ -125,9 +125,12 @@ def one_size(args, logs, size, backgrounds):
         if args.guest_idle:
             res = work / 'results'
             res.mkdir()
+            # Until the bench drops a file named stop into the share (as
+            # GuestBridge does): run-in-vm then powers the guest off.
             idle_vm = subprocess.Popen(
                 [run_in_vm, '--timeout', '900', '--results', str(res), *vm_args, '--',
-                 'sh', '-c', draw.replace('{results}', str(res))],
+                 'sh', '-c', draw.replace('{results}', str(res)) +
+                 f' & while [ ! -e {res}/stop ]; do sleep 0.2; done'],
                 stdout=open(logs / f'run-in-vm-{size}-idle.log', 'w'), stderr=subprocess.STDOUT)
         else:
             guest = GuestBridge(
@@ -140,6 +143,11 @@ def one_size(args, logs, size, backgrounds):
                 vm_args=vm_args)
         if not wait_for(lambda: bus_has_qemu(bus_address), 60):
             raise AssertionError('QEMU did not take org.qemu on the bus')
+        # A key pressed before guest-draw listens would put the guest one
+        # picture behind the count for the rest of the run.
+        draw_log = (res if idle_vm else guest.results) / 'draw.log'
+        if not wait_for(lambda: draw_log.exists() and 'picture 0' in draw_log.read_text(), 180):
+            raise AssertionError(f'guest-draw did not draw its first picture ({draw_log})')
         source = f'qemu-dbus:{bus_address}'
         hosts = [Bridge(str(bridge), '--source', source, '--encoder', 'x264enc',
                         '--fps', str(args.fps), '--input', start_timeout=30),
@@ -180,8 +188,12 @@ def one_size(args, logs, size, backgrounds):
         if guest:
             guest.stop()
         if idle_vm:
-            idle_vm.terminate()
-            idle_vm.wait()
+            (work / 'results' / 'stop').write_text('')
+            try:
+                idle_vm.wait(60)
+            except subprocess.TimeoutExpired:
+                idle_vm.kill()
+                idle_vm.wait()
         hfxd.stop()
         bus.terminate()
         bus.wait()

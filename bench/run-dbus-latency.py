@@ -56,6 +56,7 @@ from pathlib import Path
 
 from hfxtest import scanoutimages
 from hfxtest.bridgeproc import Bridge
+from hfxtest.dbusbus import PrivateBus, has_owner, wait_for
 from hfxtest.guestbridge import GuestBridge
 from hfxtest.hfxdproc import Hfxd
 from hfxtest.webdriver import Driver, require_browser
@@ -66,23 +67,6 @@ ROOT = Path(__file__).resolve().parent.parent
 TOKEN = 'dbus-bench'
 PATHS = ('dbus-x264enc', 'dbus-vsockenc', 'in-guest')
 DISPLAY = ':92'  # the guest's Xvfb
-
-
-def wait_for(pred, timeout):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.1)
-    return pred()
-
-
-def bus_has_qemu(address):
-    r = subprocess.run(['gdbus', 'call', '--address', address, '--dest', 'org.freedesktop.DBus',
-                        '--object-path', '/org/freedesktop/DBus', '--method',
-                        'org.freedesktop.DBus.NameHasOwner', 'org.qemu'],
-                       capture_output=True, text=True)
-    return r.stdout.strip() == '(true,)'
 
 
 STAGES = (('glass_to_glass', 'entering_to_drawn'), ('capture_to_encoded', 'entering_to_encoded'),
@@ -104,10 +88,8 @@ def one_size(args, logs, size, backgrounds):
     build = ROOT / 'build'
     bridge = build / 'bridge' / 'desktop-bridge'
     work = Path(tempfile.mkdtemp(prefix='hfx-bench-dbus-'))
-    bus_address = f'unix:path={work}/bus'
-    bus = subprocess.Popen(['dbus-daemon', '--session', '--nofork', '--nopidfile',
-                            f'--address={bus_address}'],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    bus = PrivateBus(work)
+    bus_address = bus.address
     # QEMU connects its port to hfxd long before the guest speaks on it.
     hfxd = Hfxd(str(build / 'host' / 'hfxd'), '--encoder', 'libx264',
                 log_path=logs / f'hfxd-{size}.log', handshake_timeout_ms=300000)
@@ -120,8 +102,6 @@ def one_size(args, logs, size, backgrounds):
     run_in_vm = str(ROOT / 'tests' / 'vm' / 'run-in-vm')
     guest = hosts = idle_vm = None
     try:
-        if not wait_for((work / 'bus').exists, 10):
-            raise AssertionError('dbus-daemon did not start')
         if args.guest_idle:
             res = work / 'results'
             res.mkdir()
@@ -141,7 +121,7 @@ def one_size(args, logs, size, backgrounds):
                 guest_env={'DISPLAY': DISPLAY},
                 before=inputphoton.x11_painter(ROOT, DISPLAY, width, height, draw),
                 vm_args=vm_args)
-        if not wait_for(lambda: bus_has_qemu(bus_address), 60):
+        if not wait_for(lambda: has_owner(bus_address), 60):
             raise AssertionError('QEMU did not take org.qemu on the bus')
         # A key pressed before guest-draw listens would put the guest one
         # picture behind the count for the rest of the run.
@@ -195,8 +175,7 @@ def one_size(args, logs, size, backgrounds):
                 idle_vm.kill()
                 idle_vm.wait()
         hfxd.stop()
-        bus.terminate()
-        bus.wait()
+        bus.stop()
 
 
 def main():

@@ -64,6 +64,26 @@ on_qemu_picture (const guint8 * data, guint stride, guint width, guint height,
 }
 
 static void
+on_qemu_cursor (const guint8 * rgba, guint width, guint height, guint hot_x,
+    guint hot_y, gpointer user_data)
+{
+  Bridge *b = user_data;
+  gchar *json = bridge_msg_cursor_json (rgba, width, height, hot_x, hot_y);
+
+  bridge_server_set_cursor (b->server, json);
+  g_free (json);
+}
+
+static void
+on_resize (guint width, guint height, guint viewer, gpointer user_data)
+{
+  Bridge *b = user_data;
+
+  if (b->qemu)
+    bridge_qemu_display_resize (b->qemu, width, height);
+}
+
+static void
 request_keyframe (gpointer user_data)
 {
   Bridge *b = user_data;
@@ -247,7 +267,7 @@ main (int argc, char **argv)
   gint bitrate = 0, fps = 30, key_interval = 2000, key_min = 500;
   gint stats_interval = 10, max_viewers = 16, scanout_number = 0;
   gint console = 0;
-  gboolean use_scanout = FALSE, input = FALSE;
+  gboolean use_scanout = FALSE, input = FALSE, resize = FALSE;
   const gchar *source_address = NULL;
   GOptionEntry entries[] = {
     {"source", 's', 0, G_OPTION_ARG_STRING, &source,
@@ -265,6 +285,10 @@ main (int argc, char **argv)
           "scanout:ADDRESS (it must take input from the bridge: QEMU's "
           "chardev takes it on listen=) or to QEMU's D-Bus display "
           "(--source qemu-dbus) (default: view only)", NULL},
+    {"resize", 0, 0, G_OPTION_ARG_NONE, &resize,
+        "with --source qemu-dbus: the machine's display takes the size of "
+          "the viewer's window (the viewer connected longest decides) "
+          "(default: the machine's own size)", NULL},
     {"encoder", 'e', 0, G_OPTION_ARG_STRING, &encoder,
         "auto (vsockenc, x264enc while no host answers), vsockenc or "
           "x264enc (default auto)", "ENC"},
@@ -333,6 +357,13 @@ main (int argc, char **argv)
         "source has no way in");
     goto usage;
   }
+  if (resize && (copts.source != BRIDGE_SOURCE_PUSHED || size)) {
+    /* Only QEMU's display can be asked to change size; --size would scale
+     * whatever size it took. */
+    g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+        "--resize: only with --source qemu-dbus, and not with --size");
+    goto usage;
+  }
   if (!bitrate)
     bitrate = 4000;
   if (scanout_number < 0 || console < 0) {
@@ -377,6 +408,7 @@ main (int argc, char **argv)
   sopts.describe_encoder = describe_encoder;
   sopts.frames_captured = frames_captured;
   sopts.input = input ? on_input : NULL;
+  sopts.resize = resize ? on_resize : NULL;
   sopts.user_data = &b;
   b.server = bridge_server_new (&sopts, &error);
   if (!b.server) {
@@ -412,7 +444,7 @@ main (int argc, char **argv)
       .keepalive_ms = 1000,
     };
     b.qemu = bridge_qemu_display_start (&qo, on_qemu_picture,
-        on_capture_error, &b, &error);
+        on_capture_error, on_qemu_cursor, &b, &error);
     if (!b.qemu) {
       g_printerr ("desktop-bridge: %s\n", error->message);
       b.status = 1;

@@ -130,6 +130,30 @@ parse_pointer (JsonObject * obj, BridgeViewerMsg * out, GError ** error)
   return TRUE;
 }
 
+/* The viewer's display area: the size it would show without scaling. */
+static gboolean
+parse_size (JsonObject * obj, BridgeViewerMsg * out, GError ** error)
+{
+  gint64 w, h;
+
+  if (!get_int (obj, "size", "width", BRIDGE_VIEWER_SIZE_MIN,
+          HFX_MAX_DIMENSION, &w, error) ||
+      !get_int (obj, "size", "height", BRIDGE_VIEWER_SIZE_MIN,
+          HFX_MAX_DIMENSION, &h, error))
+    return FALSE;
+  /* What the guest's driver can give back exactly: a CVT mode's width is a
+   * multiple of 8 (docs/bridge.md). */
+  if (w % 8 || h % 8) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+        "size: width and height must be multiples of 8");
+    return FALSE;
+  }
+  out->type = BRIDGE_VIEWER_SIZE;
+  out->width = (guint) w;
+  out->height = (guint) h;
+  return TRUE;
+}
+
 gboolean
 bridge_viewer_msg_parse (const gchar * text, gsize len, BridgeViewerMsg * out,
     GError ** error)
@@ -181,6 +205,8 @@ bridge_viewer_msg_parse (const gchar * text, gsize len, BridgeViewerMsg * out,
     ok = parse_key (obj, out, error);
   } else if (g_strcmp0 (type, "pointer") == 0) {
     ok = parse_pointer (obj, out, error);
+  } else if (g_strcmp0 (type, "size") == 0) {
+    ok = parse_size (obj, out, error);
   } else {
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
         "unknown message type");
@@ -188,4 +214,22 @@ bridge_viewer_msg_parse (const gchar * text, gsize len, BridgeViewerMsg * out,
 done:
   g_object_unref (parser);
   return ok;
+}
+
+gchar *
+bridge_msg_cursor_json (const guint8 * rgba, guint width, guint height,
+    guint hot_x, guint hot_y)
+{
+  gchar *b64, *json;
+
+  if (!rgba)
+    return g_strdup ("{\"type\":\"cursor\",\"visible\":false}");
+  g_return_val_if_fail (width >= 1 && width <= 256 && height >= 1 &&
+      height <= 256 && hot_x < width && hot_y < height, NULL);
+  b64 = g_base64_encode (rgba, (gsize) width * height * 4);
+  json = g_strdup_printf ("{\"type\":\"cursor\",\"visible\":true,"
+      "\"width\":%u,\"height\":%u,\"hot_x\":%u,\"hot_y\":%u,"
+      "\"rgba\":\"%s\"}", width, height, hot_x, hot_y, b64);
+  g_free (b64);
+  return json;
 }

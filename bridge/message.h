@@ -46,6 +46,7 @@ typedef enum
   BRIDGE_VIEWER_KEYFRAME = 2,
   BRIDGE_VIEWER_KEY = 3,
   BRIDGE_VIEWER_POINTER = 4,
+  BRIDGE_VIEWER_SIZE = 5,
 } BridgeViewerMsgType;
 
 typedef struct
@@ -58,7 +59,11 @@ typedef struct
   guint32 x, y;                 /* POINTER: picture pixels, 0..8191 */
   guint buttons;                /* POINTER: bit 0 left, 1 right, 2 middle */
   gint wheel;                   /* POINTER: steps, -16..16, < 0 up */
+  guint width, height;          /* SIZE: the viewer's, multiples of 8 in
+                                 * BRIDGE_VIEWER_SIZE_MIN..HFX_MAX_DIMENSION */
 } BridgeViewerMsg;
+
+#define BRIDGE_VIEWER_SIZE_MIN 64
 
 /* Parse one JSON text message from a viewer. FALSE (and *error) for
  * anything that is not one of the documented messages: not JSON, not an
@@ -67,6 +72,13 @@ typedef struct
  * its range (docs/bridge.md). */
 gboolean bridge_viewer_msg_parse (const gchar * text, gsize len,
     BridgeViewerMsg * out, GError ** error);
+
+/* The bridge's {"type":"cursor"} text message (docs/bridge.md): the
+ * machine's pointer, shown (an image of width x height RGBA pixels, rows
+ * packed, 1..256 each side, with its hot spot) or hidden (rgba NULL).
+ * Returns: (transfer full) a JSON text. */
+gchar *bridge_msg_cursor_json (const guint8 * rgba, guint width,
+    guint height, guint hot_x, guint hot_y);
 
 G_END_DECLS
 

@@ -38,6 +38,9 @@
 /* Key-to-change times kept (the last ones). */
 #define KEY_TIMES 512
 #define MAX_SIDE 16384
+/* What browsers take as a cursor image (Chromium: 128 a side); QEMU's
+ * cursors are 64x64. */
+#define MAX_CURSOR 256
 /* pixman's x8r8g8b8 and a8r8g8b8: BGRx / BGRA in memory (little-endian) */
 #define PIXMAN_X8R8G8B8 0x20020888u
 #define PIXMAN_A8R8G8B8 0x20028888u
@@ -91,6 +94,7 @@ struct _BridgeQemuDisplay
   guint keepalive_ms;
   BridgeQemuPictureFunc on_picture;
   BridgeQemuErrorFunc on_error;
+  BridgeQemuCursorFunc on_cursor;
   gpointer user_data;
   GMainContext *context;        /* the caller's: callbacks and timers */
 
@@ -132,6 +136,13 @@ struct _BridgeQemuDisplay
   gint64 key_sent_us;           /* 0: no key since the last change */
   gdouble key_ms[KEY_TIMES];
   guint64 key_times;
+
+  /* The machine's pointer: RGBA, from CursorDefine; shown by MouseSet */
+  guint8 *cursor;
+  guint cursor_w, cursor_h, hot_x, hot_y;
+  gboolean cursor_shown;
+
+  guint64 resizes, resizes_refused;
 };
 
 /* Timers */
@@ -441,6 +452,67 @@ on_update_map (BridgeQemuDisplay * d, GVariant * params, GError ** error)
 }
 
 static void
+tell_cursor (BridgeQemuDisplay * d)
+{
+  if (!d->on_cursor || (d->cursor_shown && !d->cursor))
+    return;                     /* shown, but no shape yet: the viewer's own */
+  d->on_cursor (d->cursor_shown ? d->cursor : NULL, d->cursor_w, d->cursor_h,
+      d->hot_x, d->hot_y, d->user_data);
+}
+
+static gboolean
+on_cursor_define (BridgeQemuDisplay * d, GVariant * params, GError ** error)
+{
+  gint32 w, h, hx, hy;
+  GVariant *data;
+  const guint8 *bgra;
+  gsize len;
+
+  g_variant_get (params, "(iiii@ay)", &w, &h, &hx, &hy, &data);
+  bgra = g_variant_get_fixed_array (data, &len, 1);
+  if (w < 1 || h < 1 || w > MAX_CURSOR || h > MAX_CURSOR || hx < 0 ||
+      hy < 0 || hx >= w || hy >= h || len != (gsize) w * h * 4) {
+    g_set_error (error, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS,
+        "cursor %dx%d, hot spot %d,%d, %" G_GSIZE_FORMAT " bytes: expected "
+        "1..%d a side, the hot spot inside, 4 bytes a pixel", w, h, hx, hy,
+        len, MAX_CURSOR);
+    g_variant_unref (data);
+    return FALSE;
+  }
+  g_free (d->cursor);
+  /* QEMU's ARGB words, little-endian: B, G, R, A in memory. */
+  d->cursor = g_malloc (len);
+  for (gsize i = 0; i < len; i += 4) {
+    d->cursor[i] = bgra[i + 2];
+    d->cursor[i + 1] = bgra[i + 1];
+    d->cursor[i + 2] = bgra[i];
+    d->cursor[i + 3] = bgra[i + 3];
+  }
+  g_variant_unref (data);
+  d->cursor_w = (guint) w;
+  d->cursor_h = (guint) h;
+  d->hot_x = (guint) hx;
+  d->hot_y = (guint) hy;
+  if (d->cursor_shown)
+    tell_cursor (d);
+  return TRUE;
+}
+
+/* Where the machine's pointer is and whether it shows: only the latter
+ * matters to a viewer, whose own pointer is where it points. */
+static void
+on_mouse_set (BridgeQemuDisplay * d, GVariant * params)
+{
+  gint32 x, y, on;
+
+  g_variant_get (params, "(iii)", &x, &y, &on);
+  if ((on != 0) == d->cursor_shown)
+    return;
+  d->cursor_shown = on != 0;
+  tell_cursor (d);
+}
+
+static void
 on_method (GDBusConnection * conn, const gchar * sender, const gchar * path,
     const gchar * iface, const gchar * method, GVariant * params,
     GDBusMethodInvocation * inv, gpointer user_data)
@@ -460,7 +532,10 @@ on_method (GDBusConnection * conn, const gchar * sender, const gchar * path,
     ok = on_update_map (d, params, &error);
   else if (g_str_equal (method, "Disable"))
     drop_picture (d);
-  /* MouseSet, CursorDefine: the viewer draws its own pointer. */
+  else if (g_str_equal (method, "CursorDefine"))
+    ok = on_cursor_define (d, params, &error);
+  else if (g_str_equal (method, "MouseSet"))
+    on_mouse_set (d, params);
   if (ok) {
     g_dbus_method_invocation_return_value (inv, NULL);
   } else {
@@ -644,6 +719,44 @@ bridge_qemu_display_input (BridgeQemuDisplay * d, const BridgeViewerMsg * m,
   }
 }
 
+static void
+resize_done (GObject * source, GAsyncResult * res, gpointer user_data)
+{
+  GError *error = NULL;
+  GVariant *ret = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source),
+      res, &error);
+  BridgeQemuDisplay *d;
+
+  if (ret) {
+    g_variant_unref (ret);
+    return;
+  }
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+    g_error_free (error);       /* d is gone */
+    return;
+  }
+  d = user_data;
+  d->resizes_refused++;
+  g_printerr ("desktop-bridge: QEMU refused the new size: %s\n",
+      error->message);
+  g_error_free (error);
+}
+
+void
+bridge_qemu_display_resize (BridgeQemuDisplay * d, guint width, guint height)
+{
+  /* The physical size a guest may read from EDID: 96 dpi, what desktops
+   * assume of a screen they know nothing about. */
+  guint16 width_mm = (guint16) MIN (width * 254u / 960u, G_MAXUINT16);
+  guint16 height_mm = (guint16) MIN (height * 254u / 960u, G_MAXUINT16);
+
+  d->resizes++;
+  g_dbus_connection_call (d->conn, d->bus_name, d->console_path,
+      "org.qemu.Display1.Console", "SetUIInfo",
+      g_variant_new ("(qqiiuu)", width_mm, height_mm, 0, 0, width, height),
+      NULL, G_DBUS_CALL_FLAGS_NO_AUTO_START, -1, d->cancel, resize_done, d);
+}
+
 /* Connections */
 
 static void
@@ -823,7 +936,7 @@ register_listener (BridgeQemuDisplay * d, const gchar * bus_name,
 BridgeQemuDisplay *
 bridge_qemu_display_start (const BridgeQemuDisplayOptions * opts,
     BridgeQemuPictureFunc on_picture, BridgeQemuErrorFunc on_error,
-    gpointer user_data, GError ** error)
+    BridgeQemuCursorFunc on_cursor, gpointer user_data, GError ** error)
 {
   BridgeQemuDisplay *d = g_new0 (BridgeQemuDisplay, 1);
   const gchar *bus_name = NULL;
@@ -836,6 +949,7 @@ bridge_qemu_display_start (const BridgeQemuDisplayOptions * opts,
   d->keepalive_ms = opts->keepalive_ms ? opts->keepalive_ms : 1000;
   d->on_picture = on_picture;
   d->on_error = on_error;
+  d->on_cursor = on_cursor;
   d->user_data = user_data;
   d->context = g_main_context_ref_thread_default ();
   d->info = g_dbus_node_info_new_for_xml (listener_xml, NULL);
@@ -904,18 +1018,22 @@ bridge_qemu_display_describe (BridgeQemuDisplay * d)
 {
   gdouble sorted[KEY_TIMES], p50 = 0, p99 = 0;
   gsize n = MIN (d->key_times, KEY_TIMES);
-  gchar *keys = NULL, *text;
+  gchar *keys = NULL, *sizes = NULL, *text;
 
   memcpy (sorted, d->key_ms, n * sizeof (gdouble));
+  if (d->resizes)
+    sizes = g_strdup_printf (", %" G_GUINT64_FORMAT " sizes asked (%"
+        G_GUINT64_FORMAT " refused)", d->resizes, d->resizes_refused);
   if (hfx_percentiles (sorted, n, &p50, &p99))
     keys = g_strdup_printf (", key to change p50 %.1f ms p99 %.1f ms over %"
         G_GUINT64_FORMAT " keys", p50, p99, d->key_times);
   text = g_strdup_printf ("QEMU console %u (%s), %ux%u, %s, longest reply "
-      "%.1f ms%s", d->console, d->address ? d->address : "the session bus",
+      "%.1f ms%s%s", d->console, d->address ? d->address : "the session bus",
       d->width, d->height, d->mapped ? "shared memory (ScanoutMap)" :
       d->pixels ? "copies (Scanout/Update)" : "no picture yet",
-      d->longest_reply_us / 1000.0, keys ? keys : "");
+      d->longest_reply_us / 1000.0, sizes ? sizes : "", keys ? keys : "");
   g_free (keys);
+  g_free (sizes);
   return text;
 }
 
@@ -947,6 +1065,7 @@ bridge_qemu_display_free (BridgeQemuDisplay * d)
   clear_source (&d->deliver);
   clear_source (&d->report);
   drop_picture (d);
+  g_free (d->cursor);
   if (d->info)
     g_dbus_node_info_unref (d->info);
   g_main_context_unref (d->context);

@@ -38,6 +38,14 @@ typedef void (*BridgeQemuPictureFunc) (const guint8 * data, guint stride,
 /* QEMU went away or ended the display; on the same main context. */
 typedef void (*BridgeQemuErrorFunc) (const gchar * message, gpointer user_data);
 
+/* The machine's pointer as QEMU shows it (CursorDefine, MouseSet): an
+ * RGBA image of width x height, rows packed, with its hot spot, borrowed
+ * for the call; rgba NULL when the machine hides its pointer. Called when
+ * the shape changes while shown, and when it is shown or hidden. On the
+ * same main context. */
+typedef void (*BridgeQemuCursorFunc) (const guint8 * rgba, guint width,
+    guint height, guint hot_x, guint hot_y, gpointer user_data);
+
 typedef struct _BridgeQemuDisplay BridgeQemuDisplay;
 
 /* Connects and registers a listener on the console (blocking, at most 5 s
@@ -45,7 +53,7 @@ typedef struct _BridgeQemuDisplay BridgeQemuDisplay;
  * console or refuses the listener. opts' strings are copied. */
 BridgeQemuDisplay *bridge_qemu_display_start (const BridgeQemuDisplayOptions
     * opts, BridgeQemuPictureFunc on_picture, BridgeQemuErrorFunc on_error,
-    gpointer user_data, GError ** error);
+    BridgeQemuCursorFunc on_cursor, gpointer user_data, GError ** error);
 
 /* A viewer's key or pointer message (BRIDGE_VIEWER_KEY or _POINTER) to the
  * console's org.qemu.Display1.Keyboard and Mouse, in order, without waiting
@@ -59,12 +67,21 @@ BridgeQemuDisplay *bridge_qemu_display_start (const BridgeQemuDisplayOptions
 void bridge_qemu_display_input (BridgeQemuDisplay * d,
     const BridgeViewerMsg * m, guint picture_w, guint picture_h);
 
+/* Asks QEMU to make the console's display width x height
+ * (org.qemu.Display1.Console.SetUIInfo, at 96 dpi), without waiting: a
+ * guest with virtio-gpu is told its display's preferred mode changed, and
+ * the picture follows once the guest sets that mode. A refusal (a display
+ * device that cannot change size) is logged and counted. On the main
+ * context. */
+void bridge_qemu_display_resize (BridgeQemuDisplay * d, guint width,
+    guint height);
+
 /* Pictures handed on so far. */
 guint64 bridge_qemu_display_pictures (BridgeQemuDisplay * d);
 
 /* "QEMU console 0 (qmp:/run/vm.qmp), 1280x720, shared memory (ScanoutMap),
- * longest reply 0.4 ms[, key to change p50 20.1 ms p99 41.0 ms over 101
- * keys]": the last from a key sent to QEMU (--input) to the next change
+ * longest reply 0.4 ms[, 2 sizes asked (1 refused)][, key to change p50
+ * 20.1 ms p99 41.0 ms over 101 keys]": the last from a key sent to QEMU (--input) to the next change
  * QEMU reported (the key's way in, the guest's repaint, QEMU's update);
  * free with g_free. */
 gchar *bridge_qemu_display_describe (BridgeQemuDisplay * d);

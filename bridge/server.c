@@ -41,6 +41,7 @@ typedef struct
   guint64 keys_down[KEY_WORDS];
   guint buttons;
   guint32 x, y;
+  guint want_w, want_h;         /* its last size message; 0: none */
 } ViewerConn;
 
 typedef struct
@@ -66,6 +67,10 @@ struct _BridgeServer
   guint width, height;
   guint64 frames, keyframes, bytes, bad_viewer_msgs;
   guint64 inputs;               /* key and pointer messages passed on */
+  gchar *cursor;                /* the last cursor message; NULL: none */
+  /* --resize: who decides and what was asked for last */
+  guint resize_viewer, resize_w, resize_h;
+  guint64 resizes, size_msgs;
   gint64 rate_at_us[RATE_RING];
   gsize rate_bytes[RATE_RING];
   LatRing encode, decode;
@@ -337,6 +342,51 @@ release_held (BridgeServer * s, ViewerConn * vc)
   vc->buttons = 0;
 }
 
+/* One viewer decides the machine's size: of those that sent a size, the
+ * one connected longest (the lowest id). Asks again only when the answer
+ * changes. */
+static void
+apply_resize (BridgeServer * s)
+{
+  GHashTableIter it;
+  gpointer value;
+  ViewerConn *lead = NULL;
+
+  g_hash_table_iter_init (&it, s->conns);
+  while (g_hash_table_iter_next (&it, NULL, &value)) {
+    ViewerConn *vc = value;
+
+    if (vc->want_w && (!lead || vc->id < lead->id))
+      lead = vc;
+  }
+  if (!lead)
+    return;                     /* the machine keeps the size it has */
+  if (lead->id != s->resize_viewer)
+    g_print ("desktop-bridge: viewer %u decides the display's size\n",
+        lead->id);
+  s->resize_viewer = lead->id;
+  if (lead->want_w == s->resize_w && lead->want_h == s->resize_h)
+    return;
+  s->resize_w = lead->want_w;
+  s->resize_h = lead->want_h;
+  s->resizes++;
+  g_print ("desktop-bridge: viewer %u asks for %ux%u\n", lead->id,
+      s->resize_w, s->resize_h);
+  s->opts.resize (s->resize_w, s->resize_h, lead->id, s->opts.user_data);
+}
+
+/* A message the viewer was told not to send (input or size while off). */
+static void
+refuse (BridgeServer * s, ViewerConn * vc, const gchar * what,
+    const gchar * option)
+{
+  s->bad_viewer_msgs++;
+  g_printerr ("desktop-bridge: viewer %u: sent %s, but %s is off; closing\n",
+      vc->id, what, option);
+  soup_websocket_connection_close (vc->ws,
+      SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, "not allowed");
+}
+
 static void
 on_viewer_message (SoupWebsocketConnection * ws, gint type, GBytes * message,
     ViewerConn * vc)
@@ -357,18 +407,23 @@ on_viewer_message (SoupWebsocketConnection * ws, gint type, GBytes * message,
     g_clear_error (&error);
     return;
   }
+  /* The viewer was told what is off: it ignored that. */
   if ((m.type == BRIDGE_VIEWER_KEY || m.type == BRIDGE_VIEWER_POINTER) &&
       !s->opts.input) {
-    /* The viewer was told input is off: it ignored that. */
-    s->bad_viewer_msgs++;
-    g_printerr ("desktop-bridge: viewer %u: sent %s, but input is off "
-        "(--input); closing\n", vc->id,
-        m.type == BRIDGE_VIEWER_KEY ? "a key" : "a pointer event");
-    soup_websocket_connection_close (ws,
-        SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, "input is off");
+    refuse (s, vc, m.type == BRIDGE_VIEWER_KEY ? "a key" : "a pointer event",
+        "input (--input)");
     return;
   }
-  if (m.type == BRIDGE_VIEWER_KEY || m.type == BRIDGE_VIEWER_POINTER) {
+  if (m.type == BRIDGE_VIEWER_SIZE && !s->opts.resize) {
+    refuse (s, vc, "its size", "resizing (--resize)");
+    return;
+  }
+  if (m.type == BRIDGE_VIEWER_SIZE) {
+    s->size_msgs++;
+    vc->want_w = m.width;
+    vc->want_h = m.height;
+    apply_resize (s);
+  } else if (m.type == BRIDGE_VIEWER_KEY || m.type == BRIDGE_VIEWER_POINTER) {
     s->inputs++;
     track_held (vc, &m);
     s->opts.input (&m, s->opts.user_data);
@@ -392,6 +447,8 @@ on_viewer_closed (SoupWebsocketConnection * ws, ViewerConn * vc)
   release_held (s, vc);
   bridge_hub_remove_viewer (s->hub, vc->id);
   g_hash_table_remove (s->conns, GUINT_TO_POINTER (vc->id));
+  if (s->opts.resize)
+    apply_resize (s);
 }
 
 static void
@@ -437,6 +494,11 @@ on_websocket (SoupServer * soup, SoupServerMessage * msg, const char *path,
   soup_websocket_connection_send_text (ws, s->opts.input ?
       "{\"type\":\"input\",\"allowed\":true}" :
       "{\"type\":\"input\",\"allowed\":false}");
+  soup_websocket_connection_send_text (ws, s->opts.resize ?
+      "{\"type\":\"resize\",\"allowed\":true}" :
+      "{\"type\":\"resize\",\"allowed\":false}");
+  if (s->cursor)
+    soup_websocket_connection_send_text (ws, s->cursor);
   pump (s, vc);
   maybe_request_keyframe (s, g_get_monotonic_time ());
 }
@@ -624,6 +686,18 @@ bridge_server_stats_json (BridgeServer * s, gboolean pretty)
   MEMBER_INT (b, "keyframe_requests", s->keys.requested);
   MEMBER_INT (b, "bad_viewer_messages", s->bad_viewer_msgs);
   MEMBER_INT (b, "inputs", s->inputs);
+  if (s->opts.resize) {
+    json_builder_set_member_name (b, "resize");
+    json_builder_begin_object (b);
+    MEMBER_INT (b, "size_messages", s->size_msgs);
+    MEMBER_INT (b, "resizes", s->resizes);
+    if (s->resize_viewer) {
+      MEMBER_INT (b, "viewer", s->resize_viewer);
+      MEMBER_INT (b, "width", s->resize_w);
+      MEMBER_INT (b, "height", s->resize_h);
+    }
+    json_builder_end_object (b);
+  }
   g_mutex_lock (&s->intake_lock);
   waits = s->intake_waits;
   g_mutex_unlock (&s->intake_lock);
@@ -673,6 +747,24 @@ bridge_server_stats_json (BridgeServer * s, gboolean pretty)
   g_object_unref (b);
   g_free (encoder);
   return json;
+}
+
+void
+bridge_server_set_cursor (BridgeServer * s, const gchar * json)
+{
+  GHashTableIter it;
+  gpointer value;
+
+  g_free (s->cursor);
+  s->cursor = g_strdup (json);
+  g_hash_table_iter_init (&it, s->conns);
+  while (g_hash_table_iter_next (&it, NULL, &value)) {
+    ViewerConn *vc = value;
+
+    if (soup_websocket_connection_get_state (vc->ws) ==
+        SOUP_WEBSOCKET_STATE_OPEN)
+      soup_websocket_connection_send_text (vc->ws, json);
+  }
 }
 
 BridgeServer *
@@ -765,6 +857,7 @@ bridge_server_free (BridgeServer * s)
   }
   bridge_hub_free (s->hub);
   g_main_context_unref (s->ctx);
+  g_free (s->cursor);
   g_free (s->host);
   hfx_token_wipe (s->token);
   g_free (s->token);

@@ -29,6 +29,13 @@ typedef guint64 (*BridgeCountFunc) (gpointer user_data);
 typedef void (*BridgeInputFunc) (const BridgeViewerMsg * m,
     gpointer user_data);
 
+/* The machine's display should be width x height: what the deciding
+ * viewer (the one connected longest of those that sent a size) shows
+ * without scaling. On the main context; called again when that viewer's
+ * size changes, or when it leaves and another decides. */
+typedef void (*BridgeResizeFunc) (guint width, guint height, guint viewer,
+    gpointer user_data);
+
 typedef struct
 {
   const gchar *host;            /* address to listen on; NULL = 127.0.0.1 */
@@ -44,6 +51,9 @@ typedef struct
   /* NULL: viewers may not send input (a viewer that does is closed);
    * every viewer is told which on connecting (docs/bridge.md). */
   BridgeInputFunc input;
+  /* NULL: viewers may not ask for a size (a viewer that does is closed);
+   * every viewer is told which on connecting (docs/bridge.md). */
+  BridgeResizeFunc resize;
   gpointer user_data;
 } BridgeServerOptions;
 
@@ -69,6 +79,11 @@ void bridge_server_push_au (BridgeServer * s, const guint8 * au, gsize len,
 /* The /stats document (pretty: indented, else one line); free with
  * g_free. */
 gchar *bridge_server_stats_json (BridgeServer * s, gboolean pretty);
+
+/* The {"type":"cursor"} text message (bridge_msg_cursor_json ()) to every
+ * viewer now and to each one that joins later, until the next call. On the
+ * main context; json is copied. */
+void bridge_server_set_cursor (BridgeServer * s, const gchar * json);
 
 /* Makes bridge_server_push_au () return at once from now on, and wakes a
  * thread waiting in it: call it before stopping the capture pipeline, whose

@@ -56,6 +56,9 @@
         drawPath: 'probe',      // probe | drawImage | copy: see "drawing" below
         inputAllowed: false,    // the bridge's {"type":"input"} on this connection
         inputsSent: 0,          // key and pointer messages sent
+        resizeAllowed: false,   // the bridge's {"type":"resize"} on this connection
+        sizeSent: null,         // [width, height] last asked for, on this connection
+        cursor: null,           // the machine's pointer: {visible, width, height, hotX, hotY}
     };
     window.hfxViewer = viewer;
 
@@ -452,6 +455,9 @@
         viewer.connections++;
         viewer.bridgeStats = null;
         viewer.inputAllowed = false;
+        viewer.resizeAllowed = false;
+        viewer.sizeSent = null;
+        setCursor(null);
         viewer.openMs = viewer.firstMessageMs = viewer.firstFrameMs = null;
         firstDrawPending = true;
         inbox.length = 0;
@@ -531,7 +537,83 @@
             viewer.bridgeStats = msg;
         else if (msg && msg.type === 'input')
             viewer.inputAllowed = msg.allowed === true;
+        else if (msg && msg.type === 'resize') {
+            viewer.resizeAllowed = msg.allowed === true;
+            sendSize();
+        } else if (msg && msg.type === 'cursor')
+            setCursor(msg);
     }
+
+    // ---- the machine's size and pointer --------------------------------------
+    //
+    // docs/bridge.md "Viewer messages": while the bridge allows it, the
+    // viewer asks for a display the size of its window in device pixels,
+    // down to multiples of 8 (what a guest's driver gives back exactly).
+
+    const SIZE_MIN = 64;
+    const SIZE_MAX = 8192;
+    const RESIZE_SETTLE_MS = 200;   // one request when a drag ends, not one per step
+    let resizeTimer = null;
+
+    function sendSize() {
+        if (!viewer.resizeAllowed)
+            return;
+        const dpr = window.devicePixelRatio || 1;
+        const fit = (v) => Math.max(SIZE_MIN, Math.min(SIZE_MAX, Math.floor(v * dpr / 8) * 8));
+        const width = fit(window.innerWidth);
+        const height = fit(window.innerHeight);
+        if (viewer.sizeSent && viewer.sizeSent[0] === width && viewer.sizeSent[1] === height)
+            return;
+        viewer.sizeSent = [width, height];
+        send({ type: 'size', width, height });
+    }
+
+    window.addEventListener('resize', () => {
+        clearTimeout(resizeTimer);
+        resizeTimer = setTimeout(sendSize, RESIZE_SETTLE_MS);
+    });
+
+    // The machine's pointer as a CSS cursor over the picture: the browser
+    // moves it with no round trip. Without one, the browser's own pointer.
+    const cursorCanvas = document.createElement('canvas');
+    const MAX_CURSOR = 256;
+
+    function setCursor(msg) {
+        if (!msg) {
+            viewer.cursor = null;
+            canvas.style.cursor = '';
+            return;
+        }
+        if (msg.visible !== true) {
+            viewer.cursor = { visible: false };
+            canvas.style.cursor = 'none';
+            return;
+        }
+        const { width, height } = msg;
+        const ok = (v, max) => Number.isInteger(v) && v >= 0 && v < max;
+        let bytes = null;
+        try {
+            bytes = Uint8ClampedArray.from(atob(msg.rgba), (c) => c.charCodeAt(0));
+        } catch (e) {
+            bytes = null;
+        }
+        if (!ok(width - 1, MAX_CURSOR) || !ok(height - 1, MAX_CURSOR) ||
+            !ok(msg.hot_x, width) || !ok(msg.hot_y, height) || !bytes ||
+            bytes.length !== width * height * 4) {
+            fail('cursor', `a bad cursor message (${width}x${height})`);
+            return;
+        }
+        cursorCanvas.width = width;
+        cursorCanvas.height = height;
+        cursorCanvas.getContext('2d').putImageData(new ImageData(bytes, width, height), 0, 0);
+        canvas.style.cursor = `url(${cursorCanvas.toDataURL('image/png')}) ` +
+            `${msg.hot_x} ${msg.hot_y}, auto`;
+        viewer.cursor = { visible: true, width, height, hotX: msg.hot_x, hotY: msg.hot_y };
+    }
+
+    // For tests: a pixel of the cursor image in use, [r, g, b, a].
+    viewer.cursorPixel = (x, y) =>
+        Array.from(cursorCanvas.getContext('2d').getImageData(x, y, 1, 1).data);
 
     // ---- input -------------------------------------------------------------
     //

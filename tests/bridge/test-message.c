@@ -124,6 +124,37 @@ static void test_input_messages(void)
     CHECK(!parse("{\"type\":\"pointer\",\"x\":0,\"buttons\":0}", &m));
 }
 
+/* docs/bridge.md: size width, height multiples of 8 in 64..8192. */
+static void test_size_messages(void)
+{
+    BridgeViewerMsg m;
+
+    CHECK(parse("{\"type\":\"size\",\"width\":1000,\"height\":704}", &m));
+    CHECK(m.type == BRIDGE_VIEWER_SIZE && m.width == 1000 && m.height == 704);
+    CHECK(parse("{\"type\":\"size\",\"width\":64,\"height\":8192}", &m));
+    CHECK(m.width == 64 && m.height == 8192);
+    CHECK(!parse("{\"type\":\"size\",\"width\":56,\"height\":704}", &m));
+    CHECK(!parse("{\"type\":\"size\",\"width\":8200,\"height\":704}", &m));
+    CHECK(!parse("{\"type\":\"size\",\"width\":1001,\"height\":704}", &m));
+    CHECK(!parse("{\"type\":\"size\",\"width\":1000,\"height\":702}", &m));
+    CHECK(!parse("{\"type\":\"size\",\"width\":1000}", &m));
+    CHECK(!parse("{\"type\":\"size\",\"width\":1000.0,\"height\":704}", &m));
+}
+
+/* The cursor message carries the image as base64 RGBA, rows packed. */
+static void test_cursor_json(void)
+{
+    static const guint8 px[2 * 1 * 4] = {255, 0, 255, 255, 0, 0, 0, 0};
+    gchar *json = bridge_msg_cursor_json(px, 2, 1, 1, 0);
+    gchar *hidden = bridge_msg_cursor_json(NULL, 0, 0, 0, 0);
+
+    CHECK(g_strcmp0(json, "{\"type\":\"cursor\",\"visible\":true,\"width\":2,\"height\":1,"
+                          "\"hot_x\":1,\"hot_y\":0,\"rgba\":\"/wD//wAAAAA=\"}") == 0);
+    CHECK(g_strcmp0(hidden, "{\"type\":\"cursor\",\"visible\":false}") == 0);
+    g_free(json);
+    g_free(hidden);
+}
+
 int main(void)
 {
     static const struct check_case cases[] = {
@@ -131,6 +162,8 @@ int main(void)
         CHECK_CASE(test_header_rejects),
         CHECK_CASE(test_viewer_messages),
         CHECK_CASE(test_input_messages),
+        CHECK_CASE(test_size_messages),
+        CHECK_CASE(test_cursor_json),
     };
     return check_run(cases, CHECK_COUNT(cases));
 }

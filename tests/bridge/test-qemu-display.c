@@ -33,6 +33,11 @@ static const gchar fake_xml[] =
     "<node>"
     " <interface name='org.qemu.Display1.Console'>"
     "  <method name='RegisterListener'><arg type='h' direction='in'/></method>"
+    "  <method name='SetUIInfo'>"
+    "   <arg type='q' direction='in'/><arg type='q' direction='in'/>"
+    "   <arg type='i' direction='in'/><arg type='i' direction='in'/>"
+    "   <arg type='u' direction='in'/><arg type='u' direction='in'/>"
+    "  </method>"
     "  <property name='Width' type='u' access='read'/>"
     " </interface>"
     " <interface name='org.qemu.Display1.Keyboard'>"
@@ -80,6 +85,10 @@ typedef struct
   guint width, height;
   gint64 damage_us;
   gchar *error;
+  guint cursors;                /* on_cursor calls */
+  gboolean cursor_shown;
+  guint cursor_w, cursor_h, hot_x, hot_y;
+  guint8 cursor_px[4];          /* its first pixel, RGBA */
 } Seen;
 
 /* QMP, on the fake's thread */
@@ -387,6 +396,23 @@ on_picture (const guint8 * data, guint stride, guint width, guint height,
 }
 
 static void
+on_cursor (const guint8 * rgba, guint width, guint height, guint hot_x,
+    guint hot_y, gpointer user_data)
+{
+  Seen *s = user_data;
+
+  s->cursors++;
+  s->cursor_shown = rgba != NULL;
+  if (!rgba)
+    return;
+  s->cursor_w = width;
+  s->cursor_h = height;
+  s->hot_x = hot_x;
+  s->hot_y = hot_y;
+  memcpy (s->cursor_px, rgba, 4);
+}
+
+static void
 on_error (const gchar * message, gpointer user_data)
 {
   Seen *s = user_data;
@@ -472,7 +498,7 @@ start (Fake * f, Seen * seen, guint fps, guint keepalive_ms)
   GError *error = NULL;
   gint64 t0 = g_get_monotonic_time ();
   BridgeQemuDisplay *d = bridge_qemu_display_start (&o, on_picture, on_error,
-      seen, &error);
+      on_cursor, seen, &error);
 
   g_assert_no_error (error);
   g_assert_nonnull (d);
@@ -825,6 +851,91 @@ test_input (void)
   g_free (p);
 }
 
+/* The machine's pointer: shape (ARGB words to RGBA) and whether it shows,
+ * told only when that changes; a bad shape refused; a size asked of QEMU
+ * through the console's SetUIInfo at 96 dpi. */
+static void
+test_cursor_and_resize (void)
+{
+  Fake *f = fake_start (FALSE);
+  Seen s = { 0 };
+  BridgeQemuDisplay *d = start (f, &s, 30, 1000);
+  guint8 shape[8 * 4 * 4] = { 0 };
+  gchar *message = NULL, *what;
+
+  /* Pixel 0: opaque red-ish (B 0x10, G 0x20, R 0xf0, A 0xff). */
+  shape[0] = 0x10;
+  shape[1] = 0x20;
+  shape[2] = 0xf0;
+  shape[3] = 0xff;
+  /* QEMU replays both on registration: hidden, no shape yet. */
+  g_assert_true (listener_calls (f, "MouseSet", g_variant_new ("(iii)", 0, 0,
+              0), NULL));
+  g_assert_cmpuint (s.cursors, ==, 0);
+  /* Shown with no shape: the viewer keeps its own pointer. */
+  g_assert_true (listener_calls (f, "MouseSet", g_variant_new ("(iii)", 5, 5,
+              1), NULL));
+  g_assert_cmpuint (s.cursors, ==, 0);
+  g_assert_true (listener_calls (f, "CursorDefine",
+          g_variant_new ("(iiii@ay)", 8, 4, 7, 3, bytes_of (shape,
+                  sizeof (shape))), NULL));
+  g_assert_cmpuint (s.cursors, ==, 1);
+  g_assert_true (s.cursor_shown);
+  g_assert_cmpuint (s.cursor_w, ==, 8);
+  g_assert_cmpuint (s.cursor_h, ==, 4);
+  g_assert_cmpuint (s.hot_x, ==, 7);
+  g_assert_cmpuint (s.hot_y, ==, 3);
+  g_assert_cmpuint (s.cursor_px[0], ==, 0xf0);
+  g_assert_cmpuint (s.cursor_px[1], ==, 0x20);
+  g_assert_cmpuint (s.cursor_px[2], ==, 0x10);
+  g_assert_cmpuint (s.cursor_px[3], ==, 0xff);
+  /* Moves alone say nothing; hiding does. */
+  g_assert_true (listener_calls (f, "MouseSet", g_variant_new ("(iii)", 9, 9,
+              1), NULL));
+  g_assert_cmpuint (s.cursors, ==, 1);
+  g_assert_true (listener_calls (f, "MouseSet", g_variant_new ("(iii)", 9, 9,
+              0), NULL));
+  g_assert_cmpuint (s.cursors, ==, 2);
+  g_assert_false (s.cursor_shown);
+  /* Bad shapes: short data, the hot spot outside, too big, empty. */
+  g_assert_false (listener_calls (f, "CursorDefine",
+          g_variant_new ("(iiii@ay)", 8, 5, 0, 0, bytes_of (shape,
+                  sizeof (shape))), &message));
+  g_assert_nonnull (strstr (message, "cursor 8x5"));
+  g_free (message);
+  g_assert_false (listener_calls (f, "CursorDefine",
+          g_variant_new ("(iiii@ay)", 8, 4, 8, 0, bytes_of (shape,
+                  sizeof (shape))), &message));
+  g_free (message);
+  g_assert_false (listener_calls (f, "CursorDefine",
+          g_variant_new ("(iiii@ay)", 512, 1, 0, 0, bytes_of (shape,
+                  sizeof (shape))), &message));
+  g_free (message);
+  g_assert_false (listener_calls (f, "CursorDefine",
+          g_variant_new ("(iiii@ay)", 0, 0, 0, 0, bytes_of (shape, 0)),
+          &message));
+  g_free (message);
+  g_assert_cmpuint (s.cursors, ==, 2);
+  /* Shown again: the last good shape. */
+  g_assert_true (listener_calls (f, "MouseSet", g_variant_new ("(iii)", 9, 9,
+              1), NULL));
+  g_assert_cmpuint (s.cursors, ==, 3);
+  g_assert_cmpuint (s.cursor_w, ==, 8);
+
+  bridge_qemu_display_resize (d, 1000, 704);
+  {
+    const gchar *want[] = {
+      "Console.SetUIInfo (264, 186, 0, 0, 1000, 704)", NULL
+    };
+    check_calls (f, want);
+  }
+  what = bridge_qemu_display_describe (d);
+  g_assert_nonnull (strstr (what, "1 sizes asked (0 refused)"));
+  g_free (what);
+  bridge_qemu_display_free (d);
+  fake_stop (f);
+}
+
 /* QEMU going away is reported once, from the main context. */
 static void
 test_qemu_goes_away (void)
@@ -853,8 +964,8 @@ test_refused (void)
   BridgeQemuDisplayOptions o = {.address = address,.fps = 30 };
   GError *error = NULL;
 
-  g_assert_null (bridge_qemu_display_start (&o, on_picture, on_error, &s,
-          &error));
+  g_assert_null (bridge_qemu_display_start (&o, on_picture, on_error, NULL,
+          &s, &error));
   g_assert_nonnull (error);
   g_assert_nonnull (strstr (error->message,
           "p2p connections not accepted in bus mode"));
@@ -866,16 +977,16 @@ test_refused (void)
   g_free (address);
   address = g_strconcat ("qmp:", f->qmp_path, NULL);
   o.address = address;
-  g_assert_null (bridge_qemu_display_start (&o, on_picture, on_error, &s,
-          &error));
+  g_assert_null (bridge_qemu_display_start (&o, on_picture, on_error, NULL,
+          &s, &error));
   g_assert_nonnull (strstr (error->message,
           "did not complete the D-Bus handshake"));
   g_clear_error (&error);
   fake_stop (f);
 
   o.address = "qmp:/nonexistent/qmp.sock";
-  g_assert_null (bridge_qemu_display_start (&o, on_picture, on_error, &s,
-          &error));
+  g_assert_null (bridge_qemu_display_start (&o, on_picture, on_error, NULL,
+          &s, &error));
   g_assert_nonnull (strstr (error->message, "cannot connect to QMP"));
   g_clear_error (&error);
   g_free (address);
@@ -888,6 +999,7 @@ main (int argc, char **argv)
   g_test_add_func ("/qemu-display/copies", test_copies);
   g_test_add_func ("/qemu-display/shared-memory", test_shared_memory);
   g_test_add_func ("/qemu-display/input", test_input);
+  g_test_add_func ("/qemu-display/cursor-and-resize", test_cursor_and_resize);
   g_test_add_func ("/qemu-display/qemu-goes-away", test_qemu_goes_away);
   g_test_add_func ("/qemu-display/refused", test_refused);
   return g_test_run ();

@@ -3,7 +3,7 @@
 software but the program that draws (docs/bridge.md, "QEMU D-Bus display").
 
     qemu-dbus-bridge.py QEMU RUN_IN_VM BRIDGE GUEST_DRAW GUEST_EVDEV
-                        --path copy|map [--bus] [--output-dir DIR]
+                        --path copy|map [--bus] [--resize] [--output-dir DIR]
 
 QEMU (Debian 12's 7.2: the pixels in Scanout/Update messages, --path copy;
 stock 10.0: the surface shared as memory, ScanoutMap/UpdateMap, --path map)
@@ -24,11 +24,25 @@ say which path it used, and report its longest reply to QEMU. Input (the
 bridge runs with --input; the guest has a virtio keyboard and tablet, and
 tests/qemu/guest-evdev logs what they report): "a" pressed and a click in
 the viewer must arrive as KEY_A down and up, BTN_LEFT down and up, the
-tablet within 2 pixels of the picture pixel clicked (in the new mode). Then QEMU is
-killed: the bridge must say that QEMU went away and exit 1 (docs/bridge.md).
+tablet within 2 pixels of the picture pixel clicked (in the new mode).
+The guest shows a pointer on its cursor plane (guest-draw --cursor): the
+viewer must take it as its CSS cursor, with its size, hot spot and colours.
+A second viewer (a raw WebSocket client) that sends a malformed input
+message must be closed (1008) while the browser's stream goes on.
+
+With --resize (the bridge's --resize, guest-draw --preferred, which sets
+the connector's preferred mode as a desktop would): the guest must first
+take the size the browser's window asks for, and every picture is checked
+at that size; after the guest's own mode change, the window is resized:
+the guest's new mode (read back in the guest's log) and the stream must
+follow it. A second viewer's size is ignored (the first decides: /stats).
+
+Then QEMU is killed: the bridge must say that QEMU went away and exit 1
+(docs/bridge.md).
 Exits 77 (skipped) without chromium or chromedriver, or without QEMU.
 """
 import argparse
+import json
 import os
 import re
 import shutil
@@ -41,13 +55,20 @@ from pathlib import Path
 
 from hfxtest.bridgeproc import Bridge, child_pid
 from hfxtest.checks import Checks
+from hfxtest.dbusbus import PrivateBus, has_owner, wait_for
 from hfxtest.guestinput import check_key_and_click, evdev_lines
 from hfxtest.scanoutimages import canvas_shows
 from hfxtest.smpte import TOLERANCE
 from hfxtest.webdriver import Driver, require_browser
+from hfxtest.wsclient import ConnectionClosed
 
 WIDTH, HEIGHT = 1280, 720
 NEW_MODE = (1024, 768)
+# The browser's window after the resize (CSS pixels; device pixel ratio 1).
+RESIZED_WINDOW = (1000, 660)
+# guest-draw --cursor's pointer (tests/qemu/guest-draw.c)
+CURSOR = {'visible': True, 'width': 64, 'height': 64, 'hotX': 3, 'hotY': 5}
+CURSOR_RGB = (0x20, 0xc0, 0x40)
 PATHS = {'copy': 'copies (Scanout/Update)', 'map': 'shared memory (ScanoutMap)'}
 
 
@@ -69,13 +90,73 @@ def wait_shows(c, session, k, size, what):
     c.check(what, False, f'not within 60 s; last samples (x, y, want, got): {last}')
 
 
-def wait_for(pred, timeout):
+def viewer_state(session):
+    """The viewer's canvas size, errors, size asked for and cursor (and the
+    CSS cursor, 'css', not for printing: a data URL)."""
+    return session.execute('const v = window.hfxViewer, c = document.getElementById("screen");'
+                           'return {w: c.width, h: c.height, errors: v.errors, '
+                           'sizeSent: v.sizeSent, cursor: v.cursor, css: c.style.cursor};')
+
+
+def brief(state):
+    return {k: v for k, v in state.items() if k != 'css'}
+
+
+def guest_mode(res, size, timeout=60):
+    """Seconds until guest-draw's log says it set a mode of that size, or
+    None."""
     t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        if pred():
-            return True
-        time.sleep(0.1)
-    return pred()
+    log = res / 'draw.log'
+    want = f'guest-draw: mode {size[0]}x{size[1]}'
+    if wait_for(lambda: log.exists() and want in log.read_text(errors='replace'), timeout):
+        return time.monotonic() - t0
+    return None
+
+
+def check_cursor(c, s):
+    """The guest's pointer as the viewer's CSS cursor."""
+    try:
+        s.wait_for('window.hfxViewer.cursor && window.hfxViewer.cursor.visible', timeout=30)
+    except Exception:  # noqa: BLE001 - reported below
+        pass
+    v = viewer_state(s)
+    c.check("the guest's pointer reaches the viewer (size, hot spot)", v['cursor'] == CURSOR,
+            v['cursor'])
+    c.check('and is the canvas\'s CSS cursor', (v['css'] or '').startswith('url("data:image/png'),
+            (v['css'] or '')[:60])
+    inside = s.execute('return window.hfxViewer.cursorPixel(8, 8);')
+    outside = s.execute('return window.hfxViewer.cursorPixel(40, 40);')
+    c.check('its colours: the square opaque, the rest transparent',
+            all(abs(a - b) <= 2 for a, b in zip(inside, CURSOR_RGB)) and inside[3] == 255 and
+            outside[3] == 0, f'(8, 8) {inside}, (40, 40) {outside}')
+
+
+def check_second_viewer(c, s, bridge, step, size, resize):
+    """A raw client: its size is not the one used (the browser decides);
+    its malformed input closes it, and the browser's stream goes on."""
+    ws = bridge.ws()
+    try:
+        if resize:
+            ws.send_json({'type': 'size', 'width': 640, 'height': 480})
+            time.sleep(1)
+            r = bridge.stats('')['resize']
+            c.check("a second viewer's size is ignored: the first decides",
+                    (r.get('width'), r.get('height')) == size and r.get('size_messages', 0) >= 2,
+                    r)
+        ws.send_json({'type': 'key', 'code': 0, 'down': True})
+        code = None
+        t0 = time.monotonic()
+        try:
+            while time.monotonic() - t0 < 10:
+                ws.recv(timeout=10)
+        except ConnectionClosed as e:
+            code = e.code
+        c.check('a viewer sending a malformed key is closed (1008)', code == 1008,
+                f'close code {code}')
+    finally:
+        ws.close()
+    step.write_text('4\n')
+    wait_shows(c, s, 4, size, 'and the browser goes on: picture 4 drawn after it')
 
 
 def main():
@@ -88,6 +169,7 @@ def main():
     ap.add_argument('guest_evdev')
     ap.add_argument('--path', choices=sorted(PATHS), required=True)
     ap.add_argument('--bus', action='store_true')
+    ap.add_argument('--resize', action='store_true')
     ap.add_argument('--output-dir', default=None)
     args = ap.parse_args()
     if not os.access(args.qemu, os.X_OK):
@@ -105,13 +187,9 @@ def main():
     bus = None
     display = 'dbus,p2p=yes'
     if args.bus:
-        bus_address = f'unix:path={work}/bus'
-        bus = subprocess.Popen(['dbus-daemon', '--session', '--nofork', '--nopidfile',
-                                f'--address={bus_address}'],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-        wait_for((work / 'bus').exists, 10)
-        display = f'dbus,addr={bus_address}'
-        source = f'qemu-dbus:{bus_address}'
+        bus = PrivateBus(work)
+        display = f'dbus,addr={bus.address}'
+        source = f'qemu-dbus:{bus.address}'
     else:
         source = f'qemu-dbus:qmp:{qmp}'
     vm_log = open(out / 'run-in-vm.log', 'w')
@@ -123,43 +201,49 @@ def main():
          '--qemu-arg=-display', f'--qemu-arg={display}',
          '--qemu-arg=-qmp', f'--qemu-arg=unix:{qmp},server=on,wait=off', '--',
          'sh', '-c', f'{args.guest_evdev} > {res}/evdev.log 2>&1 & '
-                     f'{args.guest_draw} --follow {step} > {res}/draw.log 2>&1'],
+                     f'{args.guest_draw} --follow {step} --cursor '
+                     f'{"--preferred " if args.resize else ""}> {res}/draw.log 2>&1'],
         stdout=vm_log, stderr=subprocess.STDOUT)
     bridge = None
     try:
         c.check('QEMU opens its QMP socket', wait_for(qmp.exists, 60), str(qmp))
         if args.bus:
-            c.check('QEMU owns org.qemu on the private bus', wait_for(lambda: subprocess.run(
-                ['gdbus', 'call', '--address', bus_address, '--dest', 'org.freedesktop.DBus',
-                 '--object-path', '/org/freedesktop/DBus', '--method',
-                 'org.freedesktop.DBus.NameHasOwner', 'org.qemu'],
-                capture_output=True, text=True).stdout.strip() == '(true,)', 60))
+            c.check('QEMU owns org.qemu on the private bus',
+                    wait_for(lambda: has_owner(bus.address), 60))
         t0 = time.monotonic()
         bridge = Bridge(args.bridge, '--source', source, '--encoder', 'x264enc',
-                        '--fps', '30', '--input', start_timeout=30)
+                        '--fps', '30', '--input', *(['--resize'] if args.resize else []),
+                        start_timeout=30)
         c.check(f'desktop-bridge --source {source} serves', True,
                 f'after {time.monotonic() - t0:.1f} s')
         with Driver(output_dir=out) as drv:
             (s,) = drv.sessions(1)
             s.navigate(bridge.url('/'))
+            size = (WIDTH, HEIGHT)
+            if args.resize:
+                # The guest takes the window's size as soon as the viewer is there.
+                s.wait_for('window.hfxViewer.sizeSent', timeout=30)
+                size = tuple(viewer_state(s)['sizeSent'])
+                took = guest_mode(res, size)
+                c.check(f'with --resize the guest takes the window\'s size, {size[0]}x{size[1]}',
+                        took is not None, f'after {took:.2f} s' if took else 'not within 60 s')
             for k in [0, 1, 2, 3, 4, 5, 0]:
                 if k or step.exists():
                     step.write_text(f'{k}\n')
-                wait_shows(c, s, k, (WIDTH, HEIGHT), f'picture {k} drawn by Chromium')
+                wait_shows(c, s, k, size, f'picture {k} drawn by Chromium')
             s.screenshot(out / 'viewer.png')
-            v = s.execute('const v = window.hfxViewer, c = document.getElementById("screen");'
-                          'return {w: c.width, h: c.height, errors: v.errors};')
-            c.check(f'the viewer: {WIDTH}x{HEIGHT}, no errors',
-                    (v['w'], v['h']) == (WIDTH, HEIGHT) and not v['errors'], v)
+            v = viewer_state(s)
+            c.check(f'the viewer: {size[0]}x{size[1]}, no errors',
+                    (v['w'], v['h']) == size and not v['errors'], brief(v))
+            check_cursor(c, s)
             # The guest changes its resolution: the stream follows.
             step.write_text(f'2 {NEW_MODE[0]}x{NEW_MODE[1]}\n')
             wait_shows(c, s, 2, NEW_MODE,
                        f'after a mode change to {NEW_MODE[0]}x{NEW_MODE[1]} in the guest, '
                        f'picture 2 drawn by Chromium at that size')
-            v = s.execute('const v = window.hfxViewer, c = document.getElementById("screen");'
-                          'return {w: c.width, h: c.height, errors: v.errors};')
+            v = viewer_state(s)
             c.check(f'the viewer follows: {NEW_MODE[0]}x{NEW_MODE[1]}, no errors',
-                    (v['w'], v['h']) == NEW_MODE and not v['errors'], v)
+                    (v['w'], v['h']) == NEW_MODE and not v['errors'], brief(v))
             try:
                 s.wait_for('window.hfxViewer.inputAllowed === true', timeout=10)
                 allowed = True
@@ -167,6 +251,28 @@ def main():
                 allowed = False
             c.check('the viewer is told input is on (--input)', allowed)
             check_key_and_click(c, s, res, NEW_MODE[0], NEW_MODE[1], slack=2)
+            size = NEW_MODE
+            if args.resize:
+                # The browser's window changes: the guest's mode and the stream follow.
+                old = viewer_state(s)['sizeSent']
+                s.set_window_size(*RESIZED_WINDOW)
+                try:
+                    s.wait_for(f'JSON.stringify(window.hfxViewer.sizeSent) !== '
+                               f'{json.dumps(json.dumps(old, separators=(",", ":")))}',
+                               timeout=10)
+                except Exception:  # noqa: BLE001 - reported below
+                    pass
+                size = tuple(viewer_state(s)['sizeSent'])
+                c.check('the viewer asks for its new size', list(size) != old,
+                        f'{old} -> {list(size)}')
+                took = guest_mode(res, size)
+                c.check(f'the guest sets {size[0]}x{size[1]} (read back in the guest)',
+                        took is not None, f'after {took:.2f} s' if took else 'not within 60 s')
+                wait_shows(c, s, 2, size, f'the stream follows: picture 2 at {size[0]}x{size[1]}')
+                v = viewer_state(s)
+                c.check(f'the viewer: {size[0]}x{size[1]}, no errors',
+                        (v['w'], v['h']) == size and not v['errors'], brief(v))
+            check_second_viewer(c, s, bridge, step, size, args.resize)
             st = bridge.stats('')
         print(f'bridge: {st["encoder"]}, {st["frames_captured"]} pictures, to drawn p50 '
               f'{st["latency"]["glass_to_glass"].get("p50_ms", 0):.1f} ms', flush=True)
@@ -208,8 +314,7 @@ def main():
                 vm.wait()
         vm_log.close()
         if bus:
-            bus.terminate()
-            bus.wait()
+            bus.stop()
         print('--- guest-evdev\n' + '\n'.join(evdev_lines(res)[-30:]))
         draw_log = res / 'draw.log'
         if draw_log.exists():

@@ -7,7 +7,7 @@
  * RESOURCE_FLUSH), then held.
  *
  *   guest-draw [--device /dev/dri/cardN] [--hold MS] [--wait-for FILE]
- *   guest-draw [--device /dev/dri/cardN] --follow FILE
+ *   guest-draw [--device /dev/dri/cardN] --follow FILE [--preferred] [--cursor]
  *   guest-draw [--device /dev/dri/cardN] --on-key
  *
  * --wait-for: start drawing once FILE exists (the host's subscriber is
@@ -18,7 +18,18 @@
  * every 20 ms; the host writes it through a shared directory): a picture
  * number draws that picture, "K WxH" draws it in the connector's mode of
  * that size (a new framebuffer, set on the CRTC; exit 1 when there is no
- * such mode), "quit" ends (exit 0).
+ * such mode), "quit" ends (exit 0). A command is carried out when the
+ * file's text changes.
+ *
+ * --preferred (with --follow): also follow the connector's preferred mode,
+ * probed every 200 ms: when it changes (the host asked for another size:
+ * virtio-gpu's display event), set it as a desktop would and draw the
+ * current picture in it ("guest-draw: mode WxH (preferred)").
+ *
+ * --cursor: show a pointer on the CRTC's cursor plane, 64x64 with its hot
+ * spot at (CURSOR_HOT_X, CURSOR_HOT_Y): a CURSOR_BLOCK-pixel square of
+ * CURSOR_RGB at its top left, the rest transparent (virtio-gpu hands it to
+ * QEMU as the console's cursor).
  *
  * --on-key: draw picture 0, then the next picture (after 5: 0) at once on
  * every key press any /dev/input/event* device reports (buttons do not
@@ -67,6 +78,8 @@ static double now_s(void)
 
 /* --follow: what FILE says now. picture -1: nothing (yet), -2: quit;
  * width and height 0: the mode it has. */
+#define PREFERRED_PROBE_MS 200
+#define DRM_MODE_TYPE_PREFERRED_BIT (1 << 3)
 struct command {
     int picture;
     unsigned width, height;
@@ -153,6 +166,36 @@ static int find_output(int drm, unsigned width, unsigned height, uint32_t *conne
     return 1;
 }
 
+/* The connector's preferred mode now, probed (this program is the DRM
+ * master: an empty GETCONNECTOR makes the driver read the display's modes
+ * again). 0 when it has none. */
+static int preferred_size(int drm, uint32_t connector, unsigned *width, unsigned *height)
+{
+    struct drm_mode_get_connector c = {.connector_id = connector};
+    struct drm_mode_modeinfo modes[64];
+
+    *width = *height = 0;
+    if (ioctl(drm, DRM_IOCTL_MODE_GETCONNECTOR, &c) != 0)
+        return fail("DRM_IOCTL_MODE_GETCONNECTOR");
+    if (c.count_modes == 0)
+        return 0;
+    if (c.count_modes > 64)
+        c.count_modes = 64;
+    c.modes_ptr = (uint64_t)(uintptr_t)modes;
+    c.count_props = c.count_encoders = 0;
+    if (ioctl(drm, DRM_IOCTL_MODE_GETCONNECTOR, &c) != 0)
+        return fail("DRM_IOCTL_MODE_GETCONNECTOR");
+    for (uint32_t m = 0; m < c.count_modes; m++)
+        if (modes[m].type & DRM_MODE_TYPE_PREFERRED_BIT) {
+            *width = modes[m].hdisplay;
+            *height = modes[m].vdisplay;
+            return 0;
+        }
+    *width = modes[0].hdisplay;
+    *height = modes[0].vdisplay;
+    return 0;
+}
+
 /* A dumb buffer the size of a mode, mapped, as a framebuffer. */
 struct screen {
     struct drm_mode_modeinfo mode;
@@ -220,6 +263,42 @@ static int screen_show(int drm, uint32_t connector, uint32_t crtc, struct screen
     return 0;
 }
 
+#define CURSOR_SIDE 64
+#define CURSOR_BLOCK 16
+#define CURSOR_HOT_X 3
+#define CURSOR_HOT_Y 5
+#define CURSOR_RGB 0x20c040u
+
+/* --cursor: the pointer on the CRTC's cursor plane (see the top). */
+static int show_cursor(int drm, uint32_t crtc, struct screen *cur)
+{
+    struct drm_mode_modeinfo side = {.hdisplay = CURSOR_SIDE, .vdisplay = CURSOR_SIDE};
+    struct drm_mode_cursor2 set = {
+        .flags = DRM_MODE_CURSOR_BO | DRM_MODE_CURSOR_MOVE,
+        .crtc_id = crtc,
+        .x = 100,
+        .y = 100,
+        .width = CURSOR_SIDE,
+        .height = CURSOR_SIDE,
+        .hot_x = CURSOR_HOT_X,
+        .hot_y = CURSOR_HOT_Y,
+    };
+
+    if (screen_open(drm, &side, cur) != 0)
+        return 1;
+    for (unsigned y = 0; y < CURSOR_SIDE; y++)
+        for (unsigned x = 0; x < CURSOR_SIDE; x++) {
+            uint32_t argb = x < CURSOR_BLOCK && y < CURSOR_BLOCK ? 0xff000000u | CURSOR_RGB : 0;
+            memcpy(cur->pixels + (size_t)y * cur->create.pitch + x * 4, &argb, 4);
+        }
+    set.handle = cur->create.handle;
+    if (ioctl(drm, DRM_IOCTL_MODE_CURSOR2, &set) != 0)
+        return fail("DRM_IOCTL_MODE_CURSOR2");
+    printf("guest-draw: cursor %ux%u, hot spot %u,%u\n", CURSOR_SIDE, CURSOR_SIDE, CURSOR_HOT_X,
+           CURSOR_HOT_Y);
+    return 0;
+}
+
 #define MAX_KEYBOARDS 16
 
 /* --on-key: every input device; returns how many. */
@@ -270,6 +349,8 @@ int main(int argc, char **argv)
         {"wait-for", required_argument, NULL, 'w'},
         {"follow", required_argument, NULL, 'f'},
         {"on-key", no_argument, NULL, 'k'},
+        {"preferred", no_argument, NULL, 'p'},
+        {"cursor", no_argument, NULL, 'c'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -280,18 +361,24 @@ int main(int argc, char **argv)
     uint32_t connector = 0, crtc = 0;
     struct pollfd keys[MAX_KEYBOARDS];
     int drm, c, nkeys = 0;
-    bool on_key = false;
+    bool on_key = false, preferred = false, cursor = false;
+    struct screen cur = {0};
+    struct command done = {.picture = -1};
+    unsigned pref_w = 0, pref_h = 0;
 
-    while ((c = getopt_long(argc, argv, "d:H:w:f:kh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "d:H:w:f:kpch", longopts, NULL)) != -1) {
         switch (c) {
         case 'd': device = optarg; break;
         case 'H': hold = (unsigned)strtoul(optarg, NULL, 10); break;
         case 'w': wait_for = optarg; break;
         case 'f': follow = optarg; break;
         case 'k': on_key = true; break;
+        case 'p': preferred = true; break;
+        case 'c': cursor = true; break;
         case 'h':
             printf("Usage: guest-draw [--device /dev/dri/cardN] [--hold MS] [--wait-for FILE]\n"
-                   "       guest-draw [--device /dev/dri/cardN] --follow FILE\n"
+                   "       guest-draw [--device /dev/dri/cardN] --follow FILE [--preferred]\n"
+                   "                  [--cursor]\n"
                    "       guest-draw [--device /dev/dri/cardN] --on-key\n");
             return 0;
         default: return 2;
@@ -310,6 +397,8 @@ int main(int argc, char **argv)
     printf("guest-draw: mode %ux%u, connector %u, crtc %u, fb %u\n", mode.hdisplay,
            mode.vdisplay, connector, crtc, scr.fb.fb_id);
     fflush(stdout);
+    if (preferred && preferred_size(drm, connector, &pref_w, &pref_h) != 0)
+        return 1;
 
     while (wait_for && access(wait_for, F_OK) != 0)
         sleep_ms(50);
@@ -320,6 +409,8 @@ int main(int argc, char **argv)
         scanout_draw(k, scr.pixels, scr.create.width, scr.create.height, scr.create.pitch);
         /* Shown once it is drawn: the host never sees an empty buffer. */
         if (step == 0 && screen_show(drm, connector, crtc, &scr) != 0)
+            return 1;
+        if (step == 0 && cursor && show_cursor(drm, crtc, &cur) != 0)
             return 1;
         if (ioctl(drm, DRM_IOCTL_MODE_DIRTYFB, &dirty) != 0)
             return fail("DRM_IOCTL_MODE_DIRTYFB");
@@ -336,13 +427,27 @@ int main(int argc, char **argv)
             k++;
             continue;
         }
-        for (;;) {
+        for (unsigned waited = 0;; waited += 20) {
+            unsigned w, h;
+
             next = followed(follow);
             if (next.picture == -2 ||
-                (next.picture >= 0 &&
-                 (next.picture != (int)k || (next.width && (next.width != scr.create.width ||
-                                                            next.height != scr.create.height)))))
+                (next.picture >= 0 && (next.picture != done.picture || next.width != done.width ||
+                                       next.height != done.height))) {
+                done = next;
                 break;
+            }
+            if (preferred && waited % PREFERRED_PROBE_MS == 0) {
+                if (preferred_size(drm, connector, &w, &h) != 0)
+                    return 1;
+                if (w && (w != pref_w || h != pref_h)) {
+                    pref_w = w;
+                    pref_h = h;
+                    next = (struct command){.picture = (int)k, .width = w, .height = h};
+                    printf("guest-draw: the preferred mode is now %ux%u\n", w, h);
+                    break;
+                }
+            }
             sleep_ms(20);
         }
         if (next.picture == -2)
@@ -362,6 +467,7 @@ int main(int argc, char **argv)
             printf("guest-draw: mode %ux%u\n", mode.hdisplay, mode.vdisplay);
         }
     }
+    screen_close(drm, &cur);
     screen_close(drm, &scr);
     close(drm);
     return 0;

@@ -347,6 +347,10 @@ class Session:
     def switch_to(self, handle):
         self._cmd('POST', '/window', {'handle': handle})
 
+    def set_window_size(self, width, height):
+        """Resize the current window (outer size, CSS pixels)."""
+        self._cmd('POST', '/window/rect', {'width': int(width), 'height': int(height)})
+
     # -- scripts -------------------------------------------------------------
 
     def execute(self, script, *args, timeout=HTTP_TIMEOUT):

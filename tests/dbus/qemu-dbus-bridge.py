@@ -3,7 +3,8 @@
 software but the program that draws (docs/bridge.md, "QEMU D-Bus display").
 
     qemu-dbus-bridge.py QEMU RUN_IN_VM BRIDGE GUEST_DRAW GUEST_EVDEV
-                        --path copy|map [--bus] [--resize] [--output-dir DIR]
+                        --path copy|map [--bus] [--resize] [--relative]
+                        [--output-dir DIR]
 
 QEMU (Debian 12's 7.2: the pixels in Scanout/Update messages, --path copy;
 stock 10.0: the surface shared as memory, ScanoutMap/UpdateMap, --path map)
@@ -27,6 +28,9 @@ the viewer must arrive as KEY_A down and up, BTN_LEFT down and up, the
 tablet within 2 pixels of the picture pixel clicked (in the new mode).
 The guest shows a pointer on its cursor plane (guest-draw --cursor): the
 viewer must take it as its CSS cursor, with its size, hot spot and colours.
+With --relative the guest has a virtio mouse instead of the tablet (QEMU's
+Mouse is then not absolute): a move in the viewer must arrive as relative motion
+summing to it, within 2 pixels, then the click.
 A second viewer (a raw WebSocket client) that sends a malformed input
 message must be closed (1008) while the browser's stream goes on.
 
@@ -56,7 +60,8 @@ from pathlib import Path
 from hfxtest.bridgeproc import Bridge, child_pid
 from hfxtest.checks import Checks
 from hfxtest.dbusbus import PrivateBus, has_owner, wait_for
-from hfxtest.guestinput import check_key_and_click, evdev_lines
+from hfxtest.guestinput import (check_key, check_key_and_click, check_relative_click,
+                                evdev_lines)
 from hfxtest.scanoutimages import canvas_shows
 from hfxtest.smpte import TOLERANCE
 from hfxtest.webdriver import Driver, require_browser
@@ -170,6 +175,7 @@ def main():
     ap.add_argument('--path', choices=sorted(PATHS), required=True)
     ap.add_argument('--bus', action='store_true')
     ap.add_argument('--resize', action='store_true')
+    ap.add_argument('--relative', action='store_true')
     ap.add_argument('--output-dir', default=None)
     args = ap.parse_args()
     if not os.access(args.qemu, os.X_OK):
@@ -197,7 +203,8 @@ def main():
         [args.run_in_vm, '--qemu', args.qemu, '--results', str(res), '--timeout', '280',
          '--qemu-arg=-device', f'--qemu-arg=virtio-gpu-pci,xres={WIDTH},yres={HEIGHT}',
          '--qemu-arg=-device', '--qemu-arg=virtio-keyboard-pci',
-         '--qemu-arg=-device', '--qemu-arg=virtio-tablet-pci',
+         '--qemu-arg=-device',
+         f'--qemu-arg={"virtio-mouse-pci" if args.relative else "virtio-tablet-pci"}',
          '--qemu-arg=-display', f'--qemu-arg={display}',
          '--qemu-arg=-qmp', f'--qemu-arg=unix:{qmp},server=on,wait=off', '--',
          'sh', '-c', f'{args.guest_evdev} > {res}/evdev.log 2>&1 & '
@@ -250,7 +257,11 @@ def main():
             except Exception:  # noqa: BLE001 - reported below
                 allowed = False
             c.check('the viewer is told input is on (--input)', allowed)
-            check_key_and_click(c, s, res, NEW_MODE[0], NEW_MODE[1], slack=2)
+            if args.relative:
+                check_key(c, s, res)
+                check_relative_click(c, s, res, NEW_MODE[0], NEW_MODE[1], slack=2)
+            else:
+                check_key_and_click(c, s, res, NEW_MODE[0], NEW_MODE[1], slack=2)
             size = NEW_MODE
             if args.resize:
                 # The browser's window changes: the guest's mode and the stream follow.

@@ -13,6 +13,7 @@
  *   ready N                                            (N devices opened)
  *   key CODE VALUE      EV_KEY: keys and buttons (BTN_LEFT 272); 1 down, 0 up, 2 repeat
  *   abs x|y VALUE
+ *   rel x|y VALUE       REL_X, REL_Y: relative motion (a mouse)
  *   wheel VALUE         REL_WHEEL
  * Ends after N seconds (default 600) or when the guest ends. Exit 1 when no
  * device could be opened.
@@ -61,6 +62,8 @@ static void print_event(const struct input_event *ev)
         printf("key %u %d\n", ev->code, ev->value);
     else if (ev->type == EV_ABS && (ev->code == ABS_X || ev->code == ABS_Y))
         printf("abs %s %d\n", ev->code == ABS_X ? "x" : "y", ev->value);
+    else if (ev->type == EV_REL && (ev->code == REL_X || ev->code == REL_Y))
+        printf("rel %s %d\n", ev->code == REL_X ? "x" : "y", ev->value);
     else if (ev->type == EV_REL && ev->code == REL_WHEEL)
         printf("wheel %d\n", ev->value);
     else

@@ -1,6 +1,7 @@
 """What a guest's input devices reported, as tests/qemu/guest-evdev logs it
-(RESULTS/evdev.log in a run-in-vm results directory), and the check that a
-key and a click made in a viewer arrive there."""
+(RESULTS/evdev.log in a run-in-vm results directory), and the checks that a
+key and a click made in a viewer arrive there (with a tablet, or a mouse
+that moves relatively)."""
 import re
 import time
 
@@ -27,6 +28,56 @@ def wait_lines(results, want, timeout=15):
         time.sleep(0.1)
 
 
+def page_point(session, px, py):
+    """Where picture pixel (px, py) is in the viewer's page (the canvas is
+    scaled to fit, with bars): (page x, page y, the picture pixel that page
+    point falls in, as the viewer computes it, scale)."""
+    left, top, rw, rh, w, h = session.execute(
+        'const c = document.getElementById("screen"), r = c.getBoundingClientRect();'
+        'return [r.left, r.top, r.width, r.height, c.width, c.height];')
+    scale = min(rw / w, rh / h)
+    ox, oy = left + (rw - w * scale) / 2, top + (rh - h * scale) / 2
+    cx, cy = int(ox + (px + 0.5) * scale), int(oy + (py + 0.5) * scale)
+    return cx, cy, (int((cx - ox) / scale), int((cy - oy) / scale)), scale
+
+
+def check_key(c, session, results):
+    """"a" pressed in the viewer must reach the guest as KEY_A down, up."""
+    t0 = time.monotonic()
+    session.press_key('a')
+    ok, lines = wait_lines(results, ['key 30 1', 'key 30 0'])
+    c.check('a key pressed in the viewer arrives in the guest as KEY_A down, up', ok,
+            f'after {time.monotonic() - t0:.2f} s' if ok else '\n'.join(lines[-10:]))
+
+
+def check_relative_click(c, session, results, width, height, slack=2):
+    """With no absolute device in the guest (a PS/2 mouse alone): the
+    pointer moved in the viewer from one picture pixel to another of a
+    width x height picture must arrive as relative motion summing to the
+    move (within slack pixels: the console is the picture's size), then a
+    click as BTN_LEFT down and up."""
+    ok, lines = wait_lines(results, [], timeout=0)
+    devices = [ln for ln in lines if ln.startswith('device ')]
+    c.check('the guest has no absolute device (relative motion only)',
+            devices and not any('abs_x' in ln for ln in devices), '\n'.join(devices))
+    ax, ay, a, _ = page_point(session, width // 4, height // 3)
+    bx, by, b, _ = page_point(session, width // 2, height // 2)
+    session.move_to(ax, ay)
+    time.sleep(1)  # the move to the start lands before the count begins
+    before = len(evdev_lines(results))
+    t0 = time.monotonic()
+    session.click_at(bx, by)
+    ok, lines = wait_lines(results, ['key 272 1', 'key 272 0'])
+    c.check('a click in the viewer arrives in the guest as BTN_LEFT down, up', ok,
+            f'after {time.monotonic() - t0:.2f} s' if ok else '\n'.join(lines[-10:]))
+    dx = sum(int(ln.split()[2]) for ln in lines[before:] if ln.startswith('rel x '))
+    dy = sum(int(ln.split()[2]) for ln in lines[before:] if ln.startswith('rel y '))
+    want = (b[0] - a[0], b[1] - a[1])
+    c.check(f'the move before it arrives as relative motion (within {slack} px)',
+            abs(dx - want[0]) <= slack and abs(dy - want[1]) <= slack,
+            f'guest moved ({dx}, {dy}) for a move of {want} picture pixels')
+
+
 def check_key_and_click(c, session, results, width, height, slack=1):
     """"a" pressed and a picture pixel clicked in the viewer (a
     hfxtest.webdriver session showing a width x height picture) must reach
@@ -41,23 +92,9 @@ def check_key_and_click(c, session, results, width, height, slack=1):
     m = re.search(r'abs_x (-?\d+)\.\.(\d+) abs_y (-?\d+)\.\.(\d+)', tablet[0])
     x_min, x_max, y_min, y_max = (int(v) for v in m.groups())
 
-    t0 = time.monotonic()
-    session.press_key('a')
-    ok, lines = wait_lines(results, ['key 30 1', 'key 30 0'])
-    c.check('a key pressed in the viewer arrives in the guest as KEY_A down, up', ok,
-            f'after {time.monotonic() - t0:.2f} s' if ok else '\n'.join(lines[-10:]))
-
-    # The picture pixel to click, and where it is in the page (the canvas is
-    # scaled to fit, with bars).
+    check_key(c, session, results)
     px, py = width // 4, height // 3
-    g = session.execute('const c = document.getElementById("screen"), '
-                        'r = c.getBoundingClientRect();'
-                        'return [r.left, r.top, r.width, r.height, c.width, c.height];')
-    left, top, rw, rh, w, h = g
-    scale = min(rw / w, rh / h)
-    ox, oy = left + (rw - w * scale) / 2, top + (rh - h * scale) / 2
-    cx, cy = int(ox + (px + 0.5) * scale), int(oy + (py + 0.5) * scale)
-    want_x, want_y = int((cx - ox) / scale), int((cy - oy) / scale)
+    cx, cy, (want_x, want_y), scale = page_point(session, px, py)
     before = len(evdev_lines(results))
     t0 = time.monotonic()
     session.click_at(cx, cy)

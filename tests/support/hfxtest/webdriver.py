@@ -369,6 +369,14 @@ class Session:
             'actions': [{'type': 'keyDown', 'value': key}, {'type': 'keyUp', 'value': key}]}]})
         self._cmd('DELETE', '/actions')
 
+    def move_to(self, x, y):
+        """Move the mouse to viewport pixel (x, y), no button."""
+        self._cmd('POST', '/actions', {'actions': [{
+            'type': 'pointer', 'id': 'mouse', 'parameters': {'pointerType': 'mouse'},
+            'actions': [{'type': 'pointerMove', 'duration': 0, 'origin': 'viewport',
+                         'x': int(x), 'y': int(y)}]}]})
+        self._cmd('DELETE', '/actions')
+
     def click_at(self, x, y, button=0):
         """Move the mouse to viewport pixel (x, y), press and release button
         there (0 left, 1 middle, 2 right)."""

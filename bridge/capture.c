@@ -27,8 +27,9 @@ struct _BridgeCapture
   /* BRIDGE_SOURCE_PUSHED */
   GstElement *appsrc;
   guint fps;
-  GMutex push_lock;             /* the caps' size below */
+  GMutex push_lock;             /* the caps' size and the time below */
   guint pushed_width, pushed_height;
+  GstClockTime pushed_pts;      /* the last picture's, running time */
 };
 
 /* A new element, already in the pipeline (which frees it). */
@@ -163,7 +164,8 @@ make_source (BridgeCapture * cap, const BridgeCaptureOptions * opts,
     case BRIDGE_SOURCE_PUSHED:
       src = make (cap, "appsrc", "source", error);
       if (src) {
-        /* Live, stamped as pushed; a stale picture gives way to a newer. */
+        /* Live, stamped with when the picture changed (else as pushed); a
+         * stale picture gives way to a newer. */
         g_object_set (src, "is-live", TRUE, "format", GST_FORMAT_TIME,
             "do-timestamp", TRUE, "max-buffers", (guint64) 2, NULL);
         gst_util_set_object_arg (G_OBJECT (src), "leaky-type", "downstream");
@@ -320,6 +322,7 @@ bridge_capture_new (const BridgeCaptureOptions * opts, BridgeAuFunc on_au,
   cap->portal.fd = -1;
   cap->fps = opts->fps;
   g_mutex_init (&cap->push_lock);
+  cap->pushed_pts = GST_CLOCK_TIME_NONE;
   cap->loop = opts->source == BRIDGE_SOURCE_FILE;
   cap->is_pipewire = opts->source == BRIDGE_SOURCE_PIPEWIRE;
   cap->on_au = on_au;
@@ -476,13 +479,24 @@ bridge_capture_start (BridgeCapture * cap, GError ** error)
 
 gboolean
 bridge_capture_push_bgrx (BridgeCapture * cap, const guint8 * data,
-    guint stride, guint width, guint height)
+    guint stride, guint width, guint height, gint64 changed_us)
 {
   GstBuffer *buf;
   GstMapInfo map;
   gsize row = (gsize) width * 4;
+  GstClockTime base, now, pts;
 
   g_return_val_if_fail (cap->appsrc, FALSE);
+  buf = gst_buffer_new_allocate (NULL, row * height, NULL);
+  if (!buf || !gst_buffer_map (buf, &map, GST_MAP_WRITE)) {
+    if (buf)
+      gst_buffer_unref (buf);
+    return FALSE;
+  }
+  for (guint y = 0; y < height; y++)
+    memcpy (map.data + row * y, data + (gsize) stride * y, row);
+  gst_buffer_unmap (buf, &map);
+
   g_mutex_lock (&cap->push_lock);
   if (width != cap->pushed_width || height != cap->pushed_height) {
     GstCaps *caps = gst_caps_new_simple ("video/x-raw", "format",
@@ -495,16 +509,24 @@ bridge_capture_push_bgrx (BridgeCapture * cap, const guint8 * data,
     cap->pushed_width = width;
     cap->pushed_height = height;
   }
+  /* The pipeline's clock is the monotonic system clock (on_new_sample):
+   * the running time of changed_us is changed_us less the base time. The
+   * stream's capture time, and so its latency, then count from the
+   * change. Times go forward only: a repeated picture, or one from before
+   * the pipeline ran, is stamped now. */
+  base = gst_element_get_base_time (cap->pipeline);
+  now = (GstClockTime) g_get_monotonic_time () * 1000;
+  pts = now > base ? now - base : 0;
+  if (changed_us > 0 && (GstClockTime) changed_us * 1000 > base &&
+      (GstClockTime) changed_us * 1000 - base < pts &&
+      (!GST_CLOCK_TIME_IS_VALID (cap->pushed_pts) ||
+          (GstClockTime) changed_us * 1000 - base > cap->pushed_pts))
+    pts = (GstClockTime) changed_us * 1000 - base;
+  if (GST_CLOCK_TIME_IS_VALID (cap->pushed_pts) && pts <= cap->pushed_pts)
+    pts = cap->pushed_pts + 1;
+  cap->pushed_pts = pts;
+  GST_BUFFER_PTS (buf) = pts;
   g_mutex_unlock (&cap->push_lock);
-  buf = gst_buffer_new_allocate (NULL, row * height, NULL);
-  if (!buf || !gst_buffer_map (buf, &map, GST_MAP_WRITE)) {
-    if (buf)
-      gst_buffer_unref (buf);
-    return FALSE;
-  }
-  for (guint y = 0; y < height; y++)
-    memcpy (map.data + row * y, data + (gsize) stride * y, row);
-  gst_buffer_unmap (buf, &map);
   return gst_app_src_push_buffer (GST_APP_SRC (cap->appsrc), buf) ==
       GST_FLOW_OK;
 }

@@ -61,12 +61,16 @@ BridgeCapture *bridge_capture_new (const BridgeCaptureOptions * opts,
 gboolean bridge_capture_start (BridgeCapture * cap, GError ** error);
 
 /* BRIDGE_SOURCE_PUSHED: one picture (BGRx, stride bytes per row, copied
- * before it returns) into the pipeline, stamped with the pipeline's clock
- * now; a size other than the last one's renegotiates. While the encoder is
- * behind, the oldest picture waiting is dropped (two wait at most). FALSE
- * when the pipeline does not take it (stopped, failed). Any thread. */
+ * before it returns) into the pipeline, stamped with changed_us (when the
+ * picture changed, on g_get_monotonic_time ()'s clock: the stream's
+ * capture time, from which its latency counts), or with the pipeline's
+ * clock now when changed_us is 0, in the future, before the pipeline ran
+ * or not after the last picture's; a size other than the last one's
+ * renegotiates. While the encoder is behind, the oldest picture waiting is
+ * dropped (two wait at most). FALSE when the pipeline does not take it
+ * (stopped, failed). Any thread. */
 gboolean bridge_capture_push_bgrx (BridgeCapture * cap, const guint8 * data,
-    guint stride, guint width, guint height);
+    guint stride, guint width, guint height, gint64 changed_us);
 
 /* Ask the encoder for a keyframe (an upstream force-key-unit event). */
 void bridge_capture_request_keyframe (BridgeCapture * cap);

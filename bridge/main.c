@@ -58,7 +58,10 @@ on_qemu_picture (const guint8 * data, guint stride, guint width, guint height,
 {
   Bridge *b = user_data;
 
-  if (!bridge_capture_push_bgrx (b->capture, data, stride, width, height))
+  /* Latency counts from QEMU's word that the picture changed: the wait for
+   * the next --fps slot is the bridge's. */
+  if (!bridge_capture_push_bgrx (b->capture, data, stride, width, height,
+          damage_us))
     g_printerr ("desktop-bridge: the pipeline refused a %ux%u picture\n",
         width, height);
 }

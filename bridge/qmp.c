@@ -16,6 +16,8 @@
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
 
+#include "util/sendfd.h"
+
 /* A QMP line longer than this is not one desktop-bridge asked for. */
 #define MAX_LINE (1 << 20)
 
@@ -123,29 +125,10 @@ send_all (BridgeQmp * qmp, const gchar * text, int fd, GError ** error)
 
   while (off < len) {
     struct iovec iov = {.iov_base = (gchar *) text + off,.iov_len = len - off };
-    union
-    {
-      struct cmsghdr align;
-      char buf[CMSG_SPACE (sizeof (int))];
-    } control;
-    struct msghdr msg = {.msg_iov = &iov,.msg_iovlen = 1 };
-    ssize_t n;
+    /* The descriptor goes with the first byte. */
+    ssize_t n = hfx_send_with_fd (qmp->fd, &iov, 1, off == 0 ? fd : -1,
+        MSG_NOSIGNAL);
 
-    if (fd >= 0 && off == 0) {
-      struct cmsghdr *c;
-
-      memset (&control, 0, sizeof (control));
-      msg.msg_control = control.buf;
-      msg.msg_controllen = sizeof (control.buf);
-      c = CMSG_FIRSTHDR (&msg);
-      c->cmsg_level = SOL_SOCKET;
-      c->cmsg_type = SCM_RIGHTS;
-      c->cmsg_len = CMSG_LEN (sizeof (int));
-      memcpy (CMSG_DATA (c), &fd, sizeof (int));
-    }
-    n = sendmsg (qmp->fd, &msg, MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR)
-      continue;
     if (n < 0) {
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errno),
           "QMP: sending: %s", g_strerror (errno));

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "util/clock.h"
+#include "util/sendfd.h"
 
 /* A write to a vanished peer must be an error code, never a SIGPIPE that
  * kills the application: MSG_NOSIGNAL per call where it exists, else
@@ -129,30 +130,8 @@ enum hfx_status hfx_socket_wrap(int fd, enum hfx_address_kind kind, struct hfx_t
 static enum hfx_status sock_writev(struct hfx_transport *t, const struct iovec *iov, int n,
                                    int pass_fd, size_t *written)
 {
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } ctl;
-    struct msghdr msg;
-    ssize_t r;
+    ssize_t r = hfx_send_with_fd(t->fd, iov, n, pass_fd, SEND_FLAGS);
 
-    memset(&msg, 0, sizeof(msg));
-    msg.msg_iov = (struct iovec *)iov;
-    msg.msg_iovlen = n;
-    if (pass_fd >= 0) {
-        struct cmsghdr *cmsg;
-        memset(&ctl, 0, sizeof(ctl));
-        msg.msg_control = ctl.buf;
-        msg.msg_controllen = sizeof(ctl.buf);
-        cmsg = CMSG_FIRSTHDR(&msg);
-        cmsg->cmsg_level = SOL_SOCKET;
-        cmsg->cmsg_type = SCM_RIGHTS;
-        cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(cmsg), &pass_fd, sizeof(int));
-    }
-    do
-        r = sendmsg(t->fd, &msg, SEND_FLAGS);
-    while (r < 0 && errno == EINTR);
     if (r < 0)
         return hfx_transport_errno_status(errno);
     *written = (size_t)r;

@@ -60,12 +60,13 @@ def first_draw(session, after, rgb):
         return null;''', after, list(rgb), TOLERANCE)
 
 
-def measure(run, samples, key_session, viewers, backgrounds):
+def measure(run, samples, key_session, viewers, backgrounds, start=0):
     """samples key presses in key_session; per press and viewer (name,
     session), a row with the key-to-drawn time in ms ('' when the picture
-    was not seen within 5 s)."""
+    was not seen within 5 s). start: the picture the guest shows now (the
+    presses before this call, modulo the pictures)."""
     rows = []
-    k = 0
+    k = start
     for i in range(samples + 1):
         time.sleep(random.uniform(0.15, 0.45))
         n_keys = key_session.evaluate('window.__keys.length')

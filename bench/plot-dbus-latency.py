@@ -5,7 +5,8 @@ per size.
 
 Usage: plot-dbus-latency.py RESULTS_DIR [STEM]
 
-STEM: dbus-latency (the default) or dbus-latency-idle (--guest-idle).
+STEM: dbus-latency (the default), dbus-latency-idle (--guest-idle) or
+dbus-latency-alone (--alone).
 """
 import sys
 
@@ -23,8 +24,10 @@ def main():
         latency_cdf(ax, [r for r in rows if r["run"] == size],
                     {(size, path): (c, "-") for path, c in COLOURS.items()})
         ax.set_xlabel("key pressed in Chromium to the new picture drawn (ms, log scale)")
-        ax.set_title(f"{size}: QEMU D-Bus display" + (
-            " vs the in-guest bridge (TCG)" if stem == "dbus-latency" else ", guest idle (TCG)"))
+        ax.set_title(f"{size}: QEMU D-Bus display" + {
+            "dbus-latency": " vs the in-guest bridge (TCG)",
+            "dbus-latency-alone": ", one path at a time, guest idle (TCG)",
+        }.get(stem, ", guest idle (TCG)"))
     fig.tight_layout()
     fig.savefig(f"{sys.argv[1]}/{stem}.png", dpi=100)
 

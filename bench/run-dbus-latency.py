@@ -4,7 +4,7 @@ browser, a guest program that repaints on that key, the browser seeing the
 new picture, all on the host's clock (bench/inputphoton.py).
 
     bench/run-dbus-latency [QEMU] [--sizes WxH,...] [--samples N] [--fps N]
-                           [--guest-idle] [--results DIR] [--log-dir DIR] [--no-plot]
+                           [--guest-idle | --alone] [--results DIR] [--log-dir DIR] [--no-plot]
 
 Per size, one TCG guest (tests/vm/run-in-vm, 2 vCPUs, QEMU default
 build/qemu-stock: 10.0 without hfx's series, shared memory; virtio-gpu-pci
@@ -26,6 +26,11 @@ its own headless Chromium:
                     through hfxd over the virtio-serial port; Chromium
                     reaches it through QEMU's user network
 
+--alone (the guest as with --guest-idle) measures one D-Bus path at a time,
+each bridge sending the keys itself, with one Chromium: nothing else
+encodes or decodes on the machine meanwhile (two cores here); it writes
+dbus-latency-alone.csv and dbus-latency-alone-stages.csv.
+
 --guest-idle leaves the in-guest path out: the guest runs guest-draw alone
 (no Xvfb, no in-guest bridge), so that the D-Bus paths are measured without
 the load the in-guest bridge puts on the guest's vCPUs; it writes
@@ -38,7 +43,7 @@ and, unless --no-plot, RESULTS/dbus-latency.png
 (bench/plot-dbus-latency.py); prints p50 and p99 per size and path. Where
 the time goes: RESULTS/dbus-latency-stages.csv has each bridge's own /stats
 at the end of the size's run (docs/bridge.md): the picture entering the
-bridge (pushed into the pipeline; the in-guest bridge: captured) to drawn
+bridge (QEMU reporting the change; the in-guest bridge: captured) to drawn
 in the viewer, of which entering to encoded and the viewer's decode and
 draw; and, the same for all paths, from the key sent to QEMU to the next
 change QEMU reports (the key's way in, the guest's repaint and QEMU's
@@ -83,6 +88,42 @@ def stage_row(size, path, stats):
     return row
 
 
+def measure_paths(args, logs, size, backgrounds, names, hosts, guest, start):
+    """One Chromium session per bridge (hosts, then the in-guest one if
+    any), keys through the first, the guest showing picture start; (rows,
+    stage rows) for the paths names."""
+    width, height = (int(v) for v in size.split('x'))
+    probe = (width // 2, 40)
+    with Driver(output_dir=logs) as drv:
+        sessions = drv.sessions(len(names))
+        urls = [h.url('/') for h in hosts]
+        if guest:
+            urls.append(guest.url(f'/?token={TOKEN}'))
+        for s, url in zip(sessions, urls):
+            s.add_init_script(inputphoton.hook(probe))
+            s.navigate(url)
+        for s in sessions:
+            s.wait_for('window.hfxViewer.framesDrawn > 0', timeout=120)
+        sessions[0].wait_for('window.hfxViewer.inputAllowed === true', timeout=10)
+        rows = inputphoton.measure(size, args.samples, sessions[0], list(zip(names, sessions)),
+                                   backgrounds, start)
+        stats = [h.stats('') for h in hosts] + ([guest.stats()] if guest else [])
+    print(f'run-dbus-latency: {size}: {", ".join(names)}: encoders '
+          f'{[s["encoder"] for s in stats]}, load average {os.getloadavg()[0]:.2f} at the end',
+          flush=True)
+    stages = [stage_row(size, path, st) for path, st in zip(names, stats)]
+    # The key's way in, the guest's repaint and QEMU's update: measured by
+    # the bridge that sends the keys, said when it stops.
+    hosts[0].stop()
+    time.sleep(0.5)  # its reader takes the last lines
+    m = next((re.search(r'key to change p50 ([\d.]+) ms p99 ([\d.]+) ms over (\d+) keys', ln)
+              for ln in reversed(hosts[0].lines) if 'key to change' in ln), None)
+    for st in stages:
+        st['key_to_change_p50_ms'], st['key_to_change_p99_ms'] = \
+            (m.group(1), m.group(2)) if m else ('', '')
+    return rows, stages
+
+
 def one_size(args, logs, size, backgrounds):
     width, height = (int(v) for v in size.split('x'))
     build = ROOT / 'build'
@@ -102,7 +143,7 @@ def one_size(args, logs, size, backgrounds):
     run_in_vm = str(ROOT / 'tests' / 'vm' / 'run-in-vm')
     guest = hosts = idle_vm = None
     try:
-        if args.guest_idle:
+        if args.guest_idle or args.alone:
             res = work / 'results'
             res.mkdir()
             # Until the bench drops a file named stop into the share (as
@@ -129,42 +170,30 @@ def one_size(args, logs, size, backgrounds):
         if not wait_for(lambda: draw_log.exists() and 'picture 0' in draw_log.read_text(), 180):
             raise AssertionError(f'guest-draw did not draw its first picture ({draw_log})')
         source = f'qemu-dbus:{bus_address}'
-        hosts = [Bridge(str(bridge), '--source', source, '--encoder', 'x264enc',
-                        '--fps', str(args.fps), '--input', start_timeout=30),
-                 Bridge(str(bridge), '--source', source, '--encoder', 'vsockenc',
-                        '--address', hfxd.address, '--fps', str(args.fps), start_timeout=30)]
-        probe = (width // 2, 40)
-        with Driver(output_dir=logs) as drv:
-            sessions = drv.sessions(3 if guest else 2)
-            urls = [hosts[0].url('/'), hosts[1].url('/')]
-            if guest:
-                urls.append(guest.url(f'/?token={TOKEN}'))
-            for s, url in zip(sessions, urls):
-                s.add_init_script(inputphoton.hook(probe))
-                s.navigate(url)
-            for s in sessions:
-                s.wait_for('window.hfxViewer.framesDrawn > 0', timeout=120)
-            sessions[0].wait_for('window.hfxViewer.inputAllowed === true', timeout=10)
-            rows = inputphoton.measure(size, args.samples, sessions[0],
-                                       list(zip(PATHS, sessions)), backgrounds)
-            stats = [h.stats('') for h in hosts] + ([guest.stats()] if guest else [])
-        print(f'run-dbus-latency: {size}: encoders {[s["encoder"] for s in stats]}, '
-              f'load average {os.getloadavg()[0]:.2f} at the end', flush=True)
-        stages = [stage_row(size, path, st) for path, st in zip(PATHS, stats)]
-        # The key's way in, the guest's repaint and QEMU's update: measured
-        # by the bridge that sends the keys, said when it stops.
-        hosts[0].stop()
-        time.sleep(0.5)  # its reader takes the last lines
-        m = next((re.search(r'key to change p50 ([\d.]+) ms p99 ([\d.]+) ms over (\d+) keys', ln)
-                  for ln in reversed(hosts[0].lines) if 'key to change' in ln), None)
-        for st in stages:
-            st['key_to_change_p50_ms'], st['key_to_change_p99_ms'] = \
-                (m.group(1), m.group(2)) if m else ('', '')
+        encoders = {'dbus-x264enc': ['--encoder', 'x264enc'],
+                    'dbus-vsockenc': ['--encoder', 'vsockenc', '--address', hfxd.address]}
+        # All paths at once (the same key for all), or with --alone one
+        # D-Bus path at a time, each then sending the keys itself.
+        groups = [[p] for p in encoders] if args.alone else [list(encoders)]
+        rows, stages = [], []
+        start = 0
+        for group in groups:
+            hosts = [Bridge(str(bridge), '--source', source, *encoders[p],
+                            '--fps', str(args.fps), *(['--input'] if i == 0 else []),
+                            start_timeout=30) for i, p in enumerate(group)]
+            names = group + (['in-guest'] if guest else [])
+            r, st = measure_paths(args, logs, size, backgrounds, names, hosts, guest, start)
+            start = (start + args.samples + 1) % len(backgrounds)
+            rows += r
+            stages += st
+            for i, h in enumerate(hosts):
+                h.stop()
+                (logs / f'host-bridge-{size}-{group[i]}.log').write_text('\n'.join(h.lines))
+            hosts = None
         return rows, stages
     finally:
-        for i, h in enumerate(hosts or []):
+        for h in hosts or []:
             h.stop()
-            (logs / f'host-bridge-{size}-{i}.log').write_text('\n'.join(h.lines))
         if guest:
             guest.stop()
         if idle_vm:
@@ -186,6 +215,7 @@ def main():
     ap.add_argument('--samples', type=int, default=100)
     ap.add_argument('--fps', type=int, default=30)
     ap.add_argument('--guest-idle', action='store_true')
+    ap.add_argument('--alone', action='store_true')
     ap.add_argument('--results', default=str(ROOT / 'bench' / 'results'))
     ap.add_argument('--log-dir', default=None)
     ap.add_argument('--no-plot', action='store_true')
@@ -212,7 +242,8 @@ def main():
         r, st = one_size(args, logs, size, backgrounds)
         rows += r
         stages += st
-    stem = 'dbus-latency-idle' if args.guest_idle else 'dbus-latency'
+    stem = ('dbus-latency-alone' if args.alone else
+            'dbus-latency-idle' if args.guest_idle else 'dbus-latency')
     with open(results / f'{stem}.csv', 'w', newline='') as f:
         w = csv.DictWriter(f, fieldnames=['run', 'sample', 'picture', 'path', 'ms'])
         w.writeheader()

@@ -619,23 +619,31 @@ evdev_to_qnum (guint32 code)
   return 0;
 }
 
-static void
-input_done (GObject * source, GAsyncResult * res, gpointer user_data)
+/* The answer to a call made without waiting: NULL when QEMU took it, or
+ * when the call was cancelled (d is gone: nothing to do); else the error,
+ * for the caller to free. */
+static GError *
+call_error (GObject * source, GAsyncResult * res)
 {
   GError *error = NULL;
   GVariant *ret = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source),
       res, &error);
-  BridgeQemuDisplay *d;
 
-  if (ret) {
+  if (ret)
     g_variant_unref (ret);
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    g_clear_error (&error);
+  return error;
+}
+
+static void
+input_done (GObject * source, GAsyncResult * res, gpointer user_data)
+{
+  GError *error = call_error (source, res);
+  BridgeQemuDisplay *d = user_data;
+
+  if (!error)
     return;
-  }
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
-    g_error_free (error);       /* d is gone */
-    return;
-  }
-  d = user_data;
   if (d->input_failed++ == 0)
     g_printerr ("desktop-bridge: QEMU refused input: %s\n", error->message);
   g_error_free (error);
@@ -722,20 +730,11 @@ bridge_qemu_display_input (BridgeQemuDisplay * d, const BridgeViewerMsg * m,
 static void
 resize_done (GObject * source, GAsyncResult * res, gpointer user_data)
 {
-  GError *error = NULL;
-  GVariant *ret = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source),
-      res, &error);
-  BridgeQemuDisplay *d;
+  GError *error = call_error (source, res);
+  BridgeQemuDisplay *d = user_data;
 
-  if (ret) {
-    g_variant_unref (ret);
+  if (!error)
     return;
-  }
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
-    g_error_free (error);       /* d is gone */
-    return;
-  }
-  d = user_data;
   d->resizes_refused++;
   g_printerr ("desktop-bridge: QEMU refused the new size: %s\n",
       error->message);

@@ -111,6 +111,31 @@ static struct command followed(const char *path)
     return cmd;
 }
 
+#define MAX_MODES 64
+
+/* c's state and its first MAX_MODES modes into modes (c->count_modes of
+ * them), probed: this program is the DRM master, and a GETCONNECTOR that
+ * asks for no modes makes the driver read the display's modes again. */
+static int connector_modes(int drm, struct drm_mode_get_connector *c,
+                           struct drm_mode_modeinfo *modes)
+{
+    uint32_t id = c->connector_id;
+
+    memset(c, 0, sizeof(*c));
+    c->connector_id = id;
+    if (ioctl(drm, DRM_IOCTL_MODE_GETCONNECTOR, c) != 0)
+        return fail("DRM_IOCTL_MODE_GETCONNECTOR");
+    if (c->count_modes == 0)
+        return 0;
+    if (c->count_modes > MAX_MODES)
+        c->count_modes = MAX_MODES;
+    c->modes_ptr = (uint64_t)(uintptr_t)modes;
+    c->count_props = c->count_encoders = 0;
+    if (ioctl(drm, DRM_IOCTL_MODE_GETCONNECTOR, c) != 0)
+        return fail("DRM_IOCTL_MODE_GETCONNECTOR");
+    return 0;
+}
+
 /* The first connected connector, the mode of width x height among its modes
  * (0 x 0: its first, preferred one) and a CRTC that can drive it. */
 static int find_output(int drm, unsigned width, unsigned height, uint32_t *connector,
@@ -132,19 +157,13 @@ static int find_output(int drm, unsigned width, unsigned height, uint32_t *conne
         return fail("DRM_IOCTL_MODE_GETRESOURCES");
     for (uint32_t i = 0; i < res.count_connectors; i++) {
         struct drm_mode_get_connector c = {.connector_id = conns[i]};
-        struct drm_mode_modeinfo modes[64];
+        struct drm_mode_modeinfo modes[MAX_MODES];
         struct drm_mode_get_encoder enc = {0};
 
-        if (ioctl(drm, DRM_IOCTL_MODE_GETCONNECTOR, &c) != 0)
-            return fail("DRM_IOCTL_MODE_GETCONNECTOR");
+        if (connector_modes(drm, &c, modes) != 0)
+            return 1;
         if (c.connection != 1 || c.count_modes == 0)
             continue;
-        if (c.count_modes > 64)
-            c.count_modes = 64;
-        c.modes_ptr = (uint64_t)(uintptr_t)modes;
-        c.count_props = c.count_encoders = 0;
-        if (ioctl(drm, DRM_IOCTL_MODE_GETCONNECTOR, &c) != 0)
-            return fail("DRM_IOCTL_MODE_GETCONNECTOR");
         *connector = conns[i];
         *mode = modes[0];
         for (uint32_t m = 0; width && m < c.count_modes; m++)
@@ -166,25 +185,17 @@ static int find_output(int drm, unsigned width, unsigned height, uint32_t *conne
     return 1;
 }
 
-/* The connector's preferred mode now, probed (this program is the DRM
- * master: an empty GETCONNECTOR makes the driver read the display's modes
- * again). 0 when it has none. */
+/* The connector's preferred mode now, probed; 0 x 0 when it has none. */
 static int preferred_size(int drm, uint32_t connector, unsigned *width, unsigned *height)
 {
     struct drm_mode_get_connector c = {.connector_id = connector};
-    struct drm_mode_modeinfo modes[64];
+    struct drm_mode_modeinfo modes[MAX_MODES];
 
     *width = *height = 0;
-    if (ioctl(drm, DRM_IOCTL_MODE_GETCONNECTOR, &c) != 0)
-        return fail("DRM_IOCTL_MODE_GETCONNECTOR");
+    if (connector_modes(drm, &c, modes) != 0)
+        return 1;
     if (c.count_modes == 0)
         return 0;
-    if (c.count_modes > 64)
-        c.count_modes = 64;
-    c.modes_ptr = (uint64_t)(uintptr_t)modes;
-    c.count_props = c.count_encoders = 0;
-    if (ioctl(drm, DRM_IOCTL_MODE_GETCONNECTOR, &c) != 0)
-        return fail("DRM_IOCTL_MODE_GETCONNECTOR");
     for (uint32_t m = 0; m < c.count_modes; m++)
         if (modes[m].type & DRM_MODE_TYPE_PREFERRED_BIT) {
             *width = modes[m].hdisplay;

@@ -20,6 +20,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         gboolean ok = bridge_viewer_msg_parse((const gchar *)data + 1, size - 1, &m, &error);
         if (ok == (error != NULL))
             abort();
+        /* What the bridge hands QEMU as a display size (docs/bridge.md). */
+        if (ok && m.type == BRIDGE_VIEWER_SIZE &&
+            (m.width % 8 || m.height % 8 || m.width < BRIDGE_VIEWER_SIZE_MIN ||
+             m.height < BRIDGE_VIEWER_SIZE_MIN || m.width > 8192 || m.height > 8192))
+            abort();
         g_clear_error(&error);
     } else {
         BridgeMsgHeader h;

@@ -2,8 +2,10 @@
 #include "check.h"
 
 #include <dirent.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 void check_fail(const char *file, int line, const char *expr, const char *detail)
@@ -24,6 +26,43 @@ int check_count_fds(void)
         n++;
     closedir(dir);
     return n - 3; /* ".", ".." and the directory's own descriptor */
+}
+
+/* Every open descriptor and what it is, for a leak's report. */
+static void list_fds(void)
+{
+    DIR *dir = opendir("/proc/self/fd");
+    struct dirent *e;
+
+    if (!dir)
+        return;
+    while ((e = readdir(dir))) {
+        char path[300], target[256];
+        ssize_t n;
+
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "/proc/self/fd/%s", e->d_name);
+        n = readlink(path, target, sizeof(target) - 1);
+        target[n > 0 ? n : 0] = '\0';
+        fprintf(stderr, "  fd %s -> %s\n", e->d_name, target);
+    }
+    closedir(dir);
+}
+
+/* The case's descriptors against before: a thread the case left to end on
+ * its own (a detached encoder worker, say) may hold one for a moment, so a
+ * difference must last a second to count as a leak. */
+static int leaked_fds(int before)
+{
+    struct timespec tick = {.tv_sec = 0, .tv_nsec = 10 * 1000 * 1000};
+    int after = check_count_fds();
+
+    for (int waited = 0; after != before && waited < check_timeout_ms(1000); waited += 10) {
+        nanosleep(&tick, NULL);
+        after = check_count_fds();
+    }
+    return after - before;
 }
 
 int check_timeout_ms(int ms)
@@ -51,9 +90,10 @@ static bool run_one(const struct check_case *c)
     if (pid == 0) {
         int before = check_count_fds();
         c->fn();
-        int after = check_count_fds();
-        if (before != after) {
-            fprintf(stderr, "%s: leaked %d file descriptor(s)\n", c->name, after - before);
+        int leaked = leaked_fds(before);
+        if (leaked) {
+            fprintf(stderr, "%s: leaked %d file descriptor(s); open now:\n", c->name, leaked);
+            list_fds();
             _exit(2);
         }
         /* exit, not _exit: LeakSanitizer checks for leaks at exit. */

@@ -209,8 +209,7 @@ static void walk_sps(struct walk *w, struct hfx_sps *s)
         SE(w, s->offset_for_non_ref_pic);
         SE(w, s->offset_for_top_to_bottom_field);
         UE(w, s->num_ref_frames_in_pic_order_cnt_cycle, HFX_SPS_MAX_POC_CYCLE);
-        for (uint32_t i = 0; i < s->num_ref_frames_in_pic_order_cnt_cycle && !walk_failed(w);
-             i++)
+        for (uint32_t i = 0; i < s->num_ref_frames_in_pic_order_cnt_cycle && !walk_failed(w); i++)
             SE(w, s->offset_for_ref_frame[i]);
     }
     UE(w, s->max_num_ref_frames, 16);
@@ -262,8 +261,7 @@ enum hfx_status hfx_sps_parse(const uint8_t *nal, size_t len, struct hfx_sps *sp
     return HFX_OK;
 }
 
-enum hfx_status hfx_sps_write(const struct hfx_sps *sps, uint8_t *out, size_t cap,
-                              size_t *written)
+enum hfx_status hfx_sps_write(const struct hfx_sps *sps, uint8_t *out, size_t cap, size_t *written)
 {
     uint8_t rbsp[HFX_SPS_MAX_NAL];
     struct walk w = {.writing = true};
@@ -314,6 +312,7 @@ bool hfx_sps_add_restriction(struct hfx_sps *sps)
 
 struct au_rewrite {
     const uint8_t *au;
+    hfx_sps_edit_fn edit;
     uint8_t *out;
     size_t cap, len, copied; /* bytes of out used; bytes of au handled */
     unsigned rewritten, unparsed;
@@ -346,8 +345,7 @@ static void rewrite_nal(void *user, const uint8_t *nal, size_t nal_len)
         r->unparsed++;
         return;
     }
-    if (!hfx_sps_add_restriction(&sps) ||
-        hfx_sps_write(&sps, fixed, sizeof(fixed), &n) != HFX_OK)
+    if (!r->edit(&sps) || hfx_sps_write(&sps, fixed, sizeof(fixed), &n) != HFX_OK)
         return;
     put(r, r->au + r->copied, begin - r->copied);
     put(r, fixed, n);
@@ -355,20 +353,20 @@ static void rewrite_nal(void *user, const uint8_t *nal, size_t nal_len)
     r->rewritten++;
 }
 
-enum hfx_status hfx_h264_au_add_restriction(const uint8_t *au, size_t len, uint8_t *out,
-                                            size_t cap, size_t *written, unsigned *rewritten,
-                                            unsigned *unparsed)
+enum hfx_status hfx_h264_au_edit_sps(const uint8_t *au, size_t len, hfx_sps_edit_fn edit,
+                                     uint8_t *out, size_t cap, size_t *written, unsigned *changed,
+                                     unsigned *unparsed)
 {
-    struct au_rewrite r = {.au = au, .out = out, .cap = cap, .st = HFX_OK};
+    struct au_rewrite r = {.au = au, .edit = edit, .out = out, .cap = cap, .st = HFX_OK};
 
-    if (!au || !out || !written || !rewritten)
+    if (!au || !edit || !out || !written || !changed)
         return HFX_E_INVALID;
     hfx_annexb_foreach(au, len, rewrite_nal, &r);
     put(&r, au + r.copied, len - r.copied);
     if (r.st != HFX_OK)
         return r.st;
     *written = r.len;
-    *rewritten = r.rewritten;
+    *changed = r.rewritten;
     if (unparsed)
         *unparsed = r.unparsed;
     return HFX_OK;

@@ -107,16 +107,20 @@ HFX_MUST_CHECK enum hfx_status hfx_sps_write(const struct hfx_sps *sps, uint8_t 
  * Returns whether it changed sps. */
 bool hfx_sps_add_restriction(struct hfx_sps *sps);
 
-/* An Annex-B access unit (H.264) into out (cap bytes) with every SPS that
- * lacks a bitstream_restriction rewritten by hfx_sps_add_restriction; the
- * other NAL units, and their start codes, as they were. *rewritten: how
- * many SPSs changed (0: out holds a copy of au). An SPS that cannot be
- * parsed is copied as it is and counted in *unparsed (may be NULL).
- * HFX_E_TOO_LARGE when out is too small (len + 64 per SPS is enough). */
-HFX_MUST_CHECK enum hfx_status hfx_h264_au_add_restriction(const uint8_t *au, size_t len,
-                                                           uint8_t *out, size_t cap,
-                                                           size_t *written, unsigned *rewritten,
-                                                           unsigned *unparsed);
+/* What a rewrite does to one SPS: true when it changed it. */
+typedef bool (*hfx_sps_edit_fn)(struct hfx_sps *sps);
+
+/* An Annex-B access unit (H.264) into out (cap bytes) with every SPS
+ * passed through edit (hfx_sps_add_restriction, or a test's); the other
+ * NAL units, their start codes and zero bytes as they were, and an SPS
+ * that edit left alone byte for byte. *changed: how many SPSs edit changed
+ * (0: out holds a copy of au). An SPS that cannot be parsed is copied as
+ * it is and counted in *unparsed (may be NULL). HFX_E_TOO_LARGE when out is
+ * too small (len + 64 per SPS is enough for hfx_sps_add_restriction). */
+HFX_MUST_CHECK enum hfx_status hfx_h264_au_edit_sps(const uint8_t *au, size_t len,
+                                                    hfx_sps_edit_fn edit, uint8_t *out, size_t cap,
+                                                    size_t *written, unsigned *changed,
+                                                    unsigned *unparsed);
 
 #ifdef __cplusplus
 }

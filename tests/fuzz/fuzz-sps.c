@@ -51,8 +51,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size - 1 > 32768)
         return 0;
     /* len + 64 per SPS is enough (h264-sps.h): at most len / 4 SPSs. */
-    if (hfx_h264_au_add_restriction(data + 1, size - 1, out, sizeof(out), &n, &rewritten,
-                                    &unparsed) != HFX_OK)
+    if (hfx_h264_au_edit_sps(data + 1, size - 1, hfx_sps_add_restriction, out, sizeof(out), &n,
+                             &rewritten, &unparsed) != HFX_OK)
         abort();
     if (!rewritten && (n != size - 1 || memcmp(out, data + 1, n) != 0))
         abort();

@@ -18,10 +18,8 @@
 
 static void test_exp_golomb(void)
 {
-    static const uint32_t values[] = {0, 1, 2, 3, 7, 8, 254, 255, 65535, 1u << 20,
-                                      0xfffffffeu};
-    static const int32_t signed_values[] = {0, 1, -1, 2, -2, 127, -128, 2147483647,
-                                            -2147483647};
+    static const uint32_t values[] = {0, 1, 2, 3, 7, 8, 254, 255, 65535, 1u << 20, 0xfffffffeu};
+    static const int32_t signed_values[] = {0, 1, -1, 2, -2, 127, -128, 2147483647, -2147483647};
     uint8_t buf[64];
     struct hfx_bitwriter bw;
     struct hfx_bitreader br;
@@ -64,9 +62,9 @@ static void test_emulation_prevention(void)
 {
     static const uint8_t rbsp[] = {0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x02,
                                    0x00, 0x00, 0x03, 0x00, 0x00, 0x04, 0x00, 0x00};
-    static const uint8_t nal[] = {0x00, 0x00, 0x03, 0x00, 0x00, 0x03, 0x00, 0x01, 0x00,
-                                  0x00, 0x03, 0x02, 0x00, 0x00, 0x03, 0x03, 0x00, 0x00,
-                                  0x04, 0x00, 0x00, 0x03};
+    static const uint8_t nal[] = {0x00, 0x00, 0x03, 0x00, 0x00, 0x03, 0x00, 0x01,
+                                  0x00, 0x00, 0x03, 0x02, 0x00, 0x00, 0x03, 0x03,
+                                  0x00, 0x00, 0x04, 0x00, 0x00, 0x03};
     uint8_t out[64], back[64];
     size_t n = hfx_rbsp_to_nal(rbsp, sizeof(rbsp), out, sizeof(out));
 
@@ -250,19 +248,21 @@ static void test_access_unit(void)
     memcpy(want + w, fixed_nal, fixed_len), w += fixed_len;
     memcpy(want + w, au + 4 + n, len - 4 - n), w += len - 4 - n;
 
-    CHECK_STATUS(hfx_h264_au_add_restriction(au, len, out, sizeof(out), &n, &rewritten, &unparsed),
+    CHECK_STATUS(hfx_h264_au_edit_sps(au, len, hfx_sps_add_restriction, out, sizeof(out), &n,
+                                      &rewritten, &unparsed),
                  HFX_OK);
     CHECK(rewritten == 1 && unparsed == 0);
     CHECK(n == w && memcmp(out, want, w) == 0);
     /* Again: nothing to do, a copy. */
     memcpy(au, out, n);
     len = n;
-    CHECK_STATUS(hfx_h264_au_add_restriction(au, len, out, sizeof(out), &n, &rewritten, NULL),
+    CHECK_STATUS(hfx_h264_au_edit_sps(au, len, hfx_sps_add_restriction, out, sizeof(out), &n,
+                                      &rewritten, NULL),
                  HFX_OK);
     CHECK(rewritten == 0 && n == len && memcmp(out, au, len) == 0);
     /* Too little room. */
-    CHECK_STATUS(hfx_h264_au_add_restriction(want, w - fixed_len + 4, out, 10, &n, &rewritten,
-                                             NULL),
+    CHECK_STATUS(hfx_h264_au_edit_sps(want, w - fixed_len + 4, hfx_sps_add_restriction, out, 10,
+                                      &n, &rewritten, NULL),
                  HFX_E_TOO_LARGE);
 }
 
@@ -304,11 +304,10 @@ static void test_damaged(void)
 
         memcpy(au, "\x00\x00\x01", 3);
         memcpy(au + 3, s->nal, s->len / 2);
-        CHECK_STATUS(hfx_h264_au_add_restriction(au, 3 + s->len / 2, out, sizeof(out), &n,
-                                                 &rewritten, &unparsed),
+        CHECK_STATUS(hfx_h264_au_edit_sps(au, 3 + s->len / 2, hfx_sps_add_restriction, out,
+                                          sizeof(out), &n, &rewritten, &unparsed),
                      HFX_OK);
-        CHECK(rewritten == 0 && unparsed == 1 && n == 3 + s->len / 2 &&
-              memcmp(out, au, n) == 0);
+        CHECK(rewritten == 0 && unparsed == 1 && n == 3 + s->len / 2 && memcmp(out, au, n) == 0);
     }
     {
         struct hfx_sps sps;
@@ -320,11 +319,10 @@ static void test_damaged(void)
 int main(void)
 {
     static const struct check_case cases[] = {
-        CHECK_CASE(test_exp_golomb),       CHECK_CASE(test_emulation_prevention),
+        CHECK_CASE(test_exp_golomb),         CHECK_CASE(test_emulation_prevention),
         CHECK_CASE(test_samples_round_trip), CHECK_CASE(test_samples_fields),
-        CHECK_CASE(test_scaling_lists),    CHECK_CASE(test_add_restriction),
-        CHECK_CASE(test_access_unit),
-        CHECK_CASE(test_damaged),
+        CHECK_CASE(test_scaling_lists),      CHECK_CASE(test_add_restriction),
+        CHECK_CASE(test_access_unit),        CHECK_CASE(test_damaged),
     };
     return check_run(cases, CHECK_COUNT(cases));
 }

@@ -39,6 +39,7 @@ enum fault_kind {
     FAULT_FAIL_ONCE, /* frame n only */
     FAULT_STALL,     /* sleep n ms before each frame */
     FAULT_BLOCK,     /* wait for descriptor n before each frame */
+    FAULT_NO_VUI,    /* the inner encoder's SPSs without VUI */
 };
 
 enum fake_state {
@@ -117,6 +118,7 @@ static const struct {
     {"fault-fail-once=", FAULT_FAIL_ONCE},
     {"fault-stall=", FAULT_STALL},
     {"fault-block=", FAULT_BLOCK},
+    {"fault-no-vui", FAULT_NO_VUI}, /* no number */
 };
 
 /* Fill f->kind, f->n and f->inner from name; false if it is malformed. */
@@ -135,7 +137,7 @@ static bool parse(struct fault *f, const char *name)
             p = name + len;
         }
     }
-    if (!p || !parse_number(&p, &f->n))
+    if (!p || (f->kind != FAULT_NO_VUI && !parse_number(&p, &f->n)))
         return false;
     if (*p == '\0') {
         snprintf(f->inner, sizeof(f->inner), "auto");
@@ -205,6 +207,11 @@ bool fault_is_fake(const struct fault *f)
     return f->inner[0] == '\0';
 }
 
+bool fault_strips_vui(const struct fault *f)
+{
+    return f->kind == FAULT_NO_VUI;
+}
+
 /* Wait until the test releases the descriptor (a byte written, or the
  * writer closed) or the cap passes. */
 static void block_on(const struct fault *f)
@@ -247,6 +254,8 @@ enum hfx_status fault_before_send(struct fault *f)
     case FAULT_BLOCK:
         block_on(f);
         break;
+    case FAULT_NO_VUI:
+        break; /* on the way out (host/encoder.c) */
     }
     return HFX_OK;
 }

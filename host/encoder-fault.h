@@ -19,6 +19,9 @@
  *   fault-stall=MS[@E]      every send first sleeps MS milliseconds
  *   fault-block=FD[@E]      every send first waits until descriptor FD is
  *                           readable or hung up (a pipe the test holds)
+ *   fault-no-vui[@E]        E's SPSs lose their VUI before hfx's SPS rewrite
+ *                           (docs/architecture.md, "SPS rewrite"): the SPS
+ *                           VideoToolbox writes, from any H.264 encoder
  *
  * Frames are counted from 0 by sends since open. E is the encoder that does
  * the encoding: `fake`, a backend name such as `libx264`, or `auto`
@@ -69,6 +72,8 @@ HFX_MUST_CHECK enum hfx_status fault_before_send(struct fault *f);
 /* The fake encoder, for when fault_new gave *inner == NULL; the same
  * contracts as hfx_encoder_extradata, _send, _receive, _flush. */
 bool fault_is_fake(const struct fault *f);
+/* fault-no-vui: the encoder's SPSs are to lose their VUI. */
+bool fault_strips_vui(const struct fault *f);
 void fault_fake_extradata(const struct fault *f, const uint8_t **data, size_t *len);
 HFX_MUST_CHECK enum hfx_status fault_fake_send(struct fault *f, const struct hfx_picture *pic,
                                                int64_t pts, bool force_idr);

@@ -38,6 +38,7 @@
 
 #include "encoder-family.h"
 #include "util/annexb.h"
+#include "util/h264-sps.h"
 #include "util/log.h"
 #include "util/pixfmt.h"
 
@@ -111,6 +112,10 @@ struct hfx_encoder {
 
     uint8_t *out; /* parameter sets + access unit, when prepending */
     size_t out_cap;
+    /* H.264 access units whose SPS was rewritten (edit_sps) */
+    uint8_t *fixed[2];
+    size_t fixed_cap[2];
+    bool said_rewrite, said_unparsed;
 
 #ifdef HFX_FAULT_INJECTION
     /* The fault layer: applied before each send; when it is the fake
@@ -341,6 +346,73 @@ static int gop_size(const struct hfx_configure *cfg)
     return gop > INT_MAX ? INT_MAX : (int)gop;
 }
 
+#ifdef HFX_FAULT_INJECTION
+static bool strip_vui(struct hfx_sps *sps)
+{
+    if (!sps->vui_parameters_present_flag)
+        return false;
+    sps->vui_parameters_present_flag = 0;
+    return true;
+}
+#endif
+
+/* One pass of edit over the SPSs of *data (H.264), into buffer `which`:
+ * *data and *len then name the result if an SPS changed. On failure (no
+ * memory) the access unit goes out as it came, said once. */
+static unsigned edit_sps(struct hfx_encoder *e, hfx_sps_edit_fn edit, int which,
+                         const uint8_t **data, size_t *len)
+{
+    /* hfx_h264_au_edit_sps: len + 64 per SPS is enough; an access unit
+     * with more than 16 SPSs is not one an encoder makes. */
+    size_t need = *len + 64 * 16, n = 0;
+    unsigned changed = 0, unparsed = 0;
+    enum hfx_status st;
+
+    if (need > e->fixed_cap[which]) {
+        uint8_t *grown = realloc(e->fixed[which], need);
+        if (!grown) {
+            say(e, HFX_LOG_WARN, "%s: no memory to rewrite an SPS", e->backend.name);
+            return 0;
+        }
+        e->fixed[which] = grown;
+        e->fixed_cap[which] = need;
+    }
+    st = hfx_h264_au_edit_sps(*data, *len, edit, e->fixed[which], e->fixed_cap[which], &n,
+                              &changed, &unparsed);
+    if (unparsed && !e->said_unparsed) {
+        e->said_unparsed = true;
+        say(e, HFX_LOG_WARN, "%s: an SPS hfx cannot read goes out as it is (no rewrite)",
+            e->backend.name);
+    }
+    if (st != HFX_OK || !changed)
+        return 0;
+    *data = e->fixed[which];
+    *len = n;
+    return changed;
+}
+
+/* H.264: an SPS that does not say frames are not reordered (no VUI
+ * bitstream_restriction) makes decoders hold frames back, Chromium's
+ * WebCodecs decoder by hundreds of milliseconds: hfx's encoders never
+ * reorder (max_b_frames 0), and every SPS says so (docs/architecture.md,
+ * "SPS rewrite"). Buffer `which` holds the result when one changed. */
+static void add_restriction(struct hfx_encoder *e, int which, const uint8_t **data,
+                            size_t *len)
+{
+    if (e->cfg.codec != HFX_CODEC_H264)
+        return;
+#ifdef HFX_FAULT_INJECTION
+    if (e->fault && fault_strips_vui(e->fault))
+        edit_sps(e, strip_vui, !which, data, len);
+#endif
+    if (edit_sps(e, hfx_sps_add_restriction, which, data, len) && !e->said_rewrite) {
+        e->said_rewrite = true;
+        say(e, HFX_LOG_INFO,
+            "%s: its SPS lacks bitstream_restriction; added (max_num_reorder_frames 0)",
+            e->backend.name);
+    }
+}
+
 /* Keep only the parameter sets of an Annex-B buffer (x264 puts an SEI with
  * its version string into extradata; that is not a header). */
 static void store_parameter_sets(struct hfx_encoder *e, const uint8_t *data, size_t len)
@@ -353,6 +425,16 @@ static void store_parameter_sets(struct hfx_encoder *e, const uint8_t *data, siz
         say(e, HFX_LOG_WARN, "%s: parameter sets over %d bytes, not kept", e->backend.name,
             HFX_MAX_EXTRADATA);
         n = 0;
+    }
+    if (n) {
+        const uint8_t *sets = e->extradata;
+        size_t sets_len = n;
+
+        add_restriction(e, 0, &sets, &sets_len);
+        if (sets != e->extradata && sets_len <= sizeof(e->extradata)) {
+            memcpy(e->extradata, sets, sets_len);
+            n = sets_len;
+        }
     }
     e->extradata_len = n;
 }
@@ -763,6 +845,8 @@ static enum hfx_status finish_packet(struct hfx_encoder *e, struct hfx_encoded *
         data = e->out;
         len = need;
     }
+    if (au.parameter_sets)
+        add_restriction(e, 0, &data, &len);
     out->data = data;
     out->len = len;
     out->pts = e->pkt->pts;
@@ -886,6 +970,8 @@ void hfx_encoder_free(struct hfx_encoder **ep)
         av_packet_unref(e->pkt);
     av_packet_free(&e->pkt);
     free(e->out);
+    free(e->fixed[0]);
+    free(e->fixed[1]);
     free(e);
     *ep = NULL;
 }

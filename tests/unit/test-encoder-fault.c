@@ -20,6 +20,7 @@
 #include "hfx/encoder.h"
 #include "hfx/h264.h"
 #include "check.h"
+#include "util/h264-sps.h"
 
 #define W 64
 #define H 48
@@ -316,6 +317,127 @@ static void test_fail_at_wraps_libx264(void)
     free(au[1]);
 }
 
+/* The first SPS of an Annex-B buffer, parsed. */
+static bool first_sps(const uint8_t *data, size_t len, struct hfx_sps *sps)
+{
+    for (size_t i = 0; i + 4 < len; i++)
+        if (data[i] == 0 && data[i + 1] == 0 && data[i + 2] == 1 && (data[i + 3] & 0x1f) == 7) {
+            size_t end = i + 3;
+            while (end + 2 < len && !(data[end] == 0 && data[end + 1] == 0))
+                end++;
+            if (end + 2 >= len)
+                end = len;
+            return hfx_sps_parse(data + i + 3, end - i - 3, sps) == HFX_OK;
+        }
+    return false;
+}
+
+static bool no_vui(struct hfx_sps *sps)
+{
+    if (!sps->vui_parameters_present_flag)
+        return false;
+    sps->vui_parameters_present_flag = 0;
+    return true;
+}
+
+/* Packets sent to a decoder that follows H.264's output rules (libavcodec
+ * with strict compliance: without bitstream_restriction it holds as many
+ * frames as the level's DPB allows) before the first frame comes out; -1
+ * if none does. The decoded count goes to *frames. */
+static int decode_delay(uint8_t *const *au, const size_t *len, int n, int *frames)
+{
+    const AVCodec *codec = avcodec_find_decoder(AV_CODEC_ID_H264);
+    AVCodecContext *ctx = codec ? avcodec_alloc_context3(codec) : NULL;
+    AVPacket *pkt = av_packet_alloc();
+    AVFrame *frame = av_frame_alloc();
+    int first = -1;
+
+    CHECK(ctx && pkt && frame);
+    ctx->strict_std_compliance = FF_COMPLIANCE_STRICT;
+    ctx->thread_count = 1; /* frame threads would add their own delay */
+    CHECK(avcodec_open2(ctx, codec, NULL) == 0);
+    *frames = 0;
+    for (int i = 0; i <= n; i++) {
+        if (i < n) {
+            CHECK(av_new_packet(pkt, (int)len[i]) == 0);
+            memcpy(pkt->data, au[i], len[i]);
+            CHECK(avcodec_send_packet(ctx, pkt) == 0);
+            av_packet_unref(pkt);
+        } else {
+            CHECK(avcodec_send_packet(ctx, NULL) == 0);
+        }
+        while (avcodec_receive_frame(ctx, frame) == 0) {
+            if (first < 0)
+                first = i + 1;
+            (*frames)++;
+        }
+    }
+    av_frame_free(&frame);
+    av_packet_free(&pkt);
+    avcodec_free_context(&ctx);
+    return first;
+}
+
+/* An encoder whose SPS has no VUI (fault-no-vui: VideoToolbox's kind):
+ * what comes out says frames are not reordered, in the keyframes and the
+ * extradata, and a decoder that follows H.264's output rules gives the
+ * first frame back for the first packet; the same stream with the VUI
+ * taken out again makes it wait for several. */
+static void test_sps_rewrite(void)
+{
+    struct hfx_configure cfg = config();
+    struct hfx_encoder *e = open_ok(&cfg, "fault-no-vui@libx264");
+    struct picture p;
+    enum { N = 12 };
+    uint8_t *au[N], *bare[N];
+    size_t len[N], bare_len[N];
+    const uint8_t *extra = NULL;
+    size_t extra_len = 0;
+    struct hfx_sps sps;
+    int frames = 0, delay;
+
+    make_picture(&p);
+    hfx_encoder_extradata(e, &extra, &extra_len);
+    CHECK(first_sps(extra, extra_len, &sps));
+    CHECK(sps.vui_parameters_present_flag && sps.vui.bitstream_restriction_flag &&
+          sps.vui.max_num_reorder_frames == 0 && !sps.vui.timing_info_present_flag);
+    for (int i = 0; i < N; i++) {
+        struct hfx_encoded out;
+
+        p.pixels[i] ^= 0xff; /* something to encode */
+        out = encode(e, &p, i, i == 6);
+        au[i] = malloc(out.len);
+        CHECK(au[i] != NULL);
+        memcpy(au[i], out.data, out.len);
+        len[i] = out.len;
+        if (out.keyframe) {
+            CHECK(first_sps(out.data, out.len, &sps));
+            CHECK(sps.vui.bitstream_restriction_flag && sps.vui.max_num_reorder_frames == 0 &&
+                  sps.vui.max_dec_frame_buffering >= 1);
+        }
+        /* The stream as the encoder made it: no VUI. */
+        bare[i] = malloc(out.len + 64);
+        CHECK(bare[i] != NULL);
+        unsigned changed = 0;
+        CHECK_STATUS(hfx_h264_au_edit_sps(out.data, out.len, no_vui, bare[i], out.len + 64,
+                                          &bare_len[i], &changed, NULL),
+                     HFX_OK);
+        CHECK_EQ_INT(changed, out.keyframe ? 1 : 0);
+    }
+    hfx_encoder_free(&e);
+    delay = decode_delay(au, len, N, &frames);
+    CHECK_EQ_INT(delay, 1);
+    CHECK_EQ_INT(frames, N);
+    delay = decode_delay(bare, bare_len, N, &frames);
+    fprintf(stderr, "first frame out after %d packets without the rewrite, 1 with it\n", delay);
+    CHECK(delay > 1);
+    CHECK_EQ_INT(frames, N);
+    for (int i = 0; i < N; i++) {
+        free(au[i]);
+        free(bare[i]);
+    }
+}
+
 static void test_stall(void)
 {
     struct hfx_configure cfg = config();
@@ -392,6 +514,7 @@ int main(void)
         CHECK_CASE(test_fail_at),
         CHECK_CASE(test_fail_once),
         CHECK_CASE(test_fail_at_wraps_libx264),
+        CHECK_CASE(test_sps_rewrite),
         CHECK_CASE(test_stall),
         CHECK_CASE(test_block),
     };

@@ -256,8 +256,12 @@ static void test_fail_once(void)
     hfx_encoder_free(&e);
 }
 
-/* Decode what came out: the failing encoder still makes real H.264. */
-static int decode_frames(const uint8_t *const *au, const size_t *len, int n)
+/* Decode n access units and flush: the frames decoded (each W x H). With
+ * strict, as a decoder that follows H.264's output rules (libavcodec with
+ * strict compliance: without bitstream_restriction it holds as many frames
+ * as the level's DPB allows), and *first gets how many packets went in
+ * before the first frame came out (-1: none). */
+static int decode(uint8_t *const *au, const size_t *len, int n, bool strict, int *first)
 {
     const AVCodec *codec = avcodec_find_decoder(AV_CODEC_ID_H264);
     AVCodecContext *ctx = codec ? avcodec_alloc_context3(codec) : NULL;
@@ -266,7 +270,13 @@ static int decode_frames(const uint8_t *const *au, const size_t *len, int n)
     int frames = 0;
 
     CHECK(ctx && pkt && frame);
+    if (strict) {
+        ctx->strict_std_compliance = FF_COMPLIANCE_STRICT;
+        ctx->thread_count = 1; /* frame threads would add their own delay */
+    }
     CHECK(avcodec_open2(ctx, codec, NULL) == 0);
+    if (first)
+        *first = -1;
     for (int i = 0; i <= n; i++) {
         if (i < n) {
             CHECK(av_new_packet(pkt, (int)len[i]) == 0);
@@ -279,6 +289,8 @@ static int decode_frames(const uint8_t *const *au, const size_t *len, int n)
         while (avcodec_receive_frame(ctx, frame) == 0) {
             CHECK_EQ_INT(frame->width, W);
             CHECK_EQ_INT(frame->height, H);
+            if (first && *first < 0)
+                *first = i + 1;
             frames++;
         }
     }
@@ -312,7 +324,8 @@ static void test_fail_at_wraps_libx264(void)
     }
     CHECK_STATUS(hfx_encoder_send(e, &p.pic, 2, false), HFX_E_ENCODER);
     hfx_encoder_free(&e);
-    CHECK_EQ_INT(decode_frames((const uint8_t *const *)au, len, 2), 2);
+    /* The failing encoder still made real H.264. */
+    CHECK_EQ_INT(decode(au, len, 2, false, NULL), 2);
     free(au[0]);
     free(au[1]);
 }
@@ -340,44 +353,6 @@ static bool no_vui(struct hfx_sps *sps)
     return true;
 }
 
-/* Packets sent to a decoder that follows H.264's output rules (libavcodec
- * with strict compliance: without bitstream_restriction it holds as many
- * frames as the level's DPB allows) before the first frame comes out; -1
- * if none does. The decoded count goes to *frames. */
-static int decode_delay(uint8_t *const *au, const size_t *len, int n, int *frames)
-{
-    const AVCodec *codec = avcodec_find_decoder(AV_CODEC_ID_H264);
-    AVCodecContext *ctx = codec ? avcodec_alloc_context3(codec) : NULL;
-    AVPacket *pkt = av_packet_alloc();
-    AVFrame *frame = av_frame_alloc();
-    int first = -1;
-
-    CHECK(ctx && pkt && frame);
-    ctx->strict_std_compliance = FF_COMPLIANCE_STRICT;
-    ctx->thread_count = 1; /* frame threads would add their own delay */
-    CHECK(avcodec_open2(ctx, codec, NULL) == 0);
-    *frames = 0;
-    for (int i = 0; i <= n; i++) {
-        if (i < n) {
-            CHECK(av_new_packet(pkt, (int)len[i]) == 0);
-            memcpy(pkt->data, au[i], len[i]);
-            CHECK(avcodec_send_packet(ctx, pkt) == 0);
-            av_packet_unref(pkt);
-        } else {
-            CHECK(avcodec_send_packet(ctx, NULL) == 0);
-        }
-        while (avcodec_receive_frame(ctx, frame) == 0) {
-            if (first < 0)
-                first = i + 1;
-            (*frames)++;
-        }
-    }
-    av_frame_free(&frame);
-    av_packet_free(&pkt);
-    avcodec_free_context(&ctx);
-    return first;
-}
-
 /* An encoder whose SPS has no VUI (fault-no-vui: VideoToolbox's kind):
  * what comes out says frames are not reordered, in the keyframes and the
  * extradata, and a decoder that follows H.264's output rules gives the
@@ -394,7 +369,7 @@ static void test_sps_rewrite(void)
     const uint8_t *extra = NULL;
     size_t extra_len = 0;
     struct hfx_sps sps;
-    int frames = 0, delay;
+    int delay;
 
     make_picture(&p);
     hfx_encoder_extradata(e, &extra, &extra_len);
@@ -425,13 +400,11 @@ static void test_sps_rewrite(void)
         CHECK_EQ_INT(changed, out.keyframe ? 1 : 0);
     }
     hfx_encoder_free(&e);
-    delay = decode_delay(au, len, N, &frames);
+    CHECK_EQ_INT(decode(au, len, N, true, &delay), N);
     CHECK_EQ_INT(delay, 1);
-    CHECK_EQ_INT(frames, N);
-    delay = decode_delay(bare, bare_len, N, &frames);
+    CHECK_EQ_INT(decode(bare, bare_len, N, true, &delay), N);
     fprintf(stderr, "first frame out after %d packets without the rewrite, 1 with it\n", delay);
     CHECK(delay > 1);
-    CHECK_EQ_INT(frames, N);
     for (int i = 0; i < N; i++) {
         free(au[i]);
         free(bare[i]);

@@ -8,11 +8,18 @@
 
 static void videotoolbox_latency(const struct family_call *c)
 {
-    /* Realtime on, no reordering; with one reference frame Apple Silicon
-     * emits all IDRs or stalls, two work (docs/architecture.md, "Encoder
-     * backends"). */
+    /* Realtime on, no reordering (max_b_frames 0, set for every backend);
+     * with one reference frame Apple Silicon emits all IDRs or stalls, two
+     * work. AV_CODEC_FLAG_LOW_DELAY asks libavcodec for VideoToolbox's
+     * low-latency rate control (EnableLowLatencyRateControl: one frame in,
+     * one out), where this FFmpeg has it; frames in flight are capped by
+     * the stream's window besides. The SPS VideoToolbox writes has no VUI:
+     * encoder.c adds the bitstream_restriction decoders need (docs/
+     * architecture.md, "Encoder backends", "SPS rewrite"). */
     family_set(c, "realtime", "1");
+    family_set(c, "prio_speed", "1");
     c->ctx->refs = 2;
+    c->ctx->flags |= AV_CODEC_FLAG_LOW_DELAY;
 }
 
 const struct family family_videotoolbox = {

@@ -4,7 +4,7 @@ reordering (docs/architecture.md, "SPS rewrite").
 
     bench/run-sps-delay [--size WxH] [--frames N] [--runs N] [--results DIR]
 
-build/bench/sps-streams encodes the same moving test pattern three ways
+build/tests/browser/sps-streams encodes the same moving test pattern three ways
 (libx264 through libhfx-host, ultrafast/zerolatency, 30 fps, 4000 kbit/s):
 x264 (as hfxd sends libx264's stream: its SPS already says
 max_num_reorder_frames 0), bare (the SPS without VUI, as VideoToolbox
@@ -55,7 +55,7 @@ def main():
     ap.add_argument('--results', default=str(ROOT / 'bench' / 'results'))
     ap.add_argument('--no-plot', action='store_true')
     args = ap.parse_args()
-    tool = ROOT / 'build' / 'bench' / 'sps-streams'
+    tool = ROOT / 'build' / 'tests' / 'browser' / 'sps-streams'
     if not os.access(tool, os.X_OK):
         print(f'run-sps-delay: {tool} is missing (ninja -C build)', file=sys.stderr)
         return 2

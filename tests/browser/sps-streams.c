@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Three H.264 streams of the same pictures for bench/run-sps-delay, each
+ * Three H.264 streams of the same pictures for tests/browser/sps-rewrite.py
+ * and bench/run-sps-delay, each
  * an Annex-B file of N access units with an access unit delimiter in
  * front of each (so that a page can split them):
  *
@@ -13,7 +14,7 @@
  *
  *   sps-streams DIR [WIDTH HEIGHT FRAMES]     (default 1280 720 90)
  *
- * Built with libhfx-host-fault (for fault-no-vui): a bench tool, never
+ * Built with libhfx-host-fault (for fault-no-vui): a test tool, never
  * installed.
  */
 #include <stdio.h>

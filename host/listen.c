@@ -90,7 +90,7 @@ static void describe_bound(int fd, char *out, size_t cap, bool *beyond_loopback)
         inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
         snprintf(out, cap, "tcp:[%s]:%u", host, ntohs(in6->sin6_port));
         *beyond_loopback = !host_is_loopback(host);
-#ifdef AF_VSOCK
+#if defined(__linux__) && defined(AF_VSOCK) /* as transport-private.h: Linux's vsock only */
     } else if (sa.ss_family == AF_VSOCK) {
         const struct sockaddr_vm *vm = (const struct sockaddr_vm *)&sa;
         snprintf(out, cap, "vsock:%u:%u", vm->svm_cid, vm->svm_port);

@@ -59,7 +59,7 @@ static void describe_peer(int fd, unsigned session, bool accepted, char *out, si
         inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
         snprintf(out, cap, "tcp [%s]:%u", host, ntohs(in6->sin6_port));
         snprintf(key, key_cap, "tcp %s", host);
-#ifdef AF_VSOCK
+#if defined(__linux__) && defined(AF_VSOCK) /* as transport-private.h: Linux's vsock only */
     } else if (sa.ss_family == AF_VSOCK) {
         const struct sockaddr_vm *vm = (const struct sockaddr_vm *)&sa;
         snprintf(out, cap, "vsock %u:%u", vm->svm_cid, vm->svm_port);
@@ -514,7 +514,7 @@ static void on_hello(struct hfx_server *s, struct session *ss, const struct hfx_
     init_msg(&w, HFX_MSG_WELCOME, 0);
     w.u.welcome.version = HFX_PROTOCOL_VERSION;
     w.u.welcome.caps = HFX_CAP_INLINE;
-    if (hfx_transport_can_pass_fds(hfx_conn_transport(ss->conn)))
+    if (hfx_transport_can_pass_fds(hfx_conn_transport(ss->conn)) && shm_fd_checkable())
         w.u.welcome.caps |= HFX_CAP_SHM_FD;
     if (ss->shared)
         w.u.welcome.caps |= HFX_CAP_SHM_FILE;

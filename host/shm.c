@@ -46,8 +46,22 @@ enum hfx_status shm_region_map(int fd, uint64_t size, uint32_t id, struct shm_re
     int seals = fcntl(fd, F_GET_SEALS);
     if (seals < 0 || !(seals & F_SEAL_SHRINK))
         return HFX_E_SHM_RANGE;
-#endif
     return map_read_only(fd, size, id, out);
+#else
+    /* No seals (macOS): nothing stops the client shrinking the file under
+     * the mapping, and a read past its end is SIGBUS (docs/macos.md). */
+    (void)id;
+    return HFX_E_UNSUPPORTED;
+#endif
+}
+
+bool shm_fd_checkable(void)
+{
+#ifdef F_GET_SEALS
+    return true;
+#else
+    return false;
+#endif
 }
 
 enum hfx_status shm_region_open_file(const char *path, uint64_t create_size,

@@ -7,6 +7,7 @@
 #ifndef HFX_HOST_SHM_H
 #define HFX_HOST_SHM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,10 +20,16 @@ struct shm_region {
     size_t size;
 };
 
+/* Whether this platform can tell that a client's descriptor is sealed
+ * against shrinking (memfd seals: Linux); without, SHM_FD is not offered
+ * and shm_region_map refuses (HFX_E_UNSUPPORTED). */
+bool shm_fd_checkable(void);
+
 /* Map size bytes of fd (borrowed; the caller closes it). The file must be
- * at least size bytes and, where the system has seals, sealed against
- * shrinking: a client that truncated a mapped file would otherwise kill
- * the host with SIGBUS. HFX_E_SHM_RANGE when either check fails. */
+ * at least size bytes and sealed against shrinking: a client that
+ * truncated a mapped file would otherwise kill the host with SIGBUS.
+ * HFX_E_SHM_RANGE when either check fails; HFX_E_UNSUPPORTED where the
+ * system has no seals (shm_fd_checkable). */
 HFX_MUST_CHECK enum hfx_status shm_region_map(int fd, uint64_t size, uint32_t id,
                                               struct shm_region **out);
 

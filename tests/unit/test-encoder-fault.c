@@ -330,19 +330,28 @@ static void test_fail_at_wraps_libx264(void)
     free(au[1]);
 }
 
+struct sps_find {
+    struct hfx_sps *sps;
+    bool found, parsed;
+};
+
+static void on_nal(void *user, const uint8_t *nal, size_t len)
+{
+    struct sps_find *f = user;
+
+    if (f->found || (nal[0] & 0x1f) != 7)
+        return;
+    f->found = true;
+    f->parsed = hfx_sps_parse(nal, len, f->sps) == HFX_OK;
+}
+
 /* The first SPS of an Annex-B buffer, parsed. */
 static bool first_sps(const uint8_t *data, size_t len, struct hfx_sps *sps)
 {
-    for (size_t i = 0; i + 4 < len; i++)
-        if (data[i] == 0 && data[i + 1] == 0 && data[i + 2] == 1 && (data[i + 3] & 0x1f) == 7) {
-            size_t end = i + 3;
-            while (end + 2 < len && !(data[end] == 0 && data[end + 1] == 0))
-                end++;
-            if (end + 2 >= len)
-                end = len;
-            return hfx_sps_parse(data + i + 3, end - i - 3, sps) == HFX_OK;
-        }
-    return false;
+    struct sps_find f = {.sps = sps};
+
+    hfx_h264_foreach_nal(data, len, on_nal, &f);
+    return f.parsed;
 }
 
 static bool no_vui(struct hfx_sps *sps)

@@ -21,7 +21,8 @@ PARTS = [("frame", "measured: 1000 / fps", "#444444"),
 
 
 def plot_row(axes, rows, cpu):
-    """One row of the figure: the runs of one guest CPU model."""
+    """One row of the figure: the runs of one guest (architecture and CPU
+    model, e.g. "aarch64 cortex-a72")."""
     sizes = list(dict.fromkeys(r["size"] for r in rows))
     get = {(r["size"], r["case"]): r for r in rows}
 
@@ -55,7 +56,7 @@ def plot_row(axes, rows, cpu):
         ax.set_xticklabels(ticks, fontsize=8)
         ax.set_ylim(0, top * 1.3)
         ax.set_ylabel("fps in the guest")
-        title = f"{size} NV12 in a TCG guest (-cpu {cpu}), ultrafast zerolatency 8000 kbit/s"
+        title = f"{size} NV12 in a TCG guest ({cpu}), ultrafast zerolatency 8000 kbit/s"
         src = get.get((size, "source"))
         if src and src["fps_median"] != "n/a":
             title += f'\nsource alone (appsrc ! fakesink): {float(src["fps_median"]):.0f} fps'
@@ -85,7 +86,7 @@ def plot_row(axes, rows, cpu):
     ax.set_xticklabels([f"{size}\n{label.split(chr(10))[0]}" for size, _, label in groups],
                        fontsize=7)
     ax.set_ylabel("ms per frame")
-    ax.set_title(f"-cpu {cpu}: where the time goes (measured apart; the stages overlap)\n"
+    ax.set_title(f"{cpu}: where the time goes (measured apart; the stages overlap)\n"
                  "(c): the pixels stay in the BAR, only offsets cross the port", fontsize=9)
     ax.legend(fontsize=7)
 
@@ -93,13 +94,15 @@ def plot_row(axes, rows, cpu):
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else "bench/results"
     rows = read(f"{out}/vm-offload.csv")
-    cpus = list(dict.fromkeys(r.get("cpu", "max") for r in rows))
+    for r in rows:  # rows from before the arch column are x86_64's
+        r["guest"] = f'{r.get("arch") or "x86_64"} {r.get("cpu", "max")}'
+    cpus = list(dict.fromkeys(r["guest"] for r in rows))
     sizes = list(dict.fromkeys(r["size"] for r in rows))
 
     fig, axes = plt.subplots(len(cpus), len(sizes) + 1,
                              figsize=(6 * (len(sizes) + 1), 5.2 * len(cpus)), squeeze=False)
     for row_axes, cpu in zip(axes, cpus):
-        plot_row(row_axes, [r for r in rows if r.get("cpu", "max") == cpu], cpu)
+        plot_row(row_axes, [r for r in rows if r["guest"] == cpu], cpu)
     fig.text(0.5, 0.005, "Host CPU in % of one core over the counted frames. The guest's vCPUs "
              "(QEMU), hfxd and any other process share the host's 2 cores.", ha="center",
              fontsize=8)

@@ -2,6 +2,7 @@
 """Offloading H.264 from a TCG guest to hfxd, against encoding in the guest.
 
 Usage: bench/run-vm-offload [--frames N] [--rounds N] [--sizes WxH,...] [--build DIR]
+                            [--arch x86_64|aarch64] [--guest-build DIR]
                             [--cpus MODEL,...] [--vm-dir DIR] [--out DIR] [--timeout S]
                             [--no-plot]
 
@@ -20,6 +21,10 @@ and an ivshmem device), with the same source and settings at every size
 
 all of it once per guest CPU model (--cpus, default max,qemu64: under TCG
 the model decides how the guest kernel copies memory, docs/testing.md),
+in the x86_64 guest, or with --arch aarch64 in the arm64 guest
+(qemu-system-aarch64 -M virt, -cpu cortex-a72; docs/aarch64.md), which runs
+the cross build's gst-pipeline, guest-io and vsockenc (--guest-build,
+default build-aarch64) against this host's hfxd;
 and, measured apart, where a frame's time goes: the guest's copy (into the
 heap, as conn.c queues an INLINE frame; into the ivshmem BAR for SHM;
 bench/guest-io), the transport (raw frame bytes through the virtio-serial
@@ -33,9 +38,10 @@ hfxd share the host's cores, and so does anything else running.
 Each case runs once per round, the rounds one after another in the same
 guest; figures are medians over rounds, the ratio the median of per-round
 ratios to (a). Progress goes to stdout as each run ends, with the CPU that
-other processes took meanwhile. Writes OUT/vm-offload.csv, OUT/vm-offload.log
-(that progress output: every round's figures) and (with matplotlib)
-OUT/vm-offload.png; OUT defaults to bench/results. Needs ./build (with the
+other processes took meanwhile. Writes OUT/vm-offload.csv (its rows of the
+other architecture kept), OUT/vm-offload.log (x86_64) or
+OUT/vm-offload-aarch64.log (that progress output: every round's figures)
+and (with matplotlib) OUT/vm-offload.png; OUT defaults to bench/results. Needs ./build (with the
 GStreamer plugin, bench/gst-pipeline and bench/guest-io), x264enc on the
 host, and the guest image (scripts/vm-image; --vm-dir or $HFX_VM_DIR,
 default build/vm). $HFXD, if set, is the hfxd to run instead of
@@ -74,7 +80,7 @@ PIPELINES = [
 LABEL = {name: label for name, _, label in PIPELINES}
 
 CSV_FIELDS = [
-    "cpu", "size", "case", "fps_rounds", "fps_median", "ratio_to_x264enc",
+    "arch", "cpu", "size", "case", "fps_rounds", "fps_median", "ratio_to_x264enc",
     "guest_cpu_ms_per_frame",
     "hfxd_cpu_pct", "qemu_cpu_pct", "other_cpu_pct", "other_cpu_pct_rounds", "guest_copy_ms",
     "transport_ms",
@@ -249,10 +255,10 @@ def run_guest(args, results, script_lines, extra, hfxd=None, on_result=None):
     with open(script, "w") as f:
         # A failed step shows as its result line; the boot itself succeeded.
         f.write("\n".join(script_lines) + "\nexit 0\n")
-    cmd = [sys.executable, os.path.join(ROOT, "tests", "vm", "run-in-vm"), "--vm-dir", args.vm_dir,
-           "--results", results, "--timeout", str(args.timeout), "--cpu", args.cpu, "-q", *extra,
-           "--", "sh", script]
-    env = dict(os.environ, GST_PLUGIN_PATH=os.path.join(args.build, "gst"))
+    cmd = [sys.executable, os.path.join(ROOT, "tests", "vm", "run-in-vm"), "--arch", args.arch,
+           "--vm-dir", args.vm_dir, "--results", results, "--timeout", str(args.timeout),
+           "--cpu", args.cpu, "-q", *extra, "--", "sh", script]
+    env = dict(os.environ, GST_PLUGIN_PATH=os.path.join(args.guest_build, "gst"))
     # To a file, not a pipe: on failure run-in-vm prints the guest's whole
     # console, which could fill a pipe nobody reads until it exits.
     err_path = os.path.join(results, "run-in-vm.stderr")
@@ -388,11 +394,15 @@ def fmt(v, spec):
 
 def check_setup(args):
     """Build, and make sure everything the run needs is there."""
-    if subprocess.run(["ninja", "-C", args.build], stdout=subprocess.DEVNULL).returncode != 0:
-        raise SystemExit(f"run-vm-offload: ninja -C {args.build} failed")
+    for tree in dict.fromkeys([args.build, args.guest_build]):
+        if subprocess.run(["ninja", "-C", tree], stdout=subprocess.DEVNULL).returncode != 0:
+            raise SystemExit(f"run-vm-offload: ninja -C {tree} failed")
+    # hfxd and the host's own pipeline from the host's tree; what runs in
+    # the guest from the guest's (the same tree on x86_64).
     bins = {"hfxd": os.environ.get("HFXD") or os.path.join(args.build, "host", "hfxd"),
-            "pipeline": os.path.join(args.build, "bench", "gst-pipeline"),
-            "guest_io": os.path.join(args.build, "bench", "guest-io")}
+            "host_pipeline": os.path.join(args.build, "bench", "gst-pipeline"),
+            "pipeline": os.path.join(args.guest_build, "bench", "gst-pipeline"),
+            "guest_io": os.path.join(args.guest_build, "bench", "guest-io")}
     for f in list(bins.values()) + [os.path.join(args.vm_dir, "initramfs.cpio.gz")]:
         if not os.path.exists(f):
             raise SystemExit(f"run-vm-offload: {f} missing (./scripts/setup makes it)")
@@ -416,7 +426,7 @@ def host_reference(args, bins, work, sizes):
                GST_REGISTRY=os.path.join(work, "host-registry.bin"))
     try:
         for size in sizes:
-            p = subprocess.run([bins["pipeline"], "--one", "vsockenc-4", size, str(args.frames),
+            p = subprocess.run([bins["host_pipeline"], "--one", "vsockenc-4", size, str(args.frames),
                                 "unix:" + sock], env=env, capture_output=True, text=True)
             res = [parse_result(x) for x in p.stdout.splitlines() if x.startswith("result ")]
             if p.returncode != 0 or not res or "error" in res[0]:
@@ -594,7 +604,7 @@ def summarise(args, sizes, idle, transport, guest, qemu_pid, shm_note):
             ratios = [float(r["fps"]) / x264[r["_round"]] for r in ok if r["_round"] in x264]
             row = dict.fromkeys(CSV_FIELDS, "")
             row.update({
-                "cpu": args.cpu, "size": size, "case": name,
+                "arch": args.arch, "cpu": args.cpu, "size": size, "case": name,
                 "fps_rounds": ";".join(f"{v:.2f}" for v in fps) or "n/a",
                 "fps_median": fmt(median_or_none(fps), ".2f"),
                 "ratio_to_x264enc": fmt(median_or_none(ratios), ".3f"),
@@ -629,10 +639,10 @@ def summarise(args, sizes, idle, transport, guest, qemu_pid, shm_note):
 
 def print_table(rows):
     log("")
-    log(f"{'cpu':8} {'size':10} {'case':16} {'fps':>8} {'ratio':>7} {'hfxd%':>6} {'QEMU%':>6} "
+    log(f"{'arch':8} {'cpu':10} {'size':10} {'case':16} {'fps':>8} {'ratio':>7} {'hfxd%':>6} {'QEMU%':>6} "
         f"{'other%':>6} {'copy ms':>8} {'port ms':>8} {'enc ms':>7} {'idle ms':>7}")
     for r in rows:
-        log(f"{r['cpu']:8} {r['size']:10} {r['case']:16} {r['fps_median']:>8} {r['ratio_to_x264enc']:>7} "
+        log(f"{r['arch']:8} {r['cpu']:10} {r['size']:10} {r['case']:16} {r['fps_median']:>8} {r['ratio_to_x264enc']:>7} "
             f"{r['hfxd_cpu_pct']:>6} {r['qemu_cpu_pct']:>6} {r['other_cpu_pct']:>6} "
             f"{r['guest_copy_ms'][:8]:>8} {r['transport_ms']:>8} {r['host_encode_ms']:>7} "
             f"{r['host_encode_idle_ms']:>7}" + (f"  ({r['note']})" if r["note"] else ""))
@@ -651,19 +661,31 @@ def main():
     ap.add_argument("--sizes", default="1280x720,1920x1080", help="default 1280x720,1920x1080")
     ap.add_argument("--build", default=os.path.join(ROOT, "build"),
                     help="build tree (default build)")
+    ap.add_argument("--arch", choices=["x86_64", "aarch64"], default="x86_64",
+                    help="the guest's architecture (default x86_64)")
+    ap.add_argument("--guest-build",
+                    help="the tree whose programs run in the guest (default: --build on "
+                         "x86_64, build-aarch64 on aarch64)")
     ap.add_argument("--vm-dir",
-                    default=os.environ.get("HFX_VM_DIR", os.path.join(ROOT, "build", "vm")),
-                    help="guest image (default $HFX_VM_DIR or build/vm)")
+                    help="guest image (default $HFX_VM_DIR or build/vm; aarch64: "
+                         "$HFX_VM_AARCH64_DIR or build/vm-aarch64)")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results"),
                     help="where the CSV and PNG go (default bench/results)")
     ap.add_argument("--timeout", type=int, default=1800,
                     help="seconds per guest boot (default 1800)")
-    ap.add_argument("--cpus", default="max,qemu64",
-                    help="guest CPU models (QEMU -cpu), each a full run (default max,qemu64)")
+    ap.add_argument("--cpus",
+                    help="guest CPU models (QEMU -cpu), each a full run (default max,qemu64; "
+                         "aarch64: cortex-a72)")
     ap.add_argument("--no-plot", action="store_true", help="write the CSV only")
     args = ap.parse_args()
+    arm = args.arch == "aarch64"
     args.build = os.path.abspath(args.build)
-    args.vm_dir = os.path.abspath(args.vm_dir)
+    args.guest_build = os.path.abspath(args.guest_build or (
+        os.path.join(ROOT, "build-aarch64") if arm else args.build))
+    args.vm_dir = os.path.abspath(args.vm_dir or (
+        os.environ.get("HFX_VM_AARCH64_DIR", os.path.join(ROOT, "build", "vm-aarch64")) if arm
+        else os.environ.get("HFX_VM_DIR", os.path.join(ROOT, "build", "vm"))))
+    args.cpus = args.cpus or ("cortex-a72" if arm else "max,qemu64")
     sizes = args.sizes.split(",")
     if args.frames < 40 or args.rounds < 1:
         ap.error("--frames must be >= 40, --rounds >= 1")
@@ -687,19 +709,27 @@ def main():
         rows += summarise(args, sizes, idle, transport, guest, qemu_pid, shm_note)
     os.makedirs(args.out, exist_ok=True)
     out_csv = os.path.join(args.out, "vm-offload.csv")
+    log_name = "vm-offload.log" if args.arch == "x86_64" else f"vm-offload-{args.arch}.log"
+    # The other architecture's rows stay (rows from before the arch column: x86_64).
+    kept = []
+    if os.path.exists(out_csv):
+        with open(out_csv, newline="") as f:
+            kept = [dict(r, arch=r.get("arch") or "x86_64") for r in csv.DictReader(f)]
+        kept = [{k: r.get(k, "") for k in CSV_FIELDS} for r in kept if r["arch"] != args.arch]
+    rows = kept + rows if args.arch != "x86_64" else rows + kept
     with open(out_csv, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=CSV_FIELDS)
         w.writeheader()
         w.writerows(rows)
-    print_table(rows)
+    print_table([r for r in rows if r["arch"] == args.arch])
     if not args.no_plot:
         subprocess.run([sys.executable, os.path.join(ROOT, "bench", "plot-vm-offload.py"),
                         args.out], check=True)
-        log(f"wrote {out_csv}, vm-offload.log and vm-offload.png")
+        log(f"wrote {out_csv}, {log_name} and vm-offload.png")
     else:
-        log(f"wrote {out_csv} and vm-offload.log")
+        log(f"wrote {out_csv} and {log_name}")
     log(f"run-vm-offload: {time.monotonic() - t_start:.0f} s")
-    with open(os.path.join(args.out, "vm-offload.log"), "w") as f:
+    with open(os.path.join(args.out, log_name), "w") as f:
         f.write("\n".join(LOG) + "\n")
     shutil.rmtree(work, ignore_errors=True)
     return 0

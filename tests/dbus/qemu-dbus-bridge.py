@@ -83,6 +83,10 @@ def shows(session, k, size=(WIDTH, HEIGHT)):
     return canvas_shows(session, k, size[0], size[1], TOLERANCE)
 
 
+class Stop(Exception):
+    """A failed step the rest of the test cannot go on from."""
+
+
 def wait_shows(c, session, k, size, what):
     t1 = time.monotonic()
     last = None
@@ -93,6 +97,8 @@ def wait_shows(c, session, k, size, what):
             return
         time.sleep(0.1)
     c.check(what, False, f'not within 60 s; last samples (x, y, want, got): {last}')
+    # Later steps build on this one: stop here, with time left for the logs.
+    raise Stop(what)
 
 
 def viewer_state(session):
@@ -234,6 +240,8 @@ def main():
                 took = guest_mode(res, size)
                 c.check(f'with --resize the guest takes the window\'s size, {size[0]}x{size[1]}',
                         took is not None, f'after {took:.2f} s' if took else 'not within 60 s')
+                if took is None:
+                    raise Stop('the first size')
             for k in [0, 1, 2, 3, 4, 5, 0]:
                 if k or step.exists():
                     step.write_text(f'{k}\n')
@@ -279,6 +287,8 @@ def main():
                 took = guest_mode(res, size)
                 c.check(f'the guest sets {size[0]}x{size[1]} (read back in the guest)',
                         took is not None, f'after {took:.2f} s' if took else 'not within 60 s')
+                if took is None:
+                    raise Stop('the new size')
                 wait_shows(c, s, 2, size, f'the stream follows: picture 2 at {size[0]}x{size[1]}')
                 v = viewer_state(s)
                 c.check(f'the viewer: {size[0]}x{size[1]}, no errors',
@@ -312,10 +322,17 @@ def main():
                 bool(reply) and float(reply[-1]) < 1000, reply)
     except AssertionError as e:
         c.check('desktop-bridge --source qemu-dbus serves', False, e)
+    except Stop as e:
+        print(f'stopped after a failed step ({e})', flush=True)
     finally:
         if bridge:
+            if bridge.proc.poll() is None:
+                try:
+                    print('--- bridge /stats\n' + json.dumps(bridge.stats('')), flush=True)
+                except Exception as e:  # noqa: BLE001 - diagnostics only
+                    print(f'--- bridge /stats: {e}')
             bridge.stop()
-            print('--- bridge\n' + '\n'.join(bridge.lines[-30:]))
+            print('--- bridge\n' + '\n'.join(bridge.lines[-60:]))
         if vm.poll() is None:
             vm.send_signal(signal.SIGTERM)
             try:
@@ -332,6 +349,10 @@ def main():
             print('--- guest-draw\n' + draw_log.read_text(errors='replace')[-2000:])
         print('--- guest (run-in-vm.log, tail)\n' +
               (out / 'run-in-vm.log').read_text(errors='replace')[-3000:])
+        # The guest's logs stay beside the screenshot for a failure's reader.
+        for name in ('draw.log', 'evdev.log'):
+            if (res / name).exists():
+                shutil.copy(res / name, out / name)
         shutil.rmtree(work, ignore_errors=True)
     return c.verdict()
 

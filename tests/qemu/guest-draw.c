@@ -137,7 +137,7 @@ static int connector_modes(int drm, struct drm_mode_get_connector *c,
 }
 
 /* The first connected connector, the mode of width x height among its modes
- * (0 x 0: its first, preferred one) and a CRTC that can drive it. */
+ * (0 x 0: its preferred one, else its first) and a CRTC that can drive it. */
 static int find_output(int drm, unsigned width, unsigned height, uint32_t *connector,
                        uint32_t *crtc, struct drm_mode_modeinfo *mode)
 {
@@ -166,8 +166,9 @@ static int find_output(int drm, unsigned width, unsigned height, uint32_t *conne
             continue;
         *connector = conns[i];
         *mode = modes[0];
-        for (uint32_t m = 0; width && m < c.count_modes; m++)
-            if (modes[m].hdisplay == width && modes[m].vdisplay == height) {
+        for (uint32_t m = 0; m < c.count_modes; m++)
+            if (width ? modes[m].hdisplay == width && modes[m].vdisplay == height
+                      : (modes[m].type & DRM_MODE_TYPE_PREFERRED_BIT) != 0) {
                 *mode = modes[m];
                 break;
             }
@@ -408,8 +409,10 @@ int main(int argc, char **argv)
     printf("guest-draw: mode %ux%u, connector %u, crtc %u, fb %u\n", mode.hdisplay,
            mode.vdisplay, connector, crtc, scr.fb.fb_id);
     fflush(stdout);
-    if (preferred && preferred_size(drm, connector, &pref_w, &pref_h) != 0)
-        return 1;
+    /* The preferred mode is the one just set: a second probe could see a
+     * newer one and take it for the mode already shown. */
+    pref_w = mode.hdisplay;
+    pref_h = mode.vdisplay;
 
     while (wait_for && access(wait_for, F_OK) != 0)
         sleep_ms(50);

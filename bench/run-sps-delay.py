@@ -18,33 +18,19 @@ run, stream and mode) and RESULTS/sps-delay.png; prints the medians.
 """
 import argparse
 import csv
-import http.server
 import os
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 from pathlib import Path
 
-from hfxtest.webdriver import Driver, free_port, require_browser
+from hfxtest.staticsite import serve
+from hfxtest.webdriver import Driver, require_browser
 
 ROOT = Path(__file__).resolve().parent.parent
 STREAMS = ('x264', 'bare', 'restored')
-
-
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
-def serve(directory):
-    """An HTTP server for directory on a free loopback port, on a thread."""
-    httpd = http.server.ThreadingHTTPServer(
-        ('127.0.0.1', free_port()), lambda *a, **k: QuietHandler(*a, directory=str(directory), **k))
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    return httpd
 
 
 def main():

@@ -6,6 +6,7 @@
  * control, the answers and results the workers produce, protocol errors
  * and the end of a session (host/server-private.h).
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -514,8 +515,13 @@ static void on_hello(struct hfx_server *s, struct session *ss, const struct hfx_
     init_msg(&w, HFX_MSG_WELCOME, 0);
     w.u.welcome.version = HFX_PROTOCOL_VERSION;
     w.u.welcome.caps = HFX_CAP_INLINE;
-    if (hfx_transport_can_pass_fds(hfx_conn_transport(ss->conn)) && shm_fd_checkable())
-        w.u.welcome.caps |= HFX_CAP_SHM_FD;
+    if (hfx_transport_can_pass_fds(hfx_conn_transport(ss->conn))) {
+        /* Memory the host makes can be trusted on every system; a client's
+         * only where seals say it cannot shrink (docs/protocol.md §7). */
+        w.u.welcome.caps |= HFX_CAP_SHM_ALLOC;
+        if (shm_fd_checkable())
+            w.u.welcome.caps |= HFX_CAP_SHM_FD;
+    }
     if (ss->shared)
         w.u.welcome.caps |= HFX_CAP_SHM_FILE;
     if (s->opts.resources.read)
@@ -874,6 +880,69 @@ static void on_frame(struct hfx_server *s, struct session *ss, const struct hfx_
     }
 }
 
+/* A free region slot for region id, or -1 after a protocol error naming
+ * what (SHM_ATTACH or SHM_ALLOC). */
+static int region_slot(struct hfx_server *s, struct session *ss, uint32_t id, const char *what)
+{
+    if (find_region(ss, id, NULL)) {
+        session_protocol_error(s, ss, 0, HFX_E_SHM_RANGE, "%s: region %u already attached", what,
+                               id);
+        return -1;
+    }
+    for (int i = 0; i < MAX_REGIONS; i++)
+        if (!ss->regions[i])
+            return i;
+    session_protocol_error(s, ss, 0, HFX_E_TOO_LARGE, "%s: more than %d regions", what,
+                           MAX_REGIONS);
+    return -1;
+}
+
+/* §7.2: the host makes the memory, maps it and passes the client a
+ * descriptor with SHM_ALLOCATED; the region is then attached as after
+ * SHM_ATTACH. */
+static void on_shm_alloc(struct hfx_server *s, struct session *ss, const struct hfx_msg *m)
+{
+    uint32_t id = m->u.shm_attach.region;
+    uint64_t size = m->u.shm_attach.size;
+    struct shm_region *r = NULL;
+    struct hfx_msg reply;
+    enum hfx_status st;
+    int slot, fd;
+
+    if (!hfx_transport_can_pass_fds(hfx_conn_transport(ss->conn))) {
+        session_protocol_error(s, ss, 0, HFX_E_UNSUPPORTED,
+                               "SHM_ALLOC: this transport cannot carry a descriptor (unix: only)");
+        return;
+    }
+    if (!(ss->caps & HFX_CAP_SHM_ALLOC)) {
+        session_protocol_error(s, ss, 0, HFX_E_UNSUPPORTED,
+                               "SHM_ALLOC: the client's HELLO did not offer SHM_ALLOC");
+        return;
+    }
+    slot = region_slot(s, ss, id, "SHM_ALLOC");
+    if (slot < 0)
+        return;
+    st = shm_region_alloc(size, id, &r, &fd);
+    if (st != HFX_OK) {
+        session_protocol_error(s, ss, 0, st, "SHM_ALLOC %u: %llu bytes could not be made: %s", id,
+                               (unsigned long long)size, strerror(errno));
+        return;
+    }
+    init_msg(&reply, HFX_MSG_SHM_ALLOCATED, 0);
+    reply.u.shm_attach = m->u.shm_attach;
+    /* The descriptor goes with the reply's first byte (the send queue keeps
+     * its own copy until then). */
+    st = hfx_conn_send(ss->conn, &reply, NULL, 0, fd);
+    close(fd);
+    if (st != HFX_OK) {
+        shm_region_unref(&r);
+        session_protocol_error(s, ss, 0, st, "SHM_ALLOC %u: the answer could not be sent: %s",
+                               id, hfx_strerror(st));
+        return;
+    }
+    ss->regions[slot] = r;
+}
+
 static void on_shm_attach(struct hfx_server *s, struct session *ss, const struct hfx_msg *m)
 {
     int fd = hfx_conn_take_fd(ss->conn);
@@ -898,19 +967,9 @@ static void on_shm_attach(struct hfx_server *s, struct session *ss, const struct
                                m->u.shm_attach.region);
         goto out;
     }
-    if (find_region(ss, m->u.shm_attach.region, NULL)) {
-        session_protocol_error(s, ss, 0, HFX_E_SHM_RANGE, "SHM_ATTACH: region %u already attached",
-                               m->u.shm_attach.region);
+    slot = region_slot(s, ss, m->u.shm_attach.region, "SHM_ATTACH");
+    if (slot < 0)
         goto out;
-    }
-    for (int i = 0; i < MAX_REGIONS && slot < 0; i++)
-        if (!ss->regions[i])
-            slot = i;
-    if (slot < 0) {
-        session_protocol_error(s, ss, 0, HFX_E_TOO_LARGE, "SHM_ATTACH: more than %d regions",
-                               MAX_REGIONS);
-        goto out;
-    }
     st = shm_region_map(fd, m->u.shm_attach.size, m->u.shm_attach.region, &r);
     if (st != HFX_OK) {
         session_protocol_error(s, ss, 0, st,
@@ -1035,6 +1094,9 @@ static void on_message(struct hfx_server *s, struct session *ss, const struct hf
         break;
     case HFX_MSG_SHM_ATTACH:
         on_shm_attach(s, ss, m);
+        break;
+    case HFX_MSG_SHM_ALLOC:
+        on_shm_alloc(s, ss, m);
         break;
     case HFX_MSG_SHM_DETACH:
         if (!find_region(ss, m->u.shm_detach.region, &slot))

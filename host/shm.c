@@ -3,10 +3,12 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "hfx/protocol.h"
@@ -119,6 +121,85 @@ fail: {
     errno = e;
     return status;
 }
+}
+
+int shm_make_posix(uint64_t size)
+{
+    char name[64];
+    struct timespec ts;
+    int fd = -1;
+
+    if (size == 0 || size > HFX_MAX_SHM_SIZE || size > (uint64_t)INT64_MAX) {
+        errno = EINVAL;
+        return -1;
+    }
+    /* A name nobody else uses, and gone before anyone could open it: the
+     * object then lives only through descriptors. Under 31 bytes (macOS's
+     * PSHMNAMLEN). */
+    for (int attempt = 0; attempt < 16 && fd < 0; attempt++) {
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        snprintf(name, sizeof(name), "/hfx-%x-%lx", (unsigned)getpid() & 0xfffffu,
+                 ((unsigned long)ts.tv_nsec ^ (unsigned long)attempt << 24) & 0xffffffffu);
+        fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
+        if (fd < 0 && errno != EEXIST)
+            return -1;
+    }
+    if (fd < 0)
+        return -1;
+    shm_unlink(name);
+    if (ftruncate(fd, (off_t)size) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+#if defined(MFD_ALLOW_SEALING) && defined(F_ADD_SEALS)
+/* Sealed whole: neither side can resize it, and no seal can be taken off. */
+static int make_shared(uint64_t size)
+{
+    int fd = memfd_create("hfx-region", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+    if (fd < 0)
+        return -1;
+    if (ftruncate(fd, (off_t)size) != 0 ||
+        fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+#else
+static int make_shared(uint64_t size)
+{
+    return shm_make_posix(size);
+}
+#endif
+
+enum hfx_status shm_region_alloc(uint64_t size, uint32_t id, struct shm_region **out, int *fd)
+{
+    enum hfx_status st;
+
+    *out = NULL;
+    *fd = -1;
+    if (size == 0 || size > HFX_MAX_SHM_SIZE || size > SIZE_MAX)
+        return HFX_E_SHM_RANGE;
+    *fd = make_shared(size);
+    if (*fd < 0)
+        return errno == ENOMEM ? HFX_E_NOMEM : HFX_E_IO;
+    st = map_read_only(*fd, size, id, out);
+    if (st != HFX_OK) {
+        close(*fd);
+        *fd = -1;
+        /* The mapping fails for want of address space, not for the range
+         * a client gave: that was checked above. */
+        return HFX_E_NOMEM;
+    }
+    return HFX_OK;
 }
 
 struct shm_region *shm_region_ref(struct shm_region *r)

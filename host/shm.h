@@ -44,6 +44,24 @@ HFX_MUST_CHECK enum hfx_status shm_region_map(int fd, uint64_t size, uint32_t id
 HFX_MUST_CHECK enum hfx_status shm_region_open_file(const char *path, uint64_t create_size,
                                                     struct shm_region **out);
 
+/* Memory the host makes for a client (SHM_ALLOC, docs/protocol.md §7.2):
+ * size bytes the client cannot resize, mapped read-only here as region id;
+ * *fd (the caller's, to pass to the client and close) maps the same pages
+ * read-write. Linux: a memfd sealed against shrinking, growing and further
+ * seals; elsewhere (macOS): shm_make_posix. HFX_E_SHM_RANGE for a size of 0
+ * or over HFX_MAX_SHM_SIZE, HFX_E_NOMEM or HFX_E_IO (errno set) when the
+ * system has no room. */
+HFX_MUST_CHECK enum hfx_status shm_region_alloc(uint64_t size, uint32_t id,
+                                                struct shm_region **out, int *fd);
+
+/* A POSIX shared memory object of size bytes, its name unlinked before
+ * this returns: a descriptor (the caller's) or -1 with errno. macOS lets an
+ * object be sized once, so the client it is passed to cannot shrink it;
+ * Linux lets anyone who can write it truncate it, which is why
+ * shm_region_alloc takes a sealed memfd there (docs/macos.md). Built
+ * everywhere, so that its Linux tests run the code macOS uses. */
+int shm_make_posix(uint64_t size);
+
 struct shm_region *shm_region_ref(struct shm_region *r);
 
 /* Drop one reference; unmaps and frees with the last. NULL-safe, sets NULL. */

@@ -39,6 +39,7 @@ struct hfx_client {
     hfx_log_fn log;
     void *log_user;
     bool broken;
+    uint32_t allocs; /* SHM_ALLOCs sent: their region ids */
     struct client_stream streams[HFX_MAX_STREAMS + 1];
 };
 
@@ -160,7 +161,8 @@ static enum hfx_status connect_one(const char *address, const struct hfx_client_
     m.u.hello.max_version = HFX_PROTOCOL_VERSION;
     m.u.hello.caps = opts && opts->caps ? opts->caps
                                         : HFX_CAP_INLINE | HFX_CAP_SHM_FD | HFX_CAP_SHM_FILE |
-                                              HFX_CAP_SCANOUT | HFX_CAP_INPUT;
+                                              HFX_CAP_SCANOUT | HFX_CAP_INPUT |
+                                              HFX_CAP_SHM_ALLOC;
     m.u.hello.token_len = (uint16_t)token_len;
     if (token_len)
         memcpy(m.u.hello.token, opts->token, token_len);
@@ -424,6 +426,31 @@ enum hfx_status hfx_client_attach_shm(struct hfx_client *c, int fd, uint64_t siz
     return HFX_OK;
 }
 
+enum hfx_status hfx_client_alloc_shm(struct hfx_client *c, uint64_t size, uint32_t *region)
+{
+    struct hfx_msg m;
+    enum hfx_status st;
+    /* Above every id hfx_client_attach_shm takes (an fd number + 1). */
+    uint32_t id = 0x80000000u + c->allocs;
+
+    if (!(c->welcome.caps & HFX_CAP_SHM_ALLOC) ||
+        !hfx_transport_can_pass_fds(hfx_conn_transport(c->conn)))
+        return HFX_E_UNSUPPORTED;
+    if (size == 0 || size > HFX_MAX_SHM_SIZE || c->allocs >= 0x7fffffffu)
+        return HFX_E_INVALID;
+    if (c->broken)
+        return HFX_E_CLOSED;
+    init_msg(&m, HFX_MSG_SHM_ALLOC, 0);
+    m.u.shm_attach.region = id;
+    m.u.shm_attach.size = size;
+    st = send_simple(c, &m);
+    if (st != HFX_OK)
+        return st;
+    c->allocs++;
+    *region = id;
+    return HFX_OK;
+}
+
 enum hfx_status hfx_client_submit(struct hfx_client *c, uint32_t stream,
                                   const struct hfx_frame *frame, const struct iovec *data, int n,
                                   bool force_keyframe, int timeout_ms)
@@ -558,6 +585,18 @@ enum hfx_status hfx_client_next_event(struct hfx_client *c, int timeout_ms,
               m.u.error.text, hfx_status_name((enum hfx_status)m.u.error.code));
         if (m.hdr.stream == 0)
             c->broken = true; /* the host closes after a connection-level error */
+        return HFX_OK;
+    case HFX_MSG_SHM_ALLOCATED:
+        ev->type = HFX_EVENT_SHM_ALLOCATED;
+        ev->u.shm.region = m.u.shm_attach.region;
+        ev->u.shm.size = m.u.shm_attach.size;
+        ev->u.shm.fd = hfx_conn_take_fd(c->conn);
+        if (ev->u.shm.fd < 0) {
+            logf_(c, HFX_LOG_ERROR, "SHM_ALLOCATED %u came without its descriptor",
+                  m.u.shm_attach.region);
+            c->broken = true;
+            return HFX_E_SHM_RANGE;
+        }
         return HFX_OK;
     case HFX_MSG_BYE:
         c->broken = true;

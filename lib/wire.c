@@ -41,6 +41,8 @@ static const struct type_info type_table[] = {
     {HFX_MSG_BYE, "BYE", 0, STREAM_ZERO},
     {HFX_MSG_SHM_ATTACH, "SHM_ATTACH", 0, STREAM_ZERO},
     {HFX_MSG_SHM_DETACH, "SHM_DETACH", 0, STREAM_ZERO},
+    {HFX_MSG_SHM_ALLOC, "SHM_ALLOC", 0, STREAM_ZERO},
+    {HFX_MSG_SHM_ALLOCATED, "SHM_ALLOCATED", 0, STREAM_ZERO},
     {HFX_MSG_CONFIGURE, "CONFIGURE", 0, STREAM_NONZERO},
     {HFX_MSG_CONFIGURED, "CONFIGURED", 0, STREAM_NONZERO},
     {HFX_MSG_FRAME, "FRAME", HFX_FRAME_FLAG_FORCE_KEYFRAME, STREAM_NONZERO},
@@ -276,6 +278,8 @@ static enum hfx_status check_body(const struct hfx_msg *m, struct hfx_wire_error
         return wire_range(e, HFX_E_TOO_LARGE, "text_len", AT(4),
                           strnlen(m->u.error.text, HFX_MAX_TEXT + 1), 0, HFX_MAX_TEXT);
     case HFX_MSG_SHM_ATTACH:
+    case HFX_MSG_SHM_ALLOC:
+    case HFX_MSG_SHM_ALLOCATED:
         /* Region 0 is the out-of-band region and is never attached (§7). */
         if ((st = wire_nonzero(e, HFX_E_MALFORMED, "region", AT(0), m->u.shm_attach.region)) !=
                 HFX_OK ||
@@ -605,6 +609,8 @@ static enum hfx_status decode_body(struct hfx_reader *r, struct hfx_msg *m,
     case HFX_MSG_ERROR:
         return decode_error(r, &m->u.error, e);
     case HFX_MSG_SHM_ATTACH:
+    case HFX_MSG_SHM_ALLOC:
+    case HFX_MSG_SHM_ALLOCATED:
         return decode_shm_attach(r, &m->u.shm_attach, e);
     case HFX_MSG_SHM_DETACH:
         return decode_u32_pad(r, &m->u.shm_detach.region, e);
@@ -806,6 +812,8 @@ static void encode_body(struct hfx_writer *w, const struct hfx_msg *m)
         break;
     }
     case HFX_MSG_SHM_ATTACH:
+    case HFX_MSG_SHM_ALLOC:
+    case HFX_MSG_SHM_ALLOCATED:
         wr_u32(w, m->u.shm_attach.region);
         wr_zero(w, 4);
         wr_u64(w, m->u.shm_attach.size);

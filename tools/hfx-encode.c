@@ -31,7 +31,7 @@ struct options {
     const char *encoder;
     const char *token_file;
     bool pattern;
-    bool shm;
+    enum { SOURCE_INLINE, SOURCE_SHM, SOURCE_SHM_ALLOC } source;
     bool quiet;
     uint32_t width, height, fourcc;
     uint32_t fps;
@@ -83,7 +83,10 @@ static void usage(FILE *f)
             "  -n, --frames N         frames to send (default: whole input; pattern 300)\n"
             "  -r, --fps N            frame rate (default: input's, else 30)\n"
             "  -b, --bitrate KBPS     target bitrate in kbit/s (default 4000)\n"
-            "      --source SRC       inline (default) or shm (unix transports)\n"
+            "      --source SRC       inline (default), shm or shm-alloc (unix transports):\n"
+            "                         shm: frames in shared memory, the client's own where\n"
+            "                         the host takes it, else memory the host makes;\n"
+            "                         shm-alloc: always memory the host makes\n"
             "      --encoder NAME     host encoder (default: the host's choice)\n"
             "      --keyint N         IDR every N frames (default: encoder's)\n"
             "      --keyint-ms MS     IDR at least every MS milliseconds\n"
@@ -189,9 +192,12 @@ static int parse_args(int argc, char **argv, struct options *o)
             break;
         case OPT_SOURCE:
             if (strcmp(optarg, "shm") == 0) {
-                o->shm = true;
+                o->source = SOURCE_SHM;
+            } else if (strcmp(optarg, "shm-alloc") == 0) {
+                o->source = SOURCE_SHM_ALLOC;
             } else if (strcmp(optarg, "inline") != 0) {
-                fprintf(stderr, "hfx-encode: --source: 'inline' or 'shm', not '%s'\n", optarg);
+                fprintf(stderr, "hfx-encode: --source: 'inline', 'shm' or 'shm-alloc', not '%s'\n",
+                        optarg);
                 return -1;
             }
             break;
@@ -331,36 +337,91 @@ static int wait_event(struct run *r, int timeout_ms, enum hfx_event_type until)
     return ev.type == until ? 1 : 0;
 }
 
-static int setup_shm(struct run *r)
+/* A memfd of ours, sealed against shrinking (the host maps nothing it
+ * could lose under it), attached with SHM_ATTACH. Its descriptor, or -1
+ * after a message; -2 where the system has no memfd. */
+static int own_shm(struct run *r, size_t total)
 {
 #ifdef MFD_ALLOW_SEALING
     int fd = memfd_create("hfx-encode-frames", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-    size_t total = r->slot_size * r->slots;
     enum hfx_status st;
 
     if (fd < 0) {
         perror("hfx-encode: memfd_create");
         return -1;
     }
-    /* The host maps only regions sealed against shrinking (a truncated
-     * mapping would crash it). */
     if (ftruncate(fd, (off_t)total) != 0 || fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK) != 0) {
         perror("hfx-encode: shared memory");
         close(fd);
         return -1;
     }
-    r->shm = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (r->shm == MAP_FAILED) {
-        r->shm = NULL;
-        perror("hfx-encode: mmap");
-        close(fd);
-        return -1;
-    }
     st = hfx_client_attach_shm(r->client, fd, total, &r->region);
-    close(fd);
     if (st != HFX_OK) {
         fprintf(stderr, "hfx-encode: --source shm: %s (needs a unix: address)\n",
                 hfx_strerror(st));
+        close(fd);
+        return -1;
+    }
+    return fd;
+#else
+    (void)r;
+    (void)total;
+    return -2;
+#endif
+}
+
+/* Memory the host makes (SHM_ALLOC): its descriptor comes with the
+ * answer. */
+static int host_shm(struct run *r, size_t total)
+{
+    enum hfx_status st = hfx_client_alloc_shm(r->client, total, &r->region);
+    struct hfx_event ev;
+
+    if (st != HFX_OK) {
+        fprintf(stderr, "hfx-encode: --source %s: %s (needs a unix: address)\n",
+                r->o.source == SOURCE_SHM ? "shm" : "shm-alloc", hfx_strerror(st));
+        return -1;
+    }
+    for (;;) {
+        st = hfx_client_next_event(r->client, 10000, &ev);
+        if (st != HFX_OK) {
+            fprintf(stderr, "hfx-encode: waiting for the host's shared memory: %s\n",
+                    hfx_strerror(st));
+            return -1;
+        }
+        if (ev.type == HFX_EVENT_SHM_ALLOCATED && ev.u.shm.region == r->region)
+            break;
+        if (ev.type == HFX_EVENT_SHM_ALLOCATED)
+            close(ev.u.shm.fd); /* not asked for: nothing to use it for */
+        else if (handle_event(r, &ev))
+            return -1;
+    }
+    if (ev.u.shm.size < total) {
+        fprintf(stderr, "hfx-encode: the host made %llu bytes, not %zu\n",
+                (unsigned long long)ev.u.shm.size, total);
+        close(ev.u.shm.fd);
+        return -1;
+    }
+    return ev.u.shm.fd;
+}
+
+static int setup_shm(struct run *r)
+{
+    size_t total = r->slot_size * r->slots;
+    uint32_t caps = hfx_client_welcome(r->client)->caps;
+    int fd = -2;
+
+    if (r->o.source == SOURCE_SHM && (caps & HFX_CAP_SHM_FD))
+        fd = own_shm(r, total);
+    if (fd == -2)
+        fd = host_shm(r, total);
+    if (fd < 0)
+        return -1;
+    r->shm = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (r->shm == MAP_FAILED) {
+        r->shm = NULL;
+        perror("hfx-encode: mmap");
         return -1;
     }
     r->slot_frame = malloc(sizeof(*r->slot_frame) * r->slots);
@@ -369,10 +430,6 @@ static int setup_shm(struct run *r)
     for (unsigned i = 0; i < r->slots; i++)
         r->slot_frame[i] = -1;
     return 0;
-#else
-    fprintf(stderr, "hfx-encode: --source shm needs memfd (Linux)\n");
-    return -1;
-#endif
 }
 
 static int submit(struct run *r, uint64_t id, uint32_t fps)
@@ -484,7 +541,7 @@ static int run(struct run *r)
         window = o->window;
     r->slots = window;
     r->slot_size = r->src.size;
-    if (o->shm && setup_shm(r))
+    if (o->source != SOURCE_INLINE && setup_shm(r))
         return -1;
 
     memset(&cfg, 0, sizeof(cfg));

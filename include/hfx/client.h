@@ -23,7 +23,8 @@ struct hfx_client;
 
 struct hfx_client_options {
     const char *token; /* borrowed for the call; NULL = none */
-    uint32_t caps;     /* capabilities asked for; 0 = INLINE, SHM_FD, SHM_FILE, SCANOUT, INPUT */
+    uint32_t caps; /* capabilities asked for; 0 = INLINE, SHM_FD, SHM_FILE, SCANOUT, INPUT,
+                    * SHM_ALLOC */
     int timeout_ms;    /* connect + handshake; 0 = 5000 */
     hfx_log_fn log;    /* may be NULL */
     void *log_user;
@@ -94,6 +95,17 @@ HFX_EXPORT HFX_MUST_CHECK enum hfx_status hfx_client_input(struct hfx_client *c,
 HFX_EXPORT HFX_MUST_CHECK enum hfx_status hfx_client_attach_shm(struct hfx_client *c, int fd,
                                                                 uint64_t size, uint32_t *region);
 
+/* Ask the host to make size bytes of shared memory (docs/protocol.md
+ * §7.2), for systems where it cannot trust the client's own (no memfd
+ * seals: macOS). *region gets the id to use in frames; the memory comes
+ * with an HFX_EVENT_SHM_ALLOCATED event for that region, whose fd the
+ * caller then owns (map it read-write, close it), or an HFX_EVENT_ERROR.
+ * Needs a unix transport and the host's HFX_CAP_SHM_ALLOC (else
+ * HFX_E_UNSUPPORTED); HFX_E_INVALID for a size of 0 or over
+ * HFX_MAX_SHM_SIZE. */
+HFX_EXPORT HFX_MUST_CHECK enum hfx_status hfx_client_alloc_shm(struct hfx_client *c,
+                                                               uint64_t size, uint32_t *region);
+
 /* Submit a frame on stream. frame->source INLINE: the plane bytes are
  * data[0..n) concatenated, plane offsets relative to that; SHM: n == 0 and
  * planes point into frame->region. The data is borrowed for the call only.
@@ -128,6 +140,15 @@ enum hfx_event_type {
     HFX_EVENT_FLUSHED,
     HFX_EVENT_PONG,
     HFX_EVENT_ERROR,
+    HFX_EVENT_SHM_ALLOCATED,
+};
+
+/* HFX_EVENT_SHM_ALLOCATED: region (attached), its size, and a descriptor
+ * that maps it read-write, owned by whoever receives the event. */
+struct hfx_shm_allocated {
+    uint32_t region;
+    uint64_t size;
+    int fd;
 };
 
 struct hfx_event {
@@ -140,6 +161,7 @@ struct hfx_event {
         struct hfx_frame_dropped dropped;
         struct hfx_ping pong;
         struct hfx_error error;
+        struct hfx_shm_allocated shm;
     } u;
 };
 

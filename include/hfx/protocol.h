@@ -68,6 +68,8 @@ enum hfx_msg_type {
     HFX_MSG_BYE = 0x0006,
     HFX_MSG_SHM_ATTACH = 0x0007,
     HFX_MSG_SHM_DETACH = 0x0008,
+    HFX_MSG_SHM_ALLOC = 0x0009,
+    HFX_MSG_SHM_ALLOCATED = 0x000A,
     HFX_MSG_CONFIGURE = 0x0100,
     HFX_MSG_CONFIGURED = 0x0101,
     HFX_MSG_FRAME = 0x0102,
@@ -93,7 +95,8 @@ enum hfx_msg_type {
 #define HFX_CAP_RESOURCE 0x00000008u
 #define HFX_CAP_SCANOUT 0x00000010u
 #define HFX_CAP_INPUT 0x00000020u /* INPUT on subscribed streams (§5.18) */
-#define HFX_CAP_ALL_V1 0x0000003fu
+#define HFX_CAP_SHM_ALLOC 0x00000040u /* host-made memory over SCM_RIGHTS (§7.2) */
+#define HFX_CAP_ALL_V1 0x0000007fu
 
 enum hfx_codec {
     HFX_CODEC_H264 = 1,
@@ -279,6 +282,8 @@ struct hfx_error {
     char text[HFX_MAX_TEXT + 1];
 };
 
+/* SHM_ATTACH, and with the same layout SHM_ALLOC and SHM_ALLOCATED
+ * (§7.2): all three are m.u.shm_attach. */
 struct hfx_shm_attach {
     uint32_t region;
     uint64_t size;

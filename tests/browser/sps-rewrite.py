@@ -18,23 +18,17 @@ than the bare stream's. Exits 77 (skipped) without chromium or
 chromedriver.
 """
 import argparse
-import http.server
 import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 from pathlib import Path
 
 from hfxtest.checks import Checks
-from hfxtest.webdriver import Driver, free_port, require_browser
+from hfxtest.staticsite import serve
+from hfxtest.webdriver import Driver, require_browser
 
 FRAMES = 60
-
-
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
 
 
 def main():
@@ -51,10 +45,7 @@ def main():
     try:
         subprocess.run([args.sps_streams, str(work), '640', '360', str(FRAMES)], check=True)
         shutil.copy(args.page, work / 'index.html')
-        httpd = http.server.ThreadingHTTPServer(
-            ('127.0.0.1', free_port()),
-            lambda *a, **k: QuietHandler(*a, directory=str(work), **k))
-        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        httpd = serve(work)
         got = {}
         with Driver(output_dir=out) as drv:
             s = drv.session()

@@ -32,7 +32,8 @@
  *                         SUBSCRIBE or INPUT (a key or the pointer)
  *      5 a burst of 1..4081 PINGs (keeps the I/O thread busy while workers
  *        run; 4096 in all per execution)
- *      6 BYE or a client ERROR            7 SHM_ATTACH with a memfd
+ *      6 BYE or a client ERROR            7 SHM_ATTACH with a memfd, or
+ *                                           SHM_ALLOC (host-made memory)
  *      8 SHM_DETACH     9 a host-only message sent by the client
  *     10 a template message with bytes flipped
  *     11 raw bytes, or a picture the embedder publishes
@@ -210,6 +211,8 @@ struct shadow {
     uint32_t flushes[STREAMS];
     unsigned hellos;
     bool offered_resource; /* some HELLO offered RESOURCE */
+    bool offered_alloc;    /* some HELLO offered SHM_ALLOC */
+    unsigned allocs;       /* SHM_ALLOCs sent, each answered at most once */
     uint32_t caps;         /* the last HELLO's */
     /* A SUBSCRIBE to a scanout the server has, not ended since by CLOSE,
      * CONFIGURE, HELLO or BYE; ever: its packets may trail its end. */
@@ -475,6 +478,8 @@ static void shadow_message(struct harness *h, struct conn *c, const struct hfx_m
         sh->hellos++;
         if (m->u.hello.caps & HFX_CAP_RESOURCE)
             sh->offered_resource = true;
+        if (m->u.hello.caps & HFX_CAP_SHM_ALLOC)
+            sh->offered_alloc = true;
         sh->caps = m->u.hello.caps;
         memset(sh->has_cfg, 0, sizeof(sh->has_cfg));
         memset(sh->awaiting, 0, sizeof(sh->awaiting));
@@ -502,6 +507,9 @@ static void shadow_message(struct harness *h, struct conn *c, const struct hfx_m
         break;
     case HFX_MSG_PING:
         track_ping(c, m->u.ping.cookie);
+        break;
+    case HFX_MSG_SHM_ALLOC:
+        sh->allocs++;
         break;
     case HFX_MSG_CONFIGURE:
         if (id < STREAMS) {
@@ -705,6 +713,7 @@ static void server_message(struct harness *h, struct conn *c, const struct hfx_m
             m->u.welcome.window != h->opts.window ||
             m->u.welcome.max_streams != h->opts.max_streams ||
             !(m->u.welcome.caps & HFX_CAP_INLINE) || !(m->u.welcome.caps & HFX_CAP_SHM_FD) ||
+            !(m->u.welcome.caps & HFX_CAP_SHM_ALLOC) ||
             !(m->u.welcome.caps & HFX_CAP_RESOURCE) != !h->opts.resources.read)
             violation(h, c, "WELCOME does not say what the server was given");
         /* §5.17, §5.18: every scanout here but scanout 1 takes input; it
@@ -796,6 +805,13 @@ static void server_message(struct harness *h, struct conn *c, const struct hfx_m
         if (!answer_frame(h, c, m, m->u.dropped.frame_id, false, 0) &&
             !scanout_picture(h, c, m, m->u.dropped.frame_id, false))
             answers_nothing(h, c, m, m->u.dropped.frame_id);
+        break;
+    case HFX_MSG_SHM_ALLOCATED:
+        /* Its descriptor came with it; recv() without room for one closed
+         * it. */
+        if (!c->sh.offered_alloc || c->sh.allocs == 0)
+            violation(h, c, "SHM_ALLOCATED %" PRIu32 " for no SHM_ALLOC", m->u.shm_attach.region);
+        c->sh.allocs--;
         break;
     default:
         violation(h, c, "the host sent %s, a client message", hfx_msg_type_name(m->hdr.type));
@@ -1558,7 +1574,8 @@ static void op_bye_or_error(struct harness *h, struct conn *c, unsigned v)
 
 /* SHM_ATTACH with a sealed memfd, or with the usual lies: a size over the
  * file, no seal, no descriptor, two descriptors, or the descriptor on a
- * PING instead. */
+ * PING instead. Mode bit 0x20: SHM_ALLOC of the region instead (the host
+ * makes the memory; one bit over the limit with bit 0x01). */
 static void op_shm_attach(struct harness *h, struct conn *c)
 {
     uint8_t r = take(h), size_b = take(h), mode = take(h);
@@ -1569,6 +1586,15 @@ static void op_shm_attach(struct harness *h, struct conn *c)
 
     if (!can_send(c))
         return;
+    if (mode & 0x20) {
+        init_msg(&m, HFX_MSG_SHM_ALLOC, 0);
+        m.u.shm_attach.region = region;
+        m.u.shm_attach.size = (mode & 0x01) ? HFX_MAX_SHM_SIZE + 1 : size;
+        queue_msg(h, c, &m, NULL, 0);
+        if (region && c->nregions < MAX_REGIONS)
+            c->regions[c->nregions++] = region;
+        return;
+    }
     if (!(mode & 0x04)) {
         fd = memfd_create("hfx-fuzz", MFD_CLOEXEC | MFD_ALLOW_SEALING);
         if (fd < 0 || ftruncate(fd, (off_t)size) != 0)

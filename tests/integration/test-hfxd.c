@@ -38,6 +38,7 @@ struct clip {
     uint32_t width, height;
     unsigned frames;
     bool shm;
+    bool shm_alloc; /* frames in memory hfxd made (SHM_ALLOC) */
     /* Frames in region 0: this file (hfxd --shm-file), mapped read-write
      * as QEMU maps the file behind an ivshmem device. */
     const char *region0;
@@ -194,6 +195,25 @@ static void encode_clip(struct clip *c)
         CHECK(shm != MAP_FAILED);
         CHECK_STATUS(hfx_client_attach_shm(cl, fd, shm_size, &region), HFX_OK);
         close(fd);
+    } else if (c->shm_alloc) {
+        struct hfx_event ev;
+        struct stat st;
+
+        CHECK(hfx_client_welcome(cl)->caps & HFX_CAP_SHM_ALLOC);
+        slot_size = img.size;
+        shm_size = img.size * window;
+        CHECK_STATUS(hfx_client_alloc_shm(cl, shm_size, &region), HFX_OK);
+        CHECK_STATUS(hfx_client_next_event(cl, 20000, &ev), HFX_OK);
+        CHECK_EQ_INT(ev.type, HFX_EVENT_SHM_ALLOCATED);
+        CHECK_EQ_INT(ev.u.shm.region, region);
+        CHECK(ev.u.shm.size == shm_size);
+        /* Ours to write, but no one can resize it: hfxd maps it. */
+        CHECK(fstat(ev.u.shm.fd, &st) == 0 && (uint64_t)st.st_size == shm_size);
+        CHECK(ftruncate(ev.u.shm.fd, (off_t)shm_size / 2) != 0);
+        CHECK(ftruncate(ev.u.shm.fd, (off_t)shm_size * 2) != 0);
+        shm = mmap(NULL, shm_size, PROT_READ | PROT_WRITE, MAP_SHARED, ev.u.shm.fd, 0);
+        CHECK(shm != MAP_FAILED);
+        close(ev.u.shm.fd);
     } else if (c->region0) {
         /* Never attached: the host offers it, frames name region 0 and
          * put their planes after the header, page-aligned as vsockenc's
@@ -333,6 +353,33 @@ static void test_unix_shm(void)
     encode_clip(&c);
     check_clip(&c);
     CHECK(hfxd_stop(&d));
+}
+
+/* Memory hfxd makes (docs/protocol.md §7.2, what a client on macOS
+ * uses): the same clip from it; over TCP it is neither offered nor
+ * granted. */
+static void test_unix_shm_alloc(void)
+{
+    static const char *const extra[] = {"--listen=tcp:127.0.0.1:0", NULL};
+    struct hfxd_process d;
+    struct hfx_client *cl = NULL;
+    uint32_t region = 0;
+    char counts[96], err[256], tcp[64];
+
+    hfxd_start(&d, -1, extra);
+    struct clip c = {.address = d.unix_addr, .fourcc = HFX_FORMAT_NV12,
+                     .frames = clip_frames(60), .shm_alloc = true};
+    encode_clip(&c);
+    check_clip(&c);
+    snprintf(tcp, sizeof(tcp), "tcp:127.0.0.1:%u", d.tcp_port);
+    CHECK_STATUS(hfx_client_connect(tcp, NULL, &cl, err, sizeof(err)), HFX_OK);
+    CHECK(!(hfx_client_welcome(cl)->caps & HFX_CAP_SHM_ALLOC));
+    CHECK_STATUS(hfx_client_alloc_shm(cl, 4096, &region), HFX_E_UNSUPPORTED);
+    hfx_client_free(&cl);
+    CHECK(hfxd_stop(&d));
+    snprintf(counts, sizeof(counts), "encoded %u, dropped 0, from shared memory %u", c.frames,
+             c.frames);
+    CHECK(strstr(d.log, counts) != NULL);
 }
 
 static void test_tcp_inline(void)
@@ -785,15 +832,24 @@ static void test_cli_y4m_shm(void)
     }
     fclose(f);
     hfx_image_release(&img);
-    const char *const encode_argv[] = {enc, "-a", d.unix_addr, "-i", in, "-o", out,
-                                       "--source", "shm", "-q", NULL};
-    CHECK_EQ_INT(run_program(encode_argv), 0);
-    const char *const verify_argv[] = {verify, out, "--reference", in, "--expect-frames",
-                                       "25", "--min-psnr", "35", NULL};
-    CHECK_EQ_INT(run_program(verify_argv), 0);
+    /* The client's memory, then memory hfxd makes (§7.2). */
+    for (int k = 0; k < 2; k++) {
+        const char *const encode_argv[] = {enc, "-a", d.unix_addr, "-i", in, "-o", out,
+                                           "--source", k ? "shm-alloc" : "shm", "-q", NULL};
+        CHECK_EQ_INT(run_program(encode_argv), 0);
+        const char *const verify_argv[] = {verify, out, "--reference", in, "--expect-frames",
+                                           "25", "--min-psnr", "35", NULL};
+        CHECK_EQ_INT(run_program(verify_argv), 0);
+    }
     unlink(out);
     unlink(in);
     CHECK(hfxd_stop(&d));
+    /* Two sessions, every frame of each from shared memory. */
+    int sessions = 0;
+    for (const char *p = d.log;
+         (p = strstr(p, "frames 25, encoded 25, dropped 0, from shared memory 25")); p++)
+        sessions++;
+    CHECK_EQ_INT(sessions, 2);
 }
 
 /* A non-loopback TCP listener needs a token; with one, the right token gets
@@ -862,6 +918,7 @@ int main(void)
     static const struct check_case cases[] = {
         CHECK_CASE(test_unix_inline),
         CHECK_CASE(test_unix_shm),
+        CHECK_CASE(test_unix_shm_alloc),
         CHECK_CASE(test_encoder_threads),
         CHECK_CASE(test_tcp_inline),
         CHECK_CASE(test_fd_inline),

@@ -63,7 +63,8 @@ static void expect_error(int fd, enum hfx_status code)
 
     for (;;) {
         CHECK(raw_recv(fd, &m, buf, sizeof(buf)));
-        if (m.hdr.type != HFX_MSG_CONFIGURED && m.hdr.type != HFX_MSG_WELCOME)
+        if (m.hdr.type != HFX_MSG_CONFIGURED && m.hdr.type != HFX_MSG_WELCOME &&
+            m.hdr.type != HFX_MSG_SHM_ALLOCATED)
             break;
     }
     CHECK_EQ_INT(m.hdr.type, HFX_MSG_ERROR);
@@ -252,6 +253,24 @@ static void attack_host_message(int fd)
     raw_send(fd, &m, NULL, 0);
 }
 
+/* FRAME 9 on stream 1 from region: the luma fits in 8192 bytes, the chroma
+ * ends past them. */
+static void send_frame_past_8192(int fd, uint32_t region)
+{
+    struct hfx_msg m;
+
+    init_header(&m, HFX_MSG_FRAME, 1);
+    m.u.frame.frame_id = 9;
+    m.u.frame.source = HFX_SOURCE_SHM;
+    m.u.frame.region = region;
+    m.u.frame.plane_count = 2;
+    m.u.frame.planes[0].offset = 4096;
+    m.u.frame.planes[0].stride = W;
+    m.u.frame.planes[1].offset = 4096 + W * H;
+    m.u.frame.planes[1].stride = W;
+    raw_send(fd, &m, NULL, 0);
+}
+
 static void attack_shm_out_of_range(int fd)
 {
     /* SHM needs the descriptor passed, so this attack uses the unix
@@ -269,16 +288,7 @@ static void attack_shm_out_of_range(int fd)
     m.u.shm_attach.size = 8192;
     raw_send_fd(fd, &m, mfd);
     close(mfd);
-    init_header(&m, HFX_MSG_FRAME, 1);
-    m.u.frame.frame_id = 9;
-    m.u.frame.source = HFX_SOURCE_SHM;
-    m.u.frame.region = 5;
-    m.u.frame.plane_count = 2;
-    m.u.frame.planes[0].offset = 4096; /* luma fits; chroma ends past 8192 */
-    m.u.frame.planes[0].stride = W;
-    m.u.frame.planes[1].offset = 4096 + W * H;
-    m.u.frame.planes[1].stride = W;
-    raw_send(fd, &m, NULL, 0);
+    send_frame_past_8192(fd, 5);
 }
 
 static void attack_unknown_region(int fd)
@@ -292,6 +302,60 @@ static void attack_unknown_region(int fd)
     m.u.frame.plane_count = 2;
     m.u.frame.planes[0].stride = W;
     m.u.frame.planes[1].stride = W;
+    raw_send(fd, &m, NULL, 0);
+}
+
+/* SHM_ALLOC (docs/protocol.md §7.2) of region for size bytes. */
+static void send_alloc(int fd, uint32_t region, uint64_t size)
+{
+    struct hfx_msg m;
+
+    init_header(&m, HFX_MSG_SHM_ALLOC, 0);
+    m.u.shm_attach.region = region;
+    m.u.shm_attach.size = size;
+    raw_send(fd, &m, NULL, 0);
+}
+
+/* Memory the host makes only for a client that asked for it in HELLO. */
+static void attack_alloc_not_offered(int fd)
+{
+    raw_handshake(fd);
+    send_alloc(fd, 1, 4096);
+}
+
+static void attack_alloc_twice(int fd)
+{
+    raw_handshake_caps(fd, HFX_CAP_INLINE | HFX_CAP_SHM_ALLOC);
+    send_alloc(fd, 3, 4096);
+    send_alloc(fd, 3, 4096);
+}
+
+/* At most 16 regions, made or attached. */
+static void attack_alloc_seventeen(int fd)
+{
+    raw_handshake_caps(fd, HFX_CAP_INLINE | HFX_CAP_SHM_ALLOC);
+    for (uint32_t i = 1; i <= 17; i++)
+        send_alloc(fd, i, 4096);
+}
+
+/* A frame reaching past the memory the host made: as for SHM_ATTACH. */
+static void attack_alloc_frame_past_end(int fd)
+{
+    raw_handshake_caps(fd, HFX_CAP_INLINE | HFX_CAP_SHM_ALLOC);
+    raw_configure(fd, 1, HFX_FORMAT_NV12, W, H);
+    send_alloc(fd, 5, 8192);
+    send_frame_past_8192(fd, 5);
+}
+
+/* SHM_ALLOCATED is the host's answer, not a client's message. */
+static void attack_client_allocated(int fd)
+{
+    struct hfx_msg m;
+
+    raw_handshake_caps(fd, HFX_CAP_INLINE | HFX_CAP_SHM_ALLOC);
+    init_header(&m, HFX_MSG_SHM_ALLOCATED, 0);
+    m.u.shm_attach.region = 1;
+    m.u.shm_attach.size = 4096;
     raw_send(fd, &m, NULL, 0);
 }
 
@@ -373,6 +437,11 @@ ATTACK(before_hello, HFX_E_STATE, "before HELLO")
 ATTACK(host_message, HFX_E_STATE, "WELCOME")
 ATTACK(shm_out_of_range, HFX_E_SHM_RANGE, "planes[1] at offset 64 ends at 10240, past 8192")
 ATTACK(unknown_region, HFX_E_SHM_RANGE, "no SHM region 77")
+ATTACK(alloc_not_offered, HFX_E_UNSUPPORTED, "SHM_ALLOC: the client's HELLO did not offer")
+ATTACK(alloc_twice, HFX_E_SHM_RANGE, "SHM_ALLOC: region 3 already attached")
+ATTACK(alloc_seventeen, HFX_E_TOO_LARGE, "SHM_ALLOC: more than 16 regions")
+ATTACK(alloc_frame_past_end, HFX_E_SHM_RANGE, "past 8192")
+ATTACK(client_allocated, HFX_E_STATE, "SHM_ALLOCATED is sent by hosts")
 ATTACK_SHARED(region0_in_header, HFX_E_SHM_RANGE,
               "FRAME 9: a plane in region 0's header (bytes 0..4095)", 1 << 20)
 ATTACK_SHARED(region0_chroma_in_header, HFX_E_SHM_RANGE, "a plane in region 0's header", 1 << 20)
@@ -390,7 +459,8 @@ static uint32_t hello_caps(int fd)
     return raw_handshake_caps(fd, HFX_CAP_INLINE | HFX_CAP_SHM_FD | HFX_CAP_SHM_FILE);
 }
 
-/* WELCOME offers SHM_FILE exactly on a listener that has a region 0. */
+/* WELCOME offers SHM_FILE exactly on a listener that has a region 0, and
+ * SHM_ALLOC wherever descriptors pass. */
 static void test_region0_caps(void)
 {
     struct fixture f;
@@ -402,6 +472,7 @@ static void test_region0_caps(void)
     caps = hello_caps(fd);
     CHECK(caps & HFX_CAP_INLINE);
     CHECK(caps & HFX_CAP_SHM_FD);
+    CHECK(caps & HFX_CAP_SHM_ALLOC); /* a unix connection: descriptors pass (§7.2) */
     CHECK(!(caps & HFX_CAP_SHM_FILE));
     close(fd);
     fixture_stop(&f);
@@ -1394,6 +1465,11 @@ int main(void)
         CHECK_CASE(test_host_message),
         CHECK_CASE(test_shm_out_of_range),
         CHECK_CASE(test_unknown_region),
+        CHECK_CASE(test_alloc_not_offered),
+        CHECK_CASE(test_alloc_twice),
+        CHECK_CASE(test_alloc_seventeen),
+        CHECK_CASE(test_alloc_frame_past_end),
+        CHECK_CASE(test_client_allocated),
         CHECK_CASE(test_region0_in_header),
         CHECK_CASE(test_region0_chroma_in_header),
         CHECK_CASE(test_region0_past_end),

@@ -62,6 +62,8 @@ static bool body_equal(const struct hfx_msg *a, const struct hfx_msg *b)
     case HFX_MSG_ERROR:
         return a->u.error.code == b->u.error.code && strcmp(a->u.error.text, b->u.error.text) == 0;
     case HFX_MSG_SHM_ATTACH:
+    case HFX_MSG_SHM_ALLOC:
+    case HFX_MSG_SHM_ALLOCATED:
         return a->u.shm_attach.region == b->u.shm_attach.region &&
                a->u.shm_attach.size == b->u.shm_attach.size;
     case HFX_MSG_SHM_DETACH:

@@ -1,10 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /* host/shm.c: only sealed, large-enough regular files are mapped; the
- * mapping lives as long as its last reference. */
+ * mapping lives as long as its last reference; memory the host makes
+ * (SHM_ALLOC) cannot be resized by the client it goes to. */
+#include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include "hfx/protocol.h"
 
 #include "check.h"
 #include "shm.h"
@@ -60,11 +66,82 @@ static void test_refuses_unsafe_regions(void)
     CHECK(r == NULL);
 }
 
+/* What the client does with the descriptor it is passed: write pictures,
+ * and (if it is hostile) try to resize it under the host's mapping. */
+static void test_alloc_cannot_be_resized(void)
+{
+    struct shm_region *r = NULL;
+    struct stat st;
+    int fd = -1;
+
+    CHECK_STATUS(shm_region_alloc(3 * 4096 + 100, 9, &r, &fd), HFX_OK);
+    CHECK(fd >= 0 && r != NULL);
+    CHECK_EQ_INT(r->id, 9);
+    CHECK(fstat(fd, &st) == 0 && st.st_size == 3 * 4096 + 100);
+    uint8_t *w = mmap(NULL, 3 * 4096 + 100, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    CHECK(w != MAP_FAILED);
+    w[3 * 4096 + 99] = 0x5a;
+    CHECK(r->map[3 * 4096 + 99] == 0x5a); /* the host reads what the client wrote */
+    CHECK(ftruncate(fd, 4096) != 0 && errno == EPERM);
+    CHECK(ftruncate(fd, 8 * 4096) != 0 && errno == EPERM);
+    CHECK(fcntl(fd, F_ADD_SEALS, 0) != 0); /* and no seal comes off or on */
+    CHECK(fcntl(fd, F_GET_SEALS) == (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL));
+    munmap(w, 3 * 4096 + 100);
+    close(fd);
+    CHECK(r->map[3 * 4096 + 99] == 0x5a); /* mapped until the last reference */
+    shm_region_unref(&r);
+
+    CHECK_STATUS(shm_region_alloc(0, 1, &r, &fd), HFX_E_SHM_RANGE);
+    CHECK_STATUS(shm_region_alloc(HFX_MAX_SHM_SIZE + 1, 1, &r, &fd), HFX_E_SHM_RANGE);
+    CHECK(r == NULL && fd == -1);
+}
+
+/* How many names in /dev/shm start with "hfx-". */
+static int shm_names(void)
+{
+    DIR *d = opendir("/dev/shm");
+    struct dirent *e;
+    int n = 0;
+
+    if (!d)
+        return 0;
+    while ((e = readdir(d)))
+        n += strncmp(e->d_name, "hfx-", 4) == 0;
+    closedir(d);
+    return n;
+}
+
+/* The allocator macOS uses, run here: sized, shared, and its name gone at
+ * once. (Here, unlike on macOS, the size could still be changed: which is
+ * why Linux hosts use the sealed memfd.) */
+static void test_posix_object(void)
+{
+    int before = shm_names();
+    int fd = shm_make_posix(2 * 4096);
+    struct stat st;
+
+    CHECK(fd >= 0);
+    CHECK_EQ_INT(shm_names(), before);
+    CHECK(fstat(fd, &st) == 0 && st.st_size == 2 * 4096);
+    uint8_t *a = mmap(NULL, 2 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    uint8_t *b = mmap(NULL, 2 * 4096, PROT_READ, MAP_SHARED, fd, 0);
+    CHECK(a != MAP_FAILED && b != MAP_FAILED);
+    a[5000] = 0x77;
+    CHECK(b[5000] == 0x77);
+    munmap(a, 2 * 4096);
+    munmap(b, 2 * 4096);
+    close(fd);
+    CHECK(shm_make_posix(0) == -1 && errno == EINVAL);
+    CHECK(shm_make_posix(HFX_MAX_SHM_SIZE + 1) == -1 && errno == EINVAL);
+}
+
 int main(void)
 {
     static const struct check_case cases[] = {
         CHECK_CASE(test_maps_sealed_region),
         CHECK_CASE(test_refuses_unsafe_regions),
+        CHECK_CASE(test_alloc_cannot_be_resized),
+        CHECK_CASE(test_posix_object),
     };
     return check_run(cases, CHECK_COUNT(cases));
 }

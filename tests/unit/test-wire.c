@@ -100,6 +100,12 @@ static const uint8_t input_key_bytes[] = {
 static const uint8_t input_pointer_bytes[] = {
     HDR(0x010b, 0, 2, 16), LE16(2), LE16(0), LE32(1279), LE32(5), LE16(5), LE16(0xffff),
 };
+static const uint8_t shm_alloc_bytes[] = {
+    HDR(0x0009, 0, 0, 16), LE32(0x80000000u), LE32(0), LE64(8294400),
+};
+static const uint8_t shm_allocated_bytes[] = {
+    HDR(0x000a, 0, 0, 16), LE32(0x80000000u), LE32(0), LE64(8294400),
+};
 
 struct golden {
     const char *name;
@@ -160,6 +166,10 @@ static const struct golden goldens[] = {
      {H(HFX_MSG_INPUT, 0, 2, 16),
       .u.input = {.kind = HFX_INPUT_POINTER, .x = 1279, .y = 5,
                   .buttons = HFX_BUTTON_LEFT | HFX_BUTTON_MIDDLE, .wheel = -1}}},
+    {G("SHM_ALLOC", shm_alloc_bytes, 0, 16),
+     {H(HFX_MSG_SHM_ALLOC, 0, 0, 16), .u.shm_attach = {0x80000000u, 8294400}}},
+    {G("SHM_ALLOCATED", shm_allocated_bytes, 0, 16),
+     {H(HFX_MSG_SHM_ALLOCATED, 0, 0, 16), .u.shm_attach = {0x80000000u, 8294400}}},
 };
 
 /* clang-format on */
@@ -188,6 +198,8 @@ enum {
     G_SUBSCRIBE,
     G_INPUT_KEY,
     G_INPUT_POINTER,
+    G_SHM_ALLOC,
+    G_SHM_ALLOCATED,
     G_COUNT
 };
 _Static_assert(G_COUNT == ARRAY_LEN(goldens), "golden index enum out of step");
@@ -484,6 +496,8 @@ static void test_abi_pins(void)
     CHECK_EQ_INT(HFX_MSG_BYE, 0x0006);
     CHECK_EQ_INT(HFX_MSG_SHM_ATTACH, 0x0007);
     CHECK_EQ_INT(HFX_MSG_SHM_DETACH, 0x0008);
+    CHECK_EQ_INT(HFX_MSG_SHM_ALLOC, 0x0009);
+    CHECK_EQ_INT(HFX_MSG_SHM_ALLOCATED, 0x000a);
     CHECK_EQ_INT(HFX_MSG_CONFIGURE, 0x0100);
     CHECK_EQ_INT(HFX_MSG_CONFIGURED, 0x0101);
     CHECK_EQ_INT(HFX_MSG_FRAME, 0x0102);
@@ -514,7 +528,8 @@ static void test_abi_pins(void)
     CHECK_EQ_INT(HFX_CAP_SHM_FILE, 4);
     CHECK_EQ_INT(HFX_CAP_RESOURCE, 8);
     CHECK_EQ_INT(HFX_CAP_SCANOUT, 16);
-    CHECK_EQ_INT(HFX_CAP_ALL_V1, 0x3f);
+    CHECK_EQ_INT(HFX_CAP_SHM_ALLOC, 0x40);
+    CHECK_EQ_INT(HFX_CAP_ALL_V1, 0x7f);
     CHECK_EQ_INT(HFX_CODEC_H264, 1);
     CHECK_EQ_INT(HFX_CODEC_HEVC, 2);
     CHECK_EQ_INT(HFX_CODEC_AV1, 3);
@@ -568,7 +583,7 @@ static void test_bad_magic(void)
 
 static void test_unknown_type(void)
 {
-    static const uint16_t bad[] = {0, 0x0009, 0x00ff, 0x010c, 0x0200, 0x8001, 0xffff};
+    static const uint16_t bad[] = {0, 0x000b, 0x00ff, 0x010c, 0x0200, 0x8001, 0xffff};
 
     for (unsigned i = 0; i < ARRAY_LEN(bad); i++) {
         struct buf m;
@@ -793,6 +808,7 @@ static const struct field reserved_fields[] = {
     {G_FRAME_INLINE, 26, 2}, {G_FRAME_INLINE, 44, 4}, {G_FRAME_SHM, 26, 2}, {G_FRAME_SHM, 44, 4},
     {G_FRAME_SHM, 60, 4}, {G_DROPPED, 12, 4},     {G_SET_BITRATE, 4, 4},  {G_SUBSCRIBE, 8, 8},
     {G_INPUT_KEY, 2, 2},  {G_INPUT_KEY, 12, 4},   {G_INPUT_POINTER, 2, 2},
+    {G_SHM_ALLOC, 4, 4},  {G_SHM_ALLOCATED, 4, 4},
 };
 /* clang-format on */
 
@@ -943,6 +959,13 @@ static void test_shm_fields(void)
     expect_field(G_SHM_ATTACH, 8, 8, UINT64_MAX, HFX_E_TOO_LARGE);
     expect_field(G_SHM_DETACH, 0, 4, 0, HFX_E_MALFORMED);
     expect_field(G_SHM_DETACH, 0, 4, 0xffffffffu, HFX_OK);
+    /* SHM_ALLOC and SHM_ALLOCATED: SHM_ATTACH's rules (§7.2). */
+    for (unsigned g = G_SHM_ALLOC; g <= G_SHM_ALLOCATED; g++) {
+        expect_field(g, 0, 4, 0, HFX_E_MALFORMED);
+        expect_field(g, 8, 8, 0, HFX_E_MALFORMED);
+        expect_field(g, 8, 8, HFX_MAX_SHM_SIZE, HFX_OK);
+        expect_field(g, 8, 8, HFX_MAX_SHM_SIZE + 1, HFX_E_TOO_LARGE);
+    }
 }
 
 static void test_name_fields(void)
@@ -1140,8 +1163,8 @@ static const struct bad_case bad_cases[] = {
     {G_PING, 0, 4, 0x45504f4e, 0, 0, HFX_E_BAD_MAGIC, "magic", 0, 0x45504f4e, NO_VALUE,
      "header: magic 0x45504f4e at offset 0, not HFX1"},
     /* unknown type */
-    {G_BYE, 4, 2, 0x0009, 0, 0, HFX_E_UNKNOWN_TYPE, "type", 4, 9, NO_VALUE,
-     "header: type 0x0009 at offset 4, unknown"},
+    {G_BYE, 4, 2, 0x000b, 0, 0, HFX_E_UNKNOWN_TYPE, "type", 4, 11, NO_VALUE,
+     "header: type 0x000b at offset 4, unknown"},
     /* bad flags */
     {G_PING, 6, 2, 0x0002, 0, 0, HFX_E_BAD_FLAGS, "flags", 6, 2, 0,
      "header: flags 0x0002 at offset 6, allowed 0x0000"},

@@ -161,8 +161,7 @@ static enum hfx_status connect_one(const char *address, const struct hfx_client_
     m.u.hello.max_version = HFX_PROTOCOL_VERSION;
     m.u.hello.caps = opts && opts->caps ? opts->caps
                                         : HFX_CAP_INLINE | HFX_CAP_SHM_FD | HFX_CAP_SHM_FILE |
-                                              HFX_CAP_SCANOUT | HFX_CAP_INPUT |
-                                              HFX_CAP_SHM_ALLOC;
+                                              HFX_CAP_SCANOUT | HFX_CAP_INPUT | HFX_CAP_SHM_ALLOC;
     m.u.hello.token_len = (uint16_t)token_len;
     if (token_len)
         memcpy(m.u.hello.token, opts->token, token_len);
@@ -399,6 +398,21 @@ enum hfx_status hfx_client_input(struct hfx_client *c, uint32_t stream, const st
     return send_simple(c, &m);
 }
 
+/* The checks of a shared-memory request, in the order callers see them:
+ * what the server or transport cannot do, then bad arguments, then a
+ * connection already lost. */
+static enum hfx_status shm_request_check(const struct hfx_client *c, uint32_t cap,
+                                         uint64_t size, bool bad_argument)
+{
+    if (!(c->welcome.caps & cap) || !hfx_transport_can_pass_fds(hfx_conn_transport(c->conn)))
+        return HFX_E_UNSUPPORTED;
+    if (bad_argument || size == 0 || size > HFX_MAX_SHM_SIZE)
+        return HFX_E_INVALID;
+    if (c->broken)
+        return HFX_E_CLOSED;
+    return HFX_OK;
+}
+
 enum hfx_status hfx_client_attach_shm(struct hfx_client *c, int fd, uint64_t size,
                                       uint32_t *region)
 {
@@ -407,13 +421,9 @@ enum hfx_status hfx_client_attach_shm(struct hfx_client *c, int fd, uint64_t siz
     /* Region ids only need to be unique per connection: the fd number is. */
     uint32_t id = (uint32_t)fd + 1;
 
-    if (!(c->welcome.caps & HFX_CAP_SHM_FD) ||
-        !hfx_transport_can_pass_fds(hfx_conn_transport(c->conn)))
-        return HFX_E_UNSUPPORTED;
-    if (fd < 0 || size == 0 || size > HFX_MAX_SHM_SIZE)
-        return HFX_E_INVALID;
-    if (c->broken)
-        return HFX_E_CLOSED;
+    st = shm_request_check(c, HFX_CAP_SHM_FD, size, fd < 0);
+    if (st != HFX_OK)
+        return st;
     init_msg(&m, HFX_MSG_SHM_ATTACH, 0);
     m.u.shm_attach.region = id;
     m.u.shm_attach.size = size;
@@ -433,13 +443,9 @@ enum hfx_status hfx_client_alloc_shm(struct hfx_client *c, uint64_t size, uint32
     /* Above every id hfx_client_attach_shm takes (an fd number + 1). */
     uint32_t id = 0x80000000u + c->allocs;
 
-    if (!(c->welcome.caps & HFX_CAP_SHM_ALLOC) ||
-        !hfx_transport_can_pass_fds(hfx_conn_transport(c->conn)))
-        return HFX_E_UNSUPPORTED;
-    if (size == 0 || size > HFX_MAX_SHM_SIZE || c->allocs >= 0x7fffffffu)
-        return HFX_E_INVALID;
-    if (c->broken)
-        return HFX_E_CLOSED;
+    st = shm_request_check(c, HFX_CAP_SHM_ALLOC, size, c->allocs >= 0x7fffffffu);
+    if (st != HFX_OK)
+        return st;
     init_msg(&m, HFX_MSG_SHM_ALLOC, 0);
     m.u.shm_attach.region = id;
     m.u.shm_attach.size = size;

@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -181,6 +182,47 @@ static void test_events_and_in_flight(void)
     pthread_join(th, NULL);
 }
 
+static void test_shm_requests(void)
+{
+    static struct script s;
+    struct hfx_client *c = NULL;
+    struct hfx_event ev;
+    uint32_t region = 0;
+    pthread_t th;
+    int fd = memfd_create("test-client", MFD_CLOEXEC);
+
+    CHECK(fd >= 0);
+    welcome(&s.replies[0], 1);
+    s.replies[0].u.welcome.caps |= HFX_CAP_SHM_FD | HFX_CAP_SHM_ALLOC;
+    s.replies[1].hdr.type = HFX_MSG_BYE;
+    CHECK_STATUS(run(&s, NULL, &c, NULL, 0, &th), HFX_OK);
+
+    CHECK_STATUS(hfx_client_attach_shm(c, -1, 4096, &region), HFX_E_INVALID);
+    CHECK_STATUS(hfx_client_attach_shm(c, fd, 0, &region), HFX_E_INVALID);
+    CHECK_STATUS(hfx_client_attach_shm(c, fd, HFX_MAX_SHM_SIZE + 1, &region), HFX_E_INVALID);
+    CHECK_STATUS(hfx_client_alloc_shm(c, 0, &region), HFX_E_INVALID);
+    CHECK_STATUS(hfx_client_alloc_shm(c, HFX_MAX_SHM_SIZE + 1, &region), HFX_E_INVALID);
+    CHECK_EQ_INT(region, 0); /* refused requests leave it alone */
+
+    /* Ids of the two kinds never meet: attached ones follow the fd,
+     * allocated ones count from the top half. */
+    CHECK_STATUS(hfx_client_attach_shm(c, fd, 4096, &region), HFX_OK);
+    CHECK_EQ_INT(region, (uint32_t)fd + 1);
+    CHECK_STATUS(hfx_client_alloc_shm(c, HFX_MAX_SHM_SIZE, &region), HFX_OK);
+    CHECK_EQ_INT(region, 0x80000000u);
+    CHECK_STATUS(hfx_client_alloc_shm(c, 4096, &region), HFX_OK);
+    CHECK_EQ_INT(region, 0x80000001u);
+
+    CHECK_STATUS(hfx_client_next_event(c, 2000, &ev), HFX_E_CLOSED); /* BYE */
+    CHECK_STATUS(hfx_client_attach_shm(c, fd, 4096, &region), HFX_E_CLOSED);
+    CHECK_STATUS(hfx_client_alloc_shm(c, 4096, &region), HFX_E_CLOSED);
+    /* Bad arguments are told as such whatever the connection's state. */
+    CHECK_STATUS(hfx_client_alloc_shm(c, 0, &region), HFX_E_INVALID);
+    hfx_client_free(&c);
+    pthread_join(th, NULL);
+    close(fd);
+}
+
 static void test_bad_arguments(void)
 {
     struct hfx_client *c = NULL;
@@ -203,6 +245,7 @@ int main(void)
         CHECK_CASE(test_error_reply),
         CHECK_CASE(test_wrong_version_and_hangup),
         CHECK_CASE(test_events_and_in_flight),
+        CHECK_CASE(test_shm_requests),
         CHECK_CASE(test_bad_arguments),
     };
     return check_run(cases, CHECK_COUNT(cases));

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -247,6 +248,21 @@ static int resolve_passed(const char *const *listen, const char *const *shm_file
     return 0;
 }
 
+/* The soft descriptor limit up to the hard one (hfxd polls, never
+ * select()s). Besides the descriptors hfxd holds, Linux counts against it
+ * those hfxd has sent and its clients have not yet read (SHM_ALLOCATED):
+ * past it, every send with a descriptor fails (docs/security.md). */
+static void raise_descriptor_limit(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max)
+        return;
+    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ? 1 << 20 : rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+        fprintf(stderr, "hfxd: descriptor limit left at its soft value: %s\n", strerror(errno));
+}
+
 int main(int argc, char **argv)
 {
     enum { OPT_MAX_SESSIONS = 256, OPT_MAX_STREAMS, OPT_WINDOW, OPT_TOKEN_FILE, OPT_KEYMIN,
@@ -405,6 +421,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "hfxd: unknown encoder '%s' (see --help)\n", opts.encoder);
         return 2;
     }
+    raise_descriptor_limit();
 #ifdef __GLIBC__
     /* Every INLINE frame arrives in a buffer of a few MB that is freed by
      * the encode worker. glibc would hand such blocks back to the kernel

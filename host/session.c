@@ -1142,14 +1142,15 @@ static void on_message(struct hfx_server *s, struct session *ss, const struct hf
 
 /* Whether the session's buffered messages may be handled now: not while
  * its peer waits out a failed token (before HELLO), nor while its send
- * queue is long (the client does not read; answering more would only
- * grow the queue). */
+ * queue is long or holds a descriptor (the client does not read;
+ * answering more would only grow the queue, and every SHM_ALLOCATED
+ * queued would hold one of the host's descriptors). */
 bool session_may_process(struct hfx_server *s, const struct session *ss, int64_t now)
 {
     if (ss->state == SESSION_HELLO && s->token &&
         throttle_until(&s->throttle, ss->peer_key, now) > now)
         return false;
-    return hfx_conn_queued(ss->conn) < READ_PAUSE_QUEUED;
+    return hfx_conn_queued(ss->conn) < READ_PAUSE_QUEUED && hfx_conn_queued_fds(ss->conn) == 0;
 }
 
 /* Handle the whole messages in the receive buffer. */

@@ -30,6 +30,7 @@ static enum hfx_status map_read_only(int fd, uint64_t size, uint32_t id, struct 
     r->id = id;
     r->map = map;
     r->size = (size_t)size;
+    r->own_fd = -1;
     *out = r;
     return HFX_OK;
 }
@@ -146,8 +147,9 @@ int shm_make_posix(uint64_t size)
     }
     if (fd < 0)
         return -1;
-    shm_unlink(name);
-    if (ftruncate(fd, (off_t)size) != 0) {
+    /* A name left behind would let another process of this user open the
+     * object (and on macOS outlive hfxd until a reboot): fail instead. */
+    if (shm_unlink(name) != 0 || ftruncate(fd, (off_t)size) != 0) {
         int e = errno;
         close(fd);
         errno = e;
@@ -199,7 +201,32 @@ enum hfx_status shm_region_alloc(uint64_t size, uint32_t id, struct shm_region *
          * a client gave: that was checked above. */
         return HFX_E_NOMEM;
     }
+    (*out)->own_fd = fcntl(*fd, F_DUPFD_CLOEXEC, 0);
+    if ((*out)->own_fd < 0) {
+        int e = errno;
+        shm_region_unref(out);
+        close(*fd);
+        *fd = -1;
+        errno = e;
+        return e == EMFILE || e == ENFILE ? HFX_E_NOMEM : HFX_E_IO;
+    }
     return HFX_OK;
+}
+
+/* The client may keep its descriptor of memory the host made: give back
+ * the pages (also those the host's reads of it brought in, which count as
+ * the host's), leaving a file of zeros. Seals against resizing allow a
+ * hole. Where holes cannot be punched (macOS), or the punch fails, the
+ * pages live as long as the client's descriptor, as with memory a client
+ * made itself: nothing breaks, so nothing is reported. */
+static void discard_contents(int fd, size_t size)
+{
+#if defined(FALLOC_FL_PUNCH_HOLE) && defined(FALLOC_FL_KEEP_SIZE)
+    (void)fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, (off_t)size);
+#else
+    (void)fd;
+    (void)size;
+#endif
 }
 
 struct shm_region *shm_region_ref(struct shm_region *r)
@@ -218,6 +245,10 @@ void shm_region_unref(struct shm_region **rp)
     *rp = NULL;
     if (__atomic_sub_fetch(&r->refs, 1, __ATOMIC_ACQ_REL) == 0) {
         munmap((void *)r->map, r->size);
+        if (r->own_fd >= 0) {
+            discard_contents(r->own_fd, r->size);
+            close(r->own_fd);
+        }
         free(r);
     }
 }

@@ -18,6 +18,7 @@ struct shm_region {
     uint32_t id;
     const uint8_t *map;
     size_t size;
+    int own_fd; /* memory the host made (SHM_ALLOC): its descriptor, else -1 */
 };
 
 /* Whether this platform can tell that a client's descriptor is sealed
@@ -48,7 +49,10 @@ HFX_MUST_CHECK enum hfx_status shm_region_open_file(const char *path, uint64_t c
  * size bytes the client cannot resize, mapped read-only here as region id;
  * *fd (the caller's, to pass to the client and close) maps the same pages
  * read-write. Linux: a memfd sealed against shrinking, growing and further
- * seals; elsewhere (macOS): shm_make_posix. HFX_E_SHM_RANGE for a size of 0
+ * seals; elsewhere (macOS): shm_make_posix. The region keeps a descriptor
+ * of its own: with the last reference its pages are given back (Linux:
+ * a hole punched over the whole file), so a client that keeps *fd does not
+ * keep memory the host's reads brought in. HFX_E_SHM_RANGE for a size of 0
  * or over HFX_MAX_SHM_SIZE, HFX_E_NOMEM or HFX_E_IO (errno set) when the
  * system has no room. */
 HFX_MUST_CHECK enum hfx_status shm_region_alloc(uint64_t size, uint32_t id,
@@ -64,7 +68,8 @@ int shm_make_posix(uint64_t size);
 
 struct shm_region *shm_region_ref(struct shm_region *r);
 
-/* Drop one reference; unmaps and frees with the last. NULL-safe, sets NULL. */
+/* Drop one reference; unmaps and frees with the last (and discards the
+ * contents of memory the host made). NULL-safe, sets NULL. */
 void shm_region_unref(struct shm_region **r);
 
 #endif /* HFX_HOST_SHM_H */

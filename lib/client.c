@@ -36,6 +36,7 @@ struct hfx_client {
     struct hfx_conn *conn;
     char address[HFX_ADDRESS_MAX]; /* what was connected: auto resolved */
     struct hfx_welcome welcome;
+    uint32_t caps; /* what both sides offered: the session's capabilities */
     hfx_log_fn log;
     void *log_user;
     bool broken;
@@ -125,6 +126,7 @@ static enum hfx_status connect_one(const char *address, const struct hfx_client_
     struct hfx_client *c;
     struct hfx_msg m;
     size_t token_len = opts && opts->token ? strlen(opts->token) : 0;
+    uint32_t hello_caps;
     enum hfx_status st;
 
     *stage = STAGE_TRANSPORT;
@@ -156,12 +158,13 @@ static enum hfx_status connect_one(const char *address, const struct hfx_client_
     }
     *stage = STAGE_HANDSHAKE;
 
+    hello_caps = opts && opts->caps ? opts->caps
+                                    : HFX_CAP_INLINE | HFX_CAP_SHM_FD | HFX_CAP_SHM_FILE |
+                                          HFX_CAP_SCANOUT | HFX_CAP_INPUT | HFX_CAP_SHM_ALLOC;
     init_msg(&m, HFX_MSG_HELLO, 0);
     m.u.hello.min_version = HFX_PROTOCOL_VERSION;
     m.u.hello.max_version = HFX_PROTOCOL_VERSION;
-    m.u.hello.caps = opts && opts->caps ? opts->caps
-                                        : HFX_CAP_INLINE | HFX_CAP_SHM_FD | HFX_CAP_SHM_FILE |
-                                              HFX_CAP_SCANOUT | HFX_CAP_INPUT | HFX_CAP_SHM_ALLOC;
+    m.u.hello.caps = hello_caps;
     m.u.hello.token_len = (uint16_t)token_len;
     if (token_len)
         memcpy(m.u.hello.token, opts->token, token_len);
@@ -172,6 +175,7 @@ static enum hfx_status connect_one(const char *address, const struct hfx_client_
     if (st == HFX_OK) {
         if (m.hdr.type == HFX_MSG_WELCOME) {
             c->welcome = m.u.welcome;
+            c->caps = m.u.welcome.caps & hello_caps;
             if (c->welcome.version != HFX_PROTOCOL_VERSION)
                 st = HFX_E_VERSION;
         } else if (m.hdr.type == HFX_MSG_ERROR) {
@@ -367,7 +371,7 @@ enum hfx_status hfx_client_subscribe(struct hfx_client *c, uint32_t stream,
 
     if (!stream_ok(c, stream) || !sub || c->streams[stream].configured)
         return HFX_E_INVALID;
-    if (!(c->welcome.caps & HFX_CAP_SCANOUT))
+    if (!(c->caps & HFX_CAP_SCANOUT))
         return HFX_E_UNSUPPORTED;
     init_msg(&m, HFX_MSG_SUBSCRIBE, stream);
     m.u.subscribe = *sub;
@@ -387,7 +391,7 @@ enum hfx_status hfx_client_input(struct hfx_client *c, uint32_t stream, const st
 
     if (!stream_ok(c, stream) || !in)
         return HFX_E_INVALID;
-    if (!(c->welcome.caps & HFX_CAP_INPUT))
+    if (!(c->caps & HFX_CAP_INPUT))
         return HFX_E_UNSUPPORTED;
     /* A value out of range is the caller's mistake, not a broken
      * connection (which a failed send would mark it). */
@@ -404,7 +408,7 @@ enum hfx_status hfx_client_input(struct hfx_client *c, uint32_t stream, const st
 static enum hfx_status shm_request_check(const struct hfx_client *c, uint32_t cap,
                                          uint64_t size, bool bad_argument)
 {
-    if (!(c->welcome.caps & cap) || !hfx_transport_can_pass_fds(hfx_conn_transport(c->conn)))
+    if (!(c->caps & cap) || !hfx_transport_can_pass_fds(hfx_conn_transport(c->conn)))
         return HFX_E_UNSUPPORTED;
     if (bad_argument || size == 0 || size > HFX_MAX_SHM_SIZE)
         return HFX_E_INVALID;

@@ -70,6 +70,7 @@ struct hfx_conn {
     struct out_chunk *head;
     struct out_chunk *tail;
     size_t queued;  /* bytes waiting to be written */
+    unsigned queued_fds; /* descriptors waiting to go with them */
     size_t charged; /* memory the queue holds, chunk headers included */
 
     struct hfx_wire_error last_error;
@@ -128,6 +129,11 @@ size_t hfx_conn_queued(const struct hfx_conn *c)
     return c->queued;
 }
 
+unsigned hfx_conn_queued_fds(const struct hfx_conn *c)
+{
+    return c->queued_fds;
+}
+
 size_t hfx_conn_queued_memory(const struct hfx_conn *c)
 {
     return c->charged;
@@ -141,8 +147,10 @@ static size_t chunk_charge(const struct out_chunk *ch)
 static void free_chunk(struct hfx_conn *c, struct out_chunk *ch)
 {
     c->charged -= chunk_charge(ch);
-    if (ch->fd >= 0)
+    if (ch->fd >= 0) {
         close(ch->fd);
+        c->queued_fds--;
+    }
     free(ch);
 }
 
@@ -174,6 +182,7 @@ static enum hfx_status queue_rest(struct hfx_conn *c, const struct iovec *iov, i
                 free(ch);
                 return HFX_E_IO;
             }
+            c->queued_fds++;
         }
         if (c->tail)
             c->tail->next = ch;
@@ -213,6 +222,7 @@ enum hfx_status hfx_conn_flush(struct hfx_conn *c)
         if (written > 0 && ch->fd >= 0) {
             close(ch->fd);
             ch->fd = -1;
+            c->queued_fds--;
         }
         ch->off += written;
         c->queued -= written;

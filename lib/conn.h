@@ -70,6 +70,8 @@ HFX_MUST_CHECK enum hfx_status hfx_conn_send_wait(struct hfx_conn *c, const stru
 bool hfx_conn_want_write(const struct hfx_conn *c);
 /* Bytes waiting to be written. */
 size_t hfx_conn_queued(const struct hfx_conn *c);
+/* Descriptors waiting in the queue (each a dup the queue owns). */
+unsigned hfx_conn_queued_fds(const struct hfx_conn *c);
 /* Memory the send queue holds for them (chunk headers and allocator
  * overhead included): what max_queued bounds. */
 size_t hfx_conn_queued_memory(const struct hfx_conn *c);

@@ -378,8 +378,11 @@ static int host_shm(struct run *r, size_t total)
     struct hfx_event ev;
 
     if (st != HFX_OK) {
-        fprintf(stderr, "hfx-encode: --source %s: %s (needs a unix: address)\n",
-                r->o.source == SOURCE_SHM ? "shm" : "shm-alloc", hfx_strerror(st));
+        fprintf(stderr, "hfx-encode: --source %s: %s%s\n",
+                r->o.source == SOURCE_SHM ? "shm" : "shm-alloc", hfx_strerror(st),
+                st == HFX_E_UNSUPPORTED ? " (needs a unix: address and a host that offers "
+                                          "SHM_ALLOC)"
+                                        : "");
         return -1;
     }
     for (;;) {

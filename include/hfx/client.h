@@ -24,7 +24,8 @@ struct hfx_client;
 struct hfx_client_options {
     const char *token; /* borrowed for the call; NULL = none */
     uint32_t caps; /* capabilities asked for; 0 = INLINE, SHM_FD, SHM_FILE, SCANOUT, INPUT,
-                    * SHM_ALLOC */
+                    * SHM_ALLOC. A call that needs one not asked for returns
+                    * HFX_E_UNSUPPORTED, as for one the host lacks. */
     int timeout_ms;    /* connect + handshake; 0 = 5000 */
     hfx_log_fn log;    /* may be NULL */
     void *log_user;
@@ -89,9 +90,10 @@ HFX_EXPORT HFX_MUST_CHECK enum hfx_status hfx_client_input(struct hfx_client *c,
                                                            const struct hfx_input *in);
 
 /* Send a memfd (or any mappable fd) of size bytes as SHM region. Borrowed:
- * the caller keeps and closes its fd. Needs a unix transport and the host's
- * HFX_CAP_SHM_FD (else HFX_E_UNSUPPORTED). *region gets the id to use in
- * frames. */
+ * the caller keeps and closes its fd. Needs a unix transport and
+ * HFX_CAP_SHM_FD on both sides (else HFX_E_UNSUPPORTED); HFX_E_INVALID for
+ * a negative fd, a size of 0 or over HFX_MAX_SHM_SIZE. *region gets the id
+ * to use in frames. */
 HFX_EXPORT HFX_MUST_CHECK enum hfx_status hfx_client_attach_shm(struct hfx_client *c, int fd,
                                                                 uint64_t size, uint32_t *region);
 
@@ -100,9 +102,13 @@ HFX_EXPORT HFX_MUST_CHECK enum hfx_status hfx_client_attach_shm(struct hfx_clien
  * seals: macOS). *region gets the id to use in frames; the memory comes
  * with an HFX_EVENT_SHM_ALLOCATED event for that region, whose fd the
  * caller then owns (map it read-write, close it), or an HFX_EVENT_ERROR.
- * Needs a unix transport and the host's HFX_CAP_SHM_ALLOC (else
+ * Needs a unix transport and HFX_CAP_SHM_ALLOC on both sides (else
  * HFX_E_UNSUPPORTED); HFX_E_INVALID for a size of 0 or over
- * HFX_MAX_SHM_SIZE. */
+ * HFX_MAX_SHM_SIZE. The host discards the memory's contents once the
+ * region is detached or the connection ends (the caller's mapping then
+ * reads zeros on Linux). Read the events: the host answers nothing more on
+ * this connection while an answer's descriptor waits to be sent, and at
+ * most 16 received descriptors wait here for their events. */
 HFX_EXPORT HFX_MUST_CHECK enum hfx_status hfx_client_alloc_shm(struct hfx_client *c,
                                                                uint64_t size, uint32_t *region);
 

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -451,6 +452,65 @@ ATTACK_SHARED(region0_past_end, HFX_E_SHM_RANGE, "planes[1] at offset 64 ends at
 static void test_region0_without_file(void)
 {
     run_attack(attack_region0_past_end, HFX_E_SHM_RANGE, "FRAME 9: no SHM region 0");
+}
+
+/* A client that has the host make memory and never reads the answers.
+ * Each SHM_ALLOCATED carries a descriptor; queued, it would hold one of
+ * the host's, so the host reads nothing more from the connection while
+ * one waits (docs/protocol.md §7.2): the host's descriptors stay bounded
+ * however many requests are sent, and once the client reads, every
+ * request is answered in order and the session goes on. */
+static void test_alloc_without_reading(void)
+{
+    enum { N = 1000 };
+    static uint8_t buf[1 << 16], requests[N * 2 * 64];
+    size_t used = 0;
+    struct fixture f;
+    struct hfx_msg m;
+    int fd, fds0, grown, in_flight = 0;
+
+    fixture_start(&f, NULL);
+    fd = fixture_raw_conn(&f);
+    CHECK(raw_handshake_caps(fd, HFX_CAP_INLINE | HFX_CAP_SHM_ALLOC) & HFX_CAP_SHM_ALLOC);
+    raw_configure(fd, 1, HFX_FORMAT_NV12, W, H);
+    fds0 = check_count_fds();
+    /* In one write: the socket takes a few hundred separate sends only
+     * (each costs its own buffer), and the host is not reading. */
+    for (int i = 0; i < 2 * N; i++) {
+        size_t n = 0;
+        init_header(&m, i % 2 ? HFX_MSG_SHM_DETACH : HFX_MSG_SHM_ALLOC, 0);
+        if (i % 2) {
+            m.u.shm_detach.region = 1;
+        } else {
+            m.u.shm_attach.region = 1;
+            m.u.shm_attach.size = 4096;
+        }
+        CHECK_STATUS(hfx_msg_encode(&m, 0, requests + used, sizeof(requests) - used, &n), HFX_OK);
+        used += n;
+    }
+    raw_send_bytes(fd, requests, used);
+    /* Until the host has answered all it will before pausing. */
+    for (int before = -1; in_flight != before;) {
+        before = in_flight;
+        usleep(200 * 1000);
+        CHECK(ioctl(fd, FIONREAD, &in_flight) == 0);
+    }
+    in_flight /= HFX_HEADER_SIZE + 16;
+    grown = check_count_fds() - fds0;
+    printf("answers in flight when the host paused: %d of %d; host descriptors: +%d\n",
+           in_flight, N, grown);
+    CHECK(in_flight > 0 && in_flight < N);
+    /* One queued answer's descriptor and one live region at most. */
+    CHECK(grown <= 2);
+
+    for (int i = 0; i < N; i++) {
+        CHECK(raw_recv(fd, &m, buf, sizeof(buf)));
+        CHECK_EQ_INT(m.hdr.type, HFX_MSG_SHM_ALLOCATED);
+        CHECK_EQ_INT(m.u.shm_attach.region, 1);
+    }
+    raw_check_alive(fd, 1);
+    close(fd);
+    fixture_stop(&f);
 }
 
 /* HELLO offering every way of sharing memory; returns WELCOME's caps. */
@@ -1475,6 +1535,7 @@ int main(void)
         CHECK_CASE(test_region0_past_end),
         CHECK_CASE(test_region0_without_file),
         CHECK_CASE(test_region0_caps),
+        CHECK_CASE(test_alloc_without_reading),
         CHECK_CASE(test_region0_frames),
         CHECK_CASE(test_listen_shared_file),
         CHECK_CASE(test_token),

@@ -223,6 +223,29 @@ static void test_shm_requests(void)
     close(fd);
 }
 
+/* A host offering what the client did not ask for: the session has only
+ * what both offered (the host would close the connection otherwise). */
+static void test_caps_not_asked(void)
+{
+    static struct script s;
+    struct hfx_client *c = NULL;
+    struct hfx_client_options o = {.caps = HFX_CAP_INLINE};
+    struct hfx_subscribe sub = {.max_fps = 30};
+    uint32_t region = 0;
+    pthread_t th;
+
+    welcome(&s.replies[0], 1);
+    s.replies[0].u.welcome.caps = HFX_CAP_ALL_V1;
+    CHECK_STATUS(run(&s, &o, &c, NULL, 0, &th), HFX_OK);
+    CHECK_EQ_INT(s.hello.caps, HFX_CAP_INLINE);
+    CHECK_EQ_INT(hfx_client_welcome(c)->caps, HFX_CAP_ALL_V1); /* the host's, as sent */
+    CHECK_STATUS(hfx_client_attach_shm(c, 0, 4096, &region), HFX_E_UNSUPPORTED);
+    CHECK_STATUS(hfx_client_alloc_shm(c, 4096, &region), HFX_E_UNSUPPORTED);
+    CHECK_STATUS(hfx_client_subscribe(c, 1, &sub), HFX_E_UNSUPPORTED);
+    hfx_client_free(&c);
+    pthread_join(th, NULL);
+}
+
 static void test_bad_arguments(void)
 {
     struct hfx_client *c = NULL;
@@ -246,6 +269,7 @@ int main(void)
         CHECK_CASE(test_wrong_version_and_hangup),
         CHECK_CASE(test_events_and_in_flight),
         CHECK_CASE(test_shm_requests),
+        CHECK_CASE(test_caps_not_asked),
         CHECK_CASE(test_bad_arguments),
     };
     return check_run(cases, CHECK_COUNT(cases));

@@ -96,6 +96,38 @@ static void test_alloc_cannot_be_resized(void)
     CHECK(r == NULL && fd == -1);
 }
 
+/* A client may keep its descriptor after the region is gone: the pages
+ * do not stay with it (those the host's reads brought in would count as
+ * the host's). The host's reference holds one descriptor of its own. */
+static void test_alloc_discarded_with_last_reference(void)
+{
+    const size_t size = 64 * 4096;
+    struct shm_region *r = NULL, *frame_ref;
+    struct stat st;
+    int fds0 = check_count_fds();
+    int fd = -1;
+
+    CHECK_STATUS(shm_region_alloc(size, 2, &r, &fd), HFX_OK);
+    CHECK_EQ_INT(check_count_fds() - fds0, 2); /* the client's and the region's */
+    uint8_t *w = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    CHECK(w != MAP_FAILED);
+    memset(w, 0x5a, size);
+    CHECK(fstat(fd, &st) == 0);
+    CHECK(st.st_blocks >= (blkcnt_t)(size / 512));
+    frame_ref = shm_region_ref(r); /* a frame still pending after the detach */
+    shm_region_unref(&r);
+    CHECK(w[size - 1] == 0x5a && frame_ref->map[size - 1] == 0x5a);
+    shm_region_unref(&frame_ref);
+    CHECK_EQ_INT(check_count_fds() - fds0, 1);
+    CHECK(fstat(fd, &st) == 0);
+    CHECK_EQ_INT(st.st_size, size); /* the size stays: the seals hold */
+    CHECK_EQ_INT(st.st_blocks, 0);
+    for (size_t i = 0; i < size; i += 4096)
+        CHECK(w[i] == 0);
+    munmap(w, size);
+    close(fd);
+}
+
 /* How many names in /dev/shm start with "hfx-". */
 static int shm_names(void)
 {
@@ -141,6 +173,7 @@ int main(void)
         CHECK_CASE(test_maps_sealed_region),
         CHECK_CASE(test_refuses_unsafe_regions),
         CHECK_CASE(test_alloc_cannot_be_resized),
+        CHECK_CASE(test_alloc_discarded_with_last_reference),
         CHECK_CASE(test_posix_object),
     };
     return check_run(cases, CHECK_COUNT(cases));
